@@ -1,0 +1,451 @@
+// The explicit-state explorer: one loop over a frontier (queue: BFS, stack: DFS) and a visited
+// set, checking every property as it goes. The inner loop allocates nothing per state: states
+// are packed into the store's chunks, moves and parents are Int32Arrays.
+
+import type { CompiledModel } from "../model/model.ts";
+import { ACTION, BRANCH } from "../model/compile.ts";
+import { ACC_MARKED, ACC_WRITE, ModelError, Violation } from "../rt/mem.ts";
+import { decodeMove, encodeMove, labelOf, waitingFor, type Move } from "../rt/machine.ts";
+import { Queue, Stack, type Frontier } from "./frontier.ts";
+import { Packer, StateStore } from "./store.ts";
+import { HashTable, type VisitedSet } from "./visited.ts";
+import type { CheckResult, Progress, ViolationKind, ViolationReport, StopReason } from "./result.ts";
+import { totalmem } from "node:os";
+
+export interface ExploreOptions {
+  strategy?: "bfs" | "dfs";
+  maxStates?: number;
+  maxDepth?: number;
+  maxSeconds?: number;
+  /** Budget for the explorer's own tables, in bytes. */
+  maxMemory?: number;
+  /** Stop at the first violation of any property (default: go on to find every property's first). */
+  stopAtFirst?: boolean;
+  /** Override the model's data-race check. */
+  races?: boolean;
+  onProgress?: (p: Progress) => void;
+  progressEveryMs?: number;
+  /** Set `stop` to true (e.g. from a SIGINT handler) to end the run with "incomplete". */
+  signal?: { stop: boolean };
+}
+
+export const DEFAULT_MAX_MEMORY = Math.min(8 * 2 ** 30, Math.floor(totalmem() * 0.5));
+
+interface Found {
+  property: string;
+  kind: ViolationKind;
+  message: string;
+  /** State whose path leads to the violation, plus an optional last move. */
+  state: number;
+  lastMove: number;
+}
+
+export async function explore(model: CompiledModel, opts: ExploreOptions = {}): Promise<CheckResult> {
+  const ex = new Explorer(model, opts);
+  return ex.run();
+}
+
+class Explorer {
+  private readonly packer: Packer;
+  private readonly store: StateStore;
+  private readonly visited: VisitedSet;
+  private readonly frontier: Frontier;
+  private readonly cur: Int32Array;
+  private readonly next: Int32Array;
+  private readonly races: boolean;
+  private readonly found = new Map<string, Found>();
+  private transitions = 0;
+  private maxDepthSeen = 0;
+  private depthCut = false;
+  private stop: StopReason | undefined;
+  private modelError: { error: Error; state: number; lastMove: number } | undefined;
+  private readonly t0 = performance.now();
+  // data-race bookkeeping: per CPU, the accesses of its enabled step in the current state
+  private readonly accBuf: Int32Array[];
+  private readonly accLen: Int32Array;
+  private readonly accRes: unknown[];
+  private readonly maxStates: number;
+  private readonly maxDepth: number;
+  private readonly maxMemory: number;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly model: CompiledModel,
+    private readonly opts: ExploreOptions,
+  ) {
+    this.packer = new Packer(model.layout);
+    this.store = new StateStore(this.packer.words);
+    this.visited = new HashTable(this.store);
+    this.frontier = opts.strategy === "dfs" ? new Stack() : new Queue();
+    this.cur = new Int32Array(model.layout.words);
+    this.next = new Int32Array(model.layout.words);
+    this.races = opts.races ?? model.races;
+    const n = model.threads.length;
+    this.accBuf = Array.from({ length: n }, () => new Int32Array(64));
+    this.accLen = new Int32Array(n);
+    this.accRes = new Array<unknown>(n);
+    this.maxStates = opts.maxStates ?? Infinity;
+    this.maxDepth = opts.maxDepth ?? Infinity;
+    this.maxMemory = opts.maxMemory ?? DEFAULT_MAX_MEMORY;
+    this.deadline = opts.maxSeconds !== undefined ? this.t0 + opts.maxSeconds * 1000 : Infinity;
+  }
+
+  async run(): Promise<CheckResult> {
+    const m = this.model.mem;
+    // the initial state
+    const h = this.packer.pack(this.model.init);
+    const i0 = this.store.add(this.packer.out, h, -1, 0, 0);
+    this.visited.insert(i0, h);
+    m.b = this.model.init;
+    if (this.checkInvariants(i0)) this.frontier.push(i0);
+
+    let lastProgress = performance.now();
+    const every = this.opts.progressEveryMs ?? 1000;
+    while (this.frontier.size > 0 && this.stop === undefined && this.modelError === undefined) {
+      this.slice(performance.now() + 50);
+      const now = performance.now();
+      if (this.opts.onProgress && now - lastProgress >= every) {
+        lastProgress = now;
+        this.opts.onProgress(this.progress());
+      }
+      // let signal handlers and timers run
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.opts.signal?.stop) this.stop = "interrupted";
+    }
+    return this.result();
+  }
+
+  private progress(): Progress {
+    const seconds = (performance.now() - this.t0) / 1000;
+    return {
+      states: this.store.count,
+      transitions: this.transitions,
+      seconds,
+      statesPerSecond: this.store.count / Math.max(seconds, 1e-9),
+      depth: this.maxDepthSeen,
+      frontier: this.frontier.size,
+      memoryBytes: this.memoryBytes(),
+    };
+  }
+
+  private memoryBytes(): number {
+    return this.store.bytes + this.visited.bytes + this.frontier.bytes;
+  }
+
+  /** Expands states until the deadline (checked every few states) or a stop. */
+  private slice(until: number): void {
+    const model = this.model;
+    const threads = model.threads;
+    const T = threads.length;
+    const m = model.mem;
+    const cur = this.cur;
+    const next = this.next;
+    const packer = this.packer;
+    const store = this.store;
+    const visited = this.visited;
+    const frontier = this.frontier;
+    const races = this.races && !this.found.has("data-race");
+    const stopAtFirst = this.opts.stopAtFirst === true;
+    let k = 0;
+    while (frontier.size > 0) {
+      if ((++k & 127) === 0) {
+        const now = performance.now();
+        if (now > until) return;
+        if (now > this.deadline) {
+          this.stop = "time";
+          return;
+        }
+        if (this.memoryBytes() > this.maxMemory) {
+          this.stop = "memory";
+          return;
+        }
+      }
+      const idx = frontier.pop();
+      const [src8, at8] = store.bytesOf(idx);
+      packer.unpack(src8, at8, cur);
+      const depth = store.depth[idx]!;
+      if (depth >= this.maxDepth) {
+        this.depthCut = true;
+        continue;
+      }
+      let enabled = 0;
+      let live = 0;
+      for (let t = 0; t < T; t++) {
+        const th = threads[t]!;
+        const pc = cur[th.pcOff]!;
+        if (pc === th.end) continue;
+        live++;
+        const node = th.nodes[pc]!;
+        m.b = cur;
+        m.cpu = t;
+        let nch = node.nchoices;
+        try {
+          if (node.guard !== undefined && !node.guard(th.ctx)) continue;
+          if (nch < 0) nch = node.choicesFn!(th.ctx);
+        } catch (e) {
+          this.stepThrew(e, idx, encodeMove(t, 0));
+          if (this.modelError) return;
+          continue;
+        }
+        enabled++;
+        for (let c = 0; c < nch; c++) {
+          next.set(cur);
+          m.b = next;
+          const track = races && c === 0;
+          if (track) {
+            m.trk = true;
+            m.nacc = 0;
+          }
+          let r: unknown;
+          try {
+            r = node.run(th.ctx, c);
+          } catch (e) {
+            m.trk = false;
+            if (track) this.accLen[t] = -1;
+            this.stepThrew(e, idx, encodeMove(t, c));
+            if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
+            continue;
+          }
+          if (track) {
+            m.trk = false;
+            this.saveAccesses(t, r);
+          }
+          next[th.pcOff] =
+            node.kind === ACTION ? node.next : node.kind === BRANCH ? (r ? node.next : node.alt) : node.targets[c]!;
+          this.transitions++;
+          const h = packer.pack(next);
+          if (visited.find(packer.out, h) >= 0) continue;
+          if (store.count >= this.maxStates) {
+            this.stop = "states";
+            return;
+          }
+          const ni = store.add(packer.out, h, idx, encodeMove(t, c), depth + 1);
+          visited.insert(ni, h);
+          if (depth + 1 > this.maxDepthSeen) this.maxDepthSeen = depth + 1;
+          m.b = next;
+          if (this.checkInvariants(ni)) frontier.push(ni);
+          if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
+        }
+      }
+      m.b = cur;
+      if (enabled === 0) {
+        if (live > 0) this.deadlock(idx);
+        else this.checkEndStates(idx);
+        if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
+      } else if (races && enabled > 1) {
+        this.checkRaces(idx);
+        if (stopAtFirst && this.found.size > 0) return;
+      }
+      if (races) this.accLen.fill(0);
+    }
+  }
+
+  private saveAccesses(t: number, r: unknown): void {
+    const m = this.model.mem;
+    let buf = this.accBuf[t]!;
+    if (buf.length < m.nacc) {
+      buf = new Int32Array(m.nacc * 2);
+      this.accBuf[t] = buf;
+    }
+    buf.set(m.acc.subarray(0, m.nacc));
+    this.accLen[t] = m.nacc;
+    this.accRes[t] = r;
+  }
+
+  /** Two enabled steps of different CPUs touch the same word, one writes, neither is marked. */
+  private checkRaces(idx: number): void {
+    const T = this.model.threads.length;
+    for (let a = 0; a < T; a++) {
+      const na = this.accLen[a]!;
+      if (na <= 0) continue;
+      const A = this.accBuf[a]!;
+      for (let b = a + 1; b < T; b++) {
+        const nb = this.accLen[b]!;
+        if (nb <= 0) continue;
+        const B = this.accBuf[b]!;
+        for (let i = 0; i < na; i++) {
+          const x = A[i]!;
+          if (x & ACC_MARKED) continue;
+          for (let j = 0; j < nb; j++) {
+            const y = B[j]!;
+            if (y & ACC_MARKED) continue;
+            if (x >> 2 !== y >> 2) continue;
+            if (((x | y) & ACC_WRITE) === 0) continue;
+            this.reportRace(idx, a, x, b, y);
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  private reportRace(idx: number, a: number, x: number, b: number, y: number): void {
+    const model = this.model;
+    const lay = model.layout;
+    const field = lay.fields[x >> 2]!.name;
+    const what = (t: number, acc: number): string => {
+      const th = model.threads[t]!;
+      const node = th.nodes[this.cur[th.pcOff]!]!;
+      const lbl = labelOf(model, t, node, this.cur, this.accRes[t], 0);
+      return `CPU${t} ${acc & ACC_WRITE ? "writes" : "reads"} ${field} in \`${lbl}\` (${node.site})`;
+    };
+    this.record({
+      property: "data-race",
+      kind: "data-race",
+      message:
+        `data race on ${field}: ${what(a, x)}, while ${what(b, y)}; neither access is marked ` +
+        `data_race()/READ_ONCE()/WRITE_ONCE() and no common lock orders them`,
+      state: idx,
+      lastMove: -1,
+    });
+  }
+
+  private checkInvariants(idx: number): boolean {
+    const invs = this.model.invariants;
+    let ok = true;
+    for (let i = 0; i < invs.length; i++) {
+      const inv = invs[i]!;
+      let r: boolean | string;
+      try {
+        r = inv.fn(this.model.world);
+      } catch (e) {
+        if (e instanceof Violation) {
+          this.record({ property: e.property, kind: "assertion", message: e.message, state: idx, lastMove: -1 });
+          ok = false;
+          continue;
+        }
+        this.modelError = { error: wrapError(e, `invariant "${inv.name}" threw`), state: idx, lastMove: -1 };
+        return false;
+      }
+      if (r !== true) {
+        ok = false;
+        this.record({
+          property: inv.name,
+          kind: "invariant",
+          message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
+          state: idx,
+          lastMove: -1,
+        });
+      }
+    }
+    return ok;
+  }
+
+  private checkEndStates(idx: number): void {
+    for (const p of this.model.endStates) {
+      let r: boolean | string;
+      try {
+        r = p.fn(this.model.world);
+      } catch (e) {
+        this.modelError = { error: wrapError(e, `end-state property "${p.name}" threw`), state: idx, lastMove: -1 };
+        return;
+      }
+      if (r !== true) {
+        this.record({
+          property: p.name,
+          kind: "end-state",
+          message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`,
+          state: idx,
+          lastMove: -1,
+        });
+      }
+    }
+  }
+
+  private deadlock(idx: number): void {
+    if (this.found.has("deadlock")) return;
+    const model = this.model;
+    const waits: string[] = [];
+    for (let t = 0; t < model.threads.length; t++) {
+      const th = model.threads[t]!;
+      if (this.cur[th.pcOff] === th.end) continue;
+      waits.push(`CPU${t} (${th.name}) ${waitingFor(model, t, this.cur)}`);
+    }
+    this.record({
+      property: "deadlock",
+      kind: "deadlock",
+      message: `deadlock: no CPU can make progress; ${waits.join("; ")}`,
+      state: idx,
+      lastMove: -1,
+    });
+  }
+
+  private stepThrew(e: unknown, idx: number, move: number): void {
+    if (e instanceof Violation) {
+      this.record({ property: e.property, kind: "assertion", message: e.message, state: idx, lastMove: move });
+      return;
+    }
+    this.modelError = { error: e instanceof Error ? e : new Error(String(e)), state: idx, lastMove: move };
+  }
+
+  private record(f: Found): void {
+    if (!this.found.has(f.property)) this.found.set(f.property, f);
+  }
+
+  private scheduleOf(state: number, lastMove: number): Move[] {
+    const moves = this.store.pathTo(state);
+    if (lastMove >= 0) moves.push(lastMove);
+    return moves.map(decodeMove);
+  }
+
+  private result(): CheckResult {
+    const model = this.model;
+    const seconds = (performance.now() - this.t0) / 1000;
+    const violations: ViolationReport[] = [...this.found.values()].map((f) => {
+      const schedule = this.scheduleOf(f.state, f.lastMove);
+      return { property: f.property, kind: f.kind, message: f.message, schedule, length: schedule.length };
+    });
+    if (this.opts.signal?.stop && this.stop === undefined && this.frontier.size > 0) this.stop = "interrupted";
+    const complete = this.stop === undefined && !this.depthCut && this.modelError === undefined;
+    const base = {
+      model: model.name,
+      variant: model.variant,
+      params: model.params,
+      states: this.store.count,
+      transitions: this.transitions,
+      seconds,
+      maxDepth: this.maxDepthSeen,
+      complete,
+      stopReason: this.stop ?? (this.depthCut ? ("depth" as const) : undefined),
+      memoryBytes: this.memoryBytes(),
+      violations,
+    };
+    if (this.modelError) {
+      const me = this.modelError;
+      const err = me.error;
+      const schedule = this.scheduleOf(me.state, me.lastMove);
+      let where = "";
+      if (me.lastMove >= 0) {
+        const mv = decodeMove(me.lastMove);
+        const th = model.threads[mv.cpu]!;
+        const [src8, at8] = this.store.bytesOf(me.state);
+        const pre = new Int32Array(model.layout.words);
+        this.packer.unpack(src8, at8, pre);
+        const node = th.nodes[pre[th.pcOff]!]!;
+        where = `CPU${mv.cpu} (${th.name}) step \`${labelOf(model, mv.cpu, node, pre, undefined, mv.choice)}\` at ${node.site}`;
+      }
+      return {
+        ...base,
+        verdict: "error",
+        error: {
+          code: err instanceof ModelError ? err.code : "E_STEP",
+          message: err.message,
+          hint: err instanceof ModelError ? err.hint : "a step of the model threw; see the stack below",
+          where,
+          stack: err instanceof ModelError ? undefined : err.stack,
+          schedule,
+        },
+      };
+    }
+    const verdict = violations.length > 0 ? "violated" : complete ? "holds" : "incomplete";
+    return { ...base, verdict };
+  }
+}
+
+function wrapError(e: unknown, context: string): Error {
+  if (e instanceof ModelError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const w = new ModelError("E_PROPERTY", `${context}: ${err.message}`, "fix the property function");
+  w.stack = err.stack;
+  return w;
+}

@@ -1,0 +1,54 @@
+// What a run reports. Plain data: printed as the verdict table, as JSON, or saved with a
+// counterexample.
+
+import type { Move } from "../rt/machine.ts";
+
+export type Verdict = "holds" | "violated" | "incomplete" | "error";
+export type ViolationKind = "invariant" | "assertion" | "deadlock" | "end-state" | "data-race";
+export type StopReason = "states" | "depth" | "time" | "memory" | "interrupted";
+
+export interface ViolationReport {
+  readonly property: string;
+  readonly kind: ViolationKind;
+  readonly message: string;
+  readonly schedule: readonly Move[];
+  readonly length: number;
+  /** Where the counterexample was saved, when it was. */
+  file?: string;
+}
+
+export interface ModelErrorReport {
+  readonly code: string;
+  readonly message: string;
+  readonly hint: string | undefined;
+  readonly where: string;
+  readonly stack: string | undefined;
+  readonly schedule: readonly Move[];
+}
+
+export interface CheckResult {
+  readonly model: string;
+  readonly variant: string;
+  readonly params: Readonly<Record<string, number>>;
+  readonly verdict: Verdict;
+  readonly states: number;
+  readonly transitions: number;
+  readonly seconds: number;
+  readonly maxDepth: number;
+  /** The whole reachable state space was explored. */
+  readonly complete: boolean;
+  readonly stopReason: StopReason | undefined;
+  readonly memoryBytes: number;
+  readonly violations: readonly ViolationReport[];
+  readonly error?: ModelErrorReport;
+}
+
+export interface Progress {
+  readonly states: number;
+  readonly transitions: number;
+  readonly seconds: number;
+  readonly statesPerSecond: number;
+  readonly depth: number;
+  readonly frontier: number;
+  readonly memoryBytes: number;
+}

@@ -1,0 +1,40 @@
+// The public API for writing models and checking them.
+export {
+  int,
+  bool,
+  enumOf,
+  ptr,
+  nodeptr,
+  spinlock,
+  listHead,
+  listNode,
+  record,
+  array,
+  SchemaError,
+} from "./model/schema.ts";
+export type { Schema, RecordS, ArrayS, Fields } from "./model/schema.ts";
+export {
+  step,
+  when,
+  wait_until,
+  if_,
+  while_,
+  loop,
+  either,
+  break_,
+  continue_,
+  return_,
+  func,
+  label,
+  goto_,
+  check,
+  assert_,
+} from "./model/dsl.ts";
+export type { Ctx, Stmt, StepStmt } from "./model/dsl.ts";
+export { defineModel, ModelBuilder, compileModel } from "./model/model.ts";
+export type { ModelDef, CompiledModel, Expect, World } from "./model/model.ts";
+export { NULL, LIST_POISON1, LIST_POISON2 } from "./model/layout.ts";
+export { Violation, ModelError } from "./rt/mem.ts";
+export { explore } from "./explore/explorer.ts";
+export type { ExploreOptions } from "./explore/explorer.ts";
+export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts";

@@ -1,0 +1,197 @@
+// Turns a thread's statements into its program: an array of nodes, each one atomic step, with
+// its successors. Control statements (break, continue, return, goto, sequencing) are resolved
+// here and cost no step.
+
+import type { GuardFn, Label, RunFn, Stmt, StepStmt, Ctx } from "./dsl.ts";
+
+export const ACTION = 0;
+export const BRANCH = 1;
+export const EITHER = 2;
+
+export interface Node {
+  pc: number;
+  kind: number;
+  run: RunFn;
+  guard: GuardFn | undefined;
+  waitsFor: ((c: Ctx) => string) | undefined;
+  /** Static number of choices, or -1 when `choicesFn` decides. */
+  nchoices: number;
+  choicesFn: ((c: Ctx) => number) | undefined;
+  label: Label;
+  /** Successor (ACTION), successor when true (BRANCH). */
+  next: number;
+  /** Successor when false (BRANCH). */
+  alt: number;
+  /** Successor per choice (EITHER). */
+  targets: number[];
+  /** Enclosing kernel functions, outermost first (e.g. `folio_put > __folio_put`). */
+  funcs: string;
+  site: string;
+}
+
+export class CompileError extends Error {
+  override name = "CompileError";
+}
+
+interface Env {
+  brk: number | undefined;
+  cont: number | undefined;
+  ret: number;
+  funcs: string[];
+}
+
+const PENDING = -2;
+
+/** Compiles a thread body. pc 0 is the entry; pc `nodes.length` is the end of the thread. */
+export function compileThread(body: Stmt[], threadName: string): Node[] {
+  const nodes: Node[] = [];
+  const labels = new Map<string, number>();
+  const gotos: { node: Node; field: "next" | "alt" | number; name: string; site: string }[] = [];
+  const END = -1;
+
+  const alloc = (st: StepStmt, kind: number, funcs: string[]): Node => {
+    const n: Node = {
+      pc: nodes.length,
+      kind,
+      run: st.run,
+      guard: st.guard,
+      waitsFor: st.waitsFor,
+      nchoices: typeof st.choices === "number" ? st.choices : -1,
+      choicesFn: typeof st.choices === "function" ? st.choices : undefined,
+      label: st.label,
+      next: PENDING,
+      alt: PENDING,
+      targets: [],
+      funcs: funcs.join(" > "),
+      site: st.site,
+    };
+    if (kind !== EITHER && n.nchoices !== 1 && n.nchoices !== -1 && n.nchoices < 1) {
+      throw new CompileError(`${st.site}: a step needs at least one choice`);
+    }
+    nodes.push(n);
+    return n;
+  };
+
+  // Goto targets are only known at the end; a jump to a label is recorded as a negative
+  // placeholder -(index + 3) and patched below.
+  const gotoPlaceholders: string[] = [];
+  const gotoTarget = (name: string): number => {
+    gotoPlaceholders.push(name);
+    return -(gotoPlaceholders.length + 2);
+  };
+
+  const seq = (stmts: readonly Stmt[], k: number, env: Env): number => {
+    let entry = k;
+    for (let i = stmts.length - 1; i >= 0; i--) entry = one(stmts[i]!, entry, env);
+    return entry;
+  };
+
+  const one = (st: Stmt, k: number, env: Env): number => {
+    if (Array.isArray(st)) return seq(st, k, env);
+    const s = st as Exclude<Stmt, readonly Stmt[]>;
+    switch (s.kind) {
+      case "step": {
+        const n = alloc(s, ACTION, env.funcs);
+        n.next = k;
+        return n.pc;
+      }
+      case "if": {
+        const n = alloc(s.cond, BRANCH, env.funcs);
+        n.next = seq(s.then, k, env);
+        n.alt = seq(s.else, k, env);
+        return n.pc;
+      }
+      case "while": {
+        const n = alloc(s.cond, BRANCH, env.funcs);
+        n.next = seq(s.body, n.pc, { ...env, brk: k, cont: n.pc });
+        n.alt = k;
+        return n.pc;
+      }
+      case "loop": {
+        const init = alloc(s.init, BRANCH, env.funcs);
+        const adv = alloc(s.advance, BRANCH, env.funcs);
+        const body = seq(s.body, adv.pc, { ...env, brk: k, cont: adv.pc });
+        init.next = body;
+        init.alt = k;
+        adv.next = body;
+        adv.alt = k;
+        return init.pc;
+      }
+      case "either": {
+        const n = alloc(s.step, EITHER, env.funcs);
+        n.targets = s.alts.map((a) => seq(a, k, env));
+        return n.pc;
+      }
+      case "break":
+        if (env.brk === undefined) throw new CompileError(`${s.site}: break_() outside a loop`);
+        return env.brk;
+      case "continue":
+        if (env.cont === undefined) throw new CompileError(`${s.site}: continue_() outside a loop`);
+        return env.cont;
+      case "return":
+        return env.ret;
+      case "func":
+        return seq(s.body, k, { brk: undefined, cont: undefined, ret: k, funcs: [...env.funcs, s.name] });
+      case "label":
+        if (labels.has(s.name)) throw new CompileError(`${threadName}: label "${s.name}" is defined twice`);
+        labels.set(s.name, k);
+        return k;
+      case "goto":
+        gotos.push({ node: undefined as unknown as Node, field: "next", name: s.name, site: s.site });
+        return gotoTarget(s.name);
+    }
+  };
+
+  const entry = seq(body, END, { brk: undefined, cont: undefined, ret: END, funcs: [threadName] });
+
+  // Resolve goto placeholders, then renumber nodes in the order the code is read (entry first,
+  // depth-first along successors), with END = nodes.length.
+  const resolve = (t: number, seen = new Set<number>()): number => {
+    if (t >= -1) return t;
+    const name = gotoPlaceholders[-t - 3]!;
+    const to = labels.get(name);
+    if (to === undefined) {
+      const g = gotos.find((x) => x.name === name);
+      throw new CompileError(`${g?.site ?? threadName}: goto_("${name}") to a label that does not exist`);
+    }
+    if (seen.has(t)) throw new CompileError(`${threadName}: goto_("${name}") jumps to itself forever`);
+    seen.add(t);
+    return resolve(to, seen);
+  };
+  for (const n of nodes) {
+    if (n.kind === EITHER) n.targets = n.targets.map((t) => resolve(t));
+    else {
+      n.next = resolve(n.next);
+      if (n.kind === BRANCH) n.alt = resolve(n.alt);
+    }
+  }
+  const start = resolve(entry);
+  if (start === END) return [];
+
+  const order: number[] = [];
+  const visited = new Set<number>();
+  const stack = [start];
+  while (stack.length > 0) {
+    const pc = stack.pop()!;
+    if (pc === END || visited.has(pc)) continue;
+    visited.add(pc);
+    order.push(pc);
+    const n = nodes[pc]!;
+    const succ = n.kind === EITHER ? n.targets : n.kind === BRANCH ? [n.next, n.alt] : [n.next];
+    for (let i = succ.length - 1; i >= 0; i--) stack.push(succ[i]!);
+  }
+  const renum = new Map<number, number>();
+  order.forEach((old, i) => renum.set(old, i));
+  const end = order.length;
+  const map = (t: number): number => (t === END ? end : renum.get(t)!);
+  const out = order.map((old) => nodes[old]!);
+  for (const n of out) {
+    n.pc = renum.get(n.pc)!;
+    if (n.kind === EITHER) n.targets = n.targets.map(map);
+    else {
+      n.next = map(n.next);
+      if (n.kind === BRANCH) n.alt = map(n.alt);
+    }
+  }
+  return out;
+}

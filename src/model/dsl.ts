@@ -1,0 +1,179 @@
+// The statements a thread is written in. A thread body is an array of statements, top to
+// bottom like the kernel function it copies; `compile.ts` turns it into labelled atomic steps.
+//
+// Every `step` is one atomic transition. Conditions (`if_`, `while_`, loop tests) are steps
+// too: they are evaluated atomically, and a step that returns a boolean can be the condition
+// itself (`if_(folio_try_get(l.folio), [...], [...])`). break/continue/return/goto cost nothing.
+
+import type { Schema } from "./schema.ts";
+import type { ViewOf } from "./view.ts";
+import type { Mem } from "../rt/mem.ts";
+import { Violation } from "../rt/mem.ts";
+
+/** What a step's code sees: the shared state, its CPU's locals, its CPU number, the memory. */
+export interface Ctx<S extends Schema = Schema, L extends Schema = Schema> {
+  readonly s: ViewOf<S>;
+  readonly l: ViewOf<L>;
+  readonly cpu: number;
+  readonly m: Mem;
+}
+
+export type RunFn = (c: Ctx, choice: number) => unknown;
+export type GuardFn = (c: Ctx) => boolean;
+/** A step's name in traces: fixed, or computed from the state before the step and its result. */
+export type Label = string | ((c: Ctx, result: unknown, choice: number) => string);
+
+export interface StepStmt {
+  readonly kind: "step";
+  readonly label: Label;
+  readonly run: RunFn;
+  /** The step is enabled only when this holds (e.g. the lock is free). */
+  readonly guard: GuardFn | undefined;
+  /** Why a blocked step waits, for deadlock reports (e.g. "ds_queue.split_queue_lock held by CPU1"). */
+  readonly waitsFor: ((c: Ctx) => string) | undefined;
+  /** Number of non-deterministic choices (each a branch of the search). */
+  readonly choices: number | ((c: Ctx) => number);
+  /** Where the statement was written (file:line), for errors and traces. */
+  readonly site: string;
+}
+
+export type Stmt =
+  | StepStmt
+  | { readonly kind: "if"; readonly cond: StepStmt; readonly then: Stmt[]; readonly else: Stmt[] }
+  | { readonly kind: "while"; readonly cond: StepStmt; readonly body: Stmt[] }
+  | {
+      readonly kind: "loop";
+      /** Entered when init returns true; after the body, advance decides whether to go round. */
+      readonly init: StepStmt;
+      readonly advance: StepStmt;
+      readonly body: Stmt[];
+    }
+  | { readonly kind: "either"; readonly step: StepStmt; readonly alts: Stmt[][] }
+  | { readonly kind: "break" | "continue" | "return"; readonly site: string }
+  | { readonly kind: "func"; readonly name: string; readonly body: Stmt[] }
+  | { readonly kind: "label"; readonly name: string }
+  | { readonly kind: "goto"; readonly name: string; readonly site: string }
+  | readonly Stmt[];
+
+export interface StepOptions<C> {
+  guard?: (c: C) => boolean;
+  waitsFor?: (c: C) => string;
+  choices?: number | ((c: C) => number);
+}
+
+/** Where the model author wrote the statement: the first stack frame outside src/. */
+export function callSite(): string {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = saved;
+  for (const line of stack.split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+    if (!m) continue;
+    const file = m[1]!.replace(/^file:\/\//, "");
+    if (file.includes("/src/") || file.includes("node:") || file.includes("node_modules")) continue;
+    const rel = file.startsWith(process.cwd()) ? file.slice(process.cwd().length + 1) : file;
+    return `${rel}:${m[2]}`;
+  }
+  return "?";
+}
+
+/** One atomic step. `run` may return a boolean, used when the step is a condition. */
+export function step<C = Ctx>(
+  label: string | ((c: C, result: unknown, choice: number) => string),
+  run: (c: C, choice: number) => unknown,
+  opts: StepOptions<C> = {},
+): StepStmt {
+  return {
+    kind: "step",
+    label: label as Label,
+    run: run as unknown as RunFn,
+    guard: opts.guard as unknown as GuardFn | undefined,
+    waitsFor: opts.waitsFor as unknown as ((c: Ctx) => string) | undefined,
+    choices: (opts.choices ?? 1) as number | ((c: Ctx) => number),
+    site: callSite(),
+  };
+}
+
+/**
+ * Blocks until `pred` holds (a step with no effect, enabled only then). Models a wait loop
+ * (`while (!cond) cpu_relax();`) so that a wait that can never end shows as a deadlock.
+ */
+export function wait_until<C = Ctx>(label: string, pred: (c: C) => boolean): StepStmt {
+  return step<C>(`wait until ${label}`, () => undefined, { guard: pred, waitsFor: () => label });
+}
+
+/** A condition written as a predicate; its label is `label` or the predicate's source. */
+export function when<C = Ctx>(label: string, pred: (c: C) => boolean): StepStmt {
+  return step<C>(
+    (_c, r) => `${label} -> ${r ? "true" : "false"}`,
+    (c) => pred(c),
+  );
+}
+
+export type Cond<C> = StepStmt | ((c: C) => boolean);
+
+function asCond<C>(c: Cond<C>): StepStmt {
+  if (typeof c !== "function") return c;
+  const src = c.toString().replace(/^\s*(\([^)]*\)|\w+)\s*=>\s*/, "").replace(/\s+/g, " ");
+  return when<C>(`if (${src})`, c);
+}
+
+export function if_<C = Ctx>(cond: Cond<C>, then: Stmt[], otherwise: Stmt[] = []): Stmt {
+  return { kind: "if", cond: asCond(cond), then, else: otherwise };
+}
+
+export function while_<C = Ctx>(cond: Cond<C>, body: Stmt[]): Stmt {
+  return { kind: "while", cond: asCond(cond), body };
+}
+
+/** A loop with an entry test (`init`) and a test after each round (`advance`). */
+export function loop(init: StepStmt, advance: StepStmt, body: Stmt[]): Stmt {
+  return { kind: "loop", init, advance, body };
+}
+
+/** Non-deterministic choice among alternatives: one atomic step, one search branch each. */
+export function either(label: string, ...alts: Stmt[][]): Stmt {
+  if (alts.length === 0) throw new Error("either(): needs at least one alternative");
+  const st = step((_c, _r, choice) => `${label} [${choice + 1}/${alts.length}]`, () => undefined, {
+    choices: alts.length,
+  });
+  return { kind: "either", step: st, alts };
+}
+
+export function break_(): Stmt {
+  return { kind: "break", site: callSite() };
+}
+export function continue_(): Stmt {
+  return { kind: "continue", site: callSite() };
+}
+/** Leaves the innermost `func`, or ends the thread. */
+export function return_(): Stmt {
+  return { kind: "return", site: callSite() };
+}
+/** A named kernel function: `return_()` inside it jumps to its end; traces show the name. */
+export function func(name: string, body: Stmt[]): Stmt {
+  return { kind: "func", name, body };
+}
+export function label(name: string): Stmt {
+  return { kind: "label", name };
+}
+export function goto_(name: string): Stmt {
+  return { kind: "goto", name, site: callSite() };
+}
+
+/** Fails the property (an assertion inside a step). */
+export function check(cond: boolean, property: string, message: string): asserts cond {
+  if (!cond) throw new Violation(property, message);
+}
+
+/** An assertion as its own step: `BUG_ON`/`VM_WARN_ON` style. */
+export function assert_<C = Ctx>(
+  property: string,
+  message: string,
+  pred: (c: C) => boolean,
+): StepStmt {
+  return step<C>(`assert(${message})`, (c) => {
+    check(pred(c), property, message);
+  });
+}

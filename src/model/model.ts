@@ -1,0 +1,282 @@
+// Declaring a model: its parameters, its variants (patch versions) with their expected verdicts,
+// and a build function that lays out the state and writes the threads for one variant.
+
+import type { Fields, RecordS, Schema } from "./schema.ts";
+import { record, SchemaError } from "./schema.ts";
+import { Layout } from "./layout.ts";
+import { makeRef, type RecordRef } from "./ref.ts";
+import { ViewBuilder, type ViewOf } from "./view.ts";
+import { assert_, if_, step, wait_until, when, while_, type Ctx, type Stmt } from "./dsl.ts";
+import { compileThread, type Node } from "./compile.ts";
+import { Mem, ModelError } from "../rt/mem.ts";
+
+export interface ParamDecl {
+  readonly default: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly doc?: string;
+}
+
+/** The expected verdict of a variant: every property holds, or exactly these are violated. */
+export type Expect = "holds" | { readonly violated: readonly string[] };
+
+export interface VariantDecl<O> {
+  readonly doc?: string;
+  readonly options: O;
+  /** Parameter values for this variant (overriding the model's defaults). */
+  readonly params?: Readonly<Record<string, number>>;
+  readonly expect: Expect;
+}
+
+export interface BuildArgs<P, O> {
+  readonly params: P;
+  readonly options: O;
+  readonly variant: string;
+}
+
+export interface ModelDef<P extends Record<string, number> = Record<string, number>, O = unknown> {
+  readonly kind: "interleave-model";
+  readonly name: string;
+  readonly doc: string;
+  readonly params: { readonly [K in keyof P]: ParamDecl };
+  readonly variants: Readonly<Record<string, VariantDecl<O>>>;
+  readonly build: (args: BuildArgs<P, O>) => ModelBuilder;
+}
+
+export function defineModel<P extends Record<string, number>, O>(
+  def: Omit<ModelDef<P, O>, "kind">,
+): ModelDef<P, O> {
+  if (Object.keys(def.variants).length === 0) {
+    throw new SchemaError(`model ${def.name}: declare at least one variant`);
+  }
+  return { kind: "interleave-model", ...def };
+}
+
+/** What invariants and end-state properties see. */
+export interface World<S extends Schema = Schema> {
+  readonly s: ViewOf<S>;
+  readonly m: Mem;
+  readonly cpus: readonly CpuView[];
+}
+export interface CpuView {
+  readonly cpu: number;
+  readonly name: string;
+  readonly l: ViewOf<Schema>;
+  /** Current program counter (nodes.length when finished). */
+  readonly pc: number;
+  readonly done: boolean;
+}
+
+/** An invariant returns true when it holds, or false / a message describing the violation. */
+export type Predicate<S extends Schema> = (w: World<S>) => boolean | string;
+
+interface ThreadDecl {
+  cpu: number;
+  name: string;
+  locals: RecordS;
+  localsBase: number;
+  body: Stmt[];
+}
+
+/** What a thread body is written with: refs to the state, and statement makers typed for it. */
+export interface ThreadRefs<F extends Fields, LF extends Fields> {
+  readonly s: RecordRef<RecordS<F>>;
+  readonly l: RecordRef<RecordS<LF>>;
+  readonly cpu: number;
+  readonly step: typeof step<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly when: typeof when<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly if_: typeof if_<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly while_: typeof while_<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly assert_: typeof assert_<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly wait_until: typeof wait_until<Ctx<RecordS<F>, RecordS<LF>>>;
+}
+
+export interface ModelOptions {
+  /** Report data races between enabled steps (default on). */
+  races?: boolean;
+}
+
+export class ModelBuilder<F extends Fields = Fields> {
+  readonly layout = new Layout();
+  readonly shared: RecordS<F>;
+  readonly s: RecordRef<RecordS<F>>;
+  readonly threads: ThreadDecl[] = [];
+  readonly invariants: { name: string; fn: Predicate<RecordS<F>> }[] = [];
+  readonly endStates: { name: string; fn: Predicate<RecordS<F>> }[] = [];
+  readonly inits: ((s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void)[] = [];
+  races = true;
+
+  constructor(shared: F, opts: ModelOptions = {}) {
+    this.shared = record(shared, "shared");
+    this.layout.alloc(this.shared, "", -1, "");
+    this.s = makeRef(this.layout, this.shared, 0, "", "s") as RecordRef<RecordS<F>>;
+    if (opts.races !== undefined) this.races = opts.races;
+  }
+
+  /** Adds a CPU running `name` with these locals; returns its CPU number. */
+  thread<LF extends Fields>(name: string, locals: LF, body: (t: ThreadRefs<F, LF>) => Stmt[]): number {
+    const cpu = this.threads.length;
+    const rec = record(locals, `${name}_locals`);
+    this.layout.allocPc(cpu);
+    const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
+    const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
+    const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<F, LF>;
+    this.threads.push({ cpu, name, locals: rec, localsBase, body: body(refs) });
+    return cpu;
+  }
+
+  /** Sets up the initial state (the explorer starts from it). */
+  init(fn: (s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void): this {
+    this.inits.push(fn);
+    return this;
+  }
+
+  /** A property checked in every reachable state. */
+  invariant(name: string, fn: Predicate<RecordS<F>>): this {
+    this.invariants.push({ name, fn });
+    return this;
+  }
+
+  /** A property checked in every state where all CPUs have finished (quiescence). */
+  endState(name: string, fn: Predicate<RecordS<F>>): this {
+    this.endStates.push({ name, fn });
+    return this;
+  }
+}
+
+export interface CompiledThread {
+  readonly cpu: number;
+  readonly name: string;
+  readonly nodes: Node[];
+  readonly end: number;
+  readonly pcOff: number;
+  readonly ctx: Ctx;
+}
+
+export interface CompiledModel {
+  readonly name: string;
+  readonly variant: string;
+  readonly params: Readonly<Record<string, number>>;
+  readonly options: unknown;
+  readonly expect: Expect | undefined;
+  readonly layout: Layout;
+  readonly mem: Mem;
+  readonly threads: readonly CompiledThread[];
+  readonly init: Int32Array;
+  readonly invariants: readonly { name: string; fn: Predicate<Schema> }[];
+  readonly endStates: readonly { name: string; fn: Predicate<Schema> }[];
+  readonly races: boolean;
+  readonly world: World;
+  /** Source file of the model, when loaded from one. */
+  file: string | undefined;
+}
+
+/** Resolves parameters: defaults, then the variant's, then the caller's; validates each. */
+export function resolveParams(
+  def: ModelDef,
+  variant: string,
+  overrides: Readonly<Record<string, number>> = {},
+): Record<string, number> {
+  const v = def.variants[variant];
+  if (!v) {
+    throw new ModelError(
+      "E_VARIANT",
+      `model ${def.name} has no variant "${variant}"`,
+      `its variants are: ${Object.keys(def.variants).join(", ")}`,
+    );
+  }
+  const out: Record<string, number> = {};
+  for (const [k, d] of Object.entries(def.params)) out[k] = d.default;
+  for (const [k, val] of Object.entries(v.params ?? {})) out[k] = val;
+  for (const [k, val] of Object.entries(overrides)) {
+    const d = def.params[k];
+    if (!d) {
+      throw new ModelError(
+        "E_PARAM",
+        `model ${def.name} has no parameter "${k}"`,
+        Object.keys(def.params).length
+          ? `its parameters are: ${Object.keys(def.params).join(", ")}`
+          : "it takes no parameters",
+      );
+    }
+    if (!Number.isInteger(val)) {
+      throw new ModelError("E_PARAM", `parameter ${k}=${val} of model ${def.name} is not an integer`);
+    }
+    if ((d.min !== undefined && val < d.min) || (d.max !== undefined && val > d.max)) {
+      throw new ModelError(
+        "E_PARAM",
+        `parameter ${k}=${val} of model ${def.name} is outside ${d.min ?? "-inf"}..${d.max ?? "inf"}`,
+        d.doc,
+      );
+    }
+    out[k] = val;
+  }
+  return out;
+}
+
+export function compileModel(
+  def: ModelDef,
+  variant: string,
+  overrides: Readonly<Record<string, number>> = {},
+): CompiledModel {
+  const params = resolveParams(def, variant, overrides);
+  const v = def.variants[variant]!;
+  const b = def.build({ params, options: v.options, variant });
+  if (!(b instanceof ModelBuilder)) {
+    throw new ModelError("E_BUILD", `model ${def.name}: build() must return the ModelBuilder it filled in`);
+  }
+  if (b.threads.length === 0) {
+    throw new ModelError("E_BUILD", `model ${def.name} (${variant}) declares no thread`);
+  }
+  const programs = b.threads.map((t) => compileThread(t.body, t.name));
+  const lay = b.layout;
+  lay.finalize(
+    b.threads.length,
+    programs.map((p) => p.length),
+  );
+  const mem = new Mem(lay);
+  const views = new ViewBuilder(mem);
+  const sView = views.build(b.shared, 0);
+  const threads: CompiledThread[] = b.threads.map((t, i) => {
+    const l = views.build(t.locals, t.localsBase);
+    return {
+      cpu: t.cpu,
+      name: t.name,
+      nodes: programs[i]!,
+      end: programs[i]!.length,
+      pcOff: lay.pcOff[t.cpu]!,
+      ctx: { s: sView, l, cpu: t.cpu, m: mem },
+    };
+  });
+  const cpus: CpuView[] = threads.map((t) => ({
+    cpu: t.cpu,
+    name: t.name,
+    l: t.ctx.l,
+    get pc() {
+      return mem.b[t.pcOff]!;
+    },
+    get done() {
+      return mem.b[t.pcOff] === t.end;
+    },
+  }));
+  const world: World = { s: sView, m: mem, cpus };
+  mem.b = lay.initialState();
+  for (const f of b.inits) (f as (s: unknown, w: World) => void)(sView, world);
+  const init = mem.b;
+  return {
+    name: def.name,
+    variant,
+    params,
+    options: v.options,
+    expect: v.expect,
+    layout: lay,
+    mem,
+    threads,
+    init,
+    invariants: b.invariants as unknown as { name: string; fn: Predicate<Schema> }[],
+    endStates: b.endStates as unknown as { name: string; fn: Predicate<Schema> }[],
+    races: b.races,
+    world,
+    file: undefined,
+  };
+}

@@ -1,0 +1,157 @@
+// Build-time references to places in the state. A thread body names what each statement works
+// on with refs (`l.folio._deferred_list`, `s.ds_queue.split_queue_lock`); a ref resolves, in a
+// given state, to a word offset (and, for a list_head, to its node id).
+
+import type { ArrayS, IntS, PtrS, RecordS, Schema } from "./schema.ts";
+import type { Layout } from "./layout.ts";
+import { NULL, relOffsets, sizeOf } from "./layout.ts";
+import { Violation } from "../rt/mem.ts";
+
+export type OffFn = (b: Int32Array) => number;
+export type NameFn = (b: Int32Array) => string;
+
+export class Ref<S extends Schema = Schema> {
+  constructor(
+    readonly $schema: S,
+    readonly $lay: Layout,
+    /** Offset of the value (of `next` for a list_head, of the first word for a record). */
+    readonly $off: OffFn,
+    /** Name in the model's terms, in state `b` (e.g. `F2._deferred_list`). */
+    readonly $name: NameFn,
+    /** The offset when it does not depend on the state, else -1. */
+    readonly $static: number,
+    /** How the ref was written (`l.folio->refcount`): for labels and messages. */
+    readonly $text: string,
+  ) {}
+
+  /** Node id of a list_head ref. */
+  $node(b: Int32Array): number {
+    return this.$lay.nodeAtOff[this.$off(b)]!;
+  }
+}
+
+type FieldRefs<F> = { readonly [K in keyof F]: F[K] extends Schema ? RefOf<F[K]> : never };
+
+export type RecordRef<S extends RecordS> = Ref<S> & FieldRefs<S["fields"]>;
+export type ArrayRef<S extends ArrayS> = Ref<S> & {
+  readonly [i: number]: RefOf<S["elem"]>;
+  /** Element at a run-time index held in an int or ptr ref. */
+  at(index: Ref<IntS> | Ref<PtrS>): RefOf<S["elem"]>;
+  readonly length: number;
+};
+export type PtrRef<S extends PtrS> = Ref<S> & FieldRefs<S["target"]["fields"]>;
+
+export type RefOf<S extends Schema> = S extends RecordS
+  ? RecordRef<S>
+  : S extends ArrayS
+    ? ArrayRef<S>
+    : S extends PtrS
+      ? PtrRef<S>
+      : Ref<S>;
+
+const EMPTY = new Int32Array(0);
+
+const constant =
+  (k: number): OffFn =>
+  () =>
+    k;
+const constName =
+  (n: string): NameFn =>
+  () =>
+    n;
+
+/** Makes the ref tree of a value placed at `base` (see Layout.alloc). */
+export function makeRef<S extends Schema>(lay: Layout, s: S, base: number, name: string, text: string): RefOf<S> {
+  return build(lay, s, constant(base), constName(name), base, text) as RefOf<S>;
+}
+
+function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, text: string): Ref {
+  const r = new Ref(s, lay, off, name, stat, text);
+  const bag = r as unknown as Record<string | number, unknown>;
+  switch (s.kind) {
+    case "record": {
+      const rel = relOffsets(s);
+      const join = (p: string, k: string): string => (p === "" ? k : `${p}.${k}`);
+      for (const k of Object.keys(s.fields)) {
+        const ro = rel.get(k)!;
+        const sub = `${text}.${k}`;
+        bag[k] =
+          stat >= 0
+            ? build(lay, s.fields[k]!, constant(stat + ro), constName(join(name(EMPTY), k)), stat + ro, sub)
+            : build(lay, s.fields[k]!, (b) => off(b) + ro, (b) => join(name(b), k), -1, sub);
+      }
+      return r;
+    }
+    case "array": {
+      const stride = sizeOf(s.elem);
+      const info = lay.arrays.find((a) => a.base === stat && a.elem === s.elem);
+      for (let i = 0; i < s.length; i++) {
+        const label = info?.labels[i] ?? `${text}[${i}]`;
+        bag[i] =
+          stat >= 0
+            ? build(lay, s.elem, constant(stat + i * stride), constName(label), stat + i * stride, `${text}[${i}]`)
+            : build(lay, s.elem, (b) => off(b) + i * stride, (b) => `${name(b)}[${i}]`, -1, `${text}[${i}]`);
+      }
+      Object.defineProperty(r, "length", { value: s.length });
+      Object.defineProperty(r, "at", {
+        value: (index: Ref<IntS> | Ref<PtrS>) => {
+          const len = s.length;
+          const idx = (b: Int32Array): number => {
+            const i = b[index.$off(b)]!;
+            if (i < 0 || i >= len) {
+              throw new Violation(
+                i === NULL && index.$schema.kind === "ptr" ? "null-deref" : "out-of-bounds",
+                `${text}[${index.$text}]: index ${i} is outside 0..${len - 1}`,
+              );
+            }
+            return i;
+          };
+          return build(
+            lay,
+            s.elem,
+            (b) => off(b) + idx(b) * stride,
+            (b) => info?.labels[idx(b)] ?? `${name(b)}[${idx(b)}]`,
+            -1,
+            `${text}[${index.$text}]`,
+          );
+        },
+      });
+      return r;
+    }
+    case "ptr": {
+      const target = s.target;
+      const rel = relOffsets(target);
+      for (const k of Object.keys(target.fields)) {
+        const ro = rel.get(k)!;
+        Object.defineProperty(r, k, {
+          get: () => {
+            const arr = lay.arrayOfRecord.get(target);
+            if (!arr) throw new Error(`${text}: no shared array holds the pointed-to record type`);
+            const deref = (b: Int32Array): number => {
+              const i = b[off(b)]!;
+              if (i === NULL) throw new Violation("null-deref", `NULL pointer dereference: ${text}->${k}`);
+              return arr.base + i * arr.stride;
+            };
+            const v = build(
+              lay,
+              target.fields[k]!,
+              (b) => deref(b) + ro,
+              (b) => {
+                const i = b[off(b)]!;
+                return i === NULL ? `${text}->${k}` : `${arr.labels[i]}.${k}`;
+              },
+              -1,
+              `${text}->${k}`,
+            );
+            Object.defineProperty(r, k, { value: v });
+            return v;
+          },
+          configurable: true,
+        });
+      }
+      return r;
+    }
+    default:
+      return r;
+  }
+}

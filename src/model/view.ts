@@ -1,0 +1,177 @@
+// Run-time views: objects built once per compiled model whose properties read and write the
+// current state vector through Mem (range checks, access recording). Step code written by a
+// model author uses them: `s.ds_queue.split_queue_len--`, `l.removed++`.
+// All records of one type share one prototype, so property access stays monomorphic.
+
+import type {
+  ArrayS,
+  BoolS,
+  EnumS,
+  IntS,
+  ListHeadS,
+  LockS,
+  NodePtrS,
+  PtrS,
+  RecordS,
+  Schema,
+} from "./schema.ts";
+import { relOffsets, sizeOf } from "./layout.ts";
+import type { Mem } from "../rt/mem.ts";
+
+export interface ListView {
+  /** The node id of this list_head. */
+  readonly id: number;
+  next: number;
+  prev: number;
+}
+
+export type ViewOf<S extends Schema> = S extends IntS | EnumS | PtrS | NodePtrS
+  ? number
+  : S extends BoolS
+    ? boolean
+    : S extends LockS
+      ? number
+      : S extends ListHeadS
+        ? ListView
+        : S extends RecordS<infer F>
+          ? { -readonly [K in keyof F]: ViewOf<F[K]> }
+          : S extends ArrayS<infer E>
+            ? ViewOf<E>[]
+            : never;
+
+interface Inst {
+  $m: Mem;
+  $o: number;
+}
+
+export class ViewBuilder {
+  private readonly protos = new Map<RecordS, object>();
+  private readonly listProto: object;
+
+  constructor(private readonly mem: Mem) {
+    const p = {};
+    Object.defineProperty(p, "next", {
+      get(this: Inst) {
+        return this.$m.get(this.$o);
+      },
+      set(this: Inst, v: number) {
+        this.$m.set(this.$o, v);
+      },
+    });
+    Object.defineProperty(p, "prev", {
+      get(this: Inst) {
+        return this.$m.get(this.$o + 1);
+      },
+      set(this: Inst, v: number) {
+        this.$m.set(this.$o + 1, v);
+      },
+    });
+    this.listProto = p;
+  }
+
+  build<S extends Schema>(s: S, off: number): ViewOf<S> {
+    return this.make(s, off) as ViewOf<S>;
+  }
+
+  private make(s: Schema, off: number): unknown {
+    switch (s.kind) {
+      case "record": {
+        const o = Object.create(this.proto(s)) as Inst & Record<string, unknown>;
+        o.$m = this.mem;
+        o.$o = off;
+        const rel = relOffsets(s);
+        for (const k of Object.keys(s.fields)) {
+          const f = s.fields[k]!;
+          if (f.kind === "record" || f.kind === "array" || f.kind === "list_head") {
+            o[k] = this.make(f, off + rel.get(k)!);
+          }
+        }
+        return o;
+      }
+      case "list_head": {
+        const o = Object.create(this.listProto) as Inst & { id: number };
+        o.$m = this.mem;
+        o.$o = off;
+        o.id = this.mem.layout.nodeAtOff[off]!;
+        return o;
+      }
+      case "array": {
+        const stride = sizeOf(s.elem);
+        const arr: unknown[] = [];
+        const e = s.elem;
+        if (e.kind === "record" || e.kind === "array" || e.kind === "list_head") {
+          for (let i = 0; i < s.length; i++) arr.push(this.make(e, off + i * stride));
+        } else {
+          const mem = this.mem;
+          for (let i = 0; i < s.length; i++) {
+            const at = off + i * stride;
+            Object.defineProperty(arr, i, scalarAccessor(e, () => at, mem));
+          }
+        }
+        return arr;
+      }
+      default:
+        throw new Error(`view of a bare ${s.kind}`);
+    }
+  }
+
+  private proto(r: RecordS): object {
+    let p = this.protos.get(r);
+    if (p) return p;
+    p = {};
+    const rel = relOffsets(r);
+    for (const k of Object.keys(r.fields)) {
+      const f = r.fields[k]!;
+      if (f.kind === "record" || f.kind === "array" || f.kind === "list_head") continue;
+      const ro = rel.get(k)!;
+      Object.defineProperty(p, k, protoAccessor(f, ro));
+    }
+    this.protos.set(r, p);
+    return p;
+  }
+}
+
+function protoAccessor(f: Schema, ro: number): PropertyDescriptor {
+  switch (f.kind) {
+    case "bool":
+      return {
+        get(this: Inst) {
+          return this.$m.get(this.$o + ro) !== 0;
+        },
+        set(this: Inst, v: boolean) {
+          this.$m.set(this.$o + ro, v ? 1 : 0);
+        },
+        enumerable: true,
+      };
+    case "lock":
+      return {
+        get(this: Inst) {
+          return this.$m.get(this.$o + ro);
+        },
+        enumerable: true,
+      };
+    default:
+      return {
+        get(this: Inst) {
+          return this.$m.get(this.$o + ro);
+        },
+        set(this: Inst, v: number) {
+          this.$m.set(this.$o + ro, v);
+        },
+        enumerable: true,
+      };
+  }
+}
+
+function scalarAccessor(f: Schema, at: () => number, mem: Mem): PropertyDescriptor {
+  const o = at();
+  if (f.kind === "bool") {
+    return {
+      get: () => mem.get(o) !== 0,
+      set: (v: boolean) => mem.set(o, v ? 1 : 0),
+      enumerable: true,
+    };
+  }
+  if (f.kind === "lock") return { get: () => mem.get(o), enumerable: true };
+  return { get: () => mem.get(o), set: (v: number) => mem.set(o, v), enumerable: true };
+}
