@@ -9,6 +9,8 @@ import type { ArrayS, ListHeadS, RecordS, Schema } from "./schema.ts";
 import { SchemaError } from "./schema.ts";
 
 export const NULL = -1;
+/** A pointer made by container_of() on a list head (list_first_entry of an empty list). */
+export const BOGUS = -2;
 /** Values a list pointer takes after list_del(), as in include/linux/poison.h. */
 export const LIST_POISON1 = -2;
 export const LIST_POISON2 = -3;
@@ -108,6 +110,8 @@ export class Layout {
   min = new Int32Array(0);
   max = new Int32Array(0);
   pcOff: number[] = [];
+  /** Per CPU, offset of its three scratch registers (used by split list operations). */
+  scratch: number[] = [];
   finalized = false;
 
   /** Allocates `schema` at the end of the state vector, naming it `name`. */
@@ -163,7 +167,7 @@ export class Layout {
         return scalar("enum", 0, s.names.length - 1, s.init);
       case "ptr":
         // max is set in finalize, once the target array is known
-        return scalar("ptr", NULL, NULL, NULL);
+        return scalar("ptr", BOGUS, NULL, NULL);
       case "nodeptr":
         return scalar("nodeptr", LIST_POISON2, NULL, NULL);
       case "lock":
@@ -306,6 +310,7 @@ export class Layout {
         return f.schema.kind === "enum" ? (f.schema.names[v] ?? String(v)) : String(v);
       case "ptr": {
         if (v === NULL) return "NULL";
+        if (v === BOGUS) return "container_of(list head)";
         const s = f.schema;
         if (s.kind === "ptr") return this.arrayOfRecord.get(s.target)?.labels[v] ?? String(v);
         return String(v);

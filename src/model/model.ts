@@ -2,8 +2,8 @@
 // and a build function that lays out the state and writes the threads for one variant.
 
 import type { Fields, RecordS, Schema } from "./schema.ts";
-import { record, SchemaError } from "./schema.ts";
-import { Layout } from "./layout.ts";
+import { nodeptr, record, SchemaError } from "./schema.ts";
+import { Layout, sizeOf } from "./layout.ts";
 import { makeRef, type RecordRef } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import { assert_, if_, step, wait_until, when, while_, type Ctx, type Stmt } from "./dsl.ts";
@@ -40,7 +40,7 @@ export interface ModelDef<P extends Record<string, number> = Record<string, numb
   readonly doc: string;
   readonly params: { readonly [K in keyof P]: ParamDecl };
   readonly variants: Readonly<Record<string, VariantDecl<O>>>;
-  readonly build: (args: BuildArgs<P, O>) => ModelBuilder;
+  readonly build: (args: BuildArgs<P, O>) => AnyModelBuilder;
 }
 
 export function defineModel<P extends Record<string, number>, O>(
@@ -96,7 +96,13 @@ export interface ModelOptions {
   races?: boolean;
 }
 
-export class ModelBuilder<F extends Fields = Fields> {
+/** What a build function returns: a ModelBuilder of any shared-state shape. */
+export abstract class AnyModelBuilder {
+  protected abstract readonly brand: "interleave-model-builder";
+}
+
+export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
+  protected readonly brand = "interleave-model-builder" as const;
   readonly layout = new Layout();
   readonly shared: RecordS<F>;
   readonly s: RecordRef<RecordS<F>>;
@@ -107,6 +113,7 @@ export class ModelBuilder<F extends Fields = Fields> {
   races = true;
 
   constructor(shared: F, opts: ModelOptions = {}) {
+    super();
     this.shared = record(shared, "shared");
     this.layout.alloc(this.shared, "", -1, "");
     this.s = makeRef(this.layout, this.shared, 0, "", "s") as RecordRef<RecordS<F>>;
@@ -116,9 +123,14 @@ export class ModelBuilder<F extends Fields = Fields> {
   /** Adds a CPU running `name` with these locals; returns its CPU number. */
   thread<LF extends Fields>(name: string, locals: LF, body: (t: ThreadRefs<F, LF>) => Stmt[]): number {
     const cpu = this.threads.length;
-    const rec = record(locals, `${name}_locals`);
+    for (const k of Object.keys(locals)) {
+      if (k.startsWith("__")) throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
+    }
+    // three scratch registers for list operations split into their individual writes
+    const rec = record({ ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() }, `${name}_locals`);
     this.layout.allocPc(cpu);
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
+    this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
     const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<F, LF>;
     this.threads.push({ cpu, name, locals: rec, localsBase, body: body(refs) });
@@ -221,7 +233,7 @@ export function compileModel(
 ): CompiledModel {
   const params = resolveParams(def, variant, overrides);
   const v = def.variants[variant]!;
-  const b = def.build({ params, options: v.options, variant });
+  const b = def.build({ params, options: v.options, variant }) as ModelBuilder;
   if (!(b instanceof ModelBuilder)) {
     throw new ModelError("E_BUILD", `model ${def.name}: build() must return the ModelBuilder it filled in`);
   }

@@ -4,7 +4,7 @@
 
 import type { ArrayS, IntS, PtrS, RecordS, Schema } from "./schema.ts";
 import type { Layout } from "./layout.ts";
-import { NULL, relOffsets, sizeOf } from "./layout.ts";
+import { BOGUS, NULL, relOffsets, sizeOf } from "./layout.ts";
 import { Violation } from "../rt/mem.ts";
 
 export type OffFn = (b: Int32Array) => number;
@@ -130,6 +130,13 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
             const deref = (b: Int32Array): number => {
               const i = b[off(b)]!;
               if (i === NULL) throw new Violation("null-deref", `NULL pointer dereference: ${text}->${k}`);
+              if (i === BOGUS) {
+                throw new Violation(
+                  "bogus-entry",
+                  `${text}->${k}: ${text} is container_of() of a list head, not an object ` +
+                    `(list_first_entry() on an empty list?)`,
+                );
+              }
               return arr.base + i * arr.stride;
             };
             const v = build(
