@@ -1,0 +1,96 @@
+// Checking a model variant end to end: compile, explore, judge against the declared verdict,
+// render and save each counterexample. The CLI, the tests and the benchmarks all go through here.
+
+import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
+import { explore, type ExploreOptions } from "./explore/explorer.ts";
+import type { CheckResult, ViolationReport } from "./explore/result.ts";
+import { replay } from "./trace/replay.ts";
+import { diagram } from "./trace/diagram.ts";
+import { counterexamplePath, writeCounterexample } from "./trace/counterexample.ts";
+import { formatSchedule } from "./trace/schedule.ts";
+
+export interface CheckOptions extends ExploreOptions {
+  variant?: string;
+  params?: Readonly<Record<string, number>>;
+  /** Folder to save counterexamples in (e.g. "counterexamples"); nothing is saved when unset. */
+  saveTo?: string;
+  /** The model's file, recorded in saved counterexamples. */
+  file?: string;
+}
+
+export interface Checked {
+  readonly model: CompiledModel;
+  readonly result: CheckResult;
+  readonly judgement: Judgement | undefined;
+}
+
+export interface Judgement {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Checks every variant of a model (or the one named in opts.variant). */
+export async function checkModel(def: ModelDef, opts: CheckOptions = {}): Promise<Checked[]> {
+  const variants = opts.variant !== undefined ? [opts.variant] : Object.keys(def.variants);
+  const out: Checked[] = [];
+  for (const v of variants) out.push(await checkVariant(def, v, opts));
+  return out;
+}
+
+export async function checkVariant(def: ModelDef, variant: string, opts: CheckOptions = {}): Promise<Checked> {
+  const model = compileModel(def, variant, opts.params ?? {});
+  model.file = opts.file;
+  const result = await explore(model, opts);
+  if (opts.saveTo !== undefined && model.file !== undefined) {
+    for (const v of result.violations) v.file = saveViolation(opts.saveTo, model, v);
+  }
+  return { model, result, judgement: model.expect ? judge(result, model.expect) : undefined };
+}
+
+/** Whether a result is the declared verdict. */
+export function judge(r: CheckResult, expect: Expect): Judgement {
+  if (r.verdict === "error") return { ok: false, detail: `model error: ${r.error?.message ?? "?"}` };
+  const got = new Set(r.violations.map((v) => v.property));
+  const want = new Set(expect === "holds" ? [] : expect.violated);
+  const missing = [...want].filter((p) => !got.has(p));
+  const extra = [...got].filter((p) => !want.has(p));
+  if (extra.length > 0) return { ok: false, detail: `unexpected violation of ${extra.join(", ")}` };
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      detail: r.complete
+        ? `expected ${missing.join(", ")} to be violated, but ${missing.length > 1 ? "they hold" : "it holds"}`
+        : `expected ${missing.join(", ")} to be violated; not found before the run stopped (${r.stopReason ?? "?"})`,
+    };
+  }
+  if (!r.complete && expect === "holds") {
+    return { ok: false, detail: `incomplete (stopped on ${r.stopReason ?? "?"}): cannot confirm that every property holds` };
+  }
+  return { ok: true, detail: expect === "holds" ? "holds, as declared" : "violations as declared" };
+}
+
+/** The kernel-commit style diagram of a violation. */
+export function explain(model: CompiledModel, v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind">): string {
+  const rep = replay(model, v.schedule);
+  return diagram(model, rep.steps, { property: v.property, kind: v.kind, message: v.message });
+}
+
+export function saveViolation(root: string, model: CompiledModel, v: ViolationReport): string {
+  const path = counterexamplePath(root, model.name, model.variant, v.property);
+  const text = explain(model, v);
+  writeCounterexample(path, {
+    interleave: 1,
+    model: model.file!,
+    name: model.name,
+    variant: model.variant,
+    params: model.params,
+    property: v.property,
+    kind: v.kind,
+    message: v.message,
+    length: v.length,
+    schedule: formatSchedule(v.schedule),
+    replay: `npx interleave replay ${path}`,
+    diagram: text.split("\n"),
+  });
+  return path;
+}

@@ -1,0 +1,79 @@
+// Finding and loading model files: TypeScript modules whose exports are defineModel() results.
+
+import { readdirSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ModelDef } from "../model/model.ts";
+import { UsageError } from "./errors.ts";
+
+export interface LoadedModel {
+  readonly def: ModelDef;
+  /** Path relative to the working directory, as written in counterexample files. */
+  readonly file: string;
+}
+
+function isModel(x: unknown): x is ModelDef {
+  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "interleave-model";
+}
+
+function listTs(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name === "node_modules" || name.startsWith(".") || name.startsWith("_")) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listTs(p));
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts")) out.push(p);
+  }
+  return out;
+}
+
+export async function loadModels(paths: readonly string[]): Promise<LoadedModel[]> {
+  const out: LoadedModel[] = [];
+  for (const p of paths) {
+    const abs = resolve(p);
+    let st;
+    try {
+      st = statSync(abs);
+    } catch {
+      throw new UsageError("E_NO_FILE", `${p}: no such file or directory`, "give a model file (.ts) or a folder of models");
+    }
+    const files = st.isDirectory() ? listTs(abs) : [abs];
+    for (const f of files) {
+      const found = await loadFile(f);
+      if (found.length === 0 && !st.isDirectory()) {
+        throw new UsageError(
+          "E_NOT_MODEL",
+          `${relative(process.cwd(), f)}: exports no model`,
+          "a model file does `export default defineModel({ ... })`",
+        );
+      }
+      out.push(...found);
+    }
+  }
+  return out;
+}
+
+export async function loadFile(abs: string): Promise<LoadedModel[]> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as Error;
+    throw new UsageError(
+      "E_MODEL_LOAD",
+      `${relative(process.cwd(), abs)}: the model file failed to load: ${err.message}`,
+      "fix the error in the model file (the stack below points at it)",
+      err.stack,
+    );
+  }
+  const file = relative(process.cwd(), abs);
+  const seen = new Set<ModelDef>();
+  const out: LoadedModel[] = [];
+  for (const v of Object.values(mod)) {
+    if (isModel(v) && !seen.has(v)) {
+      seen.add(v);
+      out.push({ def: v, file });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,392 @@
+// interleave: the command line.
+//   interleave check [PATHS...] [--variant V] [--param k=v] [--strategy bfs|dfs] [--max-states N]
+//                    [--max-seconds S] [--max-depth D] [--max-memory MB] [--json] [--expect] ...
+//   interleave replay FILE
+//   interleave list [PATHS...]
+// Exit codes: 0 every property holds, 1 a violation was found, 2 usage or model error,
+// 3 incomplete (a bound was reached).
+
+import { parseArgs } from "node:util";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { UsageError } from "./errors.ts";
+import { loadModels, loadFile, type LoadedModel } from "./load.ts";
+import { checkVariant, explain, type Checked } from "../check.ts";
+import { compileModel, resolveParams } from "../model/model.ts";
+import { ModelError } from "../rt/mem.ts";
+import { SchemaError } from "../model/schema.ts";
+import { CompileError } from "../model/compile.ts";
+import { readCounterexample } from "../trace/counterexample.ts";
+import { parseSchedule } from "../trace/schedule.ts";
+import { replay } from "../trace/replay.ts";
+import { diagram } from "../trace/diagram.ts";
+import type { Progress } from "../explore/result.ts";
+import { runDiff } from "./diff.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_VIOLATION = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INCOMPLETE = 3;
+
+const HELP = `interleave — a model checker for kernel-style concurrency races
+
+usage:
+  interleave check [PATHS...]   explore every interleaving of the models (default path: models)
+      --variant V               only this variant
+      --param k=v               set a model parameter (repeatable)
+      --strategy bfs|dfs        search order (bfs: shortest counterexamples; dfs: less memory)
+      --max-states N --max-depth D --max-seconds S --max-memory MB
+                                bounds: reaching one ends the run as "incomplete"
+      --stop-first              stop at the first violation
+      --no-races                skip the data-race check
+      --expect                  exit 0 exactly when every verdict is the one the model declares
+      --save DIR                where counterexamples go (default: counterexamples)
+      --no-save                 do not save counterexamples
+      --show / --no-show        print each counterexample's diagram (default: when one model)
+      --json                    machine-readable results on stdout
+      --quiet                   no progress line
+  interleave diff MODEL [--variants a,b] [--json]   properties x variants of one model
+  interleave replay FILE        re-run a saved counterexample and print its diagram
+  interleave list [PATHS...]    models, variants, parameters and properties
+
+exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "check":
+        return await cmdCheck(rest);
+      case "replay":
+        return await cmdReplay(rest);
+      case "list":
+        return await cmdList(rest);
+      case "diff":
+        return await runDiff(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(HELP);
+        return cmd === undefined ? EXIT_USAGE : EXIT_OK;
+      default:
+        throw new UsageError("E_USAGE", `unknown command "${cmd}"`, "commands: check, diff, replay, list (see --help)");
+    }
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof UsageError || e instanceof ModelError) {
+    console.error(`interleave: error ${e.code}: ${e.message}`);
+    if (e.hint) console.error(`  hint: ${e.hint}`);
+    if (e instanceof UsageError && e.detail && process.env.INTERLEAVE_DEBUG) console.error(e.detail);
+    return EXIT_USAGE;
+  }
+  if (e instanceof SchemaError || e instanceof CompileError) {
+    console.error(`interleave: error E_MODEL: ${e.message}`);
+    return EXIT_USAGE;
+  }
+  if (e instanceof TypeError && /parseArgs|Unknown option|unexpected argument/i.test(`${e.message} ${(e as { code?: string }).code ?? ""}`)) {
+    console.error(`interleave: error E_USAGE: ${e.message}`);
+    console.error("  hint: see interleave --help");
+    return EXIT_USAGE;
+  }
+  const err = e as { code?: string; message?: string; stack?: string };
+  if (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS")) {
+    console.error(`interleave: error E_USAGE: ${err.message}`);
+    console.error("  hint: see interleave --help");
+    return EXIT_USAGE;
+  }
+  console.error(`interleave: internal error: ${err.message ?? String(e)}`);
+  if (err.stack) console.error(err.stack);
+  return EXIT_USAGE;
+}
+
+export function parseParams(list: readonly string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of list ?? []) {
+    const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
+    if (!m) throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param folios=3");
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+export function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError("E_USAGE", `${name} ${v}: expected a positive number`);
+  return n;
+}
+
+function human(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+export function progressLine(p: Progress): string {
+  return (
+    `  states ${human(p.states)} (${human(Math.round(p.statesPerSecond))}/s)  depth ${p.depth}  ` +
+    `frontier ${human(p.frontier)}  mem ${(p.memoryBytes / 2 ** 20).toFixed(0)} MB  ${p.seconds.toFixed(0)}s`
+  );
+}
+
+/** Ctrl-C: the first ends the run cleanly ("incomplete"), a second one exits at once. */
+export function installInterrupt(): { signal: { stop: boolean }; dispose: () => void } {
+  const signal = { stop: false };
+  const onInt = (): void => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    process.stderr.write("\ninterleave: interrupted; finishing the report (Ctrl-C again to quit)\n");
+  };
+  process.on("SIGINT", onInt);
+  return { signal, dispose: () => process.off("SIGINT", onInt) };
+}
+
+async function cmdCheck(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      variant: { type: "string" },
+      param: { type: "string", multiple: true },
+      strategy: { type: "string", default: "bfs" },
+      "max-states": { type: "string" },
+      "max-depth": { type: "string" },
+      "max-seconds": { type: "string" },
+      "max-memory": { type: "string" },
+      "stop-first": { type: "boolean" },
+      "no-races": { type: "boolean" },
+      expect: { type: "boolean" },
+      save: { type: "string", default: "counterexamples" },
+      "no-save": { type: "boolean" },
+      show: { type: "boolean" },
+      "no-show": { type: "boolean" },
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+    },
+  });
+  if (values.strategy !== "bfs" && values.strategy !== "dfs") {
+    throw new UsageError("E_USAGE", `--strategy ${values.strategy}: expected bfs or dfs`);
+  }
+  const paths = positionals.length > 0 ? positionals : ["models"];
+  const models = await loadModels(paths);
+  if (models.length === 0) throw new UsageError("E_NO_MODEL", `no model found in ${paths.join(", ")}`, "a model file does `export default defineModel({ ... })`");
+  const params = parseParams(values.param);
+  const show = values["no-show"] ? false : (values.show ?? models.length === 1);
+  const json = values.json === true;
+  const progress = !json && !values.quiet && process.stderr.isTTY === true;
+  const { signal, dispose } = installInterrupt();
+  const checked: { lm: LoadedModel; c: Checked }[] = [];
+  const errors: string[] = [];
+  try {
+    for (const lm of models) {
+      const variants = values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
+      if (values.variant !== undefined && !(values.variant in lm.def.variants)) {
+        if (models.length === 1) resolveParams(lm.def, values.variant);
+        continue;
+      }
+      for (const v of variants) {
+        if (signal.stop) break;
+        let live = false;
+        const c = await checkVariant(lm.def, v, {
+          params,
+          strategy: values.strategy,
+          maxStates: positiveInt("--max-states", values["max-states"]),
+          maxDepth: positiveInt("--max-depth", values["max-depth"]),
+          maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
+          maxMemory: values["max-memory"] !== undefined ? positiveInt("--max-memory", values["max-memory"])! * 2 ** 20 : undefined,
+          stopAtFirst: values["stop-first"],
+          races: values["no-races"] ? false : undefined,
+          saveTo: values["no-save"] ? undefined : values.save,
+          file: lm.file,
+          signal,
+          onProgress: progress
+            ? (p) => {
+                live = true;
+                process.stderr.write(`\r${lm.def.name}/${v}${progressLine(p)}\x1b[K`);
+              }
+            : undefined,
+        });
+        if (live) process.stderr.write("\r\x1b[K");
+        checked.push({ lm, c });
+        if (c.result.error) errors.push(formatModelError(lm, c));
+      }
+    }
+  } finally {
+    dispose();
+  }
+  if (json) {
+    console.log(JSON.stringify({ results: checked.map(({ c }) => resultJson(c)) }, null, 2));
+  } else {
+    console.log(table(checked.map(({ c }) => c)));
+    for (const e of errors) console.log(`\n${e}`);
+    if (show) {
+      for (const { c } of checked) {
+        for (const v of c.result.violations) {
+          console.log(`\n${c.model.name} / ${c.model.variant}: ${v.property} (${v.length} steps)${v.file ? ` saved to ${v.file}` : ""}\n`);
+          console.log(explain(c.model, v));
+        }
+      }
+    }
+    const judged = checked.filter(({ c }) => c.judgement);
+    const bad = judged.filter(({ c }) => !c.judgement!.ok);
+    console.log(
+      `\n${checked.length} variant(s) checked; ${judged.length - bad.length} of ${judged.length} as declared` +
+        (bad.length ? `; NOT as declared: ${bad.map(({ c }) => `${c.model.name}/${c.model.variant} (${c.judgement!.detail})`).join("; ")}` : "") +
+        ". States are stored in full: no hash collision can hide a state.",
+    );
+  }
+  if (checked.some(({ c }) => c.result.verdict === "error")) return EXIT_USAGE;
+  if (values.expect) return checked.every(({ c }) => c.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
+  if (checked.some(({ c }) => c.result.verdict === "violated")) return EXIT_VIOLATION;
+  if (checked.some(({ c }) => c.result.verdict === "incomplete")) return EXIT_INCOMPLETE;
+  return EXIT_OK;
+}
+
+function formatModelError(lm: LoadedModel, c: Checked): string {
+  const e = c.result.error!;
+  const lines = [`${lm.file}: model error ${e.code} in ${c.model.name}/${c.model.variant}: ${e.message}`];
+  if (e.where) lines.push(`  in ${e.where}`);
+  if (e.hint) lines.push(`  hint: ${e.hint}`);
+  if (e.schedule.length > 0) {
+    const rep = replay(c.model, e.schedule.slice(0, -1));
+    lines.push("  the trace that led to it:", ...diagram(c.model, rep.steps, undefined).split("\n").map((l) => `    ${l}`));
+  }
+  if (e.stack && process.env.INTERLEAVE_DEBUG) lines.push(e.stack);
+  return lines.join("\n");
+}
+
+export function resultJson(c: Checked): Record<string, unknown> {
+  const r = c.result;
+  return {
+    model: r.model,
+    variant: r.variant,
+    params: r.params,
+    verdict: r.verdict,
+    expected: c.judgement ? { ok: c.judgement.ok, detail: c.judgement.detail } : null,
+    complete: r.complete,
+    stopReason: r.stopReason ?? null,
+    states: r.states,
+    transitions: r.transitions,
+    seconds: Number(r.seconds.toFixed(3)),
+    maxDepth: r.maxDepth,
+    memoryBytes: r.memoryBytes,
+    bytesPerState: r.states ? Math.round(r.memoryBytes / r.states) : 0,
+    violations: r.violations.map((v) => ({ property: v.property, kind: v.kind, length: v.length, file: v.file ?? null, message: v.message })),
+    error: r.error ? { code: r.error.code, message: r.error.message, where: r.error.where, hint: r.error.hint ?? null } : null,
+  };
+}
+
+export function table(cs: readonly Checked[]): string {
+  const rows = [["model", "variant", "verdict", "declared", "states", "transitions", "seconds", "violations (trace length)"]];
+  for (const c of cs) {
+    const r = c.result;
+    rows.push([
+      r.model,
+      r.variant,
+      r.verdict + (r.verdict === "violated" && !r.complete ? " (partial)" : ""),
+      c.judgement ? (c.judgement.ok ? "ok" : "NOT AS DECLARED") : "-",
+      String(r.states),
+      String(r.transitions),
+      r.seconds.toFixed(2),
+      r.violations.map((v) => `${v.property} (${v.length})`).join(", ") || (r.stopReason ? `stopped: ${r.stopReason}` : "-"),
+    ]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]!))).join("  ")).join("\n");
+}
+
+function findRoot(from: string): string | undefined {
+  let d = resolve(from);
+  for (;;) {
+    if (existsSync(join(d, "package.json"))) return d;
+    const up = dirname(d);
+    if (up === d) return undefined;
+    d = up;
+  }
+}
+
+async function cmdReplay(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { "no-changes": { type: "boolean" }, json: { type: "boolean" } },
+  });
+  if (positionals.length !== 1) throw new UsageError("E_USAGE", "replay takes one counterexample file", "interleave replay counterexamples/MODEL/VARIANT/PROPERTY.json");
+  const file = positionals[0]!;
+  const cx = readCounterexample(file);
+  let modelPath = resolve(cx.model);
+  if (!existsSync(modelPath)) {
+    const root = findRoot(dirname(resolve(file)));
+    if (root && existsSync(join(root, cx.model))) modelPath = join(root, cx.model);
+  }
+  if (!existsSync(modelPath)) {
+    throw new UsageError("E_NO_FILE", `${file}: its model file ${cx.model} does not exist`, "run replay from the repository root, or fix the file's \"model\" field");
+  }
+  const defs = await loadFile(modelPath);
+  const lm = defs.find((d) => d.def.name === cx.name) ?? (defs.length === 1 ? defs[0] : undefined);
+  if (!lm) throw new UsageError("E_NOT_MODEL", `${file}: ${cx.model} has no model named ${cx.name}`);
+  const model = compileModel(lm.def, cx.variant, cx.params);
+  let schedule;
+  try {
+    schedule = parseSchedule(cx.schedule);
+  } catch (e) {
+    throw new UsageError("E_CX_FIELD", `${file}: field "schedule": ${(e as Error).message}`);
+  }
+  const rep = replay(model, schedule);
+  const hit = rep.outcomes.find((o) => o.property === cx.property);
+  if (values.json) {
+    console.log(JSON.stringify({ file, reproduced: hit !== undefined, infeasible: rep.infeasible ?? null, outcomes: rep.outcomes, steps: rep.steps }, null, 2));
+  } else {
+    console.log(`${cx.name} / ${cx.variant} ${JSON.stringify(cx.params)}: ${cx.property}, ${schedule.length} steps\n`);
+    console.log(diagram(model, rep.steps, hit ?? rep.outcomes[0], { changes: !values["no-changes"] }));
+  }
+  if (hit) {
+    if (!values.json) console.log(`\nreproduced: ${cx.property}`);
+    return EXIT_VIOLATION;
+  }
+  const why = rep.infeasible
+    ? `the schedule cannot be followed: ${rep.infeasible}`
+    : rep.outcomes.length
+      ? `the schedule now ends in ${rep.outcomes.map((o) => o.property).join(", ")} instead`
+      : "the schedule now runs without violating it";
+  console.error(`\ninterleave: NOT reproduced: ${cx.property} no longer shows; ${why}. The model changed since this counterexample was saved; check it again to regenerate.`);
+  return EXIT_USAGE;
+}
+
+async function cmdList(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const models = await loadModels(positionals.length ? positionals : ["models"]);
+  const out = models.map(({ def, file }) => {
+    const variants = Object.entries(def.variants).map(([name, v]) => {
+      let props: string[] = [];
+      try {
+        const m = compileModel(def, name);
+        props = [...m.invariants.map((i) => i.name), ...m.endStates.map((i) => i.name), "deadlock", ...(m.races ? ["data-race"] : [])];
+      } catch (e) {
+        props = [`(does not compile: ${(e as Error).message})`];
+      }
+      return { name, doc: v.doc ?? "", expect: v.expect, params: v.params ?? {}, properties: props };
+    });
+    return { name: def.name, file, doc: def.doc, params: def.params, variants };
+  });
+  if (values.json) {
+    console.log(JSON.stringify(out, null, 2));
+    return EXIT_OK;
+  }
+  for (const m of out) {
+    console.log(`${m.name}  (${m.file})\n  ${m.doc}`);
+    const ps = Object.entries(m.params);
+    if (ps.length) console.log(`  params: ${ps.map(([k, d]) => `${k}=${d.default}${d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : ""}`).join(", ")}`);
+    for (const v of m.variants) {
+      const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;
+      console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);
+      console.log(`      properties: ${v.properties.join(", ")} (+ assertions of the primitives)`);
+    }
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,55 @@
+// The race diagram: one column per CPU, in the style of kernel commit messages, ready to paste
+// into a review mail. Each step is written in its CPU's column; the fields it changed follow
+// on indented lines.
+//
+//   CPU0 (deferred_split_scan)          CPU1 (folio_put)
+//   spin_lock(&ds_queue.split_queue_lock)
+//   folio_try_get(F1) -> true
+//     F1._refcount 1 -> 2
+//                                       folio_put(F1): refcount 2 -> 1
+
+import type { CompiledModel } from "../model/model.ts";
+import type { Outcome, TraceStep } from "./replay.ts";
+
+export interface DiagramOptions {
+  /** Show the fields each step changed (default true). */
+  changes?: boolean;
+  /** Widest a column may be before its text runs on to the right (default 44). */
+  maxColumn?: number;
+}
+
+export function diagram(
+  model: CompiledModel,
+  steps: readonly TraceStep[],
+  outcome: Outcome | undefined,
+  opts: DiagramOptions = {},
+): string {
+  const showChanges = opts.changes ?? true;
+  const cap = opts.maxColumn ?? 44;
+  const used = [...new Set(steps.map((s) => s.cpu))].sort((a, b) => a - b);
+  if (used.length === 0) used.push(...model.threads.map((t) => t.cpu));
+  const col = new Map(used.map((c, i) => [c, i]));
+  const headers = used.map((c) => `CPU${c} (${model.threads[c]!.name})`);
+  const cells: { col: number; lines: string[] }[] = steps.map((s) => {
+    const lines = [s.label];
+    if (showChanges) for (const ch of s.changes) lines.push(`  ${ch.name} ${ch.from} -> ${ch.to}`);
+    return { col: col.get(s.cpu)!, lines };
+  });
+  const width = used.map((_, i) => {
+    let w = headers[i]!.length;
+    for (const c of cells) if (c.col === i) for (const l of c.lines) w = Math.max(w, l.length);
+    return Math.min(w, cap) + 2;
+  });
+  const start: number[] = [];
+  let x = 0;
+  for (const w of width) {
+    start.push(x);
+    x += w;
+  }
+  const out: string[] = [];
+  const row = (i: number, text: string): string => " ".repeat(start[i]!) + text;
+  out.push(headers.map((h, i) => h.padEnd(i === headers.length - 1 ? 0 : width[i]!)).join("").trimEnd());
+  for (const c of cells) for (const l of c.lines) out.push(row(c.col, l).trimEnd());
+  if (outcome) out.push("", `=> ${outcome.property}: ${outcome.message}`);
+  return out.join("\n");
+}

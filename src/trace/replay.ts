@@ -1,0 +1,217 @@
+// Replaying a schedule: re-executes (cpu, choice) moves from the initial state, naming each step
+// and the fields it changed, and says whether (and how) a violation shows at the end.
+// Replay is how every trace is printed: the explorer itself stores only moves.
+
+import type { CompiledModel } from "../model/model.ts";
+import { ModelError, Violation } from "../rt/mem.ts";
+import {
+  choicesOf,
+  execute,
+  isEnabled,
+  labelOf,
+  nextNode,
+  waitingFor,
+  type Move,
+} from "../rt/machine.ts";
+import { ACC_MARKED, ACC_WRITE } from "../rt/mem.ts";
+import type { ViolationKind } from "../explore/result.ts";
+
+export interface Change {
+  /** Field name in the model's terms; CPU-local fields by their local name. */
+  readonly name: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface TraceStep {
+  readonly cpu: number;
+  readonly choice: number;
+  readonly label: string;
+  /** Enclosing kernel functions (`deferred_split_scan > folio_put`). */
+  readonly funcs: string;
+  readonly site: string;
+  readonly changes: readonly Change[];
+}
+
+export interface Outcome {
+  readonly property: string;
+  readonly kind: ViolationKind | "model-error";
+  readonly message: string;
+}
+
+export interface Replayed {
+  readonly steps: readonly TraceStep[];
+  /** Violations visible at the end of the schedule (empty if none). */
+  readonly outcomes: readonly Outcome[];
+  /** Set when the schedule cannot be followed on this model (it changed since it was saved). */
+  readonly infeasible: string | undefined;
+  readonly final: Int32Array;
+}
+
+function diff(model: CompiledModel, pre: Int32Array, post: Int32Array, cpu: number): Change[] {
+  const lay = model.layout;
+  const out: Change[] = [];
+  for (let i = 0; i < pre.length; i++) {
+    if (pre[i] === post[i]) continue;
+    const f = lay.fields[i]!;
+    if (f.kind === "pc" || f.short.startsWith("__")) continue;
+    const name = f.cpu === cpu ? f.short : f.name;
+    out.push({ name, from: lay.format(i, pre[i]!), to: lay.format(i, post[i]!) });
+  }
+  return out;
+}
+
+export function replay(model: CompiledModel, schedule: readonly Move[]): Replayed {
+  const b = model.init.slice();
+  const steps: TraceStep[] = [];
+  const outcomes: Outcome[] = [];
+  const T = model.threads.length;
+  for (let i = 0; i < schedule.length; i++) {
+    const { cpu, choice } = schedule[i]!;
+    const at = `move ${i + 1} of ${schedule.length} (CPU${cpu}${choice ? `:${choice}` : ""})`;
+    if (cpu < 0 || cpu >= T) {
+      return { steps, outcomes, final: b, infeasible: `${at}: the model has no CPU${cpu} (it has ${T})` };
+    }
+    const th = model.threads[cpu]!;
+    const node = nextNode(th, b);
+    if (!node) return { steps, outcomes, final: b, infeasible: `${at}: CPU${cpu} (${th.name}) has already finished` };
+    let en: boolean;
+    try {
+      en = isEnabled(model, cpu, b);
+    } catch (e) {
+      return { steps, outcomes: [errorOutcome(e)], final: b, infeasible: undefined };
+    }
+    if (!en) {
+      return { steps, outcomes, final: b, infeasible: `${at}: CPU${cpu} cannot move: ${waitingFor(model, cpu, b)}` };
+    }
+    const nch = choicesOf(model, cpu, b);
+    if (choice >= nch) {
+      return { steps, outcomes, final: b, infeasible: `${at}: choice ${choice} but the step has ${nch} choice(s)` };
+    }
+    const pre = b.slice();
+    let result: unknown;
+    let thrown: unknown;
+    try {
+      result = execute(model, cpu, choice, b);
+    } catch (e) {
+      thrown = e;
+    }
+    const label = labelOf(model, cpu, node, pre, result, choice);
+    steps.push({ cpu, choice, label, funcs: node.funcs, site: node.site, changes: thrown ? [] : diff(model, pre, b, cpu) });
+    if (thrown !== undefined) {
+      b.set(pre);
+      const o = errorOutcome(thrown);
+      if (i === schedule.length - 1) return { steps, outcomes: [o], final: b, infeasible: undefined };
+      return { steps, outcomes, final: b, infeasible: `${at}: the step fails here (${o.message}) before the end of the schedule` };
+    }
+  }
+  outcomes.push(...stateOutcomes(model, b));
+  return { steps, outcomes, final: b, infeasible: undefined };
+}
+
+function errorOutcome(e: unknown): Outcome {
+  if (e instanceof Violation) return { property: e.property, kind: "assertion", message: e.message };
+  const msg = e instanceof Error ? e.message : String(e);
+  return { property: e instanceof ModelError ? e.code : "model-error", kind: "model-error", message: msg };
+}
+
+/** Violations visible in state b: invariants, deadlock, end-state properties, data races. */
+export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
+  const out: Outcome[] = [];
+  const m = model.mem;
+  const saved = m.b;
+  m.b = b;
+  try {
+    for (const inv of model.invariants) {
+      const r = inv.fn(model.world);
+      if (r !== true) {
+        out.push({ property: inv.name, kind: "invariant", message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold` });
+      }
+    }
+  } catch (e) {
+    out.push(errorOutcome(e));
+  } finally {
+    m.b = saved;
+  }
+  const T = model.threads.length;
+  const enabled: number[] = [];
+  let live = 0;
+  for (let t = 0; t < T; t++) {
+    if (!nextNode(model.threads[t]!, b)) continue;
+    live++;
+    try {
+      if (isEnabled(model, t, b)) enabled.push(t);
+    } catch {
+      /* a guard that throws shows when the step is taken */
+    }
+  }
+  if (enabled.length === 0 && live > 0) {
+    const waits = model.threads
+      .filter((th) => nextNode(th, b))
+      .map((th) => `CPU${th.cpu} (${th.name}) ${waitingFor(model, th.cpu, b)}`);
+    out.push({ property: "deadlock", kind: "deadlock", message: `deadlock: no CPU can make progress; ${waits.join("; ")}` });
+  }
+  if (live === 0) {
+    m.b = b;
+    try {
+      for (const p of model.endStates) {
+        const r = p.fn(model.world);
+        if (r !== true) {
+          out.push({ property: p.name, kind: "end-state", message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold` });
+        }
+      }
+    } finally {
+      m.b = saved;
+    }
+  }
+  if (model.races && enabled.length > 1) {
+    const race = findRace(model, b, enabled);
+    if (race) out.push(race);
+  }
+  return out;
+}
+
+/** The data-race check of the explorer, for one state. */
+export function findRace(model: CompiledModel, b: Int32Array, enabled: readonly number[]): Outcome | undefined {
+  const m = model.mem;
+  const acc: { t: number; list: number[]; result: unknown }[] = [];
+  for (const t of enabled) {
+    const copy = b.slice();
+    m.nacc = 0;
+    m.trk = true;
+    let result: unknown;
+    try {
+      result = execute(model, t, 0, copy);
+    } catch {
+      m.trk = false;
+      continue;
+    }
+    m.trk = false;
+    acc.push({ t, list: Array.from(m.acc.subarray(0, m.nacc)), result });
+  }
+  const lay = model.layout;
+  for (let i = 0; i < acc.length; i++) {
+    for (let j = i + 1; j < acc.length; j++) {
+      for (const x of acc[i]!.list) {
+        if (x & ACC_MARKED) continue;
+        for (const y of acc[j]!.list) {
+          if (y & ACC_MARKED || x >> 2 !== y >> 2 || ((x | y) & ACC_WRITE) === 0) continue;
+          const field = lay.fields[x >> 2]!.name;
+          const what = (a: { t: number; result: unknown }, k: number): string => {
+            const th = model.threads[a.t]!;
+            const node = nextNode(th, b)!;
+            return `CPU${a.t} ${k & ACC_WRITE ? "writes" : "reads"} ${field} in \`${labelOf(model, a.t, node, b, a.result, 0)}\` (${node.site})`;
+          };
+          return {
+            property: "data-race",
+            kind: "data-race",
+            message:
+              `data race on ${field}: ${what(acc[i]!, x)}, while ${what(acc[j]!, y)}; neither access is marked ` +
+              `data_race()/READ_ONCE()/WRITE_ONCE() and no common lock orders them`,
+          };
+        }
+      }
+    }
+  }
+  return undefined;
+}
