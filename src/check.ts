@@ -37,7 +37,11 @@ export async function checkModel(def: ModelDef, opts: CheckOptions = {}): Promis
   return out;
 }
 
-export async function checkVariant(def: ModelDef, variant: string, opts: CheckOptions = {}): Promise<Checked> {
+export async function checkVariant(
+  def: ModelDef,
+  variant: string,
+  opts: CheckOptions = {},
+): Promise<Checked> {
   const model = compileModel(def, variant, opts.params ?? {});
   model.file = opts.file;
   const result = await explore(model, opts);
@@ -49,7 +53,8 @@ export async function checkVariant(def: ModelDef, variant: string, opts: CheckOp
 
 /** Whether a result is the declared verdict. */
 export function judge(r: CheckResult, expect: Expect): Judgement {
-  if (r.verdict === "error") return { ok: false, detail: `model error: ${r.error?.message ?? "?"}` };
+  if (r.verdict === "error")
+    return { ok: false, detail: `model error: ${r.error?.message ?? "?"}` };
   const got = new Set(r.violations.map((v) => v.property));
   const want = new Set(expect === "holds" ? [] : expect.violated);
   const missing = [...want].filter((p) => !got.has(p));
@@ -60,17 +65,41 @@ export function judge(r: CheckResult, expect: Expect): Judgement {
       ok: false,
       detail: r.complete
         ? `expected ${missing.join(", ")} to be violated, but ${missing.length > 1 ? "they hold" : "it holds"}`
-        : `expected ${missing.join(", ")} to be violated; not found before the run stopped (${r.stopReason ?? "?"})`,
+        : `expected ${missing.join(", ")} to be violated; not found before the run stopped (${stopText(r.stopReason)})`,
     };
   }
   if (!r.complete && expect === "holds") {
-    return { ok: false, detail: `incomplete (stopped on ${r.stopReason ?? "?"}): cannot confirm that every property holds` };
+    return {
+      ok: false,
+      detail: `incomplete (${stopText(r.stopReason)}): cannot confirm that every property holds`,
+    };
   }
   return { ok: true, detail: expect === "holds" ? "holds, as declared" : "violations as declared" };
 }
 
+/** Why a run stopped early, in words. */
+export function stopText(reason: CheckResult["stopReason"]): string {
+  switch (reason) {
+    case "interrupted":
+      return "interrupted";
+    case "states":
+      return "reached the max-states bound";
+    case "depth":
+      return "reached the max-depth bound";
+    case "time":
+      return "reached the max-seconds bound";
+    case "memory":
+      return "reached the memory budget";
+    default:
+      return "stopped";
+  }
+}
+
 /** The kernel-commit style diagram of a violation. */
-export function explain(model: CompiledModel, v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind">): string {
+export function explain(
+  model: CompiledModel,
+  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind">,
+): string {
   const rep = replay(model, v.schedule);
   return diagram(model, rep.steps, { property: v.property, kind: v.kind, message: v.message });
 }

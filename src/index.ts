@@ -38,3 +38,7 @@ export { Violation, ModelError } from "./rt/mem.ts";
 export { explore } from "./explore/explorer.ts";
 export type { ExploreOptions } from "./explore/explorer.ts";
 export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts";
+// Kernel primitives beyond list_head/spinlock: folios, refcounts, flags, counters, the deferred
+// split queue, and the property catalogue.
+export * from "./kernel/folio.ts";
+export * from "./kernel/catalogue.ts";

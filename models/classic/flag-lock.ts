@@ -13,17 +13,27 @@ export default defineModel({
     "test-and-set": { options: { atomic: true }, expect: "holds" },
   },
   build: ({ params, options }) => {
-    const m = new ModelBuilder({ locked: bool(), in_critical: int(0, params.cpus) }, { races: false });
+    const m = new ModelBuilder(
+      { locked: bool(), in_critical: int(0, params.cpus) },
+      { races: false },
+    );
     for (let i = 0; i < params.cpus; i++) {
       m.thread(`flag_lock${i}`, {}, ({ step, while_, when }) => [
         ...(options.atomic
           ? [
-              step("test_and_set(locked)", ({ s }) => {
-                s.locked = true;
-              }, { guard: ({ s }) => !s.locked, waitsFor: () => "locked to be cleared" }),
+              step(
+                "test_and_set(locked)",
+                ({ s }) => {
+                  s.locked = true;
+                },
+                { guard: ({ s }) => !s.locked, waitsFor: () => "locked to be cleared" },
+              ),
             ]
           : [
-              while_(when("locked", ({ s }) => s.locked), []),
+              while_(
+                when("locked", ({ s }) => s.locked),
+                [],
+              ),
               step("locked = true", ({ s }) => {
                 s.locked = true;
               }),
@@ -39,7 +49,10 @@ export default defineModel({
         }),
       ]);
     }
-    m.invariant("mutual-exclusion", ({ s }) => s.in_critical <= 1 || `${s.in_critical} CPUs in the critical section`);
+    m.invariant(
+      "mutual-exclusion",
+      ({ s }) => s.in_critical <= 1 || `${s.in_critical} CPUs in the critical section`,
+    );
     return m;
   },
 });

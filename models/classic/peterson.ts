@@ -32,8 +32,9 @@ export default defineModel({
             ]
           : []),
         // while (flag[other] && turn == other) cpu_relax();
-        wait_until(options.turn ? `!flag[${other}] || turn == ${me}` : `!flag[${other}]`, ({ s }) =>
-          options.turn ? !s.flag[other] || s.turn === me : !s.flag[other],
+        wait_until(
+          options.turn ? `!flag[${other}] || turn == ${me}` : `!flag[${other}]`,
+          ({ s }) => (options.turn ? !s.flag[other] || s.turn === me : !s.flag[other]),
         ),
         step("critical section: enter", ({ s }) => {
           s.in_critical++;
@@ -46,7 +47,10 @@ export default defineModel({
         }),
       ]);
     }
-    m.invariant("mutual-exclusion", ({ s }) => s.in_critical <= 1 || `${s.in_critical} CPUs in the critical section`);
+    m.invariant(
+      "mutual-exclusion",
+      ({ s }) => s.in_critical <= 1 || `${s.in_critical} CPUs in the critical section`,
+    );
     return m;
   },
 });

@@ -19,7 +19,9 @@ export default defineModel({
     for (let i = 0; i < n; i++) {
       const left = i;
       const right = (i + 1) % n;
-      const [first, second] = options.ordered ? [Math.min(left, right), Math.max(left, right)] : [left, right];
+      const [first, second] = options.ordered
+        ? [Math.min(left, right), Math.max(left, right)]
+        : [left, right];
       m.thread(`philosopher${i}`, {}, ({ s }) => [
         spin_lock(s.fork[first]!),
         spin_lock(s.fork[second]!),

@@ -7,7 +7,15 @@ import { UsageError } from "./errors.ts";
 import { loadModels } from "./load.ts";
 import { checkVariant, explain, type Checked } from "../check.ts";
 import { compileModel } from "../model/model.ts";
-import { EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt, parseParams, positiveInt, resultJson } from "./main.ts";
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  EXIT_VIOLATION,
+  installInterrupt,
+  parseParams,
+  positiveInt,
+  resultJson,
+} from "./main.ts";
 
 export async function runDiff(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,14 +31,33 @@ export async function runDiff(args: string[]): Promise<number> {
       "no-save": { type: "boolean" },
     },
   });
-  if (positionals.length !== 1) throw new UsageError("E_USAGE", "diff takes one model file", "interleave diff models/NAME/NAME.ts --variants a,b");
+  if (positionals.length !== 1)
+    throw new UsageError(
+      "E_USAGE",
+      "diff takes one model file",
+      "interleave diff models/NAME/NAME.ts --variants a,b",
+    );
   const models = await loadModels(positionals);
-  if (models.length !== 1) throw new UsageError("E_USAGE", `${positionals[0]} holds ${models.length} models; name one file`);
+  if (models.length !== 1)
+    throw new UsageError(
+      "E_USAGE",
+      `${positionals[0]} holds ${models.length} models; name one file`,
+    );
   const { def, file } = models[0]!;
   const all = Object.keys(def.variants);
-  const names = values.variants ? values.variants.split(",").map((s) => s.trim()).filter(Boolean) : all;
+  const names = values.variants
+    ? values.variants
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : all;
   for (const n of names) {
-    if (!all.includes(n)) throw new UsageError("E_VARIANT", `model ${def.name} has no variant "${n}"`, `its variants are: ${all.join(", ")}`);
+    if (!all.includes(n))
+      throw new UsageError(
+        "E_VARIANT",
+        `model ${def.name} has no variant "${n}"`,
+        `its variants are: ${all.join(", ")}`,
+      );
   }
   const params = parseParams(values.param);
   const { signal, dispose } = installInterrupt();
@@ -79,7 +106,10 @@ export async function runDiff(args: string[]): Promise<number> {
         {
           model: def.name,
           properties: props,
-          variants: runs.map((r) => ({ ...resultJson(r), cells: Object.fromEntries(props.map((p) => [p, cell(r, p)])) })),
+          variants: runs.map((r) => ({
+            ...resultJson(r),
+            cells: Object.fromEntries(props.map((p) => [p, cell(r, p)])),
+          })),
           contrasts,
         },
         null,
@@ -89,16 +119,34 @@ export async function runDiff(args: string[]): Promise<number> {
   } else {
     const rows = [["property", ...names], ...props.map((p) => [p, ...runs.map((r) => cell(r, p))])];
     rows.push(["(states)", ...runs.map((r) => String(r.result.states))]);
-    rows.push(["(verdict)", ...runs.map((r) => r.result.verdict + (r.judgement ? (r.judgement.ok ? ", as declared" : ", NOT as declared") : ""))]);
+    rows.push([
+      "(verdict)",
+      ...runs.map(
+        (r) =>
+          r.result.verdict +
+          (r.judgement ? (r.judgement.ok ? ", as declared" : ", NOT as declared") : ""),
+      ),
+    ]);
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     console.log(`${def.name}: ${def.doc}\n`);
-    console.log(rows.map((r) => r.map((x, i) => x.padEnd(w[i]!)).join("  ").trimEnd()).join("\n"));
+    console.log(
+      rows
+        .map((r) =>
+          r
+            .map((x, i) => x.padEnd(w[i]!))
+            .join("  ")
+            .trimEnd(),
+        )
+        .join("\n"),
+    );
     for (const p of contrasts) {
       const breaking = runs.filter((r) => r.result.violations.some((v) => v.property === p));
       const keeping = runs.filter((r) => cell(r, p) === "holds").map((r) => r.model.variant);
       for (const r of breaking) {
         const v = r.result.violations.find((x) => x.property === p)!;
-        console.log(`\n${p}: broken by ${r.model.variant}, kept by ${keeping.join(", ")} — ${v.length} steps${v.file ? ` (${v.file})` : ""}\n`);
+        console.log(
+          `\n${p}: broken by ${r.model.variant}, kept by ${keeping.join(", ")} — ${v.length} steps${v.file ? ` (${v.file})` : ""}\n`,
+        );
         console.log(explain(r.model, v));
       }
     }

@@ -13,7 +13,9 @@ export interface LoadedModel {
 }
 
 function isModel(x: unknown): x is ModelDef {
-  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "interleave-model";
+  return (
+    typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "interleave-model"
+  );
 }
 
 function listTs(dir: string): string[] {
@@ -22,7 +24,8 @@ function listTs(dir: string): string[] {
     if (name === "node_modules" || name.startsWith(".") || name.startsWith("_")) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...listTs(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts")) out.push(p);
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts"))
+      out.push(p);
   }
   return out;
 }
@@ -35,7 +38,11 @@ export async function loadModels(paths: readonly string[]): Promise<LoadedModel[
     try {
       st = statSync(abs);
     } catch {
-      throw new UsageError("E_NO_FILE", `${p}: no such file or directory`, "give a model file (.ts) or a folder of models");
+      throw new UsageError(
+        "E_NO_FILE",
+        `${p}: no such file or directory`,
+        "give a model file (.ts) or a folder of models",
+      );
     }
     const files = st.isDirectory() ? listTs(abs) : [abs];
     for (const f of files) {

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
 import { loadModels, loadFile, type LoadedModel } from "./load.ts";
 import { checkVariant, explain, type Checked } from "../check.ts";
-import { compileModel, resolveParams } from "../model/model.ts";
+import { compileModel, modelFrame, resolveParams } from "../model/model.ts";
 import { ModelError } from "../rt/mem.ts";
 import { SchemaError } from "../model/schema.ts";
 import { CompileError } from "../model/compile.ts";
@@ -22,6 +22,7 @@ import { replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
 import type { Progress } from "../explore/result.ts";
 import { runDiff } from "./diff.ts";
+import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_VIOLATION = 1;
@@ -47,6 +48,7 @@ usage:
       --quiet                   no progress line
   interleave diff MODEL [--variants a,b] [--json]   properties x variants of one model
   interleave replay FILE        re-run a saved counterexample and print its diagram
+${FUZZ_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
 
 exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete`;
@@ -63,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdList(rest);
       case "diff":
         return await runDiff(rest);
+      case "fuzz":
+        return await runFuzz(rest);
       case undefined:
       case "help":
       case "--help":
@@ -70,7 +74,11 @@ export async function main(argv: string[]): Promise<number> {
         console.log(HELP);
         return cmd === undefined ? EXIT_USAGE : EXIT_OK;
       default:
-        throw new UsageError("E_USAGE", `unknown command "${cmd}"`, "commands: check, diff, replay, list (see --help)");
+        throw new UsageError(
+          "E_USAGE",
+          `unknown command "${cmd}"`,
+          "commands: check, diff, fuzz, replay, list (see --help)",
+        );
     }
   } catch (e) {
     return reportError(e);
@@ -81,14 +89,20 @@ export function reportError(e: unknown): number {
   if (e instanceof UsageError || e instanceof ModelError) {
     console.error(`interleave: error ${e.code}: ${e.message}`);
     if (e.hint) console.error(`  hint: ${e.hint}`);
-    if (e instanceof UsageError && e.detail && process.env.INTERLEAVE_DEBUG) console.error(e.detail);
+    if (e instanceof UsageError && e.detail && process.env.INTERLEAVE_DEBUG)
+      console.error(e.detail);
     return EXIT_USAGE;
   }
   if (e instanceof SchemaError || e instanceof CompileError) {
     console.error(`interleave: error E_MODEL: ${e.message}`);
     return EXIT_USAGE;
   }
-  if (e instanceof TypeError && /parseArgs|Unknown option|unexpected argument/i.test(`${e.message} ${(e as { code?: string }).code ?? ""}`)) {
+  if (
+    e instanceof TypeError &&
+    /parseArgs|Unknown option|unexpected argument/i.test(
+      `${e.message} ${(e as { code?: string }).code ?? ""}`,
+    )
+  ) {
     console.error(`interleave: error E_USAGE: ${e.message}`);
     console.error("  hint: see interleave --help");
     return EXIT_USAGE;
@@ -108,7 +122,12 @@ export function parseParams(list: readonly string[] | undefined): Record<string,
   const out: Record<string, number> = {};
   for (const p of list ?? []) {
     const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
-    if (!m) throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param folios=3");
+    if (!m)
+      throw new UsageError(
+        "E_USAGE",
+        `--param ${p}: expected NAME=INTEGER`,
+        "e.g. --param folios=3",
+      );
     out[m[1]!] = Number(m[2]);
   }
   return out;
@@ -117,7 +136,8 @@ export function parseParams(list: readonly string[] | undefined): Record<string,
 export function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError("E_USAGE", `${name} ${v}: expected a positive number`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError("E_USAGE", `${name} ${v}: expected a positive number`);
   return n;
 }
 
@@ -140,7 +160,10 @@ export function installInterrupt(): { signal: { stop: boolean }; dispose: () => 
   const onInt = (): void => {
     if (signal.stop) process.exit(130);
     signal.stop = true;
-    process.stderr.write("\ninterleave: interrupted; finishing the report (Ctrl-C again to quit)\n");
+    // on a terminal, replace the progress line rather than leaving it half-written
+    process.stderr.write(
+      `${process.stderr.isTTY ? "\r\x1b[K" : "\n"}interleave: interrupted; finishing the report (Ctrl-C again to quit)\n`,
+    );
   };
   process.on("SIGINT", onInt);
   return { signal, dispose: () => process.off("SIGINT", onInt) };
@@ -174,44 +197,72 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   const paths = positionals.length > 0 ? positionals : ["models"];
   const models = await loadModels(paths);
-  if (models.length === 0) throw new UsageError("E_NO_MODEL", `no model found in ${paths.join(", ")}`, "a model file does `export default defineModel({ ... })`");
+  if (models.length === 0)
+    throw new UsageError(
+      "E_NO_MODEL",
+      `no model found in ${paths.join(", ")}`,
+      "a model file does `export default defineModel({ ... })`",
+    );
   const params = parseParams(values.param);
   const show = values["no-show"] ? false : (values.show ?? models.length === 1);
   const json = values.json === true;
   const progress = !json && !values.quiet && process.stderr.isTTY === true;
+  const bounds = {
+    maxStates: positiveInt("--max-states", values["max-states"]),
+    maxDepth: positiveInt("--max-depth", values["max-depth"]),
+    maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
+    maxMemory:
+      values["max-memory"] !== undefined
+        ? positiveInt("--max-memory", values["max-memory"])! * 2 ** 20
+        : undefined,
+  };
+  if (values.variant !== undefined && !models.some((lm) => values.variant! in lm.def.variants)) {
+    if (models.length === 1) resolveParams(models[0]!.def, values.variant);
+    throw new UsageError(
+      "E_VARIANT",
+      `no model in ${paths.join(", ")} has a variant "${values.variant}"`,
+      "see the variants with `interleave list`",
+    );
+  }
   const { signal, dispose } = installInterrupt();
   const checked: { lm: LoadedModel; c: Checked }[] = [];
   const errors: string[] = [];
+  /** Variants that could not even be built (the other models are still checked). */
+  const failed: { lm: LoadedModel; variant: string; error: ModelError }[] = [];
   try {
     for (const lm of models) {
-      const variants = values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
-      if (values.variant !== undefined && !(values.variant in lm.def.variants)) {
-        if (models.length === 1) resolveParams(lm.def, values.variant);
-        continue;
-      }
+      if (values.variant !== undefined && !(values.variant in lm.def.variants)) continue;
+      const variants =
+        values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
       for (const v of variants) {
         if (signal.stop) break;
         let live = false;
-        const c = await checkVariant(lm.def, v, {
-          params,
-          strategy: values.strategy,
-          maxStates: positiveInt("--max-states", values["max-states"]),
-          maxDepth: positiveInt("--max-depth", values["max-depth"]),
-          maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
-          maxMemory: values["max-memory"] !== undefined ? positiveInt("--max-memory", values["max-memory"])! * 2 ** 20 : undefined,
-          stopAtFirst: values["stop-first"],
-          races: values["no-races"] ? false : undefined,
-          saveTo: values["no-save"] ? undefined : values.save,
-          file: lm.file,
-          signal,
-          onProgress: progress
-            ? (p) => {
-                live = true;
-                process.stderr.write(`\r${lm.def.name}/${v}${progressLine(p)}\x1b[K`);
-              }
-            : undefined,
-        });
-        if (live) process.stderr.write("\r\x1b[K");
+        let c: Checked;
+        try {
+          c = await checkVariant(lm.def, v, {
+            params,
+            strategy: values.strategy,
+            ...bounds,
+            stopAtFirst: values["stop-first"],
+            races: values["no-races"] ? false : undefined,
+            saveTo: values["no-save"] ? undefined : values.save,
+            file: lm.file,
+            signal,
+            onProgress: progress
+              ? (p) => {
+                  live = true;
+                  process.stderr.write(`\r${lm.def.name}/${v}${progressLine(p)}\x1b[K`);
+                }
+              : undefined,
+          });
+        } catch (e) {
+          // a parameter or variant the model does not have is a usage error of the whole run
+          if (!(e instanceof ModelError) || e.code === "E_PARAM" || e.code === "E_VARIANT") throw e;
+          failed.push({ lm, variant: v, error: e });
+          continue;
+        } finally {
+          if (live) process.stderr.write("\r\x1b[K");
+        }
         checked.push({ lm, c });
         if (c.result.error) errors.push(formatModelError(lm, c));
       }
@@ -219,15 +270,28 @@ async function cmdCheck(args: string[]): Promise<number> {
   } finally {
     dispose();
   }
+  for (const f of failed) {
+    errors.push(
+      `${f.lm.file}: model error ${f.error.code} in ${f.lm.def.name}/${f.variant}: ${f.error.message}` +
+        (f.error.hint ? `\n  hint: ${f.error.hint}` : "") +
+        (process.env.INTERLEAVE_DEBUG && f.error.stack ? `\n${f.error.stack}` : ""),
+    );
+  }
   if (json) {
-    console.log(JSON.stringify({ results: checked.map(({ c }) => resultJson(c)) }, null, 2));
+    const results = [
+      ...checked.map(({ c }) => resultJson(c)),
+      ...failed.map((f) => failedJson(f.lm, f.variant, f.error)),
+    ];
+    console.log(JSON.stringify({ results }, null, 2));
   } else {
     console.log(table(checked.map(({ c }) => c)));
     for (const e of errors) console.log(`\n${e}`);
     if (show) {
       for (const { c } of checked) {
         for (const v of c.result.violations) {
-          console.log(`\n${c.model.name} / ${c.model.variant}: ${v.property} (${v.length} steps)${v.file ? ` saved to ${v.file}` : ""}\n`);
+          console.log(
+            `\n${c.model.name} / ${c.model.variant}: ${v.property} (${v.length} steps)${v.file ? ` saved to ${v.file}` : ""}\n`,
+          );
           console.log(explain(c.model, v));
         }
       }
@@ -236,12 +300,23 @@ async function cmdCheck(args: string[]): Promise<number> {
     const bad = judged.filter(({ c }) => !c.judgement!.ok);
     console.log(
       `\n${checked.length} variant(s) checked; ${judged.length - bad.length} of ${judged.length} as declared` +
-        (bad.length ? `; NOT as declared: ${bad.map(({ c }) => `${c.model.name}/${c.model.variant} (${c.judgement!.detail})`).join("; ")}` : "") +
+        (bad.length
+          ? `; NOT as declared: ${bad.map(({ c }) => `${c.model.name}/${c.model.variant} (${c.judgement!.detail})`).join("; ")}`
+          : "") +
+        (failed.length
+          ? `; ${failed.length} could not be built: ${failed.map((f) => `${f.lm.def.name}/${f.variant}`).join(", ")}`
+          : "") +
         ". States are stored in full: no hash collision can hide a state.",
     );
   }
+  if (failed.length > 0) {
+    // also on stderr, in the one error format, so a script sees why the exit code is 2
+    for (const f of failed) console.error(`interleave: error ${f.error.code}: ${f.error.message}`);
+    return EXIT_USAGE;
+  }
   if (checked.some(({ c }) => c.result.verdict === "error")) return EXIT_USAGE;
-  if (values.expect) return checked.every(({ c }) => c.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
+  if (values.expect)
+    return checked.every(({ c }) => c.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
   if (checked.some(({ c }) => c.result.verdict === "violated")) return EXIT_VIOLATION;
   if (checked.some(({ c }) => c.result.verdict === "incomplete")) return EXIT_INCOMPLETE;
   return EXIT_OK;
@@ -249,15 +324,46 @@ async function cmdCheck(args: string[]): Promise<number> {
 
 function formatModelError(lm: LoadedModel, c: Checked): string {
   const e = c.result.error!;
-  const lines = [`${lm.file}: model error ${e.code} in ${c.model.name}/${c.model.variant}: ${e.message}`];
+  const lines = [
+    `${lm.file}: model error ${e.code} in ${c.model.name}/${c.model.variant}: ${e.message}`,
+  ];
   if (e.where) lines.push(`  in ${e.where}`);
-  if (e.hint) lines.push(`  hint: ${e.hint}`);
+  const thrownAt = e.stack ? modelFrame(e.stack) : undefined;
+  if (thrownAt) lines.push(`  thrown at ${thrownAt}`);
+  if (e.code === "E_STEP") {
+    // the stack is only printed on request: say how to get it
+    lines.push(
+      "  hint: a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack",
+    );
+  } else if (e.hint) lines.push(`  hint: ${e.hint}`);
   if (e.schedule.length > 0) {
     const rep = replay(c.model, e.schedule.slice(0, -1));
-    lines.push("  the trace that led to it:", ...diagram(c.model, rep.steps, undefined).split("\n").map((l) => `    ${l}`));
+    lines.push(
+      "  the trace that led to it:",
+      ...diagram(c.model, rep.steps, undefined)
+        .split("\n")
+        .map((l) => `    ${l}`),
+    );
   }
   if (e.stack && process.env.INTERLEAVE_DEBUG) lines.push(e.stack);
   return lines.join("\n");
+}
+
+function failedJson(lm: LoadedModel, variant: string, e: ModelError): Record<string, unknown> {
+  return {
+    model: lm.def.name,
+    variant,
+    params: null,
+    verdict: "error",
+    expected: { ok: false, detail: `model error: ${e.message}` },
+    complete: false,
+    stopReason: null,
+    states: 0,
+    transitions: 0,
+    seconds: 0,
+    violations: [],
+    error: { code: e.code, message: e.message, where: lm.file, hint: e.hint ?? null },
+  };
 }
 
 export function resultJson(c: Checked): Record<string, unknown> {
@@ -276,13 +382,37 @@ export function resultJson(c: Checked): Record<string, unknown> {
     maxDepth: r.maxDepth,
     memoryBytes: r.memoryBytes,
     bytesPerState: r.states ? Math.round(r.memoryBytes / r.states) : 0,
-    violations: r.violations.map((v) => ({ property: v.property, kind: v.kind, length: v.length, file: v.file ?? null, message: v.message })),
-    error: r.error ? { code: r.error.code, message: r.error.message, where: r.error.where, hint: r.error.hint ?? null } : null,
+    violations: r.violations.map((v) => ({
+      property: v.property,
+      kind: v.kind,
+      length: v.length,
+      file: v.file ?? null,
+      message: v.message,
+    })),
+    error: r.error
+      ? {
+          code: r.error.code,
+          message: r.error.message,
+          where: r.error.where,
+          hint: r.error.hint ?? null,
+        }
+      : null,
   };
 }
 
 export function table(cs: readonly Checked[]): string {
-  const rows = [["model", "variant", "verdict", "declared", "states", "transitions", "seconds", "violations (trace length)"]];
+  const rows = [
+    [
+      "model",
+      "variant",
+      "verdict",
+      "declared",
+      "states",
+      "transitions",
+      "seconds",
+      "violations (trace length)",
+    ],
+  ];
   for (const c of cs) {
     const r = c.result;
     rows.push([
@@ -293,11 +423,14 @@ export function table(cs: readonly Checked[]): string {
       String(r.states),
       String(r.transitions),
       r.seconds.toFixed(2),
-      r.violations.map((v) => `${v.property} (${v.length})`).join(", ") || (r.stopReason ? `stopped: ${r.stopReason}` : "-"),
+      r.violations.map((v) => `${v.property} (${v.length})`).join(", ") ||
+        (r.stopReason ? `stopped: ${r.stopReason}` : "-"),
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]!))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]!))).join("  "))
+    .join("\n");
 }
 
 function findRoot(from: string): string | undefined {
@@ -316,7 +449,12 @@ async function cmdReplay(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { "no-changes": { type: "boolean" }, json: { type: "boolean" } },
   });
-  if (positionals.length !== 1) throw new UsageError("E_USAGE", "replay takes one counterexample file", "interleave replay counterexamples/MODEL/VARIANT/PROPERTY.json");
+  if (positionals.length !== 1)
+    throw new UsageError(
+      "E_USAGE",
+      "replay takes one counterexample file",
+      "interleave replay counterexamples/MODEL/VARIANT/PROPERTY.json",
+    );
   const file = positionals[0]!;
   const cx = readCounterexample(file);
   let modelPath = resolve(cx.model);
@@ -325,11 +463,16 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (root && existsSync(join(root, cx.model))) modelPath = join(root, cx.model);
   }
   if (!existsSync(modelPath)) {
-    throw new UsageError("E_NO_FILE", `${file}: its model file ${cx.model} does not exist`, "run replay from the repository root, or fix the file's \"model\" field");
+    throw new UsageError(
+      "E_NO_FILE",
+      `${file}: its model file ${cx.model} does not exist`,
+      'run replay from the repository root, or fix the file\'s "model" field',
+    );
   }
   const defs = await loadFile(modelPath);
   const lm = defs.find((d) => d.def.name === cx.name) ?? (defs.length === 1 ? defs[0] : undefined);
-  if (!lm) throw new UsageError("E_NOT_MODEL", `${file}: ${cx.model} has no model named ${cx.name}`);
+  if (!lm)
+    throw new UsageError("E_NOT_MODEL", `${file}: ${cx.model} has no model named ${cx.name}`);
   const model = compileModel(lm.def, cx.variant, cx.params);
   let schedule;
   try {
@@ -340,10 +483,26 @@ async function cmdReplay(args: string[]): Promise<number> {
   const rep = replay(model, schedule);
   const hit = rep.outcomes.find((o) => o.property === cx.property);
   if (values.json) {
-    console.log(JSON.stringify({ file, reproduced: hit !== undefined, infeasible: rep.infeasible ?? null, outcomes: rep.outcomes, steps: rep.steps }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          file,
+          reproduced: hit !== undefined,
+          infeasible: rep.infeasible ?? null,
+          outcomes: rep.outcomes,
+          steps: rep.steps,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
-    console.log(`${cx.name} / ${cx.variant} ${JSON.stringify(cx.params)}: ${cx.property}, ${schedule.length} steps\n`);
-    console.log(diagram(model, rep.steps, hit ?? rep.outcomes[0], { changes: !values["no-changes"] }));
+    console.log(
+      `${cx.name} / ${cx.variant} ${JSON.stringify(cx.params)}: ${cx.property}, ${schedule.length} steps\n`,
+    );
+    console.log(
+      diagram(model, rep.steps, hit ?? rep.outcomes[0], { changes: !values["no-changes"] }),
+    );
   }
   if (hit) {
     if (!values.json) console.log(`\nreproduced: ${cx.property}`);
@@ -354,23 +513,40 @@ async function cmdReplay(args: string[]): Promise<number> {
     : rep.outcomes.length
       ? `the schedule now ends in ${rep.outcomes.map((o) => o.property).join(", ")} instead`
       : "the schedule now runs without violating it";
-  console.error(`\ninterleave: NOT reproduced: ${cx.property} no longer shows; ${why}. The model changed since this counterexample was saved; check it again to regenerate.`);
+  console.error(
+    `\ninterleave: NOT reproduced: ${cx.property} no longer shows; ${why}. The model changed since this counterexample was saved; check it again to regenerate.`,
+  );
   return EXIT_USAGE;
 }
 
 async function cmdList(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
   const models = await loadModels(positionals.length ? positionals : ["models"]);
   const out = models.map(({ def, file }) => {
     const variants = Object.entries(def.variants).map(([name, v]) => {
-      let props: string[] = [];
+      let props: string[];
       try {
         const m = compileModel(def, name);
-        props = [...m.invariants.map((i) => i.name), ...m.endStates.map((i) => i.name), "deadlock", ...(m.races ? ["data-race"] : [])];
+        props = [
+          ...m.invariants.map((i) => i.name),
+          ...m.endStates.map((i) => i.name),
+          "deadlock",
+          ...(m.races ? ["data-race"] : []),
+        ];
       } catch (e) {
         props = [`(does not compile: ${(e as Error).message})`];
       }
-      return { name, doc: v.doc ?? "", expect: v.expect, params: v.params ?? {}, properties: props };
+      return {
+        name,
+        doc: v.doc ?? "",
+        expect: v.expect,
+        params: v.params ?? {},
+        properties: props,
+      };
     });
     return { name: def.name, file, doc: def.doc, params: def.params, variants };
   });
@@ -381,7 +557,10 @@ async function cmdList(args: string[]): Promise<number> {
   for (const m of out) {
     console.log(`${m.name}  (${m.file})\n  ${m.doc}`);
     const ps = Object.entries(m.params);
-    if (ps.length) console.log(`  params: ${ps.map(([k, d]) => `${k}=${d.default}${d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : ""}`).join(", ")}`);
+    if (ps.length)
+      console.log(
+        `  params: ${ps.map(([k, d]) => `${k}=${d.default}${d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : ""}`).join(", ")}`,
+      );
     for (const v of m.variants) {
       const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);

@@ -9,7 +9,13 @@ import { decodeMove, encodeMove, labelOf, waitingFor, type Move } from "../rt/ma
 import { Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
 import { HashTable, type VisitedSet } from "./visited.ts";
-import type { CheckResult, Progress, ViolationKind, ViolationReport, StopReason } from "./result.ts";
+import type {
+  CheckResult,
+  Progress,
+  ViolationKind,
+  ViolationReport,
+  StopReason,
+} from "./result.ts";
 import { totalmem } from "node:os";
 
 export interface ExploreOptions {
@@ -40,7 +46,10 @@ interface Found {
   lastMove: number;
 }
 
-export async function explore(model: CompiledModel, opts: ExploreOptions = {}): Promise<CheckResult> {
+export async function explore(
+  model: CompiledModel,
+  opts: ExploreOptions = {},
+): Promise<CheckResult> {
   const ex = new Explorer(model, opts);
   return ex.run();
 }
@@ -211,7 +220,13 @@ class Explorer {
             this.saveAccesses(t, r);
           }
           next[th.pcOff] =
-            node.kind === ACTION ? node.next : node.kind === BRANCH ? (r ? node.next : node.alt) : node.targets[c]!;
+            node.kind === ACTION
+              ? node.next
+              : node.kind === BRANCH
+                ? r
+                  ? node.next
+                  : node.alt
+                : node.targets[c]!;
           this.transitions++;
           const h = packer.pack(next);
           if (visited.find(packer.out, h) >= 0) continue;
@@ -310,11 +325,21 @@ class Explorer {
         r = inv.fn(this.model.world);
       } catch (e) {
         if (e instanceof Violation) {
-          this.record({ property: e.property, kind: "assertion", message: e.message, state: idx, lastMove: -1 });
+          this.record({
+            property: e.property,
+            kind: "assertion",
+            message: e.message,
+            state: idx,
+            lastMove: -1,
+          });
           ok = false;
           continue;
         }
-        this.modelError = { error: wrapError(e, `invariant "${inv.name}" threw`), state: idx, lastMove: -1 };
+        this.modelError = {
+          error: wrapError(e, `invariant "${inv.name}" threw`),
+          state: idx,
+          lastMove: -1,
+        };
         return false;
       }
       if (r !== true) {
@@ -337,7 +362,11 @@ class Explorer {
       try {
         r = p.fn(this.model.world);
       } catch (e) {
-        this.modelError = { error: wrapError(e, `end-state property "${p.name}" threw`), state: idx, lastMove: -1 };
+        this.modelError = {
+          error: wrapError(e, `end-state property "${p.name}" threw`),
+          state: idx,
+          lastMove: -1,
+        };
         return;
       }
       if (r !== true) {
@@ -372,10 +401,20 @@ class Explorer {
 
   private stepThrew(e: unknown, idx: number, move: number): void {
     if (e instanceof Violation) {
-      this.record({ property: e.property, kind: "assertion", message: e.message, state: idx, lastMove: move });
+      this.record({
+        property: e.property,
+        kind: "assertion",
+        message: e.message,
+        state: idx,
+        lastMove: move,
+      });
       return;
     }
-    this.modelError = { error: e instanceof Error ? e : new Error(String(e)), state: idx, lastMove: move };
+    this.modelError = {
+      error: e instanceof Error ? e : new Error(String(e)),
+      state: idx,
+      lastMove: move,
+    };
   }
 
   private record(f: Found): void {
@@ -393,9 +432,16 @@ class Explorer {
     const seconds = (performance.now() - this.t0) / 1000;
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
-      return { property: f.property, kind: f.kind, message: f.message, schedule, length: schedule.length };
+      return {
+        property: f.property,
+        kind: f.kind,
+        message: f.message,
+        schedule,
+        length: schedule.length,
+      };
     });
-    if (this.opts.signal?.stop && this.stop === undefined && this.frontier.size > 0) this.stop = "interrupted";
+    if (this.opts.signal?.stop && this.stop === undefined && this.frontier.size > 0)
+      this.stop = "interrupted";
     const complete = this.stop === undefined && !this.depthCut && this.modelError === undefined;
     const base = {
       model: model.name,
@@ -430,7 +476,8 @@ class Explorer {
         error: {
           code: err instanceof ModelError ? err.code : "E_STEP",
           message: err.message,
-          hint: err instanceof ModelError ? err.hint : "a step of the model threw; see the stack below",
+          hint:
+            err instanceof ModelError ? err.hint : "a step of the model threw; see the stack below",
           where,
           stack: err instanceof ModelError ? undefined : err.stack,
           schedule,

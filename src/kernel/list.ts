@@ -107,7 +107,12 @@ function locked(m: Mem, head: number, cpu: number): boolean {
  * One list operation: `micros` are its writes in order. Returns a statement that runs them all
  * in one step when `atomic(c)` holds, else one step each.
  */
-function listOp(name: (c: Ctx) => string, notes: readonly string[], micros: readonly Micro[], atomic: (c: Ctx) => boolean): Stmt {
+function listOp(
+  name: (c: Ctx) => string,
+  notes: readonly string[],
+  micros: readonly Micro[],
+  atomic: (c: Ctx) => boolean,
+): Stmt {
   const k = micros.length;
   const first: StepStmt = step(
     (c, r) => (r ? name(c) : `${name(c)} [1/${k}: ${notes[0]}]`),
@@ -140,8 +145,18 @@ function delValid(m: Mem, e: number, prev: number, next: number): void {
     return h >= 0 ? ` on ${nodeText(lay, h)}` : "";
   };
   if (next === LIST_POISON1 || prev === LIST_POISON2 || next === NULL || prev === NULL) {
-    const bad = next === LIST_POISON1 ? "->next is LIST_POISON1" : prev === LIST_POISON2 ? "->prev is LIST_POISON2" : next === NULL ? "->next is NULL" : "->prev is NULL";
-    throw new Violation("list-corruption", `list_del corruption: ${nodeText(lay, e)}${bad} (deleting an entry that was already deleted?)`);
+    const bad =
+      next === LIST_POISON1
+        ? "->next is LIST_POISON1"
+        : prev === LIST_POISON2
+          ? "->prev is LIST_POISON2"
+          : next === NULL
+            ? "->next is NULL"
+            : "->prev is NULL";
+    throw new Violation(
+      "list-corruption",
+      `list_del corruption: ${nodeText(lay, e)}${bad} (deleting an entry that was already deleted?)`,
+    );
   }
   const pn = m.get(nextOff(m, prev, `list_del(${nodeText(lay, e)})`));
   if (pn !== e) {
@@ -162,7 +177,10 @@ function delValid(m: Mem, e: number, prev: number, next: number): void {
 function addValid(m: Mem, e: number, prev: number, next: number): void {
   const lay = m.layout;
   if (next === NULL || prev === NULL || next < 0 || prev < 0) {
-    throw new Violation("list-corruption", `list_add corruption: adding ${nodeText(lay, e)} between ${nodeText(lay, prev)} and ${nodeText(lay, next)}`);
+    throw new Violation(
+      "list-corruption",
+      `list_add corruption: adding ${nodeText(lay, e)} between ${nodeText(lay, prev)} and ${nodeText(lay, next)}`,
+    );
   }
   const np = m.get(lay.nodes[next]!.nextOff + 1);
   if (np !== prev) {
@@ -179,7 +197,10 @@ function addValid(m: Mem, e: number, prev: number, next: number): void {
     );
   }
   if (e === prev || e === next) {
-    throw new Violation("list-corruption", `list_add double add: ${nodeText(lay, e)} is already next to itself (new=${nodeText(lay, e)}, prev=${nodeText(lay, prev)}, next=${nodeText(lay, next)})`);
+    throw new Violation(
+      "list-corruption",
+      `list_add double add: ${nodeText(lay, e)} is already next to itself (new=${nodeText(lay, e)}, prev=${nodeText(lay, prev)}, next=${nodeText(lay, next)})`,
+    );
   }
 }
 
@@ -227,7 +248,12 @@ function addMicros(e: (c: Ctx) => number, h: (c: Ctx) => number, tail: boolean):
     },
   ];
 }
-const ADD_NOTES = ["next->prev = new", "new->next = next", "new->prev = prev", "WRITE_ONCE(prev->next, new)"];
+const ADD_NOTES = [
+  "next->prev = new",
+  "new->next = next",
+  "new->prev = prev",
+  "WRITE_ONCE(prev->next, new)",
+];
 const DEL_NOTES = ["next->prev = prev", "WRITE_ONCE(prev->next, next)"];
 
 /** Atomic when the CPU holds the lock of the list `e` is on (if any) and of `extra` heads. */
@@ -254,13 +280,23 @@ const nm = (r: ListRef) => (c: Ctx) => `&${r.$name(c.m.b)}`;
 export function list_add(e: ListRef, h: ListRef): Stmt {
   const E = idOf(e);
   const H = idOf(h);
-  return listOp((c) => `list_add(${nm(e)(c)}, ${nm(h)(c)})`, ADD_NOTES, addMicros(E, H, false), protectedOps(E, [H]));
+  return listOp(
+    (c) => `list_add(${nm(e)(c)}, ${nm(h)(c)})`,
+    ADD_NOTES,
+    addMicros(E, H, false),
+    protectedOps(E, [H]),
+  );
 }
 
 export function list_add_tail(e: ListRef, h: ListRef): Stmt {
   const E = idOf(e);
   const H = idOf(h);
-  return listOp((c) => `list_add_tail(${nm(e)(c)}, ${nm(h)(c)})`, ADD_NOTES, addMicros(E, H, true), protectedOps(E, [H]));
+  return listOp(
+    (c) => `list_add_tail(${nm(e)(c)}, ${nm(h)(c)})`,
+    ADD_NOTES,
+    addMicros(E, H, true),
+    protectedOps(E, [H]),
+  );
 }
 
 export function list_del(e: ListRef): Stmt {
@@ -270,7 +306,12 @@ export function list_del(e: ListRef): Stmt {
     (c) => c.m.set(nextOff(c.m, E(c), "list_del"), LIST_POISON1),
     (c) => c.m.set(nextOff(c.m, E(c), "list_del") + 1, LIST_POISON2),
   ];
-  return listOp((c) => `list_del(${nm(e)(c)})`, [...DEL_NOTES, "entry->next = LIST_POISON1", "entry->prev = LIST_POISON2"], micros, protectedOps(E, []));
+  return listOp(
+    (c) => `list_del(${nm(e)(c)})`,
+    [...DEL_NOTES, "entry->next = LIST_POISON1", "entry->prev = LIST_POISON2"],
+    micros,
+    protectedOps(E, []),
+  );
 }
 
 export function list_del_init(e: ListRef): Stmt {
@@ -280,14 +321,24 @@ export function list_del_init(e: ListRef): Stmt {
     (c) => c.m.setMarked(nextOff(c.m, E(c), "list_del_init"), E(c)),
     (c) => c.m.setMarked(nextOff(c.m, E(c), "list_del_init") + 1, E(c)),
   ];
-  return listOp((c) => `list_del_init(${nm(e)(c)})`, [...DEL_NOTES, "WRITE_ONCE(entry->next, entry)", "WRITE_ONCE(entry->prev, entry)"], micros, protectedOps(E, []));
+  return listOp(
+    (c) => `list_del_init(${nm(e)(c)})`,
+    [...DEL_NOTES, "WRITE_ONCE(entry->next, entry)", "WRITE_ONCE(entry->prev, entry)"],
+    micros,
+    protectedOps(E, []),
+  );
 }
 
 function move(e: ListRef, h: ListRef, tail: boolean): Stmt {
   const E = idOf(e);
   const H = idOf(h);
   const fn = tail ? "list_move_tail" : "list_move";
-  return listOp((c) => `${fn}(${nm(e)(c)}, ${nm(h)(c)})`, [...DEL_NOTES, ...ADD_NOTES], [...delMicros(E), ...addMicros(E, H, tail)], protectedOps(E, [H]));
+  return listOp(
+    (c) => `${fn}(${nm(e)(c)}, ${nm(h)(c)})`,
+    [...DEL_NOTES, ...ADD_NOTES],
+    [...delMicros(E), ...addMicros(E, H, tail)],
+    protectedOps(E, [H]),
+  );
 }
 export const list_move = (e: ListRef, h: ListRef): Stmt => move(e, h, false);
 export const list_move_tail = (e: ListRef, h: ListRef): Stmt => move(e, h, true);
@@ -362,7 +413,11 @@ export function list_nonempty(h: ListRef): StepStmt {
 /** The index of the object that embeds list node `id` (container_of), or BOGUS for a head. */
 export function containerOf(m: Mem, id: number, what: string): number {
   const n = m.layout.nodes[id];
-  if (!n) throw new Violation("list-corruption", `list corruption: ${what} reached ${m.layout.nodeName(id)}`);
+  if (!n)
+    throw new Violation(
+      "list-corruption",
+      `list corruption: ${what} reached ${m.layout.nodeName(id)}`,
+    );
   return n.container ? n.container.index : BOGUS;
 }
 
@@ -385,7 +440,12 @@ export function list_first_entry(dst: Ref<PtrS>, h: ListRef): StepStmt {
  * a list_head pointer to the next node, read before the body runs (so the body may remove pos).
  * The loop's entry test and each advance are one step each; after the loop pos is NULL.
  */
-export function list_for_each_entry_safe(pos: Ref<PtrS>, n: Ref<NodePtrS>, h: ListRef, body: Stmt[]): Stmt {
+export function list_for_each_entry_safe(
+  pos: Ref<PtrS>,
+  n: Ref<NodePtrS>,
+  h: ListRef,
+  body: Stmt[],
+): Stmt {
   const posName = pos.$text.replace(/^l\./, "");
   const enter = (c: Ctx, x: number): boolean => {
     const head = h.$node(c.m.b);
@@ -405,7 +465,9 @@ export function list_for_each_entry_safe(pos: Ref<PtrS>, n: Ref<NodePtrS>, h: Li
     return true;
   };
   const lbl = (c: Ctx, r: unknown, x: number): string =>
-    r ? `list_for_each_entry_safe(${nm(h)(c)}): ${posName} = ${c.m.layout.nodeName(x)}` : `list_for_each_entry_safe(${nm(h)(c)}): done`;
+    r
+      ? `list_for_each_entry_safe(${nm(h)(c)}): ${posName} = ${c.m.layout.nodeName(x)}`
+      : `list_for_each_entry_safe(${nm(h)(c)}): done`;
   return loop(
     step(
       (c, r) => lbl(c, r, c.m.b[nextOff(c.m, h.$node(c.m.b), "")]!),
@@ -417,4 +479,63 @@ export function list_for_each_entry_safe(pos: Ref<PtrS>, n: Ref<NodePtrS>, h: Li
     ),
     body,
   );
+}
+
+// In-step forms (added for list_lru.ts): the same writes and CONFIG_DEBUG_LIST checks as the
+// statements above, done at once inside a larger atomic step, for primitives whose whole
+// operation runs under the list's lock (list_lru_add, list_lru_isolate...). `e`/`head` are node ids.
+
+const run = (c: Ctx, micros: readonly Micro[]): void => {
+  for (const mi of micros) mi(c, REGS);
+};
+
+/** list_del_init(e) inside a step. */
+export function listDelInitNow(c: Ctx, e: number): void {
+  const E = (): number => e;
+  run(c, [
+    ...delMicros(E),
+    (cc) => cc.m.setMarked(nextOff(cc.m, e, "list_del_init"), e),
+    (cc) => cc.m.setMarked(nextOff(cc.m, e, "list_del_init") + 1, e),
+  ]);
+}
+
+/** list_add(e, head) / list_add_tail(e, head) inside a step. */
+export function listAddNow(c: Ctx, e: number, head: number, tail: boolean): void {
+  run(
+    c,
+    addMicros(
+      () => e,
+      () => head,
+      tail,
+    ),
+  );
+}
+
+/** list_move(e, head) / list_move_tail(e, head) inside a step. */
+export function listMoveNow(c: Ctx, e: number, head: number, tail: boolean): void {
+  run(c, [
+    ...delMicros(() => e),
+    ...addMicros(
+      () => e,
+      () => head,
+      tail,
+    ),
+  ]);
+}
+
+/** list_splice_init(list, head) inside a step: list's entries go to the front of head. */
+export function listSpliceInitNow(c: Ctx, list: number, head: number): void {
+  const m = c.m;
+  const lo = nextOff(m, list, "list_splice_init");
+  const first = m.get(lo);
+  if (first === list) return;
+  const last = m.get(lo + 1);
+  const ho = nextOff(m, head, "list_splice_init");
+  const at = m.get(ho);
+  m.set(nextOff(m, first, "list_splice_init") + 1, head);
+  m.set(ho, first);
+  m.set(nextOff(m, last, "list_splice_init"), at);
+  m.set(nextOff(m, at, "list_splice_init") + 1, last);
+  m.setMarked(lo, list);
+  m.set(lo + 1, list);
 }

@@ -45,7 +45,8 @@ function unlockStep(lock: Ref<LockS>, fn: string): StepStmt {
 
 export const spin_lock = (lock: Ref<LockS>): StepStmt => lockStep(lock, "spin_lock");
 export const spin_lock_irq = (lock: Ref<LockS>): StepStmt => lockStep(lock, "spin_lock_irq");
-export const spin_lock_irqsave = (lock: Ref<LockS>): StepStmt => lockStep(lock, "spin_lock_irqsave");
+export const spin_lock_irqsave = (lock: Ref<LockS>): StepStmt =>
+  lockStep(lock, "spin_lock_irqsave");
 export const spin_unlock = (lock: Ref<LockS>): StepStmt => unlockStep(lock, "spin_unlock");
 export const spin_unlock_irq = (lock: Ref<LockS>): StepStmt => unlockStep(lock, "spin_unlock_irq");
 export const spin_unlock_irqrestore = (lock: Ref<LockS>): StepStmt =>

@@ -131,13 +131,24 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
       case "return":
         return env.ret;
       case "func":
-        return seq(s.body, k, { brk: undefined, cont: undefined, ret: k, funcs: [...env.funcs, s.name] });
+        return seq(s.body, k, {
+          brk: undefined,
+          cont: undefined,
+          ret: k,
+          funcs: [...env.funcs, s.name],
+        });
       case "label":
-        if (labels.has(s.name)) throw new CompileError(`${threadName}: label "${s.name}" is defined twice`);
+        if (labels.has(s.name))
+          throw new CompileError(`${threadName}: label "${s.name}" is defined twice`);
         labels.set(s.name, k);
         return k;
       case "goto":
-        gotos.push({ node: undefined as unknown as Node, field: "next", name: s.name, site: s.site });
+        gotos.push({
+          node: undefined as unknown as Node,
+          field: "next",
+          name: s.name,
+          site: s.site,
+        });
         return gotoTarget(s.name);
     }
   };
@@ -152,9 +163,12 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
     const to = labels.get(name);
     if (to === undefined) {
       const g = gotos.find((x) => x.name === name);
-      throw new CompileError(`${g?.site ?? threadName}: goto_("${name}") to a label that does not exist`);
+      throw new CompileError(
+        `${g?.site ?? threadName}: goto_("${name}") to a label that does not exist`,
+      );
     }
-    if (seen.has(t)) throw new CompileError(`${threadName}: goto_("${name}") jumps to itself forever`);
+    if (seen.has(t))
+      throw new CompileError(`${threadName}: goto_("${name}") jumps to itself forever`);
     seen.add(t);
     return resolve(to, seen);
   };

@@ -115,7 +115,10 @@ export type Cond<C> = StepStmt | ((c: C) => boolean);
 
 function asCond<C>(c: Cond<C>): StepStmt {
   if (typeof c !== "function") return c;
-  const src = c.toString().replace(/^\s*(\([^)]*\)|\w+)\s*=>\s*/, "").replace(/\s+/g, " ");
+  const src = c
+    .toString()
+    .replace(/^\s*(\([^)]*\)|\w+)\s*=>\s*/, "")
+    .replace(/\s+/g, " ");
   return when<C>(`if (${src})`, c);
 }
 
@@ -135,9 +138,13 @@ export function loop(init: StepStmt, advance: StepStmt, body: Stmt[]): Stmt {
 /** Non-deterministic choice among alternatives: one atomic step, one search branch each. */
 export function either(label: string, ...alts: Stmt[][]): Stmt {
   if (alts.length === 0) throw new Error("either(): needs at least one alternative");
-  const st = step((_c, _r, choice) => `${label} [${choice + 1}/${alts.length}]`, () => undefined, {
-    choices: alts.length,
-  });
+  const st = step(
+    (_c, _r, choice) => `${label} [${choice + 1}/${alts.length}]`,
+    () => undefined,
+    {
+      choices: alts.length,
+    },
+  );
   return { kind: "either", step: st, alts };
 }
 

@@ -157,7 +157,19 @@ export class Layout {
     parentPath: string | undefined,
   ): void {
     const scalar = (kind: ScalarKind, min: number, max: number, init: number): void =>
-      this.addField({ off, name, short, kind, min, max, init, cpu, node: -1, isNext: false, schema: s });
+      this.addField({
+        off,
+        name,
+        short,
+        kind,
+        min,
+        max,
+        init,
+        cpu,
+        node: -1,
+        isNext: false,
+        schema: s,
+      });
     switch (s.kind) {
       case "int":
         return scalar("int", s.min, s.max, s.init);
@@ -214,8 +226,29 @@ export class Layout {
       cpu,
     });
     const common = { cpu, node: id, schema: s } as const;
-    this.addField({ ...common, off, name: `${name}.next`, short: `${short}.next`, kind: "nodeptr", min: 0, max: 0, init: id, isNext: true });
-    this.addField({ ...common, off: off + 1, name: `${name}.prev`, short: `${short}.prev`, kind: "nodeptr", min: 0, max: 0, init: id, isNext: false });
+    this.addField({
+      ...common,
+      off,
+      name: `${name}.next`,
+      short: `${short}.next`,
+      kind: "nodeptr",
+      // a list word may also hold NULL or, after list_del(), LIST_POISON1/LIST_POISON2
+      min: LIST_POISON2,
+      max: 0,
+      init: id,
+      isNext: true,
+    });
+    this.addField({
+      ...common,
+      off: off + 1,
+      name: `${name}.prev`,
+      short: `${short}.prev`,
+      kind: "nodeptr",
+      min: LIST_POISON2,
+      max: 0,
+      init: id,
+      isNext: false,
+    });
   }
 
   private placeArray(s: ArrayS, off: number, name: string, cpu: number, short: string): void {
@@ -235,7 +268,15 @@ export class Layout {
     }
     for (let i = 0; i < s.length; i++) {
       const elemShort = cpu >= 0 ? `${short}[${i}]` : labels[i]!;
-      this.place(s.elem, off + i * stride, labels[i]!, cpu, elemShort, { array: info, index: i }, undefined);
+      this.place(
+        s.elem,
+        off + i * stride,
+        labels[i]!,
+        cpu,
+        elemShort,
+        { array: info, index: i },
+        undefined,
+      );
     }
   }
 
@@ -275,7 +316,9 @@ export class Layout {
       this.nodeAtOff[n.nextOff] = n.id;
       if (n.lockPath !== undefined) {
         const candidates = n.lockPath.split("|");
-        const found = candidates.map((p) => this.fieldByName.get(p)).find((f) => f?.kind === "lock");
+        const found = candidates
+          .map((p) => this.fieldByName.get(p))
+          .find((f) => f?.kind === "lock");
         if (!found) {
           throw new SchemaError(
             `list head ${n.name}: lock "${candidates[candidates.length - 1]}" is not a spinlock() of the model ` +

@@ -7,7 +7,7 @@ import { Layout, sizeOf } from "./layout.ts";
 import { makeRef, type RecordRef } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import { assert_, if_, step, wait_until, when, while_, type Ctx, type Stmt } from "./dsl.ts";
-import { compileThread, type Node } from "./compile.ts";
+import { CompileError, compileThread, type Node } from "./compile.ts";
 import { Mem, ModelError } from "../rt/mem.ts";
 
 export interface ParamDecl {
@@ -34,7 +34,8 @@ export interface BuildArgs<P, O> {
   readonly variant: string;
 }
 
-export interface ModelDef<P extends Record<string, number> = Record<string, number>, O = unknown> {
+// options and parameters are typed per model; `ModelDef` with no arguments accepts any model
+export interface ModelDef<P extends Record<string, number> = any, O = any> {
   readonly kind: "interleave-model";
   readonly name: string;
   readonly doc: string;
@@ -121,18 +122,29 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   }
 
   /** Adds a CPU running `name` with these locals; returns its CPU number. */
-  thread<LF extends Fields>(name: string, locals: LF, body: (t: ThreadRefs<F, LF>) => Stmt[]): number {
+  thread<LF extends Fields>(
+    name: string,
+    locals: LF,
+    body: (t: ThreadRefs<F, LF>) => Stmt[],
+  ): number {
     const cpu = this.threads.length;
     for (const k of Object.keys(locals)) {
-      if (k.startsWith("__")) throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
+      if (k.startsWith("__"))
+        throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
     }
     // three scratch registers for list operations split into their individual writes
-    const rec = record({ ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() }, `${name}_locals`);
+    const rec = record(
+      { ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() },
+      `${name}_locals`,
+    );
     this.layout.allocPc(cpu);
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
-    const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<F, LF>;
+    const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
+      F,
+      LF
+    >;
     this.threads.push({ cpu, name, locals: rec, localsBase, body: body(refs) });
     return cpu;
   }
@@ -212,7 +224,10 @@ export function resolveParams(
       );
     }
     if (!Number.isInteger(val)) {
-      throw new ModelError("E_PARAM", `parameter ${k}=${val} of model ${def.name} is not an integer`);
+      throw new ModelError(
+        "E_PARAM",
+        `parameter ${k}=${val} of model ${def.name} is not an integer`,
+      );
     }
     if ((d.min !== undefined && val < d.min) || (d.max !== undefined && val > d.max)) {
       throw new ModelError(
@@ -232,10 +247,64 @@ export function compileModel(
   overrides: Readonly<Record<string, number>> = {},
 ): CompiledModel {
   const params = resolveParams(def, variant, overrides);
+  try {
+    return compileResolved(def, variant, params);
+  } catch (e) {
+    throw asBuildError(e, def.name, variant);
+  }
+}
+
+/** A build-time failure as a ModelError naming the model, the variant and where it was thrown. */
+function asBuildError(e: unknown, model: string, variant: string): ModelError {
+  const what = `model ${model} (variant ${variant})`;
+  if (e instanceof ModelError) {
+    if (e.message.includes(`model ${model}`)) return e;
+    const w = new ModelError(e.code, `${what}: ${e.message}`, e.hint);
+    w.stack = e.stack;
+    return w;
+  }
+  if (e instanceof SchemaError || e instanceof CompileError) {
+    const w = new ModelError("E_MODEL", `${what}: ${e.message}`, "fix the model's declarations");
+    w.stack = e.stack;
+    return w;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  const at = modelFrame(err.stack);
+  const w = new ModelError(
+    "E_BUILD",
+    `${what}: building the model threw: ${err.message}${at ? ` (at ${at})` : ""}`,
+    "fix the model's build() or init(); set INTERLEAVE_DEBUG=1 to see the stack",
+  );
+  w.stack = err.stack;
+  return w;
+}
+
+/** The first stack frame outside the checker's own sources (the model's line), if any. */
+export function modelFrame(stack: string | undefined): string | undefined {
+  for (const line of (stack ?? "").split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+    if (!m) continue;
+    const file = m[1]!.replace(/^file:\/\//, "");
+    if (file.includes("/src/") || file.startsWith("node:") || file.includes("node_modules"))
+      continue;
+    const rel = file.startsWith(process.cwd()) ? file.slice(process.cwd().length + 1) : file;
+    return `${rel}:${m[2]}`;
+  }
+  return undefined;
+}
+
+function compileResolved(
+  def: ModelDef,
+  variant: string,
+  params: Record<string, number>,
+): CompiledModel {
   const v = def.variants[variant]!;
   const b = def.build({ params, options: v.options, variant }) as ModelBuilder;
   if (!(b instanceof ModelBuilder)) {
-    throw new ModelError("E_BUILD", `model ${def.name}: build() must return the ModelBuilder it filled in`);
+    throw new ModelError(
+      "E_BUILD",
+      `model ${def.name}: build() must return the ModelBuilder it filled in`,
+    );
   }
   if (b.threads.length === 0) {
     throw new ModelError("E_BUILD", `model ${def.name} (${variant}) declares no thread`);

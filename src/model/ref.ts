@@ -61,7 +61,13 @@ const constName =
     n;
 
 /** Makes the ref tree of a value placed at `base` (see Layout.alloc). */
-export function makeRef<S extends Schema>(lay: Layout, s: S, base: number, name: string, text: string): RefOf<S> {
+export function makeRef<S extends Schema>(
+  lay: Layout,
+  s: S,
+  base: number,
+  name: string,
+  text: string,
+): RefOf<S> {
   return build(lay, s, constant(base), constName(name), base, text) as RefOf<S>;
 }
 
@@ -77,8 +83,22 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
         const sub = `${text}.${k}`;
         bag[k] =
           stat >= 0
-            ? build(lay, s.fields[k]!, constant(stat + ro), constName(join(name(EMPTY), k)), stat + ro, sub)
-            : build(lay, s.fields[k]!, (b) => off(b) + ro, (b) => join(name(b), k), -1, sub);
+            ? build(
+                lay,
+                s.fields[k]!,
+                constant(stat + ro),
+                constName(join(name(EMPTY), k)),
+                stat + ro,
+                sub,
+              )
+            : build(
+                lay,
+                s.fields[k]!,
+                (b) => off(b) + ro,
+                (b) => join(name(b), k),
+                -1,
+                sub,
+              );
       }
       return r;
     }
@@ -89,8 +109,22 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
         const label = info?.labels[i] ?? `${text}[${i}]`;
         bag[i] =
           stat >= 0
-            ? build(lay, s.elem, constant(stat + i * stride), constName(label), stat + i * stride, `${text}[${i}]`)
-            : build(lay, s.elem, (b) => off(b) + i * stride, (b) => `${name(b)}[${i}]`, -1, `${text}[${i}]`);
+            ? build(
+                lay,
+                s.elem,
+                constant(stat + i * stride),
+                constName(label),
+                stat + i * stride,
+                `${text}[${i}]`,
+              )
+            : build(
+                lay,
+                s.elem,
+                (b) => off(b) + i * stride,
+                (b) => `${name(b)}[${i}]`,
+                -1,
+                `${text}[${i}]`,
+              );
       }
       Object.defineProperty(r, "length", { value: s.length });
       Object.defineProperty(r, "at", {
@@ -129,7 +163,8 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
             if (!arr) throw new Error(`${text}: no shared array holds the pointed-to record type`);
             const deref = (b: Int32Array): number => {
               const i = b[off(b)]!;
-              if (i === NULL) throw new Violation("null-deref", `NULL pointer dereference: ${text}->${k}`);
+              if (i === NULL)
+                throw new Violation("null-deref", `NULL pointer dereference: ${text}->${k}`);
               if (i === BOGUS) {
                 throw new Violation(
                   "bogus-entry",

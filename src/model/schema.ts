@@ -1,16 +1,7 @@
 // Typed declarations of a model's state: shared fields and per-CPU locals.
 // A schema is plain data; the layout (layout.ts) turns it into offsets in one Int32Array.
 
-export type Schema =
-  | IntS
-  | BoolS
-  | EnumS
-  | PtrS
-  | NodePtrS
-  | LockS
-  | ListHeadS
-  | RecordS
-  | ArrayS;
+export type Schema = IntS | BoolS | EnumS | PtrS | NodePtrS | LockS | ListHeadS | RecordS | ArrayS;
 
 export interface IntS {
   readonly kind: "int";
@@ -81,7 +72,8 @@ export function bool(init = false): BoolS {
 export function enumOf<const N extends string>(names: readonly N[], init?: N): EnumS<N> {
   if (names.length === 0) throw new SchemaError("enumOf([]): an enum needs at least one name");
   const i = init === undefined ? 0 : names.indexOf(init);
-  if (i < 0) throw new SchemaError(`enumOf: initial value "${String(init)}" is not one of its names`);
+  if (i < 0)
+    throw new SchemaError(`enumOf: initial value "${String(init)}" is not one of its names`);
   return { kind: "enum", names, init: i };
 }
 export function ptr<R extends RecordS>(target: R): PtrS<R> {
@@ -103,7 +95,8 @@ export function listNode(): ListHeadS {
 }
 export function record<F extends Fields>(fields: F, typeName?: string): RecordS<F> {
   for (const k of Object.keys(fields)) {
-    if (k.startsWith("$")) throw new SchemaError(`record field "${k}": names starting with $ are reserved`);
+    if (k.startsWith("$"))
+      throw new SchemaError(`record field "${k}": names starting with $ are reserved`);
   }
   return { kind: "record", fields, typeName };
 }

@@ -105,7 +105,11 @@ export class ViewBuilder {
           const mem = this.mem;
           for (let i = 0; i < s.length; i++) {
             const at = off + i * stride;
-            Object.defineProperty(arr, i, scalarAccessor(e, () => at, mem));
+            Object.defineProperty(
+              arr,
+              i,
+              scalarAccessor(e, () => at, mem),
+            );
           }
         }
         return arr;

@@ -76,7 +76,13 @@ export function execute(model: CompiledModel, t: number, choice: number, b: Int3
   try {
     const r = node.run(th.ctx, choice);
     b[th.pcOff] =
-      node.kind === ACTION ? node.next : node.kind === BRANCH ? (r ? node.next : node.alt) : node.targets[choice]!;
+      node.kind === ACTION
+        ? node.next
+        : node.kind === BRANCH
+          ? r
+            ? node.next
+            : node.alt
+          : node.targets[choice]!;
     return r;
   } finally {
     m.b = saved;

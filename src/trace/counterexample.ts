@@ -24,7 +24,12 @@ export interface CounterexampleFile {
   readonly diagram: readonly string[];
 }
 
-export function counterexamplePath(root: string, name: string, variant: string, property: string): string {
+export function counterexamplePath(
+  root: string,
+  name: string,
+  variant: string,
+  property: string,
+): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
   return join(root, safe(name), safe(variant), `${safe(property)}.json`);
 }
@@ -39,13 +44,28 @@ export function readCounterexample(path: string): CounterexampleFile {
   try {
     raw = readFileSync(path, "utf8");
   } catch {
-    throw new UsageError("E_NO_FILE", `${path}: cannot read the counterexample file`, "give the path of a saved .json counterexample");
+    throw new UsageError(
+      "E_NO_FILE",
+      `${path}: cannot read the counterexample file`,
+      "give the path of a saved .json counterexample",
+    );
   }
   let j: unknown;
   try {
     j = JSON.parse(raw);
   } catch (e) {
-    throw new UsageError("E_CX_JSON", `${path}: not valid JSON (${(e as Error).message})`, "restore the file or check the model again to regenerate it");
+    throw new UsageError(
+      "E_CX_JSON",
+      `${path}: not valid JSON (${(e as Error).message})`,
+      "restore the file or check the model again to regenerate it",
+    );
+  }
+  if (typeof j !== "object" || j === null || Array.isArray(j)) {
+    throw new UsageError(
+      "E_CX_JSON",
+      `${path}: not a counterexample (the file holds ${j === null ? "null" : Array.isArray(j) ? "an array" : `a ${typeof j}`}, not an object)`,
+      "give a file saved by `interleave check` under counterexamples/",
+    );
   }
   const o = j as Record<string, unknown>;
   const need = (k: string, type: string): void => {
@@ -64,7 +84,11 @@ export function readCounterexample(path: string): CounterexampleFile {
   need("params", "object");
   for (const [k, v] of Object.entries(o.params as Record<string, unknown>)) {
     if (typeof v !== "number") {
-      throw new UsageError("E_CX_FIELD", `${path}: params.${k} should be a number`, "fix or regenerate the file");
+      throw new UsageError(
+        "E_CX_FIELD",
+        `${path}: params.${k} should be a number`,
+        "fix or regenerate the file",
+      );
     }
   }
   return o as unknown as CounterexampleFile;

@@ -48,8 +48,19 @@ export function diagram(
   }
   const out: string[] = [];
   const row = (i: number, text: string): string => " ".repeat(start[i]!) + text;
-  out.push(headers.map((h, i) => h.padEnd(i === headers.length - 1 ? 0 : width[i]!)).join("").trimEnd());
+  out.push(
+    headers
+      .map((h, i) => h.padEnd(i === headers.length - 1 ? 0 : width[i]!))
+      .join("")
+      .trimEnd(),
+  );
   for (const c of cells) for (const l of c.lines) out.push(row(c.col, l).trimEnd());
-  if (outcome) out.push("", `=> ${outcome.property}: ${outcome.message}`);
+  if (outcome) {
+    // messages often start with the property's name already ("deadlock: no CPU can ...")
+    const msg = outcome.message.startsWith(`${outcome.property}: `)
+      ? outcome.message.slice(outcome.property.length + 2)
+      : outcome.message;
+    out.push("", `=> ${outcome.property}: ${msg}`);
+  }
   return out.join("\n");
 }

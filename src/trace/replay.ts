@@ -70,11 +70,22 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
     const { cpu, choice } = schedule[i]!;
     const at = `move ${i + 1} of ${schedule.length} (CPU${cpu}${choice ? `:${choice}` : ""})`;
     if (cpu < 0 || cpu >= T) {
-      return { steps, outcomes, final: b, infeasible: `${at}: the model has no CPU${cpu} (it has ${T})` };
+      return {
+        steps,
+        outcomes,
+        final: b,
+        infeasible: `${at}: the model has no CPU${cpu} (it has ${T})`,
+      };
     }
     const th = model.threads[cpu]!;
     const node = nextNode(th, b);
-    if (!node) return { steps, outcomes, final: b, infeasible: `${at}: CPU${cpu} (${th.name}) has already finished` };
+    if (!node)
+      return {
+        steps,
+        outcomes,
+        final: b,
+        infeasible: `${at}: CPU${cpu} (${th.name}) has already finished`,
+      };
     let en: boolean;
     try {
       en = isEnabled(model, cpu, b);
@@ -82,11 +93,21 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
       return { steps, outcomes: [errorOutcome(e)], final: b, infeasible: undefined };
     }
     if (!en) {
-      return { steps, outcomes, final: b, infeasible: `${at}: CPU${cpu} cannot move: ${waitingFor(model, cpu, b)}` };
+      return {
+        steps,
+        outcomes,
+        final: b,
+        infeasible: `${at}: CPU${cpu} cannot move: ${waitingFor(model, cpu, b)}`,
+      };
     }
     const nch = choicesOf(model, cpu, b);
     if (choice >= nch) {
-      return { steps, outcomes, final: b, infeasible: `${at}: choice ${choice} but the step has ${nch} choice(s)` };
+      return {
+        steps,
+        outcomes,
+        final: b,
+        infeasible: `${at}: choice ${choice} but the step has ${nch} choice(s)`,
+      };
     }
     const pre = b.slice();
     let result: unknown;
@@ -97,12 +118,25 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
       thrown = e;
     }
     const label = labelOf(model, cpu, node, pre, result, choice);
-    steps.push({ cpu, choice, label, funcs: node.funcs, site: node.site, changes: thrown ? [] : diff(model, pre, b, cpu) });
+    steps.push({
+      cpu,
+      choice,
+      label,
+      funcs: node.funcs,
+      site: node.site,
+      changes: thrown ? [] : diff(model, pre, b, cpu),
+    });
     if (thrown !== undefined) {
       b.set(pre);
       const o = errorOutcome(thrown);
-      if (i === schedule.length - 1) return { steps, outcomes: [o], final: b, infeasible: undefined };
-      return { steps, outcomes, final: b, infeasible: `${at}: the step fails here (${o.message}) before the end of the schedule` };
+      if (i === schedule.length - 1)
+        return { steps, outcomes: [o], final: b, infeasible: undefined };
+      return {
+        steps,
+        outcomes,
+        final: b,
+        infeasible: `${at}: the step fails here (${o.message}) before the end of the schedule`,
+      };
     }
   }
   outcomes.push(...stateOutcomes(model, b));
@@ -110,9 +144,14 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
 }
 
 function errorOutcome(e: unknown): Outcome {
-  if (e instanceof Violation) return { property: e.property, kind: "assertion", message: e.message };
+  if (e instanceof Violation)
+    return { property: e.property, kind: "assertion", message: e.message };
   const msg = e instanceof Error ? e.message : String(e);
-  return { property: e instanceof ModelError ? e.code : "model-error", kind: "model-error", message: msg };
+  return {
+    property: e instanceof ModelError ? e.code : "model-error",
+    kind: "model-error",
+    message: msg,
+  };
 }
 
 /** Violations visible in state b: invariants, deadlock, end-state properties, data races. */
@@ -125,7 +164,11 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
     for (const inv of model.invariants) {
       const r = inv.fn(model.world);
       if (r !== true) {
-        out.push({ property: inv.name, kind: "invariant", message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold` });
+        out.push({
+          property: inv.name,
+          kind: "invariant",
+          message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
+        });
       }
     }
   } catch (e) {
@@ -149,7 +192,11 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
     const waits = model.threads
       .filter((th) => nextNode(th, b))
       .map((th) => `CPU${th.cpu} (${th.name}) ${waitingFor(model, th.cpu, b)}`);
-    out.push({ property: "deadlock", kind: "deadlock", message: `deadlock: no CPU can make progress; ${waits.join("; ")}` });
+    out.push({
+      property: "deadlock",
+      kind: "deadlock",
+      message: `deadlock: no CPU can make progress; ${waits.join("; ")}`,
+    });
   }
   if (live === 0) {
     m.b = b;
@@ -157,7 +204,11 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
       for (const p of model.endStates) {
         const r = p.fn(model.world);
         if (r !== true) {
-          out.push({ property: p.name, kind: "end-state", message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold` });
+          out.push({
+            property: p.name,
+            kind: "end-state",
+            message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`,
+          });
         }
       }
     } finally {
@@ -172,7 +223,11 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
 }
 
 /** The data-race check of the explorer, for one state. */
-export function findRace(model: CompiledModel, b: Int32Array, enabled: readonly number[]): Outcome | undefined {
+export function findRace(
+  model: CompiledModel,
+  b: Int32Array,
+  enabled: readonly number[],
+): Outcome | undefined {
   const m = model.mem;
   const acc: { t: number; list: number[]; result: unknown }[] = [];
   for (const t of enabled) {

@@ -13,7 +13,9 @@ export function parseSchedule(text: string): Move[] {
     if (tok === "") continue;
     const m = /^(\d+)(?::(\d+))?$/.exec(tok);
     if (!m) {
-      throw new Error(`schedule: "${tok}" is not a move; write each move as CPU or CPU:CHOICE, e.g. "0 0 1 1:2"`);
+      throw new Error(
+        `schedule: "${tok}" is not a move; write each move as CPU or CPU:CHOICE, e.g. "0 0 1 1:2"`,
+      );
     }
     out.push({ cpu: Number(m[1]), choice: m[2] ? Number(m[2]) : 0 });
   }

@@ -1,0 +1,28 @@
+// One interleave run of the twin, in its own process so that its peak RSS is its own:
+//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes]
+// Prints one JSON line: states, transitions, seconds, verdict, tableBytes, maxRssBytes.
+
+import { compileModel, explore } from "../src/index.ts";
+import twin from "./twins/scan_private.ts";
+
+const [N, P, maxMemory] = process.argv.slice(2).map(Number);
+if (!Number.isInteger(N) || !Number.isInteger(P)) {
+  console.error("usage: interleave-one.ts N P [maxMemoryBytes]");
+  process.exit(2);
+}
+const model = compileModel(twin, "twin", { folios: N!, putters: P! });
+const r = await explore(model, maxMemory ? { maxMemory } : {});
+console.log(
+  JSON.stringify({
+    N,
+    P,
+    states: r.states,
+    transitions: r.transitions,
+    seconds: r.seconds,
+    verdict: r.verdict,
+    stopReason: r.stopReason ?? null,
+    tableBytes: r.memoryBytes,
+    // resourceUsage().maxRSS is in KiB
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  }),
+);

@@ -1,0 +1,191 @@
+// `npm run bench`: interleave against SPIN on the twin model scan_private (bench/TWIN.md), from
+// one run on this machine, then interleave's speed on the bundled models.
+//
+//   npm run bench                 sizes up to N=9 folios, P=4 putters (6.3 million states)
+//   npm run bench -- --quick      small sizes only
+//   npm run bench -- --sizes 8x3,9x4
+//
+// Installs nothing: SPIN and gcc are used when on PATH; otherwise it says how to get them and
+// runs the interleave side alone. Everything is built in bench/.out/ (gitignored).
+
+import { spawnSync } from "node:child_process";
+import { join, relative } from "node:path";
+import { INSTALL_HINT, BENCH_DIR, runSpin, spinTools, type SpinRun } from "./spin.ts";
+import { loadModels } from "../src/cli/load.ts";
+import { compileModel, explore } from "../src/index.ts";
+
+interface Size {
+  N: number;
+  P: number;
+}
+
+const DEFAULT_SIZES: Size[] = [
+  { N: 4, P: 2 },
+  { N: 6, P: 3 },
+  { N: 8, P: 3 },
+  { N: 9, P: 3 },
+  { N: 9, P: 4 },
+];
+const QUICK_SIZES: Size[] = [
+  { N: 4, P: 2 },
+  { N: 6, P: 3 },
+];
+
+function parseArgs(argv: string[]): { sizes: Size[]; models: boolean } {
+  let sizes = DEFAULT_SIZES;
+  let models = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--quick") sizes = QUICK_SIZES;
+    else if (a === "--no-models") models = false;
+    else if (a === "--sizes") {
+      const v = argv[++i] ?? "";
+      sizes = v.split(",").map((s) => {
+        const m = /^(\d+)x(\d+)$/.exec(s.trim());
+        if (!m) {
+          console.error(`bench: --sizes takes NxP,NxP... (e.g. 8x3,9x4), not "${s}"`);
+          process.exit(2);
+        }
+        return { N: Number(m[1]), P: Number(m[2]) };
+      });
+    } else {
+      console.error(`bench: unknown option ${a}; options: --quick, --sizes NxP,..., --no-models`);
+      process.exit(2);
+    }
+  }
+  return { sizes, models };
+}
+
+interface IlRun {
+  states: number;
+  transitions: number;
+  seconds: number;
+  verdict: string;
+  tableBytes: number;
+  maxRssBytes: number;
+}
+
+function runInterleave(s: Size): IlRun {
+  const root = join(BENCH_DIR, "..");
+  const r = spawnSync(
+    process.execPath,
+    [join(root, "bin", "run-ts.mjs"), join(BENCH_DIR, "interleave-one.ts"), String(s.N), String(s.P)],
+    { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
+  );
+  if (r.status !== 0) throw new Error(`interleave run N=${s.N} P=${s.P} failed:\n${r.stderr}`);
+  const line = r.stdout.trim().split("\n").pop()!;
+  return JSON.parse(line) as IlRun;
+}
+
+const MiB = 2 ** 20;
+const fmtInt = (n: number): string => n.toLocaleString("en-US");
+const fmt = (n: number, d = 2): string => n.toFixed(d);
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r) => r.map((x, c) => (c < 2 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join("  "))
+    .join("\n");
+}
+
+async function main(): Promise<void> {
+  const { sizes, models } = parseArgs(process.argv.slice(2));
+  const tools = spinTools();
+  console.log(`interleave bench — node ${process.version}, one thread each, same machine`);
+  if (tools.ok) {
+    console.log(`SPIN: ${tools.version}; spin -a -o1 -o2 -o3, gcc -O2 -DSAFETY -DNOREDUCE, ./pan -m1000000`);
+  } else {
+    console.log(
+      `SPIN side skipped: ${tools.missing.join(" and ")} not found on PATH. To compare, ${INSTALL_HINT}`,
+    );
+  }
+  console.log("");
+
+  const rows: string[][] = [
+    ["twin N,P", "tool", "states", "transitions", "seconds", "states/s", "peak MiB", "bytes/state", "il/SPIN"],
+  ];
+  const mismatches: string[] = [];
+  let lastRatio: number | undefined;
+  for (const s of sizes) {
+    const il = runInterleave(s);
+    const ilRate = il.states / il.seconds;
+    let sp: SpinRun | undefined;
+    if (tools.ok) sp = runSpin(s.N, s.P);
+    const ratio = sp ? ilRate / (sp.states / sp.seconds) : undefined;
+    if (ratio !== undefined) lastRatio = ratio;
+    rows.push([
+      `${s.N},${s.P}`,
+      "interleave",
+      fmtInt(il.states),
+      fmtInt(il.transitions),
+      fmt(il.seconds),
+      fmtInt(Math.round(ilRate)),
+      fmt(il.maxRssBytes / MiB, 1),
+      fmt(il.tableBytes / il.states, 1),
+      ratio !== undefined ? fmt(ratio) : "-",
+    ]);
+    if (sp) {
+      rows.push([
+        "",
+        "SPIN",
+        fmtInt(sp.states),
+        fmtInt(sp.transitions),
+        fmt(sp.seconds),
+        sp.seconds > 0 ? fmtInt(Math.round(sp.states / sp.seconds)) : "-",
+        fmt(sp.memoryBytes / MiB, 1),
+        fmt(sp.memoryBytes / sp.states, 1),
+        "",
+      ]);
+      if (sp.states !== il.states) mismatches.push(`N=${s.N} P=${s.P}: interleave ${il.states}, SPIN ${sp.states}`);
+      if (sp.errors !== 0) mismatches.push(`N=${s.N} P=${s.P}: pan reports ${sp.errors} error(s)`);
+    }
+    if (il.verdict !== "holds") mismatches.push(`N=${s.N} P=${s.P}: interleave verdict ${il.verdict}`);
+  }
+  console.log(table(rows));
+  console.log("");
+  console.log(
+    "peak MiB: interleave = peak RSS of its process (resourceUsage().maxRSS); SPIN = pan's " +
+      '"total actual memory usage" (includes its fixed 128 MiB hash table and DFS stack).',
+  );
+  console.log(
+    "bytes/state: interleave = its state store + visited table + frontier / states; SPIN = total actual memory / states.",
+  );
+  console.log('transitions: pan counts "stored + matched", one more than interleave (the initial state).');
+  if (lastRatio !== undefined) {
+    console.log(`\ninterleave / SPIN states/s on the largest twin: ${fmt(lastRatio)}x (target >= 0.5x)`);
+  }
+  if (mismatches.length > 0) {
+    console.log(`\nCOUNTS DIFFER:\n  ${mismatches.join("\n  ")}`);
+    process.exitCode = 1;
+  } else if (tools.ok) {
+    console.log("state counts: equal at every size.");
+  }
+
+  if (models) {
+    console.log("\nbundled models (interleave, each variant, default parameters, at most 5 s each):");
+    const root = join(BENCH_DIR, "..");
+    const loaded = await loadModels([join(root, "models")]);
+    const mrows: string[][] = [["model", "variant", "states", "transitions", "seconds", "states/s", "verdict"]];
+    for (const { def, file } of loaded) {
+      for (const v of Object.keys(def.variants)) {
+        try {
+          const r = await explore(compileModel(def, v), { maxSeconds: 5 });
+          mrows.push([
+            `${def.name} (${relative(root, join(root, file))})`,
+            v,
+            fmtInt(r.states),
+            fmtInt(r.transitions),
+            fmt(r.seconds, 3),
+            r.seconds > 0 ? fmtInt(Math.round(r.states / r.seconds)) : "-",
+            r.verdict,
+          ]);
+        } catch (e) {
+          mrows.push([def.name, v, "-", "-", "-", "-", `error: ${(e as Error).message}`]);
+        }
+      }
+    }
+    console.log(table(mrows));
+  }
+}
+
+await main();

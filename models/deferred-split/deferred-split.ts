@@ -1,0 +1,162 @@
+// Deferred split scan (KERNEL issue, model 1): the THP deferred split queue under
+// deferred_split_scan() in its three designs, with third parties that race with it.
+//
+// Follows mm/huge_memory.c (the thread bodies are in ./scan.ts, shared with
+// models/migration-requeue):
+// - variants "private-list-no-prev" and "private-list": deferred_split_scan() as in v6.12..v6.17
+//   (on-stack LIST_HEAD, list_move under split_queue_lock, unlocked list_del_init of a folio that
+//   is not partially mapped, list_splice_tail back, `split_queue_len -= removed`). The first
+//   variant drops the `prev` folio of commit e66f3185fa04 ("mm/thp: fix deferred split queue not
+//   partially_mapped"): each kept folio is put at once; the second keeps "one safe folio with
+//   refcount still raised" before the folio it removes without the lock.
+// - variant "folio-batch": seed 002 (/work/shared/seeds/002_*.txt, Qi Zheng's reply of
+//   22 Sep 2025 to David Hildenbrand on "[PATCH 3/4] mm: thp: use folio_batch to handle THP
+//   splitting in deferred_split_scan()"): list_del_init + split_queue_len-- under the lock for
+//   every scanned folio, requeue under the lock, retry.
+// - variant "list-lru": seed 004's conversion of the queue to a list_lru (deferred_split_isolate,
+//   the dispose list, __list_lru_add requeue), on a simplified per-node list_lru: ONE sublist with
+//   its lock and nr_items (no memcg, one node), written in ./scan.ts.
+// Third parties (each a parameter): a CPU that zaps the last mapping of a folio and drops its
+// reference (folio_put -> __folio_put -> folio_unqueue_deferred_split under the queue lock), a
+// partial unmap (deferred_split_folio(folio, true)), a synchronous split_huge_page() (lock the
+// queue, freeze, dequeue, split or -EAGAIN), a migration of a queued folio (unmap, freeze,
+// unqueue, unfreeze; the destination is model 2's subject and is left out here).
+//
+// Left out: unmap/remap around split and migration (the freeze counts the mapping as one
+// reference), memcg queues, swapcache, thp_underused() (parameter `underused`), statistics other
+// than the partially-mapped counter.
+
+import { defineModel, ModelBuilder } from "../../src/index.ts";
+import type { Ref } from "../../src/model/ref.ts";
+import type { ListHeadS } from "../../src/model/schema.ts";
+import {
+  deferred_split_scan,
+  folioType,
+  foliosOf,
+  initQueue,
+  installProperties,
+  migrate,
+  partialUnmap,
+  queueOf,
+  scanLocals,
+  sharedFields,
+  syncSplit,
+  unmapAndPut,
+  type Design,
+} from "./scan.ts";
+
+interface Opts {
+  readonly design: Design;
+  readonly safePrev: boolean;
+}
+
+type P = {
+  folios: number;
+  partially_mapped: number;
+  underused: number;
+  scanners: number;
+  putters: number;
+  with_partial_unmap: number;
+  with_sync_split: number;
+  with_migration: number;
+  batch_size: number;
+};
+
+export default defineModel<P, Opts>({
+  name: "deferred-split",
+  doc: "deferred_split_scan() (private list with/without the safe prev folio, folio_batch, list_lru) against free, partial unmap, split and migration",
+  params: {
+    folios: { default: 2, min: 1, max: 3, doc: "folios on the queue at the start (F1..Fn, in queue order)" },
+    partially_mapped: {
+      default: 1,
+      min: 0,
+      max: 3,
+      doc: "how many of the LAST folios are partially mapped (PG_partially_mapped set) at the start",
+    },
+    underused: { default: 0, min: 0, max: 1, doc: "thp_underused() of the folios that are not partially mapped" },
+    scanners: { default: 1, min: 1, max: 2, doc: "CPUs running deferred_split_scan()" },
+    putters: {
+      default: 1,
+      min: 0,
+      max: 3,
+      doc: "CPUs that zap the whole mapping of a folio and drop its last reference (Fn, Fn-1, ...)",
+    },
+    with_partial_unmap: { default: 0, min: 0, max: 1, doc: "a CPU partially unmaps F1: deferred_split_folio(F1, true)" },
+    with_sync_split: { default: 0, min: 0, max: 1, doc: "a CPU holding a pin on F1 runs split_huge_page(F1)" },
+    with_migration: { default: 0, min: 0, max: 1, doc: "a CPU migrates F1 (isolated: it holds a pin)" },
+    batch_size: { default: 31, min: 1, max: 31, doc: "FOLIO_BATCH_SIZE of the folio-batch design" },
+  },
+  variants: {
+    "private-list-no-prev": {
+      doc: "on-stack private list, every kept folio put at once (no safe prev folio)",
+      options: { design: "private-list", safePrev: false },
+      expect: { violated: ["list-corruption", "queue-len", "stale-membership"] },
+    },
+    "private-list": {
+      doc: "on-stack private list with the safe prev folio of e66f3185fa04 (v6.12..v6.17)",
+      options: { design: "private-list", safePrev: true },
+      expect: { violated: ["queue-len", "stale-membership"] },
+    },
+    "folio-batch": {
+      doc: "seed 002: folio_batch, everything dequeued under the lock",
+      options: { design: "folio-batch", safePrev: false },
+      expect: "holds",
+    },
+    "list-lru": {
+      doc: "seed 004: list_lru walk onto a dispose list (simplified per-node list_lru)",
+      options: { design: "list-lru", safePrev: false },
+      expect: { violated: ["stale-membership"] },
+    },
+  },
+  build: ({ params: p, options }) => {
+    const n = p.folios;
+    const pm = Math.min(p.partially_mapped, n);
+    const pins = p.scanners + p.with_sync_split + p.with_migration;
+    const Folio = folioType(1 + pins);
+    const m = new ModelBuilder(sharedFields(options.design, Folio, n), { races: true });
+    const q = queueOf(m, options.design);
+    const F = foliosOf(m);
+    const scan = {
+      safePrev: options.safePrev,
+      underused: p.underused === 1,
+      nrToScan: n,
+      batch: Math.min(p.batch_size, n),
+    };
+    const lists: Ref<ListHeadS>[] = [];
+    for (let k = 0; k < p.scanners; k++) {
+      m.thread("deferred_split_scan", scanLocals(options.design, q, Folio, n, scan), (t) => {
+        const l = t.l as unknown as Record<string, Ref<ListHeadS>>;
+        const priv = l["list"] ?? l["dispose"];
+        if (priv) lists.push(priv);
+        return deferred_split_scan(options.design, q, t.l, scan);
+      });
+    }
+    for (let j = 0; j < Math.min(p.putters, n); j++) {
+      m.thread("folio_put", {}, () => [unmapAndPut(q, F[n - 1 - j]!)]);
+    }
+    if (p.with_partial_unmap) m.thread("zap_pte_range", {}, () => [partialUnmap(q, F[0]!)]);
+    if (p.with_sync_split) m.thread("split_huge_page", {}, () => syncSplit(q, F[0]!));
+    if (p.with_migration) m.thread("migrate_pages", {}, () => migrate(q, F[0]!));
+    m.init((_s, w) => {
+      const b = w.m.b;
+      for (let i = 0; i < n; i++) {
+        const f = F[i]!;
+        const partial = i >= n - pm;
+        b[f.partially_mapped.$off(b)] = partial ? 1 : 0;
+        b[f.pte_partial.$off(b)] = partial ? 1 : 0;
+      }
+      const F1 = F[0]!;
+      b[F1._refcount.$off(b)] = 1 + p.with_sync_split + p.with_migration;
+      const stat = q.split.stat as Ref;
+      b[stat.$off(b)] = pm;
+      initQueue(
+        w,
+        q,
+        F,
+        Array.from({ length: n }, (_, i) => i),
+      );
+    });
+    installProperties(m, q);
+    return m;
+  },
+});

@@ -1,0 +1,180 @@
+// interleave fuzz MODEL [--variant V] [--strategy random|pct|preempt] [--runs N] [--depth D]
+//                       [--seed S] [--param k=v] [--json] ...
+// Randomized runs of a model (see src/fuzz/). MODEL is a model file, a folder, or a model's name
+// (looked up under models/). Exit codes as `check`: 0 no violation found (not a proof),
+// 1 a violation was found, 2 usage or model error.
+
+import { parseArgs } from "node:util";
+import { existsSync } from "node:fs";
+import { UsageError } from "./errors.ts";
+import { loadModels, type LoadedModel } from "./load.ts";
+import { fuzzModel, type FuzzResult } from "../fuzz/fuzz.ts";
+import { formatFailure } from "../fuzz/report.ts";
+import { STRATEGY_NAMES } from "../fuzz/strategies.ts";
+import { resolveParams } from "../model/model.ts";
+
+const EXIT_OK = 0;
+const EXIT_VIOLATION = 1;
+const EXIT_USAGE = 2;
+
+export const FUZZ_HELP = `  interleave fuzz MODEL          randomized runs with shrinking (MODEL: file, folder or model name)
+      --variant V               only this variant (default: each)
+      --strategy random|pct|preempt   schedule strategy (default pct)
+      --runs N --depth D        runs per variant (default 1000), steps per run (default 500)
+      --seed S                  session seed; a failure prints the seed that finds it on run 1
+      --param k=v               hold a parameter fixed (the others vary over their min..max)
+      --pct-depth d             PCT bug depth (default 3)   --preemptions k (default 2)
+      --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
+      --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
+      --json                    machine-readable results on stdout`;
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError("E_USAGE", `${name} ${v}: expected an integer >= ${min}`);
+  return n;
+}
+
+function parseParams(list: readonly string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of list ?? []) {
+    const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
+    if (!m) throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param cpus=3");
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+async function findModels(target: string): Promise<LoadedModel[]> {
+  if (existsSync(target)) return loadModels([target]);
+  if (!existsSync("models")) {
+    throw new UsageError("E_NO_FILE", `${target}: no such file, and no models/ folder to look the name up in`, "give a model file (.ts)");
+  }
+  const all = await loadModels(["models"]);
+  const hit = all.filter((m) => m.def.name === target);
+  if (hit.length === 0) {
+    throw new UsageError("E_NO_MODEL", `${target}: neither a file nor the name of a model under models/`, `models: ${all.map((m) => m.def.name).join(", ")}`);
+  }
+  return hit;
+}
+
+export async function runFuzz(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      variant: { type: "string" },
+      strategy: { type: "string", default: "pct" },
+      runs: { type: "string" },
+      depth: { type: "string" },
+      seed: { type: "string" },
+      param: { type: "string", multiple: true },
+      "pct-depth": { type: "string" },
+      preemptions: { type: "string" },
+      "no-shrink": { type: "boolean" },
+      "no-confirm": { type: "boolean" },
+      save: { type: "string", default: "counterexamples" },
+      "no-save": { type: "boolean" },
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 1) {
+    throw new UsageError("E_USAGE", "fuzz takes one MODEL (a model file, folder or model name)", "interleave fuzz models/classic/peterson.ts --strategy pct");
+  }
+  const strategy = values.strategy!;
+  if (!STRATEGY_NAMES.includes(strategy as never) || strategy === "replay") {
+    throw new UsageError("E_USAGE", `--strategy ${strategy}: expected random, pct or preempt`, "to replay a saved counterexample use `interleave replay FILE`");
+  }
+  const runs = int("--runs", values.runs, 1) ?? 1000;
+  const depth = int("--depth", values.depth, 1) ?? 500;
+  const seed = int("--seed", values.seed, 0) ?? Math.floor(Math.random() * 0x7fffffff);
+  const pctDepth = int("--pct-depth", values["pct-depth"], 1);
+  const preemptions = int("--preemptions", values.preemptions, 0);
+  const params = parseParams(values.param);
+  const models = await findModels(positionals[0]!);
+  if (models.length === 0) throw new UsageError("E_NO_MODEL", `no model found in ${positionals[0]}`, "a model file does `export default defineModel({ ... })`");
+  const json = values.json === true;
+  const progress = !json && !values.quiet && process.stderr.isTTY === true;
+  const results: FuzzResult[] = [];
+  for (const lm of models) {
+    if (values.variant !== undefined && !(values.variant in lm.def.variants)) {
+      if (models.length === 1) resolveParams(lm.def, values.variant); // throws E_VARIANT naming the variants
+      continue;
+    }
+    const variants = values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
+    for (const v of variants) {
+      let last = 0;
+      let live = false;
+      const r = await fuzzModel(lm.def, {
+        variant: v,
+        strategy: strategy as "random" | "pct" | "preempt",
+        runs,
+        depth,
+        seed,
+        params,
+        pctDepth,
+        preemptions,
+        shrink: !values["no-shrink"],
+        confirm: !values["no-confirm"],
+        saveTo: values["no-save"] ? undefined : values.save,
+        file: lm.file,
+        onProgress: progress
+          ? (p) => {
+              const now = performance.now();
+              if (now - last < 200) return;
+              last = now;
+              live = true;
+              process.stderr.write(`\r${lm.def.name}/${v}: run ${p.run}/${p.runs}  ${p.steps} steps  ${p.seconds.toFixed(1)}s\x1b[K`);
+            }
+          : undefined,
+      });
+      if (live) process.stderr.write("\r\x1b[K");
+      results.push(r);
+      if (!json) console.log(`${formatFailure(r)}\n`);
+    }
+  }
+  if (json) console.log(JSON.stringify({ results: results.map(resultJson) }, null, 2));
+  else {
+    const bad = results.filter((r) => r.counterexample).length;
+    console.log(
+      `${results.length} variant(s) fuzzed, ${runs} ${strategy} runs each (seed ${seed}): ` +
+        (bad ? `${bad} with a violation` : "no violation found") +
+        (results.some((r) => !r.counterexample && !r.error) ? ". Finding nothing in N random runs is not a proof: `interleave check` explores every interleaving." : "."),
+    );
+  }
+  if (results.some((r) => r.error)) return EXIT_USAGE;
+  if (results.some((r) => r.counterexample)) return EXIT_VIOLATION;
+  return EXIT_OK;
+}
+
+function resultJson(r: FuzzResult): Record<string, unknown> {
+  const cx = r.counterexample;
+  return {
+    model: r.model,
+    variant: r.variant,
+    strategy: r.strategy,
+    seed: r.seed,
+    runs: r.runs,
+    runsRequested: r.runsRequested,
+    depth: r.depth,
+    steps: r.steps,
+    cutAtDepth: r.cutAtDepth,
+    seconds: Number(r.seconds.toFixed(3)),
+    verdict: r.error ? "error" : cx ? "violated" : "none found (not a proof)",
+    error: r.error ?? null,
+    counterexample: cx
+      ? {
+          property: cx.property,
+          kind: cx.kind,
+          message: cx.message,
+          seed: cx.seed,
+          run: cx.run,
+          found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
+          shrunk: { params: cx.shrunk.params, length: cx.shrunk.length, switches: cx.shrunk.switches },
+          bfs: cx.bfs ?? null,
+          file: cx.file ?? null,
+        }
+      : null,
+  };
+}

@@ -1,0 +1,294 @@
+// The randomized engine: fast-check generates a scenario (from the model's declared parameter
+// ranges) and a strategy's schedule decisions, the model runs along that schedule without a
+// visited set, and a run that breaks a property is shrunk: first by fast-check (scenario and
+// decisions), then towards smaller parameters, then the concrete schedule (shortest, fewest
+// context switches); small enough, the exhaustive explorer confirms it with the shortest trace.
+//
+// Run i of a fuzz session has its own seed (run 0's is the session seed): passing a failure's
+// seed as `seed` reproduces that failure on the first run.
+
+import * as fc from "fast-check";
+import type { ModelDef, CompiledModel } from "../model/model.ts";
+import type { Move } from "../rt/machine.ts";
+import type { Outcome } from "../trace/replay.ts";
+import { replay } from "../trace/replay.ts";
+import { diagram } from "../trace/diagram.ts";
+import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
+import { scenarioSpace, ScenarioError, type Params, type ScenarioSpace } from "./scenario.ts";
+import { contextSwitches, shrinkSchedule } from "./shrink.ts";
+import { makeStrategy, type StrategyOptions } from "./strategies.ts";
+import type { Strategy, StrategyName } from "./strategy.ts";
+import { saveFuzzCounterexample } from "./save.ts";
+
+export interface FuzzOptions extends StrategyOptions {
+  /** Variant to fuzz (default: the first declared). */
+  readonly variant?: string;
+  /** "random", "pct" (default), "preempt", "replay" (with `schedule`), or a Strategy. */
+  readonly strategy?: StrategyName | Strategy<unknown>;
+  /** Runs before giving up (default 1000). Finding nothing is not a proof. */
+  readonly runs?: number;
+  /** Steps per run (default 500). */
+  readonly depth?: number;
+  /** Session seed (default: drawn at random, reported in the result). */
+  readonly seed?: number;
+  /** Parameters held fixed; the others vary over their declared min..max. */
+  readonly params?: Params;
+  /** Count only violations of this property as failures (default: any). */
+  readonly property?: string;
+  /** Shrink a failure (default true). */
+  readonly shrink?: boolean;
+  /** Random runs tried per smaller scenario when shrinking the parameters (default 200). */
+  readonly reduceRuns?: number;
+  /** Confirm the shrunk scenario with the BFS explorer (default: up to 200k states, 10 s). */
+  readonly confirm?: boolean | { readonly maxStates?: number; readonly maxSeconds?: number };
+  /** Save the counterexample under this folder (needs `file`). */
+  readonly saveTo?: string;
+  /** The model's file, relative to the repository root (recorded in saved counterexamples). */
+  readonly file?: string;
+  readonly onProgress?: (p: FuzzProgress) => void;
+}
+
+export interface FuzzProgress {
+  readonly run: number;
+  readonly runs: number;
+  readonly steps: number;
+  readonly seconds: number;
+}
+
+export interface TraceSize {
+  readonly params: Params;
+  readonly moves: readonly Move[];
+  readonly length: number;
+  readonly switches: number;
+}
+
+export interface FuzzCounterexample {
+  readonly property: string;
+  readonly kind: Outcome["kind"];
+  readonly message: string;
+  /** Seed of the failing run: `seed` (CLI --seed) with it finds this failure on the first run. */
+  readonly seed: number;
+  /** 1-based number of the failing run in this session. */
+  readonly run: number;
+  /** As the run found it. */
+  readonly found: TraceSize;
+  /** After shrinking (equal to `found` when shrinking is off). */
+  readonly shrunk: TraceSize;
+  /** The exhaustive explorer on the shrunk scenario. */
+  readonly bfs?: { readonly shortest: number | undefined; readonly complete: boolean; readonly states: number };
+  /** The compiled shrunk scenario (for replay / explain). */
+  readonly model: CompiledModel;
+  readonly diagram: string;
+  /** Where it was saved, if it was. */
+  readonly file?: string;
+}
+
+export interface FuzzResult {
+  readonly model: string;
+  readonly variant: string;
+  readonly strategy: StrategyName;
+  readonly seed: number;
+  /** Runs executed (up to and including the failing one). */
+  readonly runs: number;
+  readonly runsRequested: number;
+  readonly depth: number;
+  readonly steps: number;
+  readonly seconds: number;
+  /** Runs that ended at the depth bound without finishing. */
+  readonly cutAtDepth: number;
+  readonly counterexample?: FuzzCounterexample;
+  /** The model rejected a generated scenario, or the replayed schedule does not fit. */
+  readonly error?: { readonly code: string; readonly message: string; readonly hint?: string; readonly fields?: readonly string[] };
+  /** The model file, when given. */
+  readonly file?: string;
+  /** Parameters held fixed by the caller. */
+  readonly fixed: Params;
+}
+
+/** Seed of run i of a session (run 0 uses the session seed itself). */
+export function runSeed(seed: number, i: number): number {
+  if (i === 0) return seed | 0;
+  let h = (seed ^ Math.imul(i, 0x9e3779b9)) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x7fffffff;
+}
+
+export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<FuzzResult> {
+  const variant = opts.variant ?? Object.keys(def.variants)[0]!;
+  const space = scenarioSpace(def, variant, opts.params ?? {});
+  const strat = typeof opts.strategy === "object" ? opts.strategy : makeStrategy(opts.strategy ?? "pct", opts);
+  const runs = opts.runs ?? 1000;
+  const depth = opts.depth ?? 500;
+  const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  const t0 = performance.now();
+  const kCache = new WeakMap<CompiledModel, number>();
+  const kOf = (m: CompiledModel): number => {
+    let k = kCache.get(m);
+    if (k === undefined) kCache.set(m, (k = estimateSteps(m, depth)));
+    return k;
+  };
+  const runOnce = (m: CompiledModel, data: unknown, prefer: string | undefined): RunResult =>
+    runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, prefer });
+
+  let steps = 0;
+  let cutAtDepth = 0;
+  let lock: string | undefined = opts.property;
+  let failing = false;
+  let scenarioErr: ScenarioError | undefined;
+  let infeasible: string | undefined;
+  let first: { params: Params; r: RunResult } | undefined;
+  const isFailure = (r: RunResult): boolean =>
+    r.end === "violation" && (r.violation!.kind === "model-error" || lock === undefined || r.violation!.property === lock);
+
+  const prop = fc.property(space.arbitrary, strat.arbitrary({ depth }), (params, data) => {
+    let m: CompiledModel;
+    try {
+      m = space.compile(params);
+    } catch (e) {
+      if (!(e instanceof ScenarioError)) throw e;
+      if (!failing) scenarioErr ??= e;
+      return true; // while shrinking: a rejected scenario is not a smaller failure
+    }
+    const r = runOnce(m, data, lock);
+    if (!failing) {
+      steps += r.moves.length;
+      if (r.end === "depth") cutAtDepth++;
+      if (r.end === "infeasible") infeasible ??= r.infeasible;
+    }
+    if (!isFailure(r)) return true;
+    if (!failing) {
+      failing = true;
+      lock ??= r.violation!.property;
+      first = { params, r };
+    }
+    return false;
+  });
+
+  const base = { model: def.name, variant, strategy: strat.name, seed, runsRequested: runs, depth, file: opts.file, fixed: opts.params ?? {} };
+  const done = (n: number, extra: Partial<FuzzResult> = {}): FuzzResult => ({
+    ...base,
+    runs: n,
+    steps,
+    cutAtDepth,
+    seconds: (performance.now() - t0) / 1000,
+    ...extra,
+  });
+
+  for (let i = 0; i < runs; i++) {
+    const s = runSeed(seed, i);
+    const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
+    if (scenarioErr) {
+      return done(i + 1, { error: { code: scenarioErr.code, message: scenarioErr.message, hint: scenarioErr.hint, fields: scenarioErr.fields } });
+    }
+    if (infeasible !== undefined) {
+      return done(i + 1, { error: { code: "E_INFEASIBLE", message: `the schedule cannot be followed: ${infeasible}`, hint: "the model changed since the schedule was recorded" } });
+    }
+    if (det.failed && first) {
+      const cx = await finish(space, opts, strat, runOnce, lock!, first, det.counterexample as [Params, unknown] | null, s, i + 1);
+      return done(i + 1, { counterexample: cx });
+    }
+    if (det.failed) {
+      // the property threw something other than a violation: a bug in a strategy or the model
+      throw det.errorInstance instanceof Error ? det.errorInstance : new Error(String(det.errorInstance));
+    }
+    opts.onProgress?.({ run: i + 1, runs, steps, seconds: (performance.now() - t0) / 1000 });
+  }
+  return done(runs);
+}
+
+function size(params: Params, moves: readonly Move[]): TraceSize {
+  return { params, moves, length: moves.length, switches: contextSwitches(moves) };
+}
+
+async function finish(
+  space: ScenarioSpace,
+  opts: FuzzOptions,
+  strat: Strategy<unknown>,
+  runOnce: (m: CompiledModel, data: unknown, prefer: string | undefined) => RunResult,
+  property: string,
+  first: { params: Params; r: RunResult },
+  shrunkValue: [Params, unknown] | null,
+  seed: number,
+  run: number,
+): Promise<FuzzCounterexample> {
+  const found = size(first.params, first.r.moves);
+  let params = first.params;
+  let moves = first.r.moves;
+  let violation = first.r.violation!;
+  if (opts.shrink !== false) {
+    // 1. fast-check's shrink of scenario and decisions
+    if (shrunkValue) {
+      const r = runOnce(space.compile(shrunkValue[0]), shrunkValue[1], property);
+      if (r.end === "violation" && r.violation!.property === property && r.moves.length <= moves.length) {
+        params = shrunkValue[0];
+        moves = r.moves;
+        violation = r.violation!;
+      }
+    }
+    // 2. smaller parameters: look for the same property with a few runs per smaller scenario
+    const reduceRuns = opts.reduceRuns ?? 200;
+    for (const range of space.ranges) {
+      while (params[range.name]! > range.min) {
+        const cur = params[range.name]!;
+        const values = cur - 1 === range.min ? [range.min] : [range.min, cur - 1];
+        let hit: RunResult | undefined;
+        for (const cand of values.map((v) => ({ ...params, [range.name]: v }))) {
+          let m: CompiledModel;
+          try {
+            m = space.compile(cand);
+          } catch (e) {
+            if (e instanceof ScenarioError) continue;
+            throw e;
+          }
+          const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), { seed: runSeed(seed, 7919), numRuns: reduceRuns });
+          for (const data of sample) {
+            const r = runOnce(m, data, property);
+            if (r.end === "violation" && r.violation!.property === property) {
+              hit = r;
+              break;
+            }
+          }
+          if (hit) {
+            params = cand;
+            moves = hit.moves;
+            violation = hit.violation!;
+            break;
+          }
+        }
+        if (!hit) break;
+      }
+    }
+    // 3. the concrete schedule: shortest, then fewest context switches
+    const sh = shrinkSchedule(space.compile(params), moves, property);
+    moves = sh.moves;
+    violation = sh.violation;
+  }
+  const model = space.compile(params);
+  model.file = opts.file;
+  let bfs: FuzzCounterexample["bfs"];
+  if (opts.confirm !== false) {
+    const lim = typeof opts.confirm === "object" ? opts.confirm : {};
+    const c = await space.check(params, { strategy: "bfs", maxStates: lim.maxStates ?? 200_000, maxSeconds: lim.maxSeconds ?? 10 });
+    const v = c.result.violations.find((x) => x.property === property);
+    bfs = { shortest: v?.length, complete: c.result.complete, states: c.result.states };
+  }
+  const rep = replay(model, moves);
+  const text = diagram(model, rep.steps, violation);
+  const cx: FuzzCounterexample = {
+    property,
+    kind: violation.kind,
+    message: violation.message,
+    seed,
+    run,
+    found,
+    shrunk: size(params, moves),
+    bfs,
+    model,
+    diagram: text,
+  };
+  if (opts.saveTo !== undefined && opts.file !== undefined) {
+    return { ...cx, file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name) };
+  }
+  return cx;
+}

@@ -1,0 +1,106 @@
+// PCT, probabilistic concurrency testing: S. Burckhardt, P. Kothari, M. Musuvathi,
+// S. Nagarakatte, "A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs",
+// ASPLOS 2010. With n CPUs, k steps and a bug of depth d, one run finds the bug with
+// probability at least 1/(n·k^(d−1)):
+//   - give the n CPUs distinct random priorities d, d+1, ..., d+n−1;
+//   - pick d−1 change points k_1..k_{d−1} among the steps 1..k;
+//   - at each step run the enabled CPU with the highest priority; when step k_i is reached,
+//     lower the priority of the CPU about to run to d−i (below every initial priority) and pick
+//     again.
+// Here k is an estimate of a run's length (ScheduleContext.k). The data is plain numbers: a
+// random key per CPU (sorting CPUs by key gives the priority order; ties go to the lower CPU,
+// so shrunk keys mean CPU0 first), change points drawn in [0, SPAN) and taken modulo k, and the
+// choices of nondeterministic steps.
+
+import * as fc from "fast-check";
+import { SPAN, type Scheduler, type Strategy } from "./strategy.ts";
+
+/** CPUs beyond this many share the last keys' order by CPU number. */
+const MAX_KEYED_CPUS = 64;
+/** Choices of steps past this many reuse the list cyclically. */
+const CHOICE_SLOTS = 64;
+
+export interface PctData {
+  readonly keys: readonly number[];
+  readonly changes: readonly number[];
+  readonly choices: readonly number[];
+}
+
+/** Initial priorities: the CPU with the largest key gets d+n−1, the smallest gets d. */
+function initialPriorities(keys: readonly number[], n: number, d: number): number[] {
+  const order = Array.from({ length: n }, (_, t) => t).sort((a, b) => {
+    const ka = keys[a] ?? 0;
+    const kb = keys[b] ?? 0;
+    return ka !== kb ? ka - kb : b - a;
+  });
+  // order is ascending priority: order[0] gets d
+  const prio = new Array<number>(n);
+  order.forEach((t, rank) => (prio[t] = d + rank));
+  return prio;
+}
+
+/** Step number (1-based) -> index i (1-based) of the change point there. Distinct steps. */
+function changePoints(changes: readonly number[], k: number, d: number): Map<number, number> {
+  const at = new Map<number, number>();
+  for (let i = 1; i <= d - 1; i++) {
+    let s = 1 + ((changes[i - 1] ?? 0) % Math.max(1, k));
+    while (at.has(s)) s++;
+    at.set(s, i);
+  }
+  return at;
+}
+
+function highest(enabled: readonly number[], prio: readonly number[]): number {
+  let best = enabled[0]!;
+  for (const t of enabled) if (prio[t]! > prio[best]!) best = t;
+  return best;
+}
+
+export interface PctState {
+  readonly prio: number[];
+  readonly at: Map<number, number>;
+}
+
+function pctScheduler(data: PctData, k: number, d: number, n: number): Scheduler & { state: PctState } {
+  const state: PctState = { prio: initialPriorities(data.keys, n, d), at: changePoints(data.changes, k, d) };
+  return {
+    state,
+    next(view) {
+      let t = highest(view.enabled, state.prio);
+      const i = state.at.get(view.step + 1);
+      if (i !== undefined) {
+        state.prio[t] = d - i;
+        t = highest(view.enabled, state.prio);
+      }
+      const nch = view.choices(t);
+      return { cpu: t, choice: nch > 1 ? data.choices[view.step % CHOICE_SLOTS]! % nch : 0 };
+    },
+  };
+}
+
+/** PCT with bug depth d (d−1 change points). */
+export function pct(d = 3): Strategy<PctData> {
+  if (!Number.isInteger(d) || d < 1) throw new RangeError(`PCT depth ${d}: expected an integer >= 1`);
+  return {
+    name: "pct",
+    arbitrary: () =>
+      fc.noBias(
+        fc.record({
+          keys: fc.array(fc.nat(SPAN - 1), { minLength: MAX_KEYED_CPUS, maxLength: MAX_KEYED_CPUS }),
+          changes: fc.array(fc.nat(SPAN - 1), { minLength: d - 1, maxLength: d - 1 }),
+          choices: fc.array(fc.nat(SPAN - 1), { minLength: CHOICE_SLOTS, maxLength: CHOICE_SLOTS }),
+        }),
+      ),
+    scheduler: (data, ctx) => {
+      let inner: Scheduler | undefined;
+      return {
+        next(view) {
+          inner ??= pctScheduler(data, ctx.k, d, view.model.threads.length);
+          return inner.next(view);
+        },
+      };
+    },
+  };
+}
+
+export const _internals = { initialPriorities, changePoints, highest, pctScheduler };

@@ -1,0 +1,88 @@
+// One model variant as a fast-check property, for `test.prop` (@fast-check/vitest) or fc.assert:
+//   const p = scheduleProperty(model, { variant: "fixed", strategy: "random", file });
+//   test.prop(p.arbitraries, { numRuns: 100 })("no run violates", p.holds);
+// fast-check generates the scenario and the schedule and shrinks both; when a run breaks a
+// property, `holds` shrinks the concrete schedule too, saves the counterexample and throws an
+// error whose message is the diagram and the replay command.
+
+import type * as fc from "fast-check";
+import type { ModelDef } from "../model/model.ts";
+import { diagram } from "../trace/diagram.ts";
+import { replay } from "../trace/replay.ts";
+import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
+import { scenarioSpace, type Params, type ScenarioSpace } from "./scenario.ts";
+import { contextSwitches, shrinkSchedule } from "./shrink.ts";
+import { makeStrategy, type StrategyOptions } from "./strategies.ts";
+import type { StrategyName } from "./strategy.ts";
+import { saveFuzzCounterexample } from "./save.ts";
+import { formatSchedule } from "../trace/schedule.ts";
+
+export interface SchedulePropertyOptions extends StrategyOptions {
+  readonly variant: string;
+  readonly strategy?: Exclude<StrategyName, "replay">;
+  readonly depth?: number;
+  readonly params?: Params;
+  /** Model file (relative to the repository root): failures are saved when given. */
+  readonly file?: string;
+  readonly saveTo?: string;
+}
+
+export interface ScheduleProperty {
+  readonly space: ScenarioSpace;
+  readonly arbitraries: [fc.Arbitrary<Params>, fc.Arbitrary<unknown>];
+  /** One run; the violation, if any. */
+  run(params: Params, data: unknown): RunResult;
+  /** Throws (diagram, replay command) when the run breaks a property. */
+  holds(params: Params, data: unknown): void;
+}
+
+export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): ScheduleProperty {
+  const space = scenarioSpace(def, opts.variant, opts.params ?? {});
+  const depth = opts.depth ?? 500;
+  const strat = makeStrategy(opts.strategy ?? "random", opts);
+  const ks = new Map<string, number>();
+  const run = (params: Params, data: unknown): RunResult => {
+    const m = space.compile(params);
+    const key = JSON.stringify(params);
+    let k = ks.get(key);
+    if (k === undefined) ks.set(key, (k = estimateSteps(m, depth)));
+    return runSchedule(m, strat.scheduler(data, { k, depth }), { depth });
+  };
+  return {
+    space,
+    arbitraries: [space.arbitrary, strat.arbitrary({ depth })],
+    run,
+    holds(params, data) {
+      const r = run(params, data);
+      if (r.end !== "violation") return;
+      const v = r.violation!;
+      const m = space.compile(params);
+      const sh = shrinkSchedule(m, r.moves, v.property, { maxTries: 500 });
+      const text = diagram(m, replay(m, sh.moves).steps, sh.violation);
+      let where = "";
+      if (opts.file !== undefined) {
+        const path = saveFuzzCounterexample(
+          opts.saveTo ?? "counterexamples",
+          opts.file,
+          {
+            property: v.property,
+            kind: sh.violation.kind,
+            message: sh.violation.message,
+            seed: -1,
+            run: 1,
+            found: { params, moves: r.moves, length: r.moves.length, switches: contextSwitches(r.moves) },
+            shrunk: { params, moves: sh.moves, length: sh.moves.length, switches: contextSwitches(sh.moves) },
+            model: m,
+            diagram: text,
+          },
+          strat.name,
+        );
+        where = `\nsaved to ${path}; replay: npx interleave replay ${path}`;
+      }
+      throw new Error(
+        `${def.name} / ${opts.variant} ${JSON.stringify(params)}: ${v.property} violated (${v.kind}) in ${r.moves.length} steps, ` +
+          `shrunk to ${sh.moves.length} (schedule "${formatSchedule(sh.moves)}"):\n\n${text}${where}`,
+      );
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// How a fuzz failure reads, for the CLI and for failing tests: the kernel-commit style diagram,
+// the sizes before and after shrinking next to the explorer's shortest, the seed and the
+// commands that reproduce it.
+
+import type { FuzzResult } from "./fuzz.ts";
+
+function paramText(p: Readonly<Record<string, number>>): string {
+  const e = Object.entries(p);
+  return e.length ? e.map(([k, v]) => `${k}=${v}`).join(" ") : "(no parameters)";
+}
+
+/** The command that re-runs the failing run first. */
+export function fuzzCommand(r: FuzzResult, seed: number): string {
+  const target = r.file ?? r.model;
+  return (
+    `npx interleave fuzz ${target} --variant ${r.variant} --strategy ${r.strategy} --seed ${seed} --runs 1 --depth ${r.depth}` +
+    Object.entries(r.fixed)
+      .map(([k, v]) => ` --param ${k}=${v}`)
+      .join("")
+  );
+}
+
+export function formatFailure(r: FuzzResult): string {
+  if (r.error) return `${r.model} / ${r.variant}: error ${r.error.code}: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ""}`;
+  const cx = r.counterexample;
+  if (!cx) return `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed}); not a proof`;
+  const bfs = cx.bfs
+    ? cx.bfs.shortest !== undefined
+      ? `; BFS shortest ${cx.bfs.shortest} steps (${cx.bfs.states} states)`
+      : `; BFS ${cx.bfs.complete ? "finds no such trace (!)" : `incomplete after ${cx.bfs.states} states`}`
+    : "";
+  const lines = [
+    `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy} on run ${cx.run} of ${r.runsRequested}`,
+    `  found:  ${paramText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
+    `  shrunk: ${paramText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
+    "",
+    cx.diagram,
+    "",
+    `seed ${cx.seed}: ${fuzzCommand(r, cx.seed)}`,
+  ];
+  if (cx.file) lines.push(`saved to ${cx.file}; replay: npx interleave replay ${cx.file}`);
+  return lines.join("\n");
+}

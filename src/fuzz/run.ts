@@ -1,0 +1,109 @@
+// One randomized run: follow a scheduler from the initial state, without a visited set, checking
+// in every state exactly what the exhaustive explorer checks there (invariants, deadlock,
+// end-state properties, data races: trace/replay.ts's stateOutcomes) and, on every step, the
+// assertions a step throws. The run stops at the first violation.
+
+import type { CompiledModel } from "../model/model.ts";
+import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
+import { ModelError, Violation } from "../rt/mem.ts";
+import { stateOutcomes, type Outcome } from "../trace/replay.ts";
+import type { Scheduler, SchedView } from "./strategy.ts";
+
+export type RunEnd = "violation" | "done" | "depth" | "stopped" | "infeasible";
+
+export interface RunResult {
+  /** The moves taken, up to and including the one that shows the violation. */
+  readonly moves: readonly Move[];
+  /** The violation that ended the run (a model error has kind "model-error"). */
+  readonly violation: Outcome | undefined;
+  readonly end: RunEnd;
+  /** Why the scheduler's move could not be taken (replay of a schedule that no longer fits). */
+  readonly infeasible?: string;
+}
+
+export interface RunOptions {
+  /** Steps after which the run ends without a verdict. */
+  readonly depth: number;
+  /** When several properties break in the same state, report this one. */
+  readonly prefer?: string;
+}
+
+function thrownOutcome(e: unknown): Outcome {
+  if (e instanceof Violation) return { property: e.property, kind: "assertion", message: e.message };
+  const msg = e instanceof Error ? e.message : String(e);
+  return { property: e instanceof ModelError ? e.code : "model-error", kind: "model-error", message: msg };
+}
+
+function pick(outs: readonly Outcome[], prefer: string | undefined): Outcome {
+  return outs.find((o) => o.property === prefer) ?? outs[0]!;
+}
+
+export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: RunOptions): RunResult {
+  const b = model.init.slice();
+  const moves: Move[] = [];
+  const T = model.threads.length;
+  let last = -1;
+  const view: SchedView & { enabled: number[]; step: number; last: number } = {
+    model,
+    state: b,
+    enabled: [],
+    step: 0,
+    last: -1,
+    choices: (t: number) => choicesOf(model, t, b),
+  };
+  let outs = stateOutcomes(model, b);
+  if (outs.length > 0) return { moves, violation: pick(outs, opts.prefer), end: "violation" };
+  for (;;) {
+    const enabled: number[] = [];
+    for (let t = 0; t < T; t++) {
+      if (!nextNode(model.threads[t]!, b)) continue;
+      try {
+        if (isEnabled(model, t, b)) enabled.push(t);
+      } catch (e) {
+        // the explorer reports a guard that throws as that CPU's move failing
+        moves.push({ cpu: t, choice: 0 });
+        return { moves, violation: thrownOutcome(e), end: "violation" };
+      }
+    }
+    if (enabled.length === 0) return { moves, violation: undefined, end: "done" };
+    if (moves.length >= opts.depth) return { moves, violation: undefined, end: "depth" };
+    view.enabled = enabled;
+    view.step = moves.length;
+    view.last = last;
+    const mv = scheduler.next(view);
+    if (mv === undefined) return { moves, violation: undefined, end: "stopped" };
+    const at = `move ${moves.length + 1} (CPU${mv.cpu}${mv.choice ? `:${mv.choice}` : ""})`;
+    if (!enabled.includes(mv.cpu)) {
+      return { moves, violation: undefined, end: "infeasible", infeasible: `${at}: CPU${mv.cpu} cannot move here` };
+    }
+    let nch: number;
+    try {
+      nch = choicesOf(model, mv.cpu, b);
+    } catch (e) {
+      moves.push(mv);
+      return { moves, violation: thrownOutcome(e), end: "violation" };
+    }
+    if (mv.choice < 0 || mv.choice >= nch) {
+      return { moves, violation: undefined, end: "infeasible", infeasible: `${at}: the step has ${nch} choice(s)` };
+    }
+    moves.push(mv);
+    const pre = b.slice();
+    try {
+      execute(model, mv.cpu, mv.choice, b);
+    } catch (e) {
+      b.set(pre);
+      return { moves, violation: thrownOutcome(e), end: "violation" };
+    }
+    last = mv.cpu;
+    outs = stateOutcomes(model, b);
+    if (outs.length > 0) return { moves, violation: pick(outs, opts.prefer), end: "violation" };
+  }
+}
+
+/** A scenario's typical run length (PCT's k): a round-robin run, bounded by depth. */
+export function estimateSteps(model: CompiledModel, depth: number): number {
+  const roundRobin: Scheduler = {
+    next: (v) => ({ cpu: v.enabled.find((t) => t > v.last) ?? v.enabled[0]!, choice: 0 }),
+  };
+  return Math.max(1, runSchedule(model, roundRobin, { depth }).moves.length);
+}

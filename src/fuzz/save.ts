@@ -1,0 +1,42 @@
+// Saving a fuzz-found counterexample next to the explorer's: the explorer's go to
+// counterexamples/<model>/<variant>/<property>.json, the fuzzer's to
+// counterexamples/<model>/<variant>/fuzz/<property>.json. Same format (plus a "fuzz" record of
+// how it was found), so `interleave replay` replays both.
+
+import { dirname, join, basename } from "node:path";
+import { counterexamplePath, writeCounterexample, type CounterexampleFile } from "../trace/counterexample.ts";
+import { formatSchedule } from "../trace/schedule.ts";
+import type { FuzzCounterexample } from "./fuzz.ts";
+
+export function fuzzCounterexamplePath(root: string, name: string, variant: string, property: string): string {
+  const p = counterexamplePath(root, name, variant, property);
+  return join(dirname(p), "fuzz", basename(p));
+}
+
+export function saveFuzzCounterexample(root: string, file: string, cx: FuzzCounterexample, strategy: string): string {
+  const m = cx.model;
+  const path = fuzzCounterexamplePath(root, m.name, m.variant, cx.property);
+  const out: CounterexampleFile & { fuzz: Record<string, unknown> } = {
+    interleave: 1,
+    model: file,
+    name: m.name,
+    variant: m.variant,
+    params: m.params,
+    property: cx.property,
+    kind: cx.kind,
+    message: cx.message,
+    length: cx.shrunk.length,
+    schedule: formatSchedule(cx.shrunk.moves),
+    replay: `npx interleave replay ${path}`,
+    diagram: cx.diagram.split("\n"),
+    fuzz: {
+      strategy,
+      seed: cx.seed >= 0 ? cx.seed : null,
+      found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
+      shrunk: { length: cx.shrunk.length, switches: cx.shrunk.switches },
+      bfsShortest: cx.bfs?.shortest ?? null,
+    },
+  };
+  writeCounterexample(path, out);
+  return path;
+}

@@ -1,0 +1,120 @@
+// The scenario space of a model variant, derived from its declaration: every parameter with a
+// min..max range varies, except those the variant or the caller fixes. The same space drives
+// random generation (a fast-check arbitrary that shrinks towards each minimum: fewer CPUs,
+// fewer folios, fewer operations) and the exhaustive check of one fixed scenario.
+
+import * as fc from "fast-check";
+import { compileModel, resolveParams, type CompiledModel, type ModelDef } from "../model/model.ts";
+import { ModelError } from "../rt/mem.ts";
+import { SchemaError } from "../model/schema.ts";
+import { CompileError } from "../model/compile.ts";
+import { checkVariant, type Checked, type CheckOptions } from "../check.ts";
+
+export type Params = Readonly<Record<string, number>>;
+
+export interface ParamRange {
+  readonly name: string;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A generated scenario the model rejects: names the parameter(s) and what to do. */
+export class ScenarioError extends ModelError {
+  override name = "ScenarioError";
+  constructor(
+    message: string,
+    hint: string,
+    readonly fields: readonly string[],
+  ) {
+    super("E_SCENARIO", message, hint);
+  }
+}
+
+export interface ScenarioSpace {
+  readonly def: ModelDef;
+  readonly variant: string;
+  /** Parameters that vary, with their ranges. */
+  readonly ranges: readonly ParamRange[];
+  /** Every parameter's value when nothing varies (defaults, then the variant's, then the caller's). */
+  readonly base: Params;
+  readonly arbitrary: fc.Arbitrary<Params>;
+  /** Compiles a scenario (cached); throws ScenarioError when the model rejects it. */
+  compile(params: Params): CompiledModel;
+  /** The exhaustive explorer on one fixed scenario of this space. */
+  check(params: Params, opts?: CheckOptions): Promise<Checked>;
+}
+
+function key(p: Params): string {
+  return Object.keys(p)
+    .sort()
+    .map((k) => `${k}=${p[k]}`)
+    .join(",");
+}
+
+const isModelRejection = (e: unknown): e is Error =>
+  e instanceof ModelError || e instanceof SchemaError || e instanceof CompileError || e instanceof RangeError;
+
+export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}): ScenarioSpace {
+  const base = resolveParams(def, variant, fixed); // validates variant and fixed values
+  const byVariant = def.variants[variant]!.params ?? {};
+  const ranges: ParamRange[] = [];
+  for (const [name, d] of Object.entries(def.params)) {
+    if (name in fixed || name in byVariant || d.min === undefined || d.max === undefined) continue;
+    if (!Number.isInteger(d.min) || !Number.isInteger(d.max) || d.min > d.max) {
+      throw new ScenarioError(
+        `model ${def.name}: parameter "${name}" declares the range ${d.min}..${d.max}, which holds no integer`,
+        `fix params.${name}.min / params.${name}.max in the model's declaration`,
+        [name],
+      );
+    }
+    if (d.min < d.max) ranges.push({ name, min: d.min, max: d.max });
+  }
+  const fields: Record<string, fc.Arbitrary<number>> = {};
+  for (const r of ranges) fields[r.name] = fc.integer({ min: r.min, max: r.max });
+  const arbitrary = fc.noBias(fc.record(fields)).map((v) => ({ ...base, ...v }) as Params);
+  const cache = new Map<string, CompiledModel | ScenarioError>();
+
+  const tryCompile = (p: Params): CompiledModel | Error => {
+    try {
+      return compileModel(def, variant, p);
+    } catch (e) {
+      if (isModelRejection(e)) return e;
+      throw e;
+    }
+  };
+
+  const reject = (p: Params, err: Error): ScenarioError => {
+    // name the parameters that are rejected on their own (the others at their base value)
+    const suspects = ranges.map((r) => r.name).filter((k) => p[k] !== base[k]);
+    const alone = suspects.filter((k) => tryCompile({ ...base, [k]: p[k]! }) instanceof Error);
+    const named = alone.length > 0 ? alone : suspects;
+    const what = named.length > 0 ? named.map((k) => `params.${k}=${p[k]}`).join(", ") : `the scenario ${key(p)}`;
+    return new ScenarioError(
+      `model ${def.name} (${variant}) rejects the generated scenario ${key(p)}: ${what}: ${err.message}`,
+      named.length > 0
+        ? `narrow the declared range of ${named.map((k) => `"${k}"`).join(", ")} (min..max) to values build() accepts, or make build() accept them`
+        : "the model rejects even its default parameters; fix its build()",
+      named,
+    );
+  };
+
+  return {
+    def,
+    variant,
+    ranges,
+    base,
+    arbitrary,
+    compile(p) {
+      const k = key(p);
+      let m = cache.get(k);
+      if (m === undefined) {
+        const r = tryCompile(p);
+        m = r instanceof Error ? reject(p, r) : r;
+        cache.set(k, m);
+      }
+      if (m instanceof ScenarioError) throw m;
+      return m;
+    },
+    check: (p, opts = {}) => checkVariant(def, variant, { ...opts, params: p }),
+  };
+}

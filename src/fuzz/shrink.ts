@@ -1,0 +1,141 @@
+// Shrinking a concrete counterexample schedule to one a person can read: the shortest schedule
+// first, then the fewest context switches (a trace grouped by CPU beats an interleaved one of
+// the same length), then the smallest choices. Every candidate is replayed strictly, checking
+// every state as the explorer does; a candidate counts only if it still breaks the same
+// property (it may break it earlier: the schedule is then cut there).
+
+import type { CompiledModel } from "../model/model.ts";
+import type { Move } from "../rt/machine.ts";
+import { runSchedule } from "./run.ts";
+import type { Outcome } from "../trace/replay.ts";
+
+/** Steps whose CPU differs from the previous step's. */
+export function contextSwitches(moves: readonly Move[]): number {
+  let n = 0;
+  for (let i = 1; i < moves.length; i++) if (moves[i]!.cpu !== moves[i - 1]!.cpu) n++;
+  return n;
+}
+
+export interface Shrunk {
+  readonly moves: readonly Move[];
+  readonly violation: Outcome;
+  /** Candidates replayed. */
+  readonly tries: number;
+}
+
+interface Cand {
+  moves: readonly Move[];
+  violation: Outcome;
+}
+
+function score(m: readonly Move[]): [number, number, number] {
+  let ch = 0;
+  for (const x of m) ch += x.choice;
+  return [m.length, contextSwitches(m), ch];
+}
+
+function better(a: readonly Move[], b: readonly Move[]): boolean {
+  const x = score(a);
+  const y = score(b);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return false;
+}
+
+/** Maximal runs of moves of one CPU: [start, end). */
+function blocks(moves: readonly Move[]): [number, number][] {
+  const out: [number, number][] = [];
+  let s = 0;
+  for (let i = 1; i <= moves.length; i++) {
+    if (i === moves.length || moves[i]!.cpu !== moves[s]!.cpu) {
+      out.push([s, i]);
+      s = i;
+    }
+  }
+  return out;
+}
+
+/** Moves move [from, to) to position `at` (an index of the original array outside it). */
+function relocate(moves: readonly Move[], from: number, to: number, at: number): Move[] {
+  const seg = moves.slice(from, to);
+  const rest = [...moves.slice(0, from), ...moves.slice(to)];
+  const pos = at > from ? at - (to - from) : at;
+  return [...rest.slice(0, pos), ...seg, ...rest.slice(pos)];
+}
+
+export function shrinkSchedule(
+  model: CompiledModel,
+  moves: readonly Move[],
+  property: string,
+  opts: { maxTries?: number } = {},
+): Shrunk {
+  const maxTries = opts.maxTries ?? 4000;
+  let tries = 0;
+  const test = (m: readonly Move[]): Cand | undefined => {
+    tries++;
+    const strat = { next: (v: { step: number }) => m[v.step] };
+    const r = runSchedule(model, strat, { depth: m.length, prefer: property });
+    if (r.end !== "violation" || r.violation?.property !== property) return undefined;
+    return { moves: r.moves, violation: r.violation };
+  };
+  let best = test(moves);
+  if (!best) throw new Error(`shrinkSchedule: the schedule does not break ${property}`);
+  const offer = (m: readonly Move[]): boolean => {
+    if (tries >= maxTries) return false;
+    const c = test(m);
+    if (c && better(c.moves, best!.moves)) {
+      best = c;
+      return true;
+    }
+    return false;
+  };
+
+  let progress = true;
+  while (progress && tries < maxTries) {
+    progress = false;
+    // 1. delete chunks, halving the chunk size (ddmin-style)
+    for (let n = Math.max(1, best.moves.length >> 1); n >= 1; n >>= 1) {
+      for (let i = 0; i + n <= best.moves.length; ) {
+        const m = best.moves;
+        if (offer([...m.slice(0, i), ...m.slice(i + n)])) progress = true;
+        else i++;
+      }
+    }
+    // 2. group by CPU: move a block (or its first / last move) next to another block of its CPU
+    let again = true;
+    while (again && tries < maxTries) {
+      again = false;
+      const m = best.moves;
+      const bl = blocks(m);
+      outer: for (let a = 0; a < bl.length; a++) {
+        for (let c = a + 1; c < bl.length; c++) {
+          if (m[bl[a]![0]]!.cpu !== m[bl[c]![0]]!.cpu) continue;
+          const [as, ae] = bl[a]!;
+          const [cs, ce] = bl[c]!;
+          const tries4 = [
+            relocate(m, cs, ce, ae), // later block up, right after the earlier one
+            relocate(m, as, ae, cs), // earlier block down, right before the later one
+            relocate(m, cs, cs + 1, ae), // first move of the later block up
+            relocate(m, ae - 1, ae, cs), // last move of the earlier block down
+          ];
+          for (const cand of tries4) {
+            if (offer(cand)) {
+              again = progress = true;
+              break outer;
+            }
+          }
+        }
+      }
+    }
+    // 3. smallest choices
+    for (let i = 0; i < best.moves.length; i++) {
+      const mv = best.moves[i]!;
+      if (mv.choice === 0) continue;
+      const m = best.moves.slice();
+      m[i] = { cpu: mv.cpu, choice: 0 };
+      if (offer(m)) progress = true;
+    }
+  }
+  return { moves: best.moves, violation: best.violation, tries };
+}
+
+export const _internals = { blocks, relocate, score };

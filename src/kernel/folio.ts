@@ -1,0 +1,658 @@
+// struct folio as far as the deferred-split races need it: the reference count
+// (include/linux/page_ref.h, include/linux/mm.h), the page flags PG_partially_mapped and
+// PG_locked (include/linux/page-flags.h, folio_trylock/folio_unlock in include/linux/pagemap.h),
+// the _deferred_list member, memcg and NUMA node ids, and the free path
+// (__folio_put -> folio_unqueue_deferred_split -> free; mm/swap.c, mm/huge_memory.c).
+// Also the deferred split queue (struct deferred_split: split_queue_lock, split_queue,
+// split_queue_len), __folio_unqueue_deferred_split, and plain counters (split_queue_len,
+// mod_mthp_stat(order, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED, ±1)).
+//
+// Every access goes through Mem with the kernel's marking: `_refcount` is an atomic_t (marked),
+// atomic bitops (folio_set_*, folio_test_*, folio_trylock) are marked, the non-atomic
+// `__folio_set_*` / `__folio_clear_*` are an UNMARKED read-modify-write (the data-race check
+// reports two CPUs doing them unlocked), counters protected by a lock are unmarked.
+// `freed` is a ghost bit of the checker (never part of a data race).
+//
+// Left out: the rest of the flags word (each flag is its own word here, so a non-atomic RMW of
+// one flag cannot lose an update of a neighbouring bit), mapcounts (`mapped` is one bool),
+// memcg uncharge on free (the memcg id is left as it was), refcount overflow (a count above
+// `maxRef` is a model error: widen maxRef), page reallocation after free.
+
+import { func, if_, return_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
+import type { Ref } from "../model/ref.ts";
+import {
+  bool,
+  int,
+  listHead,
+  listNode,
+  record,
+  spinlock,
+  type ArrayS,
+  type BoolS,
+  type Fields,
+  type IntS,
+  type ListHeadS,
+  type LockS,
+  type RecordS,
+} from "../model/schema.ts";
+import { Violation, type Mem } from "../rt/mem.ts";
+import { headOf, list_add_tail, list_del_init, list_nonempty } from "./list.ts";
+import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
+import { checkDoubleUnqueue } from "./catalogue.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+export type FolioFields = {
+  _refcount: IntS;
+  _deferred_list: ListHeadS;
+  /** PG_partially_mapped (second page flags). */
+  partially_mapped: BoolS;
+  /** PG_locked (folio_trylock / folio_unlock). */
+  locked: BoolS;
+  /** folio_mapped(): mapped into some page table. */
+  mapped: BoolS;
+  /** Index of the folio's memcg, -1 = NULL (not charged, or memory cgroups disabled). */
+  memcg: IntS;
+  /** NUMA node id (folio_nid). */
+  nid: IntS;
+  /** folio_order(). */
+  order: IntS;
+  /** Ghost: the folio has been freed (any later access through the folio ops is a use-after-free). */
+  freed: BoolS;
+};
+
+export interface FolioOpts {
+  /** Largest refcount the model reaches (default 3). */
+  maxRef?: number;
+  /** Initial refcount (default 1). */
+  ref?: number;
+  /** Number of memcgs ids (0..memcgs-1) the folio may be charged to (default 1). */
+  memcgs?: number;
+  /** Initial memcg id, -1 for NULL (default 0, or -1 when memcgs is 0). */
+  memcg?: number;
+  /** Number of NUMA nodes (default 1). */
+  nodes?: number;
+  /** Initial node (default 0). */
+  nid?: number;
+  /** Initial order (default 9, HPAGE_PMD_ORDER); maxOrder bounds it (default: the order). */
+  order?: number;
+  maxOrder?: number;
+  mapped?: boolean;
+  partiallyMapped?: boolean;
+}
+
+/**
+ * A folio record for a shared array: `folio: array(3, folio({ maxRef: 3 }), { label: (i) => `F${i}` })`.
+ * `extra` adds model-specific fields. Each call makes a new record type (ptr() needs one array per type).
+ */
+export function folio<E extends Fields = Record<never, never>>(
+  opts: FolioOpts & { extra?: E } = {},
+): RecordS<FolioFields & E> {
+  const maxRef = opts.maxRef ?? 3;
+  const memcgs = opts.memcgs ?? 1;
+  const order = opts.order ?? 9;
+  const nodes = opts.nodes ?? 1;
+  const fields: FolioFields = {
+    _refcount: int(0, maxRef, opts.ref ?? 1),
+    _deferred_list: listNode(),
+    partially_mapped: bool(opts.partiallyMapped ?? false),
+    locked: bool(false),
+    mapped: bool(opts.mapped ?? false),
+    memcg: int(-1, Math.max(memcgs - 1, -1), opts.memcg ?? (memcgs > 0 ? 0 : -1)),
+    nid: int(0, Math.max(nodes - 1, 0), opts.nid ?? 0),
+    order: int(0, Math.max(opts.maxOrder ?? order, order), order),
+    freed: bool(false),
+  };
+  return record({ ...fields, ...(opts.extra ?? ({} as E)) }, "folio");
+}
+
+/** What the folio ops need: a folio record ref (`s.folio[1]`) or a pointer to one (`l.folio`). */
+export interface FolioRef {
+  readonly _refcount: Ref<IntS>;
+  readonly _deferred_list: Ref<ListHeadS>;
+  readonly partially_mapped: Ref<BoolS>;
+  readonly locked: Ref<BoolS>;
+  readonly mapped: Ref<BoolS>;
+  readonly memcg: Ref<IntS>;
+  readonly nid: Ref<IntS>;
+  readonly order: Ref<IntS>;
+  readonly freed: Ref<BoolS>;
+}
+
+/** A list of folios for the property catalogue: an array of refs, or the ref of a folio array. */
+export interface FolioList {
+  readonly length: number;
+  readonly [i: number]: FolioRef;
+}
+
+/** The folio's name in state b: `F1` (through a pointer: the folio it points to). */
+export function folioName(f: FolioRef, b: Int32Array): string {
+  return f._refcount.$name(b).replace(/(\.|->)_refcount$/, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run-time helpers (for step code written by a model: several operations in one atomic step)
+
+/** Throws use-after-free when the folio has been freed. `what` names the access. */
+export function assertLive(c: { m: Mem }, f: FolioRef, what: string): void {
+  const b = c.m.b;
+  if (b[f.freed.$off(b)] !== 0) {
+    throw new Violation("use-after-free", `use-after-free: ${what} on ${folioName(f, b)}, which was already freed`);
+  }
+}
+
+/** Whether the folio has been freed (ghost read, no access recorded). */
+export function isFreed(c: { m: Mem }, f: FolioRef): boolean {
+  const b = c.m.b;
+  return b[f.freed.$off(b)] !== 0;
+}
+
+/** folio_ref_count(): an atomic read. */
+export function folio_ref_count_of(c: { m: Mem }, f: FolioRef): number {
+  return c.m.getMarked(f._refcount.$off(c.m.b));
+}
+
+/** Marks the folio freed (ghost write). */
+export function markFreed(c: { m: Mem }, f: FolioRef): void {
+  const b = c.m.b;
+  b[f.freed.$off(b)] = 1;
+}
+
+/** folio_test_partially_mapped(): atomic test_bit. */
+export function testPartiallyMapped(c: { m: Mem }, f: FolioRef): boolean {
+  assertLive(c, f, "folio_test_partially_mapped");
+  return c.m.getMarked(f.partially_mapped.$off(c.m.b)) !== 0;
+}
+
+/**
+ * Sets or clears PG_partially_mapped: atomic (set_bit/clear_bit, marked) or non-atomic
+ * (`__folio_set_*`: an unmarked read-modify-write of the flags word).
+ */
+export function writePartiallyMapped(c: { m: Mem }, f: FolioRef, v: boolean, atomic: boolean): void {
+  assertLive(c, f, `${atomic ? "" : "__"}folio_${v ? "set" : "clear"}_partially_mapped`);
+  const off = f.partially_mapped.$off(c.m.b);
+  if (atomic) c.m.setMarked(off, v ? 1 : 0);
+  else {
+    c.m.get(off); // the read half of the RMW
+    c.m.set(off, v ? 1 : 0);
+  }
+}
+
+/** A counter (split_queue_len, a statistic) or a per-order array of them. */
+export type CounterRef = Ref<IntS>;
+export type StatRef = Ref<IntS> | Ref<ArrayS<IntS>>;
+
+/** Adds `delta` to a counter; going below its minimum is `counter-underflow`. */
+export function addCounter(c: { m: Mem }, ctr: CounterRef, delta: number, marked: boolean): void {
+  const m = c.m;
+  const off = ctr.$off(m.b);
+  const v = marked ? m.getMarked(off) : m.get(off);
+  if (v + delta < m.min[off]!) {
+    throw new Violation(
+      "counter-underflow",
+      `${ctr.$name(m.b)} ${delta < 0 ? "-" : "+"}= ${Math.abs(delta)} takes it from ${v} below ${m.min[off]}`,
+    );
+  }
+  if (marked) m.setMarked(off, v + delta);
+  else m.set(off, v + delta);
+}
+
+/** The per-order entry of a statistic for this folio (or the single counter). */
+function statFor(stat: StatRef, f: FolioRef): CounterRef {
+  if (stat.$schema.kind === "array") {
+    const arr = stat as unknown as { at(i: Ref<IntS>): CounterRef };
+    return arr.at(f.order);
+  }
+  return stat as CounterRef;
+}
+
+/** mod_mthp_stat(folio_order(f), stat, delta): a per-CPU counter, so a marked access. */
+export function modMthpStat(c: { m: Mem }, stat: StatRef, f: FolioRef, delta: number): void {
+  addCounter(c, statFor(stat, f), delta, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refcount (include/linux/page_ref.h)
+
+const nm = (f: FolioRef, c: Ctx): string => folioName(f, c.m.b);
+const refOf = (f: FolioRef, c: Ctx): number => c.m.b[f._refcount.$off(c.m.b)]!;
+const freedNow = (f: FolioRef, c: Ctx): boolean => c.m.b[f.freed.$off(c.m.b)] !== 0;
+
+/**
+ * folio_try_get(f) as a condition: false when the count is 0 (frozen or freed), else count++
+ * and true. A speculative get on a freed folio is legal (struct page memory stays), so it
+ * returns false there rather than reporting use-after-free.
+ */
+export function folio_try_get(f: FolioRef): StepStmt {
+  return step(
+    (c, r) =>
+      `folio_try_get(${nm(f, c)}) -> ${r ? "true" : "false"}` +
+      (r ? ` (_refcount ${refOf(f, c)} -> ${refOf(f, c) + 1})` : freedNow(f, c) ? " (freed)" : " (_refcount 0)"),
+    (c) => {
+      if (freedNow(f, c)) return false;
+      const off = f._refcount.$off(c.m.b);
+      const v = c.m.getMarked(off);
+      if (v === 0) return false;
+      c.m.setMarked(off, v + 1);
+      return true;
+    },
+  );
+}
+
+/** folio_get(f): count++; the count must be > 0 (`bad-get` otherwise). */
+export function folio_get(f: FolioRef): StepStmt {
+  return step(
+    (c) => `folio_get(${nm(f, c)}) (_refcount ${refOf(f, c)} -> ${refOf(f, c) + 1})`,
+    (c) => {
+      assertLive(c, f, "folio_get");
+      const off = f._refcount.$off(c.m.b);
+      const v = c.m.getMarked(off);
+      if (v <= 0) {
+        throw new Violation("bad-get", `folio_get(${nm(f, c)}) on a zero refcount (frozen, or no reference held)`);
+      }
+      c.m.setMarked(off, v + 1);
+    },
+  );
+}
+
+/**
+ * folio_put_testzero(f) as a condition: count--, true when it reached 0.
+ * Put of a zero count is `refcount-underflow`.
+ */
+export function folio_put_testzero(f: FolioRef): StepStmt {
+  return step(
+    (c, r) => {
+      const v = refOf(f, c);
+      return `folio_put(${nm(f, c)}) (_refcount ${v} -> ${v - 1}${r ? ", last reference: free" : ""})`;
+    },
+    (c) => {
+      assertLive(c, f, "folio_put");
+      const off = f._refcount.$off(c.m.b);
+      const v = c.m.getMarked(off);
+      if (v <= 0) {
+        throw new Violation(
+          "refcount-underflow",
+          `folio_put(${nm(f, c)}): _refcount is already 0 (a put without a reference, or of a frozen folio)`,
+        );
+      }
+      c.m.setMarked(off, v - 1);
+      return v === 1;
+    },
+  );
+}
+
+/** The free path folio_put runs on the last reference: statements, or a function of the folio. */
+export type FreePath = readonly Stmt[] | ((f: FolioRef) => Stmt[]);
+
+export interface FreeOpts {
+  /**
+   * Report `bad-page-state` when the folio is freed while its _deferred_list is not empty
+   * (free_tail_page_prepare: "on deferred list"). Default true.
+   */
+  checkDeferredList?: boolean;
+}
+
+/** The final free (free_unref_folio / free_frozen_pages): marks the folio freed. */
+export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
+  const check = opts.checkDeferredList ?? true;
+  return step(
+    (c) => `free_unref_folio(${nm(f, c)})`,
+    (c) => {
+      assertLive(c, f, "free (double free)");
+      if (check) {
+        const m = c.m;
+        const id = f._deferred_list.$node(m.b);
+        if (m.b[m.layout.nodes[id]!.nextOff] !== id) {
+          const h = headOf(m, id);
+          throw new Violation(
+            "bad-page-state",
+            `Bad page state: ${nm(f, c)} freed while on a deferred list` +
+              (h >= 0 ? ` (${m.layout.nodeName(h)})` : " (its _deferred_list is not empty)"),
+          );
+        }
+      }
+      markFreed(c, f);
+    },
+  );
+}
+
+/** __folio_put(f): the default free path: unqueue from the deferred split queue, then free. */
+export function __folio_put(f: FolioRef, ds?: DeferredSplit, opts: FreeOpts = {}): Stmt[] {
+  return [func("__folio_put", [...(ds ? [folio_unqueue_deferred_split(f, ds)] : []), free_folio(f, opts)])];
+}
+
+/**
+ * folio_put(f): count--; on reaching 0 runs `free` (default: `__folio_put(f, ds)` when a
+ * deferred split queue is given as `free`, else just the final free).
+ */
+export function folio_put(f: FolioRef, free?: FreePath | DeferredSplit): Stmt {
+  let path: readonly Stmt[];
+  if (free === undefined) path = __folio_put(f);
+  else if (typeof free === "function") path = free(f);
+  else if (Array.isArray(free)) path = free as readonly Stmt[];
+  else path = __folio_put(f, free as DeferredSplit);
+  return func("folio_put", [if_(folio_put_testzero(f), [...path])]);
+}
+
+/** folio_ref_freeze(f, count) as a condition: cmpxchg(count -> 0). */
+export function folio_ref_freeze(f: FolioRef, count: number): StepStmt {
+  return step(
+    (c, r) => `folio_ref_freeze(${nm(f, c)}, ${count}) -> ${r ? "true" : `false (_refcount ${refOf(f, c)})`}`,
+    (c) => {
+      assertLive(c, f, "folio_ref_freeze");
+      const off = f._refcount.$off(c.m.b);
+      if (c.m.getMarked(off) !== count) return false;
+      c.m.setMarked(off, 0);
+      return true;
+    },
+  );
+}
+
+/** folio_ref_unfreeze(f, count): the count must be 0 (`bad-unfreeze`); set it to count. */
+export function folio_ref_unfreeze(f: FolioRef, count: number): StepStmt {
+  return step(
+    (c) => `folio_ref_unfreeze(${nm(f, c)}, ${count})`,
+    (c) => {
+      assertLive(c, f, "folio_ref_unfreeze");
+      const off = f._refcount.$off(c.m.b);
+      const v = c.m.getMarked(off);
+      if (v !== 0) {
+        throw new Violation(
+          "bad-unfreeze",
+          `folio_ref_unfreeze(${nm(f, c)}, ${count}): _refcount is ${v}, not 0 (the folio is not frozen)`,
+        );
+      }
+      c.m.setMarked(off, count);
+    },
+  );
+}
+
+/** folio_ref_count(f) == n as a condition. */
+export function folio_ref_count_is(f: FolioRef, n: number): StepStmt {
+  return step(
+    (c, r) => `folio_ref_count(${nm(f, c)}) == ${n} -> ${r ? "true" : "false"}`,
+    (c) => {
+      assertLive(c, f, "folio_ref_count");
+      return c.m.getMarked(f._refcount.$off(c.m.b)) === n;
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page flags
+
+/** folio_test_partially_mapped(f) as a condition (atomic test_bit). */
+export function folio_test_partially_mapped(f: FolioRef): StepStmt {
+  return step(
+    (c, r) => `folio_test_partially_mapped(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c) => testPartiallyMapped(c, f),
+  );
+}
+
+function flagWrite(f: FolioRef, v: boolean, atomic: boolean): StepStmt {
+  const fn = `${atomic ? "" : "__"}folio_${v ? "set" : "clear"}_partially_mapped`;
+  return step(
+    (c) => `${fn}(${nm(f, c)})`,
+    (c) => writePartiallyMapped(c, f, v, atomic),
+  );
+}
+export const folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true, true);
+export const folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, false, true);
+export const __folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true, false);
+export const __folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, false, false);
+
+/** folio_mapped(f) as a condition (a marked read: mapcounts are atomics). */
+export function folio_mapped(f: FolioRef): StepStmt {
+  return step(
+    (c, r) => `folio_mapped(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c) => {
+      assertLive(c, f, "folio_mapped");
+      return c.m.getMarked(f.mapped.$off(c.m.b)) !== 0;
+    },
+  );
+}
+
+/** folio_trylock(f) as a condition (test_and_set_bit_lock). */
+export function folio_trylock(f: FolioRef): StepStmt {
+  return step(
+    (c, r) => `folio_trylock(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c) => {
+      assertLive(c, f, "folio_trylock");
+      const off = f.locked.$off(c.m.b);
+      if (c.m.getMarked(off) !== 0) return false;
+      c.m.setMarked(off, 1);
+      return true;
+    },
+  );
+}
+
+/** folio_lock(f): waits until the folio is unlocked, then takes PG_locked. */
+export function folio_lock(f: FolioRef): StepStmt {
+  return step(
+    (c) => `folio_lock(${nm(f, c)})`,
+    (c) => {
+      assertLive(c, f, "folio_lock");
+      c.m.setMarked(f.locked.$off(c.m.b), 1);
+    },
+    {
+      guard: (c) => c.m.b[f.locked.$off(c.m.b)] === 0,
+      waitsFor: (c) => `PG_locked of ${nm(f, c)}`,
+    },
+  );
+}
+
+/** folio_unlock(f): the folio must be locked (`bad-folio-unlock` otherwise). */
+export function folio_unlock(f: FolioRef): StepStmt {
+  return step(
+    (c) => `folio_unlock(${nm(f, c)})`,
+    (c) => {
+      assertLive(c, f, "folio_unlock");
+      const off = f.locked.$off(c.m.b);
+      if (c.m.getMarked(off) === 0) {
+        throw new Violation("bad-folio-unlock", `folio_unlock(${nm(f, c)}): the folio is not locked`);
+      }
+      c.m.setMarked(off, 0);
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+
+/** A bounded counter such as split_queue_len: `int(0, max, init)`. */
+export function counter(max: number, init = 0): IntS {
+  return int(0, max, init);
+}
+
+/** Per-order statistic (mTHP stats): one counter per order 0..maxOrder. */
+export function mthpStat(maxOrder: number, max: number): ArrayS<IntS> {
+  return { kind: "array", length: maxOrder + 1, elem: counter(max), label: undefined };
+}
+
+export interface CounterOpts {
+  /** The access is atomic / a per-CPU op (marked); default false: a plain `x++` under a lock. */
+  marked?: boolean;
+  /** The name shown in traces (default: the counter's field name, e.g. `ds_queue.split_queue_len`). */
+  name?: string;
+}
+
+function counterStep(ctr: CounterRef, delta: number, opts: CounterOpts): StepStmt {
+  const marked = opts.marked ?? false;
+  const op = delta === 1 ? "++" : delta === -1 ? "--" : delta > 0 ? ` += ${delta}` : ` -= ${-delta}`;
+  return step(
+    (c) => {
+      const v = c.m.b[ctr.$off(c.m.b)]!;
+      return `${opts.name ?? ctr.$name(c.m.b)}${op} (${v} -> ${v + delta})`;
+    },
+    (c) => addCounter(c, ctr, delta, marked),
+  );
+}
+/** `ctr++` as one step. */
+export const counter_inc = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt => counterStep(ctr, 1, opts);
+/** `ctr--` as one step; below 0 is `counter-underflow`. */
+export const counter_dec = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt => counterStep(ctr, -1, opts);
+/** `ctr += delta` as one step. */
+export const counter_add = (ctr: CounterRef, delta: number, opts: CounterOpts = {}): StepStmt =>
+  counterStep(ctr, delta, opts);
+
+/** mod_mthp_stat(folio_order(f), stat, delta) as one step. */
+export function mod_mthp_stat(stat: StatRef, f: FolioRef, delta: number): StepStmt {
+  return step(
+    (c) => `mod_mthp_stat(order of ${nm(f, c)}, ${delta > 0 ? "+" : ""}${delta})`,
+    (c) => modMthpStat(c, stat, f, delta),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deferred split queue (struct deferred_split, mm/huge_memory.c)
+
+export type DsQueueFields = {
+  split_queue_lock: LockS;
+  split_queue: ListHeadS;
+  split_queue_len: IntS;
+};
+
+/** struct deferred_split: its list is protected by its split_queue_lock. */
+export function deferredSplitQueue(opts: { maxLen?: number } = {}): RecordS<DsQueueFields> {
+  return record(
+    {
+      split_queue_lock: spinlock(),
+      split_queue: listHead({ lock: "split_queue_lock" }),
+      split_queue_len: counter(opts.maxLen ?? 4),
+    },
+    "deferred_split",
+  );
+}
+
+export interface DsQueueRef {
+  readonly split_queue_lock: Ref<LockS>;
+  readonly split_queue: Ref<ListHeadS>;
+  readonly split_queue_len: Ref<IntS>;
+}
+
+/** Which queue a folio belongs to, and the statistics the queue ops maintain. */
+export interface DeferredSplit {
+  /** The queue (per node, or the folio's memcg's): fixed, or chosen per folio (get_deferred_split_queue). */
+  readonly queue: DsQueueRef | ((f: FolioRef) => DsQueueRef);
+  /** The nr_partially_mapped statistic (a counter or a per-order array), if the model keeps it. */
+  readonly stat?: StatRef;
+  /** Check `double-unqueue` when split_queue_len is decremented (see catalogue.ts). */
+  readonly doubleUnqueue?: boolean;
+}
+
+export function queueOf(ds: DeferredSplit, f: FolioRef): DsQueueRef {
+  return typeof ds.queue === "function" ? ds.queue(f) : ds.queue;
+}
+
+/**
+ * The locked body of __folio_unqueue_deferred_split after the `!list_empty` test:
+ * `split_queue_len--`, and if partially mapped, clear the flag and decrement the statistic.
+ * One step (the caller holds split_queue_lock). Use it in models that write their own unqueue.
+ */
+export function unqueue_accounting(f: FolioRef, ds: DeferredSplit, atomicFlag = false): StepStmt {
+  const q = queueOf(ds, f);
+  return step(
+    (c) => {
+      const pm = c.m.b[f.partially_mapped.$off(c.m.b)] !== 0;
+      return `${q.split_queue_len.$name(c.m.b)}--${pm ? `; ${atomicFlag ? "" : "__"}folio_clear_partially_mapped(${nm(f, c)})` : ""}`;
+    },
+    (c) => {
+      assertLive(c, f, "__folio_unqueue_deferred_split");
+      if (ds.doubleUnqueue) checkDoubleUnqueue(c, f, q);
+      addCounter(c, q.split_queue_len, -1, false);
+      if (testPartiallyMapped(c, f)) {
+        writePartiallyMapped(c, f, false, atomicFlag);
+        if (ds.stat) modMthpStat(c, ds.stat, f, -1);
+      }
+    },
+  );
+}
+
+/**
+ * __folio_unqueue_deferred_split(f): lock; if !list_empty(&f->_deferred_list): len--, clear the
+ * flag (and statistic), list_del_init; unlock.
+ */
+export function __folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): Stmt {
+  const q = queueOf(ds, f);
+  return func("__folio_unqueue_deferred_split", [
+    spin_lock_irqsave(q.split_queue_lock),
+    if_(list_nonempty(f._deferred_list), [unqueue_accounting(f, ds), list_del_init(f._deferred_list)]),
+    spin_unlock_irqrestore(q.split_queue_lock),
+  ]);
+}
+
+/**
+ * folio_unqueue_deferred_split(f): returns early for order <= 1, and when
+ * `data_race(list_empty(&f->_deferred_list))` (an unlocked, marked read); else the locked unqueue.
+ */
+export function folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): Stmt {
+  return func("folio_unqueue_deferred_split", [
+    if_(
+      step(
+        (c, r) =>
+          `order <= 1 || data_race(list_empty(&${nm(f, c)}._deferred_list)) -> ${r ? "true: nothing to do" : "false"}`,
+        (c) => {
+          const b = c.m.b;
+          if (b[f.order.$off(b)]! <= 1) return true;
+          const id = f._deferred_list.$node(b);
+          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+        },
+      ),
+      [return_()],
+    ),
+    __folio_unqueue_deferred_split(f, ds),
+  ]);
+}
+
+/**
+ * deferred_split_folio(f, partially_mapped) as in mm/huge_memory.c since 6.12 (v6.13 form):
+ * return for order <= 1; lock; if partially_mapped and the flag is not set: set it and the
+ * statistic; if list_empty: add at the tail and split_queue_len++; unlock.
+ * (Leaves out the swapcache and memcg-charged checks and the shrinker bit.)
+ */
+export function deferred_split_folio(f: FolioRef, ds: DeferredSplit, partiallyMapped: boolean, atomicFlag = false): Stmt {
+  const q = queueOf(ds, f);
+  const body: Stmt[] = [
+    if_(
+      step(
+        (c, r) => `folio_order(${nm(f, c)}) <= 1 -> ${r ? "true" : "false"}`,
+        (c) => c.m.b[f.order.$off(c.m.b)]! <= 1,
+      ),
+      [return_()],
+    ),
+    spin_lock_irqsave(q.split_queue_lock),
+  ];
+  if (partiallyMapped) {
+    body.push(
+      step(
+        (c) => `if (!folio_test_partially_mapped(${nm(f, c)})) set it, mod_mthp_stat(+1)`,
+        (c) => {
+          if (!testPartiallyMapped(c, f)) {
+            writePartiallyMapped(c, f, true, atomicFlag);
+            if (ds.stat) modMthpStat(c, ds.stat, f, 1);
+          }
+        },
+      ),
+    );
+  }
+  body.push(
+    if_(
+      step(
+        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${r ? "true" : "false"}`,
+        (c) => {
+          assertLive(c, f, "deferred_split_folio");
+          const id = f._deferred_list.$node(c.m.b);
+          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+        },
+      ),
+      [listAddTail(f, q), counter_inc(q.split_queue_len)],
+    ),
+    spin_unlock_irqrestore(q.split_queue_lock),
+  );
+  return func("deferred_split_folio", body);
+}
+
+function listAddTail(f: FolioRef, q: DsQueueRef): Stmt {
+  return list_add_tail(f._deferred_list, q.split_queue);
+}

@@ -1,0 +1,51 @@
+// The benchmark twin (bench/TWIN.md): interleave and SPIN, with reductions off, must store the
+// same number of states for the same model. SPIN runs live when spin and gcc are on PATH; without
+// them the test compares with the counts recorded from SPIN in bench/twins/spin-counts.json
+// (bench/record-spin-counts.ts). It never skips.
+
+import { describe, it, expect } from "vitest";
+import { compileModel, explore } from "../../src/index.ts";
+import twin from "../../bench/twins/scan_private.ts";
+import { readRecordedCounts, runSpin, spinTools, TEST_SIZES } from "../../bench/spin.ts";
+
+const tools = spinTools();
+const recorded = readRecordedCounts();
+
+function spinCounts(N: number, P: number): { states: number; transitions: number } {
+  if (tools.ok) {
+    const r = runSpin(N, P, { opt: "-O0", dir: `test-N${N}-P${P}` });
+    expect(r.errors).toBe(0);
+    return r;
+  }
+  const c = recorded?.counts.find((x) => x.N === N && x.P === P);
+  if (!c) {
+    throw new Error(
+      `no SPIN on PATH and no recorded count for N=${N} P=${P} in bench/twins/spin-counts.json; ` +
+        "install spin (apt-get install spin) or run bench/record-spin-counts.ts",
+    );
+  }
+  return c;
+}
+
+describe(`scan_private twin: interleave vs SPIN (${tools.ok ? `live, ${tools.version}` : `recorded, ${recorded?.spinVersion}`})`, () => {
+  for (const { N, P } of TEST_SIZES) {
+    it(`N=${N} folios, P=${P} putters: same states and transitions`, async () => {
+      const spin = spinCounts(N, P);
+      const r = await explore(compileModel(twin, "twin", { folios: N, putters: P }));
+      expect(r.verdict).toBe("holds");
+      expect(r.states).toBe(spin.states);
+      // pan counts the initial state as a transition ("stored + matched")
+      expect(r.transitions + 1).toBe(spin.transitions);
+    });
+  }
+
+  it("the recorded counts agree with SPIN run live (or are all there is)", () => {
+    expect(recorded).toBeDefined();
+    expect(recorded!.counts.length).toBe(TEST_SIZES.length);
+    if (!tools.ok) return;
+    const { N, P } = TEST_SIZES[TEST_SIZES.length - 1]!;
+    const live = runSpin(N, P, { opt: "-O0", dir: `test-N${N}-P${P}` });
+    const rec = recorded!.counts.find((x) => x.N === N && x.P === P)!;
+    expect(live.states).toBe(rec.states);
+  });
+});

@@ -1,0 +1,464 @@
+// The command line: exit codes, --json shapes, and a clear coded error (no stack trace) for
+// every kind of bad input. Most cases call main() in this process (the code bin/interleave.mjs
+// runs); a few spawn the real binary to check what a user's shell sees.
+import { describe, it, expect, afterAll } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { cli, type CliRun } from "../helpers.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "interleave-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const STACK = /\n\s+at .*:\d+:\d+/;
+
+/** A user mistake: exit 2, one `interleave: error CODE: ...` line naming the cause, no stack. */
+function expectUsageError(r: CliRun, code: string, ...mentions: string[]): void {
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(new RegExp(`^interleave: error ${code}: `, "m"));
+  for (const m of mentions) expect(r.stderr).toContain(m);
+  expect(r.stderr).not.toMatch(STACK);
+  expect(r.stderr).not.toContain("internal error");
+}
+
+function file(name: string, text: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+interface JsonResult {
+  model: string;
+  variant: string;
+  verdict: string;
+  states: number;
+  transitions: number;
+  seconds: number;
+  complete: boolean;
+  stopReason: string | null;
+  expected: { ok: boolean; detail: string } | null;
+  violations: { property: string; kind: string; length: number; file: string | null }[];
+  error: { code: string; message: string; where: string } | null;
+}
+const results = (r: CliRun) => (JSON.parse(r.stdout) as { results: JsonResult[] }).results;
+
+describe("check", () => {
+  it("exit 0 when every property holds, with the documented --json shape", async () => {
+    const r = await cli("check", "test/fixtures/counters.ts", "--json", "--param", "k=4");
+    expect(r.code).toBe(0);
+    const [res] = results(r);
+    expect(res).toMatchObject({
+      model: "counters",
+      variant: "plain",
+      verdict: "holds",
+      states: 25,
+      transitions: 40,
+      complete: true,
+      stopReason: null,
+      violations: [],
+      expected: { ok: true },
+    });
+    expect(typeof res!.seconds).toBe("number");
+  });
+
+  it("exit 1 on a violation; the counterexample is saved where --save says", async () => {
+    const dir = join(tmp, "cx");
+    const r = await cli(
+      "check",
+      "models/classic/flag-lock.ts",
+      "--variant",
+      "test-then-set",
+      "--json",
+      "--save",
+      dir,
+    );
+    expect(r.code).toBe(1);
+    const [res] = results(r);
+    expect(res!.verdict).toBe("violated");
+    const v = res!.violations[0]!;
+    expect(v).toMatchObject({ property: "mutual-exclusion", kind: "invariant", length: 6 });
+    expect(v.file).toBe(join(dir, "flag-lock/test-then-set/mutual-exclusion.json"));
+    const saved = JSON.parse(readFileSync(v.file!, "utf8")) as Record<string, unknown>;
+    expect(saved).toMatchObject({
+      model: "models/classic/flag-lock.ts",
+      name: "flag-lock",
+      variant: "test-then-set",
+      params: { cpus: 2 },
+      property: "mutual-exclusion",
+      schedule: "0 1 0 0 1 1",
+      length: 6,
+    });
+    // and it replays
+    const rep = await cli("replay", v.file!);
+    expect(rep.code).toBe(1);
+    expect(rep.stdout).toContain("reproduced: mutual-exclusion");
+  });
+
+  it("prints the verdict table and the diagram of each violation", async () => {
+    const r = await cli("check", "models/classic/philosophers.ts", "--no-save");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^model\s+variant\s+verdict\s+declared\s+states/);
+    expect(r.stdout).toMatch(/philosophers\s+left-then-right\s+violated\s+ok\s+87/);
+    expect(r.stdout).toMatch(/philosophers\s+ordered\s+holds\s+ok\s+72/);
+    expect(r.stdout).toContain("CPU0 (philosopher0)");
+    expect(r.stdout).toContain("=> deadlock: no CPU can make progress");
+    expect(r.stdout).toContain("2 of 2 as declared");
+  });
+
+  it("exit 3 when a bound stops the run", async () => {
+    const r = await cli("check", "test/fixtures/counters.ts", "--max-states", "5", "--json");
+    expect(r.code).toBe(3);
+    expect(results(r)[0]).toMatchObject({
+      verdict: "incomplete",
+      stopReason: "states",
+      states: 5,
+      complete: false,
+      expected: { ok: false },
+    });
+  });
+
+  it("--max-depth and --strategy dfs", async () => {
+    const r = await cli(
+      "check",
+      "test/fixtures/counters.ts",
+      "--max-depth",
+      "2",
+      "--strategy",
+      "dfs",
+      "--json",
+    );
+    expect(r.code).toBe(3);
+    expect(results(r)[0]).toMatchObject({ stopReason: "depth", states: 6 });
+  });
+
+  it("--expect: exit 0 exactly when every verdict is as declared", async () => {
+    const ok = await cli("check", "models/classic", "--expect", "--no-save", "--json");
+    expect(ok.code).toBe(0);
+    expect(results(ok).every((x) => x.expected?.ok)).toBe(true);
+    const bad = await cli("check", "test/fixtures/counters.ts", "--expect", "--max-states", "3");
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain("NOT as declared: counters/plain (incomplete (reached the max-states bound)");
+  });
+
+  it("a model error (value out of range) is exit 2 and names field, step and trace", async () => {
+    const r = await cli("check", "test/fixtures/bad-range.ts");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("model error E_RANGE in bad-range/only: refcount = 3");
+    expect(r.stdout).toContain("step `folio_get#1` at test/fixtures/bad-range.ts:");
+    expect(r.stdout).toContain("the trace that led to it:");
+    expect(r.stdout).toContain("folio_get#0");
+    expect(r.stdout).not.toMatch(STACK);
+    const j = await cli("check", "test/fixtures/bad-range.ts", "--json");
+    expect(j.code).toBe(2);
+    expect(results(j)[0]).toMatchObject({ verdict: "error", error: { code: "E_RANGE" } });
+  });
+
+  it("a step that throws is exit 2 with where it threw, and no stack", async () => {
+    const r = await cli("check", "test/fixtures/step-throws.ts");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("model error E_STEP");
+    expect(r.stdout).toContain("Cannot read properties of undefined");
+    expect(r.stdout).toMatch(/thrown at test\/fixtures\/step-throws\.ts:\d+/);
+    expect(r.stdout).toContain("INTERLEAVE_DEBUG=1");
+    expect(r.stdout).not.toMatch(STACK);
+  });
+
+  it("a model whose build throws: E_BUILD naming model, variant and line; others still run", async () => {
+    const r = await cli("check", "test/fixtures/build-throws.ts");
+    expectUsageError(r, "E_BUILD", "model build-throws (variant only)", "no folio to queue");
+    expect(r.stderr).toMatch(/test\/fixtures\/build-throws\.ts:\d+/);
+    const both = await cli(
+      "check",
+      "test/fixtures/build-throws.ts",
+      "test/fixtures/counters.ts",
+      "--json",
+    );
+    expect(both.code).toBe(2);
+    const rs = results(both);
+    expect(rs.map((x) => [x.model, x.verdict])).toEqual([
+      ["counters", "holds"],
+      ["build-throws", "error"],
+    ]);
+    expect(rs[1]!.error!.code).toBe("E_BUILD");
+  });
+});
+
+describe("bad input: a clear coded error, exit 2, no stack trace", () => {
+  it("no command", async () => {
+    const r = await cli();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("usage:");
+  });
+
+  it("unknown command", async () => {
+    expectUsageError(await cli("frobnicate"), "E_USAGE", 'unknown command "frobnicate"');
+  });
+
+  it("unknown option", async () => {
+    expectUsageError(await cli("check", "--frob"), "E_USAGE", "--frob");
+    expectUsageError(await cli("replay", "x.json", "--frob"), "E_USAGE", "--frob");
+    expectUsageError(await cli("list", "--frob"), "E_USAGE", "--frob");
+  });
+
+  it("bad --param: not NAME=INTEGER, unknown name, out of range, not an integer", async () => {
+    const m = "models/classic/philosophers.ts";
+    expectUsageError(await cli("check", m, "--param", "n"), "E_USAGE", "expected NAME=INTEGER");
+    expectUsageError(await cli("check", m, "--param", "n=two"), "E_USAGE", "NAME=INTEGER");
+    expectUsageError(
+      await cli("check", m, "--param", "folios=3"),
+      "E_PARAM",
+      'no parameter "folios"',
+      "its parameters are: n",
+    );
+    expectUsageError(await cli("check", m, "--param", "n=99"), "E_PARAM", "outside 2..6");
+  });
+
+  it("bad bounds and strategy", async () => {
+    const m = "test/fixtures/counters.ts";
+    expectUsageError(await cli("check", m, "--max-states", "0"), "E_USAGE", "--max-states");
+    expectUsageError(await cli("check", m, "--max-seconds", "soon"), "E_USAGE", "--max-seconds");
+    expectUsageError(await cli("check", m, "--strategy", "xfs"), "E_USAGE", "bfs or dfs");
+  });
+
+  it("unknown variant (one model, many models, diff)", async () => {
+    expectUsageError(
+      await cli("check", "models/classic/peterson.ts", "--variant", "nope"),
+      "E_VARIANT",
+      'no variant "nope"',
+      "peterson, no-turn",
+    );
+    expectUsageError(
+      await cli("check", "models/classic", "--variant", "nope"),
+      "E_VARIANT",
+      '"nope"',
+    );
+    expectUsageError(
+      await cli("diff", "models/classic/peterson.ts", "--variants", "peterson,nope"),
+      "E_VARIANT",
+      'no variant "nope"',
+    );
+  });
+
+  it("missing file", async () => {
+    expectUsageError(await cli("check", "models/nope.ts"), "E_NO_FILE", "models/nope.ts");
+    expectUsageError(await cli("list", "nowhere"), "E_NO_FILE", "nowhere");
+    expectUsageError(await cli("replay", "nope.json"), "E_NO_FILE", "nope.json");
+    expectUsageError(await cli("diff", "nope.ts"), "E_NO_FILE", "nope.ts");
+  });
+
+  it("a file that is not a model, and a folder without models", async () => {
+    expectUsageError(
+      await cli("check", "test/fixtures/not-a-model.ts"),
+      "E_NOT_MODEL",
+      "test/fixtures/not-a-model.ts: exports no model",
+      "defineModel",
+    );
+    const empty = mkdtempSync(join(tmp, "empty-"));
+    expectUsageError(await cli("check", empty), "E_NO_MODEL", "no model found");
+  });
+
+  it("a model file that fails to load (throws, or does not parse)", async () => {
+    expectUsageError(
+      await cli("check", "test/fixtures/load-throws.ts"),
+      "E_MODEL_LOAD",
+      "test/fixtures/load-throws.ts: the model file failed to load",
+      "split_queue_len is not declared",
+    );
+    const broken = file("broken-syntax.ts", "export default { name: ;\n");
+    expectUsageError(await cli("check", broken), "E_MODEL_LOAD", "broken-syntax.ts");
+  });
+
+  it("broken counterexample files", async () => {
+    const good = JSON.parse(
+      readFileSync("counterexamples/flag-lock/test-then-set/mutual-exclusion.json", "utf8"),
+    ) as Record<string, unknown>;
+    const variant = (name: string, edit: (o: Record<string, unknown>) => void): string => {
+      const o = structuredClone(good);
+      edit(o);
+      return file(`${name}.json`, JSON.stringify(o));
+    };
+    expectUsageError(
+      await cli("replay", file("not-json.json", "{ nope")),
+      "E_CX_JSON",
+      "not-json.json: not valid JSON",
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("no-schedule", (o) => delete o.schedule),
+      ),
+      "E_CX_FIELD",
+      'field "schedule" should be a string, found nothing',
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("num-variant", (o) => (o.variant = 3)),
+      ),
+      "E_CX_FIELD",
+      'field "variant" should be a string, found number',
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("bad-params", (o) => (o.params = { cpus: "two" })),
+      ),
+      "E_CX_FIELD",
+      "params.cpus should be a number",
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("bad-schedule", (o) => (o.schedule = "0 1 x")),
+      ),
+      "E_CX_FIELD",
+      '"x" is not a move',
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("no-model-file", (o) => (o.model = "models/gone.ts")),
+      ),
+      "E_NO_FILE",
+      "models/gone.ts does not exist",
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("no-variant", (o) => (o.variant = "gone")),
+      ),
+      "E_VARIANT",
+      'no variant "gone"',
+    );
+    expectUsageError(
+      await cli(
+        "replay",
+        variant("bad-param-value", (o) => (o.params = { cpus: 9 })),
+      ),
+      "E_PARAM",
+      "cpus=9",
+    );
+    for (const [name, text] of [
+      ["array", "[]"],
+      ["null", "null"],
+      ["number", "42"],
+    ]) {
+      expectUsageError(
+        await cli("replay", file(`${name}.json`, text!)),
+        "E_CX_JSON",
+        `${name}.json: not a counterexample`,
+      );
+    }
+  });
+});
+
+describe("list and diff", () => {
+  it("list --json: models, variants with expected verdicts, properties", async () => {
+    const r = await cli("list", "models/classic", "--json");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      name: string;
+      file: string;
+      variants: { name: string; expect: unknown; properties: string[] }[];
+    }[];
+    expect(out.map((m) => m.name)).toEqual(["flag-lock", "peterson", "philosophers"]);
+    const fl = out[0]!;
+    expect(fl.file).toBe("models/classic/flag-lock.ts");
+    expect(fl.variants.map((v) => [v.name, v.expect])).toEqual([
+      ["test-then-set", { violated: ["mutual-exclusion"] }],
+      ["test-and-set", "holds"],
+    ]);
+    expect(fl.variants[0]!.properties).toEqual(["mutual-exclusion", "deadlock"]);
+    const text = await cli("list", "models/classic");
+    expect(text.stdout).toContain("- test-then-set: expected violates mutual-exclusion");
+    expect(text.stdout).toContain("params: n=3 [2..6]");
+  });
+
+  it("diff --json: the property x variant table and the contrasts", async () => {
+    const r = await cli("diff", "models/classic/peterson.ts", "--json", "--no-save");
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as {
+      properties: string[];
+      variants: { variant: string; cells: Record<string, string> }[];
+      contrasts: string[];
+    };
+    expect(out.properties).toEqual(["mutual-exclusion", "deadlock"]);
+    expect(out.variants.map((v) => [v.variant, v.cells])).toEqual([
+      ["peterson", { "mutual-exclusion": "holds", deadlock: "holds" }],
+      ["no-turn", { "mutual-exclusion": "holds", deadlock: "violated (2)" }],
+    ]);
+    expect(out.contrasts).toEqual(["deadlock"]);
+    const text = await cli("diff", "models/classic/peterson.ts", "--no-save");
+    expect(text.stdout).toContain("deadlock: broken by no-turn, kept by peterson");
+  });
+
+  it("diff needs exactly one model file", async () => {
+    expectUsageError(await cli("diff"), "E_USAGE", "diff takes one model file");
+  });
+});
+
+describe("the real binary", () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ["bin/interleave.mjs", ...args], { encoding: "utf8" });
+
+  it("exit codes 0, 1, 2, 3 reach the shell", () => {
+    expect(run("check", "test/fixtures/counters.ts", "--quiet").status).toBe(0);
+    expect(run("check", "models/classic/flag-lock.ts", "--no-save").status).toBe(1);
+    expect(run("check", "test/fixtures/counters.ts", "--max-states", "2").status).toBe(3);
+    const bad = run("check", "test/fixtures/build-throws.ts");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("interleave: error E_BUILD:");
+    expect(bad.stderr).not.toMatch(STACK);
+  });
+
+  it("no progress line when stderr is not a terminal", () => {
+    const r = run("check", "test/fixtures/counters.ts", "--param", "k=40");
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("");
+  });
+
+  it("Ctrl-C ends a run cleanly: incomplete (exit 3) with what was explored", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(
+      process.execPath,
+      ["bin/interleave.mjs", "check", "test/fixtures/endless.ts", "--json"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        // the model announces that it is built: the run (and its SIGINT handler) is live
+        if (stderr.includes("endless: built")) resolve();
+      });
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(3);
+    expect(stderr).toContain("interrupted; finishing the report");
+    const [res] = results({ code: code ?? -1, stdout, stderr });
+    expect(res).toMatchObject({
+      verdict: "incomplete",
+      stopReason: "interrupted",
+      complete: false,
+    });
+    expect(res!.states).toBeGreaterThan(0);
+  });
+});
+
+it("fixture files exist (guards against a renamed fixture silently weakening a test)", () => {
+  for (const f of [
+    "counters",
+    "bad-range",
+    "step-throws",
+    "build-throws",
+    "not-a-model",
+    "load-throws",
+    "endless",
+    "flag-lock-fixed",
+  ])
+    expect(existsSync(`test/fixtures/${f}.ts`)).toBe(true);
+});

@@ -1,0 +1,158 @@
+// PCT priority logic, the preemption bound, uniform random's interpretation of its data.
+import { describe, expect, it } from "vitest";
+import * as fc from "fast-check";
+import philosophers from "../../models/classic/philosophers.ts";
+import flagLock from "../../models/classic/flag-lock.ts";
+import { compileModel, type CompiledModel } from "../../src/model/model.ts";
+import { execute, isEnabled, type Move } from "../../src/rt/machine.ts";
+import { runSchedule } from "../../src/fuzz/run.ts";
+import { pct, _internals as P } from "../../src/fuzz/pct.ts";
+import { preempt } from "../../src/fuzz/preempt.ts";
+import { random, _internals as R } from "../../src/fuzz/random.ts";
+import { replaySchedule } from "../../src/fuzz/replay.ts";
+import type { SchedView } from "../../src/fuzz/strategy.ts";
+
+function view(enabled: number[], step: number, last: number, nch = 1): SchedView {
+  return { model: undefined as unknown as CompiledModel, state: new Int32Array(0), enabled, step, last, choices: () => nch };
+}
+
+/** Switches away from a CPU that could still have run the next step. */
+function preemptions(model: CompiledModel, moves: readonly Move[]): number {
+  const b = model.init.slice();
+  let n = 0;
+  for (let i = 0; i < moves.length; i++) {
+    const prev = i > 0 ? moves[i - 1]!.cpu : -1;
+    if (prev >= 0 && moves[i]!.cpu !== prev && isEnabled(model, prev, b)) n++;
+    execute(model, moves[i]!.cpu, moves[i]!.choice, b);
+  }
+  return n;
+}
+
+describe("PCT (Burckhardt et al., ASPLOS 2010)", () => {
+  it("initial priorities are the distinct values d..d+n-1, in key order, ties to the lower CPU", () => {
+    expect(P.initialPriorities([5, 1, 9], 3, 3)).toEqual([4, 3, 5]);
+    expect(P.initialPriorities([0, 0, 0, 0], 4, 2)).toEqual([5, 4, 3, 2]);
+    fc.assert(
+      fc.property(fc.array(fc.nat(100), { maxLength: 8 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 5 }), (keys, n, d) => {
+        const prio = P.initialPriorities(keys, n, d);
+        expect([...prio].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => d + i));
+        for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) if ((keys[a] ?? 0) > (keys[b] ?? 0)) expect(prio[a]).toBeGreaterThan(prio[b]!);
+      }),
+    );
+  });
+
+  it("d-1 distinct change points, among steps 1..k when they do not collide", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(1000), { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 10, max: 50 }), (ch, d, k) => {
+        const at = P.changePoints(ch, k, d);
+        expect(at.size).toBe(d - 1);
+        expect([...at.values()].sort()).toEqual(Array.from({ length: d - 1 }, (_, i) => i + 1));
+        for (const s of at.keys()) expect(s).toBeGreaterThanOrEqual(1);
+      }),
+    );
+    expect([...P.changePoints([0, 0], 10, 3).entries()]).toEqual([[1, 1], [2, 2]]);
+  });
+
+  it("always runs the highest-priority enabled CPU; a change point lowers it below every initial priority", () => {
+    // keys: CPU2 > CPU0 > CPU1; d = 3: priorities CPU2=5, CPU0=4, CPU1=3; change point 1 at step 3
+    const s = P.pctScheduler({ keys: [5, 1, 9], changes: [2, 7], choices: [] }, 10, 3, 3);
+    expect(s.next(view([0, 1, 2], 0, -1))!.cpu).toBe(2);
+    expect(s.next(view([0, 1], 1, 2))!.cpu).toBe(0); // CPU2 blocked: next highest
+    expect(s.next(view([0, 1, 2], 2, 0))!.cpu).toBe(0); // step 3 is the change point: CPU2 would run...
+    expect(s.state.prio[2]).toBe(2); // ...and drops to d-1 = 2, below every initial priority
+    expect(s.next(view([1, 2], 3, 0))!.cpu).toBe(1);
+    expect(s.next(view([2], 4, 1))!.cpu).toBe(2);
+    expect(s.next(view([0, 1], 5, 2))!.cpu).toBe(0);
+    expect(s.next(view([0, 1], 6, 0))!.cpu).toBe(0);
+    expect(s.next(view([0, 1, 2], 7, 0))!.cpu).toBe(1); // step 8, change point 2: CPU0 drops to d-2 = 1
+    expect(s.state.prio).toEqual([1, 3, 2]);
+  });
+
+  it("on a model: each move is the highest-priority enabled CPU at that point", () => {
+    const model = compileModel(philosophers, "ordered", { n: 4 });
+    fc.assert(
+      fc.property(pct(3).arbitrary({ depth: 100 }), (data) => {
+        const sched = P.pctScheduler(data, 20, 3, 4);
+        const r = runSchedule(
+          model,
+          {
+            next: (v) => {
+              const mv = sched.next(v)!;
+              const best = Math.max(...v.enabled.map((t) => sched.state.prio[t]!));
+              expect(sched.state.prio[mv.cpu]).toBe(best);
+              return mv;
+            },
+          },
+          { depth: 100 },
+        );
+        expect(r.end).toBe("done");
+      }),
+      { numRuns: 50, seed: 3 },
+    );
+  });
+
+  it("rejects a depth below 1", () => {
+    expect(() => pct(0)).toThrow(/PCT depth 0/);
+  });
+});
+
+describe("bounded preemption", () => {
+  for (const bound of [0, 1, 2, 3]) {
+    it(`never preempts more than ${bound} time(s)`, () => {
+      const model = compileModel(flagLock, "test-then-set", { cpus: 3 });
+      const st = preempt(bound);
+      let most = 0;
+      fc.assert(
+        fc.property(st.arbitrary({ depth: 200 }), (data) => {
+          const r = runSchedule(model, st.scheduler(data, { k: 12, depth: 200 }), { depth: 200 });
+          const n = preemptions(model, r.moves);
+          most = Math.max(most, n);
+          expect(n).toBeLessThanOrEqual(bound);
+        }),
+        { numRuns: 150, seed: 11 },
+      );
+      if (bound > 0) expect(most).toBeGreaterThan(0); // the bound is reached, not avoided
+    });
+  }
+});
+
+describe("uniform random", () => {
+  it("preference 0 keeps the CPU that ran last; j counts enabled CPUs after it, cyclically", () => {
+    expect(R.relativeCpu({ enabled: [0, 1, 2], last: 1 }, 0)).toBe(1);
+    expect(R.relativeCpu({ enabled: [0, 1, 2], last: 1 }, 1)).toBe(2);
+    expect(R.relativeCpu({ enabled: [0, 1, 2], last: 1 }, 2)).toBe(0);
+    expect(R.relativeCpu({ enabled: [0, 2], last: 1 }, 0)).toBe(2); // last one blocked: the next one
+    expect(R.relativeCpu({ enabled: [0, 2], last: -1 }, 0)).toBe(0);
+  });
+
+  it("picks among enabled CPUs evenly", () => {
+    const counts = [0, 0, 0];
+    for (const prefs of fc.sample(random.arbitrary({ depth: 1 }), { seed: 5, numRuns: 3000 })) {
+      counts[random.scheduler(prefs, { k: 1, depth: 1 }).next(view([0, 1, 2], 0, 1))!.cpu]!++;
+    }
+    for (const c of counts) expect(c).toBeGreaterThan(900); // 1000 expected each
+  });
+
+  it("any data, including shrunk data, gives a feasible schedule", () => {
+    const model = compileModel(philosophers, "left-then-right", { n: 3 });
+    fc.assert(
+      fc.property(fc.array(fc.record({ d: fc.nat(), c: fc.nat() }), { maxLength: 30 }), (prefs) => {
+        const r = runSchedule(model, random.scheduler(prefs, { k: 1, depth: 50 }), { depth: 50 });
+        expect(r.end).not.toBe("infeasible");
+        const again = runSchedule(model, replaySchedule(r.moves).scheduler(r.moves, { k: 1, depth: 50 }), { depth: 50 });
+        expect(again.moves).toEqual(r.moves);
+        expect(again.violation).toEqual(r.violation);
+      }),
+      { numRuns: 200, seed: 8 },
+    );
+  });
+
+  it("replay stops with 'infeasible' when a move cannot be taken", () => {
+    const model = compileModel(philosophers, "left-then-right", { n: 2 });
+    const moves = [{ cpu: 0, choice: 0 }, { cpu: 1, choice: 0 }, { cpu: 0, choice: 0 }];
+    const r = runSchedule(model, replaySchedule(moves).scheduler(moves, { k: 1, depth: 10 }), { depth: 10 });
+    expect(r.end).toBe("violation"); // deadlock after two moves: the third is never asked for
+    const bad = [{ cpu: 5, choice: 0 }];
+    expect(runSchedule(model, replaySchedule(bad).scheduler(bad, { k: 1, depth: 10 }), { depth: 10 }).end).toBe("infeasible");
+  });
+});
