@@ -1,6 +1,6 @@
 // One interleave run of the twin, in its own process so that its peak RSS is its own:
 //   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes]
-// Prints one JSON line: states, transitions, seconds, verdict, tableBytes, maxRssBytes.
+// Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes.
 
 import { compileModel, explore } from "../src/index.ts";
 import twin from "./twins/scan_private.ts";
@@ -11,7 +11,9 @@ if (!Number.isInteger(N) || !Number.isInteger(P)) {
   process.exit(2);
 }
 const model = compileModel(twin, "twin", { folios: N!, putters: P! });
+const cpu0 = process.cpuUsage();
 const r = await explore(model, maxMemory ? { maxMemory } : {});
+const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
     N,
@@ -19,6 +21,8 @@ console.log(
     states: r.states,
     transitions: r.transitions,
     seconds: r.seconds,
+    // user + system CPU time of the exploration (robust when other processes share the cores)
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     verdict: r.verdict,
     stopReason: r.stopReason ?? null,
     tableBytes: r.memoryBytes,

@@ -4,11 +4,20 @@
 //   node bin/run-ts.mjs bench/record-spin-counts.ts
 
 import { writeFileSync } from "node:fs";
-import { COUNTS_FILE, INSTALL_HINT, runSpin, spinTools, TEST_SIZES, type RecordedCounts } from "./spin.ts";
+import {
+  COUNTS_FILE,
+  INSTALL_HINT,
+  runSpin,
+  spinTools,
+  TEST_SIZES,
+  type RecordedCounts,
+} from "./spin.ts";
 
 const tools = spinTools();
 if (!tools.ok) {
-  console.error(`record-spin-counts: ${tools.missing.join(" and ")} not found on PATH; ${INSTALL_HINT}`);
+  console.error(
+    `record-spin-counts: ${tools.missing.join(" and ")} not found on PATH; ${INSTALL_HINT}`,
+  );
   process.exit(2);
 }
 const counts: RecordedCounts["counts"][number][] = [];
@@ -24,7 +33,8 @@ for (const { N, P } of TEST_SIZES) {
 const out: RecordedCounts = {
   spinVersion: tools.version ?? "?",
   recorded: new Date().toISOString(),
-  command: "spin -DN=<N> -DP=<P> -a -o1 -o2 -o3 scan_private.pml; gcc -DSAFETY -DNOREDUCE; ./pan -m1000000",
+  command:
+    "spin -DN=<N> -DP=<P> -a -o1 -o2 -o3 scan_private.pml; gcc -DSAFETY -DNOREDUCE; ./pan -m1000000",
   counts,
 };
 writeFileSync(COUNTS_FILE, JSON.stringify(out, null, 2) + "\n");

@@ -46,6 +46,8 @@ export interface SpinRun {
   /** pan's "transitions (= stored+matched)": counts the initial state as one transition. */
   readonly transitions: number;
   readonly seconds: number;
+  /** user + system CPU time of pan (bash `times`), or NaN. */
+  readonly cpuSeconds: number;
   /** pan's "total actual memory usage", in bytes (pan prints MiB). */
   readonly memoryBytes: number;
   readonly vectorBytes: number;
@@ -85,8 +87,16 @@ function num(out: string, re: RegExp, what: string): number {
   return Number(m[1]);
 }
 
+/** The children's user + system time from the last line of bash's `times` ("0m1.234s 0m0.010s"). */
+function childCpuSeconds(out: string): number {
+  const lines = out.trim().split("\n");
+  const m = /^(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s$/.exec(lines[lines.length - 1]!.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+}
+
 /** Parses pan's report. */
-export function parsePan(out: string): Omit<SpinRun, "N" | "P"> {
+export function parsePan(out: string): Omit<SpinRun, "N" | "P" | "cpuSeconds"> {
   if (/max search depth too small/.test(out)) {
     throw new Error("pan: max search depth too small (raise -m)");
   }
@@ -94,7 +104,9 @@ export function parsePan(out: string): Omit<SpinRun, "N" | "P"> {
     states: num(out, /^\s*(\d+) states, stored/m, "states, stored"),
     transitions: num(out, /^\s*(\d+) transitions \(= stored\+matched\)/m, "transitions"),
     seconds: num(out, /elapsed time ([\d.e+-]+) seconds/, "elapsed time"),
-    memoryBytes: Math.round(num(out, /^\s*([\d.]+)\s+total actual memory usage/m, "total actual memory usage") * 2 ** 20),
+    memoryBytes: Math.round(
+      num(out, /^\s*([\d.]+)\s+total actual memory usage/m, "total actual memory usage") * 2 ** 20,
+    ),
     vectorBytes: num(out, /State-vector (\d+) byte/, "State-vector"),
     depth: num(out, /depth reached (\d+)/, "depth reached"),
     errors: num(out, /errors: (\d+)/, "errors"),
@@ -104,13 +116,15 @@ export function parsePan(out: string): Omit<SpinRun, "N" | "P"> {
 /** Builds and runs pan for scan_private(N, P). */
 export function runSpin(N: number, P: number, opts: SpinOptions = {}): SpinRun {
   const pan = buildPan(N, P, opts);
-  const r = spawnSync(pan, [`-m${opts.maxDepth ?? 1_000_000}`], {
+  // bash's `times` prints the CPU time of the children (pan) after it ran
+  const r = spawnSync("bash", ["-c", `"$0" -m${opts.maxDepth ?? 1_000_000}; times`, pan], {
     cwd: dirname(pan),
     encoding: "utf8",
     maxBuffer: 16 * 2 ** 20,
   });
   if (r.error) throw r.error;
-  return { N, P, ...parsePan(r.stdout + r.stderr) };
+  const out = r.stdout + r.stderr;
+  return { N, P, ...parsePan(out), cpuSeconds: childCpuSeconds(out) };
 }
 
 export interface RecordedCounts {

@@ -42,7 +42,7 @@ export function fuzzSuite(def: ModelDef, file: string, o: SuiteOptions = {}): vo
       if (decl.expect === "holds") {
         for (const strategy of ["random", "pct"] as const) {
           const p = scheduleProperty(def, { variant, strategy, depth, file });
-          test.prop(p.arbitraries, { numRuns: o.numRuns ?? 60, seed })(
+          test.prop(p.arbitraries, { numRuns: o.numRuns ?? 60, seed, includeErrorInReport: true })(
             `${variant}: no ${strategy} run violates a property`,
             (params, data) => p.holds(params, data),
           );

@@ -42,3 +42,7 @@ export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts"
 // split queue, and the property catalogue.
 export * from "./kernel/folio.ts";
 export * from "./kernel/catalogue.ts";
+export * from "./kernel/memcg.ts";
+export * from "./kernel/list_lru.ts";
+export * from "./kernel/list.ts";
+export * from "./kernel/spinlock.ts";

@@ -220,7 +220,10 @@ export default defineModel({
             }),
             [
               if_(
-                step("folio_test_partially_mapped(pos)", (c) => c.s.folio[c.l.pos - 1]!.partially_mapped), // S10
+                step(
+                  "folio_test_partially_mapped(pos)",
+                  (c) => c.s.folio[c.l.pos - 1]!.partially_mapped,
+                ), // S10
                 [],
                 [
                   // list_del_init(&folio->_deferred_list) on the private list: its four writes
@@ -230,9 +233,15 @@ export default defineModel({
                     l.tprev = prev(c, l.pos);
                     set_prev(c, l.tnext, l.tprev);
                   }),
-                  step("list_del_init [2/4: prev->next = next]", (c) => set_next(c, c.l.tprev, c.l.tnext)), // S12
-                  step("list_del_init [3/4: entry->next = entry]", (c) => set_next(c, c.l.pos, c.l.pos)), // S13
-                  step("list_del_init [4/4: entry->prev = entry]", (c) => set_prev(c, c.l.pos, c.l.pos)), // S14
+                  step("list_del_init [2/4: prev->next = next]", (c) =>
+                    set_next(c, c.l.tprev, c.l.tnext),
+                  ), // S12
+                  step("list_del_init [3/4: entry->next = entry]", (c) =>
+                    set_next(c, c.l.pos, c.l.pos),
+                  ), // S13
+                  step("list_del_init [4/4: entry->prev = entry]", (c) =>
+                    set_prev(c, c.l.pos, c.l.pos),
+                  ), // S14
                   step("removed++", (c) => {
                     c.l.removed++; // S14b
                   }),

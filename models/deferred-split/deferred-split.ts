@@ -66,14 +66,24 @@ export default defineModel<P, Opts>({
   name: "deferred-split",
   doc: "deferred_split_scan() (private list with/without the safe prev folio, folio_batch, list_lru) against free, partial unmap, split and migration",
   params: {
-    folios: { default: 2, min: 1, max: 3, doc: "folios on the queue at the start (F1..Fn, in queue order)" },
+    folios: {
+      default: 2,
+      min: 1,
+      max: 3,
+      doc: "folios on the queue at the start (F1..Fn, in queue order)",
+    },
     partially_mapped: {
       default: 1,
       min: 0,
       max: 3,
       doc: "how many of the LAST folios are partially mapped (PG_partially_mapped set) at the start",
     },
-    underused: { default: 0, min: 0, max: 1, doc: "thp_underused() of the folios that are not partially mapped" },
+    underused: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "thp_underused() of the folios that are not partially mapped",
+    },
     scanners: { default: 1, min: 1, max: 2, doc: "CPUs running deferred_split_scan()" },
     putters: {
       default: 1,
@@ -81,16 +91,42 @@ export default defineModel<P, Opts>({
       max: 3,
       doc: "CPUs that zap the whole mapping of a folio and drop its last reference (Fn, Fn-1, ...)",
     },
-    with_partial_unmap: { default: 0, min: 0, max: 1, doc: "a CPU partially unmaps F1: deferred_split_folio(F1, true)" },
-    with_sync_split: { default: 0, min: 0, max: 1, doc: "a CPU holding a pin on F1 runs split_huge_page(F1)" },
-    with_migration: { default: 0, min: 0, max: 1, doc: "a CPU migrates F1 (isolated: it holds a pin)" },
+    with_partial_unmap: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "a CPU partially unmaps F1: deferred_split_folio(F1, true)",
+    },
+    with_sync_split: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "a CPU holding a pin on F1 runs split_huge_page(F1)",
+    },
+    with_migration: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "a CPU migrates F1 (isolated: it holds a pin)",
+    },
     batch_size: { default: 31, min: 1, max: 31, doc: "FOLIO_BATCH_SIZE of the folio-batch design" },
   },
   variants: {
     "private-list-no-prev": {
-      doc: "on-stack private list, every kept folio put at once (no safe prev folio)",
+      doc: "on-stack private list, every kept folio put at once (no safe prev folio); two scanners so a later list operation meets the corruption",
       options: { design: "private-list", safePrev: false },
-      expect: { violated: ["list-corruption", "queue-len", "stale-membership"] },
+      params: { scanners: 2 },
+      expect: {
+        violated: [
+          "list-corruption",
+          "queue-len",
+          "stale-membership",
+          "data-race",
+          "use-after-free",
+          "bad-page-state",
+          "list-integrity",
+        ],
+      },
     },
     "private-list": {
       doc: "on-stack private list with the safe prev folio of e66f3185fa04 (v6.12..v6.17)",
@@ -105,13 +141,33 @@ export default defineModel<P, Opts>({
     "list-lru": {
       doc: "seed 004: list_lru walk onto a dispose list (simplified per-node list_lru)",
       options: { design: "list-lru", safePrev: false },
-      expect: { violated: ["stale-membership"] },
+      expect: { violated: ["stale-membership", "use-after-free"] },
+    },
+    "private-list+partial-unmap": {
+      doc: "v6.12..v6.17 scan while F1 (queued, not partially mapped) is partially unmapped",
+      options: { design: "private-list", safePrev: true },
+      params: { with_partial_unmap: 1 },
+      expect: { violated: ["queue-len", "stale-membership", "list-integrity", "lost-membership"] },
+    },
+    "folio-batch+partial-unmap": {
+      doc: "seed 002's scan while F1 is partially unmapped",
+      options: { design: "folio-batch", safePrev: false },
+      params: { with_partial_unmap: 1 },
+      expect: "holds",
+    },
+    "list-lru+partial-unmap": {
+      doc: "seed 004's scan while F1 is partially unmapped",
+      options: { design: "list-lru", safePrev: false },
+      params: { with_partial_unmap: 1 },
+      expect: {
+        violated: ["stale-membership", "use-after-free", "list-integrity", "list-corruption"],
+      },
     },
   },
   build: ({ params: p, options }) => {
     const n = p.folios;
     const pm = Math.min(p.partially_mapped, n);
-    const pins = p.scanners + p.with_sync_split + p.with_migration;
+    const pins = p.scanners + p.with_partial_unmap + p.with_sync_split + p.with_migration;
     const Folio = folioType(1 + pins);
     const m = new ModelBuilder(sharedFields(options.design, Folio, n), { races: true });
     const q = queueOf(m, options.design);
@@ -146,7 +202,8 @@ export default defineModel<P, Opts>({
         b[f.pte_partial.$off(b)] = partial ? 1 : 0;
       }
       const F1 = F[0]!;
-      b[F1._refcount.$off(b)] = 1 + p.with_sync_split + p.with_migration;
+      // the mapping's reference, the zapped PTEs' reference, the split's and the migration's pins
+      b[F1._refcount.$off(b)] = 1 + p.with_partial_unmap + p.with_sync_split + p.with_migration;
       const stat = q.split.stat as Ref;
       b[stat.$off(b)] = pm;
       initQueue(

@@ -62,7 +62,6 @@ import type { IntS, ListHeadS, LockS, NodePtrS, PtrS } from "../../src/model/sch
 import {
   folio,
   folio_put,
-  folio_ref_freeze,
   folio_ref_unfreeze,
   folio_try_get,
   folio_trylock,
@@ -113,10 +112,12 @@ export type Design = "private-list" | "folio-batch" | "list-lru";
 export const folioExtra = {
   /** Ghost: some of the folio's PTEs have been zapped (it really is partially mapped). */
   pte_partial: bool(false),
+  /** Ghost: try_to_migrate() replaced the folio's PTEs with migration entries. */
+  migration_ptes: bool(false),
 };
 export type DsFolioFields = FolioFields & typeof folioExtra;
 export type DsFolioS = RecordS<DsFolioFields>;
-export type DsFolioRef = FolioRef & { readonly pte_partial: Ref };
+export type DsFolioRef = FolioRef & { readonly pte_partial: Ref; readonly migration_ptes: Ref };
 
 /** The Folio record type (one per model build: ptr() needs one shared array per record type). */
 export function folioType(maxRef: number): DsFolioS {
@@ -125,7 +126,10 @@ export function folioType(maxRef: number): DsFolioS {
 
 /** struct list_lru_one, simplified: one sublist with its lock and nr_items. */
 export function listLruOne(maxLen: number): RecordS {
-  return record({ lock: spinlock(), list: listHead({ lock: "lock" }), nr_items: counter(maxLen) }, "list_lru_one");
+  return record(
+    { lock: spinlock(), list: listHead({ lock: "lock" }), nr_items: counter(maxLen) },
+    "list_lru_one",
+  );
 }
 
 /** The queue of a design: the per-node deferred split queue, or the list_lru sublist. */
@@ -139,9 +143,10 @@ export interface Queue {
 }
 
 /** Shared state fields for `design`: the queue, the folios, the partially-mapped statistic. */
-export function sharedFields(design: Design, Folio: DsFolioS, nFolios: number) {
+export function sharedFields(design: Design, Folio: DsFolioS, nFolios: number, extra: Fields = {}) {
   const maxLen = nFolios + 1;
   return {
+    ...extra,
     ...(design === "list-lru"
       ? { lru: listLruOne(maxLen) }
       : { ds_queue: deferredSplitQueue({ maxLen }) as RecordS }),
@@ -170,11 +175,20 @@ export function queueOf(m: ModelBuilder<Sh>, design: Design): Queue {
     split_queue: q["split_queue"] as Ref<ListHeadS>,
     split_queue_len: q["split_queue_len"] as Ref<IntS>,
   };
-  return { design, ds, split: { queue: ds, stat, doubleUnqueue: false }, lenName: "ds_queue->split_queue_len" };
+  return {
+    design,
+    ds,
+    split: { queue: ds, stat, doubleUnqueue: design === "folio-batch" },
+    lenName: "ds_queue->split_queue_len",
+  };
 }
 
-export function foliosOf(m: ModelBuilder<Sh>): RecordRef<DsFolioS> & { [i: number]: DsFolioRef; length: number } {
-  return (m.s as unknown as { folio: RecordRef<DsFolioS> & { [i: number]: DsFolioRef; length: number } }).folio;
+export function foliosOf(
+  m: ModelBuilder<Sh>,
+): RecordRef<DsFolioS> & { [i: number]: DsFolioRef; length: number } {
+  return (
+    m.s as unknown as { folio: RecordRef<DsFolioS> & { [i: number]: DsFolioRef; length: number } }
+  ).folio;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +273,7 @@ function addIfEmpty(q: Queue, f: FolioRef): Stmt {
 function delIfQueued(q: Queue, f: FolioRef): Stmt {
   if (q.design === "list-lru") {
     return func("__list_lru_del", [
-      if_(list_nonempty(f._deferred_list), [list_del_init(f._deferred_list), lenAdd(q, -1, f)]),
+      if_(list_nonempty(f._deferred_list), [list_del_init(f._deferred_list), lenAdd(q, -1)]),
     ]);
   }
   return if_(list_nonempty(f._deferred_list), [lenAdd(q, -1, f), list_del_init(f._deferred_list)]);
@@ -283,7 +297,7 @@ export function folio_unqueue_deferred_split(q: Queue, f: FolioRef, onUnqueued: 
           func("__list_lru_del", [
             if_(list_nonempty(f._deferred_list), [
               list_del_init(f._deferred_list),
-              lenAdd(q, -1, f),
+              lenAdd(q, -1),
               clearPartiallyMapped(q, f),
               ...onUnqueued,
             ]),
@@ -300,7 +314,8 @@ export function folio_unqueue_deferred_split(q: Queue, f: FolioRef, onUnqueued: 
   return func("folio_unqueue_deferred_split", [
     if_(
       cond(
-        (c) => `folio_order(${nm(f, c)}) <= 1 || data_race(list_empty(&${nm(f, c)}->_deferred_list))`,
+        (c) =>
+          `folio_order(${nm(f, c)}) <= 1 || data_race(list_empty(&${nm(f, c)}->_deferred_list))`,
         (c) => {
           if (!isLarge(c, f)) return true;
           const id = f._deferred_list.$node(c.m.b);
@@ -315,7 +330,9 @@ export function folio_unqueue_deferred_split(q: Queue, f: FolioRef, onUnqueued: 
 
 /** folio_put(f) with the free path __folio_put: folio_unqueue_deferred_split, then free. */
 export function put(q: Queue, f: FolioRef): Stmt {
-  return folio_put(f, (g) => [func("__folio_put", [folio_unqueue_deferred_split(q, g), free_folio(g)])]);
+  return folio_put(f, (g) => [
+    func("__folio_put", [folio_unqueue_deferred_split(q, g), free_folio(g)]),
+  ]);
 }
 
 /** deferred_split_folio(f, partially_mapped) (since v6.12; the list_lru form for list-lru). */
@@ -362,7 +379,8 @@ export function split_folio(q: Queue, f: FolioRef, ok: Stmt[], fail: Stmt[]): St
     lockQ(q),
     if_(
       step(
-        (c, r) => `folio_ref_freeze(${nm(f, c)}, ${expected(c)}) -> ${r ? "true" : `false (_refcount ${ghost(c, f._refcount)})`}`,
+        (c, r) =>
+          `folio_ref_freeze(${nm(f, c)}, ${expected(c)}) -> ${r ? "true" : `false (_refcount ${ghost(c, f._refcount)})`}`,
         (c) => {
           assertLive(c, f, "folio_ref_freeze");
           const off = f._refcount.$off(c.m.b);
@@ -376,7 +394,8 @@ export function split_folio(q: Queue, f: FolioRef, ok: Stmt[], fail: Stmt[]): St
         clearPartiallyMapped(q, f),
         unlockQ(q),
         step(
-          (c) => `__split_unmapped_folio(${nm(f, c)}); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
+          (c) =>
+            `__split_unmapped_folio(${nm(f, c)}); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
           (c) => {
             c.m.set(f.order.$off(c.m.b), 0);
             c.m.setMarked(f._refcount.$off(c.m.b), expected(c));
@@ -424,12 +443,17 @@ export function unmapAndPut(q: Queue, f: DsFolioRef): Stmt {
   ]);
 }
 
-/** zap_pte_range() over part of f: __folio_remove_rmap() -> deferred_split_folio(f, true). */
+/**
+ * zap_pte_range() over part of f: __folio_remove_rmap() -> deferred_split_folio(f, true), then
+ * the zapped PTEs' reference is dropped (tlb_finish_mmu). The caller's model gives f that extra
+ * reference at init: it keeps the folio alive while deferred_split_folio() runs.
+ */
 export function partialUnmap(q: Queue, f: DsFolioRef): Stmt {
   return func("zap_pte_range", [
     if_(
       step(
-        (c, r) => `unmap part of ${nm(f, c)} -> ${r ? "now partially mapped" : "not mapped / already partial"}`,
+        (c, r) =>
+          `unmap part of ${nm(f, c)} -> ${r ? "now partially mapped" : "not mapped / already partial"}`,
         (c) => {
           const off = f.mapped.$off(c.m.b);
           if (c.m.getMarked(off) === 0 || ghost(c, f.pte_partial) !== 0) return false;
@@ -440,6 +464,8 @@ export function partialUnmap(q: Queue, f: DsFolioRef): Stmt {
       ),
       [func("__folio_remove_rmap", [deferred_split_folio(q, f, true)])],
     ),
+    // tlb_finish_mmu(): the zapped PTEs' reference (taken at init) is dropped after the rmap
+    put(q, f),
   ]);
 }
 
@@ -456,6 +482,10 @@ export interface MigrateHooks {
   readonly beforeMove?: Stmt[];
   /** Under the queue lock when __folio_unqueue_deferred_split() took src off a list. */
   readonly onUnqueued?: Stmt[];
+  /** Right after a successful freeze, before folio_unqueue_deferred_split(src). */
+  readonly frozen?: Stmt[];
+  /** Ghost bookkeeping run inside the successful folio_ref_freeze(src, 1) step. */
+  readonly onFrozen?: (c: Ctx) => void;
   /** After a successful __folio_migrate_mapping() (src frozen-unqueued-unfrozen). */
   readonly moved?: Stmt[];
   /** After remove_migration_ptes(src, dst) (e.g. the requeue of dst). */
@@ -473,15 +503,14 @@ export function migrate(q: Queue, src: DsFolioRef, hooks: MigrateHooks = {}): St
     func("migrate_folio_unmap", [
       folio_lock(src),
       step(
-        (c) => `try_to_migrate(${nm(src, c)})${ghost(c, src.mapped) ? ": unmap, drop the mapping's reference" : ""}`,
+        (c) =>
+          `try_to_migrate(${nm(src, c)})${ghost(c, src.mapped) ? ": unmap, drop the mapping's reference" : ""}`,
         (c) => {
           assertLive(c, src, "try_to_migrate");
           const off = src.mapped.$off(c.m.b);
-          if (c.m.getMarked(off) === 0) {
-            c.m.b[src.pte_partial.$off(c.m.b)] = 0;
-            return;
-          }
+          if (c.m.getMarked(off) === 0) return;
           c.m.setMarked(off, 0);
+          setGhost(c, src.migration_ptes, 1);
           const r = src._refcount.$off(c.m.b);
           c.m.setMarked(r, c.m.getMarked(r) - 1);
         },
@@ -491,8 +520,20 @@ export function migrate(q: Queue, src: DsFolioRef, hooks: MigrateHooks = {}): St
       ...(hooks.beforeMove ?? []),
       func("__folio_migrate_mapping", [
         if_(
-          folio_ref_freeze(src, 1),
+          step(
+            (c, r) =>
+              `folio_ref_freeze(${nm(src, c)}, 1) -> ${r ? "true" : `false (_refcount ${ghost(c, src._refcount)})`}`,
+            (c) => {
+              assertLive(c, src, "folio_ref_freeze");
+              const off = src._refcount.$off(c.m.b);
+              if (c.m.getMarked(off) !== 1) return false;
+              c.m.setMarked(off, 0);
+              hooks.onFrozen?.(c);
+              return true;
+            },
+          ),
           [
+            ...(hooks.frozen ?? []),
             folio_unqueue_deferred_split(q, src, hooks.onUnqueued ?? []),
             folio_ref_unfreeze(src, 1),
             ...(hooks.moved ?? []),
@@ -503,6 +544,8 @@ export function migrate(q: Queue, src: DsFolioRef, hooks: MigrateHooks = {}): St
             step(
               (c) => `-EAGAIN: remove_migration_ptes(${nm(src, c)}, ${nm(src, c)})`,
               (c) => {
+                if (ghost(c, src.migration_ptes) === 0) return;
+                setGhost(c, src.migration_ptes, 0);
                 c.m.setMarked(src.mapped.$off(c.m.b), 1);
                 const r = src._refcount.$off(c.m.b);
                 c.m.setMarked(r, c.m.getMarked(r) + 1);
@@ -532,7 +575,13 @@ export interface ScanOpts {
 }
 
 /** Locals of a scanner CPU for `design`. */
-export function scanLocals(design: Design, q: Queue, Folio: DsFolioS, nFolios: number, o: ScanOpts): Fields {
+export function scanLocals(
+  design: Design,
+  q: Queue,
+  Folio: DsFolioS,
+  nFolios: number,
+  o: ScanOpts,
+): Fields {
   const common = {
     folio: ptr(Folio),
     next: nodeptr(),
@@ -642,7 +691,7 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
               // We lost race with folio_put()
               clearPartiallyMapped(q, f),
               list_del_init(f._deferred_list),
-              lenAdd(q, -1, f),
+              lenAdd(q, -1),
             ],
           ),
           nrToScanBreak(l),
@@ -725,10 +774,15 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
             func("deferred_split_isolate", [
               if_(
                 folio_try_get(f),
-                [func("list_lru_isolate_move", [list_move(f._deferred_list, l.dispose), lenAdd(q, -1, f)])],
+                [
+                  func("list_lru_isolate_move", [
+                    list_move(f._deferred_list, l.dispose),
+                    lenAdd(q, -1),
+                  ]),
+                ],
                 [
                   // We lost race with folio_put()
-                  func("list_lru_isolate", [list_del_init(f._deferred_list), lenAdd(q, -1, f)]),
+                  func("list_lru_isolate", [list_del_init(f._deferred_list), lenAdd(q, -1)]),
                   clearPartiallyMapped(q, f),
                 ],
               ),
@@ -778,8 +832,12 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
           ],
         ),
         list_del_init(f._deferred_list),
-        lenAdd(q, -1, f),
-        nrToScanBreak(l, (c) => c.m.get(l.nr.$off(c.m.b)) === o.batch, " || !folio_batch_space(&fbatch)"),
+        lenAdd(q, -1),
+        nrToScanBreak(
+          l,
+          (c) => c.m.get(l.nr.$off(c.m.b)) === o.batch,
+          " || !folio_batch_space(&fbatch)",
+        ),
       ]),
       spin_unlock_irqrestore(q.ds.split_queue_lock),
       localSet(l.i, "i = 0", () => 0),
@@ -820,12 +878,16 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
       ]),
       if_(
         cond(
-          (c) => `folio_batch_reinit(&fbatch); sc->nr_to_scan && !list_empty(&${c.m.layout.nodeName(head.$node(c.m.b))})`,
+          (c) =>
+            `folio_batch_reinit(&fbatch); sc->nr_to_scan && !list_empty(&${c.m.layout.nodeName(head.$node(c.m.b))})`,
           (c) => {
             c.m.set(l.nr.$off(c.m.b), 0);
             c.m.set(l.i.$off(c.m.b), 0);
             const id = head.$node(c.m.b);
-            return c.m.get(l.nr_to_scan.$off(c.m.b)) > 0 && c.m.getMarked(c.m.layout.nodes[id]!.nextOff) !== id;
+            return (
+              c.m.get(l.nr_to_scan.$off(c.m.b)) > 0 &&
+              c.m.getMarked(c.m.layout.nodes[id]!.nextOff) !== id
+            );
           },
         ),
         [goto_("retry")],
@@ -847,10 +909,18 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
  * (list_splice_tail does not re-initialise it), and its torn states while the scanner works on
  * it unlocked are what DEBUG_LIST (list-corruption) and use-after-free judge.
  */
-export function installProperties(m: ModelBuilder<Sh>, q: Queue, opts: { skip?: readonly string[] } = {}): void {
+export function installProperties(
+  m: ModelBuilder<Sh>,
+  q: Queue,
+  opts: {
+    skip?: readonly string[];
+    /** More invariants for the observer to check (model-specific ghost properties). */
+    extra?: ReadonlyMap<string, (w: World) => boolean | string>;
+  } = {},
+): void {
   const skip = new Set(opts.skip ?? []);
   const folios = foliosOf(m);
-  const preds = new Map<string, (w: World) => boolean | string>();
+  const preds = new Map<string, (w: World) => boolean | string>(opts.extra ?? []);
   const capture = {
     invariant(name: string, fn: (w: World) => boolean | string) {
       preds.set(name, fn);
@@ -885,7 +955,11 @@ export function installProperties(m: ModelBuilder<Sh>, q: Queue, opts: { skip?: 
  * interleaving goes on. A violation is still found in every reachable state where the invariant
  * would fail (the observer can still run in each of them), so the verdicts are the invariants'.
  */
-export function observer(m: ModelBuilder<Sh>, q: Queue, preds: ReadonlyMap<string, (w: World) => boolean | string>): void {
+export function observer(
+  m: ModelBuilder<Sh>,
+  q: Queue,
+  preds: ReadonlyMap<string, (w: World) => boolean | string>,
+): void {
   const names = [...preds.keys()];
   let world: World | undefined;
   const what: Record<string, string> = {
@@ -897,11 +971,15 @@ export function observer(m: ModelBuilder<Sh>, q: Queue, preds: ReadonlyMap<strin
   };
   m.thread("observer", {}, () => [
     step(
-      (_c, _r, choice) => `observe [${names[choice]}]: ${what[names[choice]!] ?? ""}`,
+      (_c, _r, choice) => {
+        const name = names[choice]!;
+        return what[name] !== undefined ? `observe [${name}]: ${what[name]}` : `observe [${name}]`;
+      },
       (c, choice) => {
         const name = names[choice]!;
         const r = preds.get(name)!(world ?? ({ s: c.s, m: c.m, cpus: [] } as unknown as World));
-        if (r !== true) throw new Violation(name, typeof r === "string" ? r : `${name} does not hold`);
+        if (r !== true)
+          throw new Violation(name, typeof r === "string" ? r : `${name} does not hold`);
       },
       { choices: names.length },
     ),
@@ -917,14 +995,24 @@ export function observer(m: ModelBuilder<Sh>, q: Queue, preds: ReadonlyMap<strin
  * reads PG_partially_mapped, which migration clears on the source and never sets on the
  * destination, so it cannot see a migrated folio drop off.)
  */
-export function lostMembershipReal(m: ModelBuilder<Sh>, q: Queue, folios: { [i: number]: DsFolioRef; length: number }): void {
+export function lostMembershipReal(
+  m: ModelBuilder<Sh>,
+  q: Queue,
+  folios: { [i: number]: DsFolioRef; length: number },
+): void {
   m.endState(PROP.lostMembership, (w: World) => {
     const mm = w.m;
     const b = mm.b;
     const qh = q.ds.split_queue.$node(b);
     for (let i = 0; i < folios.length; i++) {
       const f = folios[i]!;
-      if (b[f.freed.$off(b)] || !b[f.mapped.$off(b)] || !b[f.pte_partial.$off(b)] || b[f.order.$off(b)]! <= 1) continue;
+      if (
+        b[f.freed.$off(b)] ||
+        !b[f.mapped.$off(b)] ||
+        !b[f.pte_partial.$off(b)] ||
+        b[f.order.$off(b)]! <= 1
+      )
+        continue;
       const id = f._deferred_list.$node(b);
       if (headOf(mm, id) === qh) continue;
       const name = folioName(f, b);
@@ -935,7 +1023,12 @@ export function lostMembershipReal(m: ModelBuilder<Sh>, q: Queue, folios: { [i: 
 }
 
 /** Puts folios on the queue at init (in array order), setting the length. */
-export function initQueue(w: World, q: Queue, folios: { [i: number]: DsFolioRef }, which: number[]): void {
+export function initQueue(
+  w: World,
+  q: Queue,
+  folios: { [i: number]: DsFolioRef },
+  which: number[],
+): void {
   const b = w.m.b;
   const lay = w.m.layout;
   const h = q.ds.split_queue.$node(b);
@@ -948,4 +1041,3 @@ export function initQueue(w: World, q: Queue, folios: { [i: number]: DsFolioRef 
   b[lay.nodes[h]!.prevOff] = ids[ids.length - 2]!;
   b[q.ds.split_queue_len.$off(b)] = which.length;
 }
-

@@ -29,16 +29,21 @@
 //
 // The CPUs: the caller of the split (by variant), and (params) another thread of the process
 // unmapping the range (zap_pte_range), a user access of page 1 (which waits on a migration
-// entry until the folio is unlocked: migration_entry_wait), and a speculative reference
-// (folio_try_get + folio_put: GUP-fast, compaction, deferred_split_scan).
+// entry until the folio is unlocked: migration_entry_wait), and an rmap walker that does not
+// take the folio lock of an anon folio (idle page tracking / DAMON: folio_try_get, then
+// rmap_walk_anon under anon_vma_lock_read, page_vma_mapped_walk over the PTEs) -- the path the
+// anon_vma lock of __folio_split serialises against, and a reference that makes the freeze fail.
 //
 // What the checker finds:
 //   - unmapped-with-flag / folio_split_unmapped (the device-migration caller): holds.
 //   - mapped-without-flag (the normal split of a mapped folio): holds.
 //   - mapped-with-flag: the folio is NOT split while mapped: each PTE holds a reference, so
 //     folio_ref_freeze(F, 1 + extra_pins) fails and the split returns -EAGAIN
-//     (split-of-mapped-folio holds). But when another thread unmaps the range between
-//     can_split_folio() and the freeze, the split succeeds, and the flagged path leaves F1
+//     (split-of-mapped-folio holds in every variant: the refcount freeze, not the flag, is what
+//     keeps a mapped folio from being split; skipping the anon_vma lock is harmless for the
+//     same reason: an rmap walker holds a reference, so it and the split exclude each other).
+//     But when another thread unmaps the range between can_split_folio() and the freeze, the
+//     split succeeds, and the flagged path leaves F1
 //     locked with the split's reference: the caller, which does what every split caller does
 //     (unlock and put the folio it passed), leaks F1 (`leaked-folio`).
 //   - unmap-then-split-with-flag (Zi Yan's misuse: the caller unmaps the folio itself, splits
@@ -49,8 +54,8 @@
 //     caller as an assertion (`vm-warn-folio-mapped`); when the range was zapped first the
 //     warning is silent and the leak is the same as above.
 //
-// Left out: the PMD level (the folio is PTE-mapped; migrate_vma_split_pages' split_huge_pmd_address
-// is not modelled), the copy to device memory (migrate_vma_finalize restores the source pages, as
+// Left out: the PMD level (the folio is PTE-mapped; split_huge_pmd_address() of
+// migrate_vma_split_pages() is not modelled), the copy to device memory (migrate_vma_finalize restores the source pages, as
 // for a page whose migration was abandoned), the extra folio_get() of v2's
 // migrate_vma_split_pages() (with it, can_split_folio(folio, 1) as posted cannot succeed: the
 // model gives the device-migration caller exactly the one pin the split expects), swap cache
@@ -58,6 +63,12 @@
 // LRU, the TLB batching of zap (the put follows the PTE clear), the anon_vma reference count.
 // Each PTE operation is one step (it runs under the page table lock); refcount and mapcount are
 // atomics: the data-race check is off for this model.
+//
+// Properties: split-of-mapped-folio (assertion in __split_unmapped_folio, and invariant: every
+// folio's mapcount equals the present PTEs mapping its pages), stale-migration-entry (end
+// state), leaked-folio (end state: a live folio left locked, or holding more references than
+// mappings), bad-mapcount (Bad page map on zap), vm-warn-folio-mapped, use-after-free (a PTE
+// of a freed folio, and the folio module's checks), deadlock.
 
 import {
   array,
@@ -76,6 +87,7 @@ import {
   return_,
   spinlock,
   step,
+  when,
   while_,
   type Ctx,
   type Stmt,
@@ -128,7 +140,8 @@ const Folio = folio({
 const shared = {
   folio: array(2, Folio, { label: (i) => (i === 0 ? "F" : "F1") }),
   pte: array(2, record({ state: enumOf(PTE_STATES) }, "pte"), { label: (i) => `pte${i}` }),
-  anon_vma: record({ rwsem: spinlock() }, "anon_vma"),
+  /** anon_vma->root->rwsem: the writer (a CPU, or -1) and the number of readers. */
+  anon_vma: record({ rwsem: spinlock(), readers: int(0, 1) }, "anon_vma"),
 };
 type Shared = ViewOf<RecordS<typeof shared>>;
 
@@ -177,11 +190,11 @@ export default defineModel({
       max: 1,
       doc: "a user access of page 1 (waits on a migration entry until the folio is unlocked)",
     },
-    spec_ref: {
+    rmap_walk: {
       default: 1,
       min: 0,
       max: 1,
-      doc: "a speculative folio_try_get(F) + folio_put(F) (GUP-fast, compaction, deferred_split_scan)",
+      doc: "an rmap walker without the folio lock (idle page tracking / DAMON): folio_try_get, anon_vma read lock",
     },
   },
   variants: {
@@ -242,7 +255,11 @@ export default defineModel({
           const f = s.folio[x]!;
           s.pte[i]!.state = MIGRATION;
           f.mapcount--;
-          check(f._refcount > 1, "refcount-underflow", `try_to_migrate_one put the last reference of ${FNAME[x]}`);
+          check(
+            f._refcount > 1,
+            "refcount-underflow",
+            `try_to_migrate_one put the last reference of ${FNAME[x]}`,
+          );
           f._refcount--;
           return `present -> migration entry; ${FNAME[x]} mapcount ${f.mapcount + 1} -> ${f.mapcount}, folio_put (_refcount ${f._refcount + 1} -> ${f._refcount})`;
         },
@@ -261,7 +278,11 @@ export default defineModel({
             return `maps page ${i} of ${FNAME[x]}, not of ${FNAME[only]}: left as migration entry`;
           assertLive(c, fref[x]!, "remove_migration_pte");
           const f = s.folio[x]!;
-          check(f._refcount > 0, "bad-get", `remove_migration_pte: folio_get(${FNAME[x]}) on a zero refcount`);
+          check(
+            f._refcount > 0,
+            "bad-get",
+            `remove_migration_pte: folio_get(${FNAME[x]}) on a zero refcount`,
+          );
           f._refcount++;
           f.mapcount++;
           s.pte[i]!.state = PRESENT;
@@ -271,7 +292,10 @@ export default defineModel({
 
     /** remap_page(F, 2): remove_migration_ptes() for every folio the split produced. */
     const remap_page = (): Stmt =>
-      func("remap_page", [removeMigrationPte(0, undefined, "remove_migration_ptes"), removeMigrationPte(1, undefined, "remove_migration_ptes")]);
+      func("remap_page", [
+        removeMigrationPte(0, undefined, "remove_migration_ptes"),
+        removeMigrationPte(1, undefined, "remove_migration_ptes"),
+      ]);
 
     /** remove_migration_ptes(f, f): only the PTEs of pages that belong to folio f. */
     const remove_migration_ptes = (x: number): Stmt =>
@@ -303,24 +327,27 @@ export default defineModel({
 
     /** __split_unmapped_folio(): F and F1 become order-0 folios; F1 locked, _refcount 1. */
     const split_unmapped_folio = (): Stmt[] => [
-      step("__split_unmapped_folio(F): F, F1 order 0; F1 locked, folio_ref_unfreeze(F1, 1)", (c) => {
-        const s = S(c);
-        for (let i = 0; i < 2; i++) {
-          check(
-            s.pte[i]!.state !== PRESENT,
-            PROPS.splitOfMappedFolio,
-            `__split_unmapped_folio(F) while pte${i} still maps page ${i} (present): the mapping is in none of the new folios' counts`,
-          );
-        }
-        const f = s.folio[0]!;
-        const t = s.folio[1]!;
-        f.order = 0;
-        t.order = 0;
-        t.is_tail = false;
-        t.locked = true;
-        t._refcount = 1;
-        t.mapcount = 0;
-      }),
+      step(
+        "__split_unmapped_folio(F): F, F1 order 0; F1 locked, folio_ref_unfreeze(F1, 1)",
+        (c) => {
+          const s = S(c);
+          for (let i = 0; i < 2; i++) {
+            check(
+              s.pte[i]!.state !== PRESENT,
+              PROPS.splitOfMappedFolio,
+              `__split_unmapped_folio(F) while pte${i} still maps page ${i} (present): the mapping is in none of the new folios' counts`,
+            );
+          }
+          const f = s.folio[0]!;
+          const t = s.folio[1]!;
+          f.order = 0;
+          t.order = 0;
+          t.is_tail = false;
+          t.locked = true;
+          t._refcount = 1;
+          t.mapcount = 0;
+        },
+      ),
       folio_ref_unfreeze(F, 1),
     ];
 
@@ -331,14 +358,17 @@ export default defineModel({
         L(c).anon_vma = true;
       },
       {
-        guard: (c) => S(c).anon_vma.rwsem === -1,
-        waitsFor: () => "anon_vma->rwsem",
+        guard: (c) => S(c).anon_vma.rwsem === -1 && S(c).anon_vma.readers === 0,
+        waitsFor: () => "anon_vma->rwsem (held for read or write)",
       },
     );
-    const anon_vma_unlock_write = step("anon_vma_unlock_write(anon_vma); put_anon_vma(anon_vma)", (c) => {
-      c.m.setMarked(m.s.anon_vma.rwsem.$off(c.m.b), -1);
-      L(c).anon_vma = false;
-    });
+    const anon_vma_unlock_write = step(
+      "anon_vma_unlock_write(anon_vma); put_anon_vma(anon_vma)",
+      (c) => {
+        c.m.setMarked(m.s.anon_vma.rwsem.$off(c.m.b), -1);
+        L(c).anon_vma = false;
+      },
+    );
 
     /** __folio_split(F, 0, ...) of an anon folio, with or without the v1/v2 flag. */
     const folio_split = (flag: boolean): Stmt => {
@@ -349,7 +379,8 @@ export default defineModel({
           : [
               if_(
                 step(
-                  (_c, r) => `anon_vma = folio_get_anon_vma(F) -> ${r ? "NULL (not mapped)" : "anon_vma"}`,
+                  (_c, r) =>
+                    `anon_vma = folio_get_anon_vma(F) -> ${r ? "NULL (not mapped)" : "anon_vma"}`,
                   (c) => S(c).folio[0]!.mapcount === 0,
                 ),
                 [setRet(-EBUSY), return_()],
@@ -370,7 +401,14 @@ export default defineModel({
           [...(flag ? [] : [remap_page()]), setRet(-EAGAIN)],
         ),
         label("out_unlock"),
-        ...(flag ? [] : [if_((c: Ctx) => L(c).anon_vma, [anon_vma_unlock_write])]),
+        ...(flag
+          ? []
+          : [
+              if_(
+                when("if (anon_vma)", (c) => L(c).anon_vma),
+                [anon_vma_unlock_write],
+              ),
+            ]),
       ]);
     };
 
@@ -381,7 +419,11 @@ export default defineModel({
           (c) => `VM_WARN_ON_FOLIO(folio_mapped(F)) (mapcount ${S(c).folio[0]!.mapcount})`,
           (c) => {
             const mc = S(c).folio[0]!.mapcount;
-            check(mc === 0, PROPS.vmWarnFolioMapped, `VM_WARN_ON_FOLIO(folio_mapped(F)): F is mapped ${mc} time(s)`);
+            check(
+              mc === 0,
+              PROPS.vmWarnFolioMapped,
+              `VM_WARN_ON_FOLIO(folio_mapped(F)): F is mapped ${mc} time(s)`,
+            );
           },
         ),
         if_(can_split_folio(), [], [setRet(-EAGAIN), return_()]),
@@ -390,10 +432,12 @@ export default defineModel({
         ]),
       ]);
 
-    const split = (): Stmt => (o.api === "folio_split_unmapped" ? folio_split_unmapped() : folio_split(o.api === "flag"));
+    const split = (): Stmt =>
+      o.api === "folio_split_unmapped" ? folio_split_unmapped() : folio_split(o.api === "flag");
     const splitOk = (what: string): StepStmt =>
       step(
-        (c, r) => `if (${what} == 0) -> ${r ? "true (split)" : `false (${L(c).ret === -EAGAIN ? "-EAGAIN" : "-EBUSY"})`}`,
+        (c, r) =>
+          `if (${what} == 0) -> ${r ? "true (split)" : `false (${L(c).ret === -EAGAIN ? "-EAGAIN" : "-EBUSY"})`}`,
         (c) => L(c).ret === 0,
       );
 
@@ -453,7 +497,11 @@ export default defineModel({
                 const x = pageFolio(s, i);
                 assertLive(c, fref[x]!, "zap_pte_range");
                 const f = s.folio[x]!;
-                check(f.mapcount > 0, PROPS.badMapcount, `Bad page map: ${FNAME[x]} mapcount goes below 0 (pte${i})`);
+                check(
+                  f.mapcount > 0,
+                  PROPS.badMapcount,
+                  `Bad page map: ${FNAME[x]} mapcount goes below 0 (pte${i})`,
+                );
                 f.mapcount--;
                 (c.l as unknown as { folio: number }).folio = x;
                 return true;
@@ -479,7 +527,8 @@ export default defineModel({
               (c) => {
                 const s = S(c);
                 if (s.pte[1]!.state !== MIGRATION) {
-                  if (s.pte[1]!.state === PRESENT) assertLive(c, fref[pageFolio(s, 1)]!, "user access of page 1");
+                  if (s.pte[1]!.state === PRESENT)
+                    assertLive(c, fref[pageFolio(s, 1)]!, "user access of page 1");
                   return false;
                 }
                 (c.l as unknown as { folio: number }).folio = pageFolio(s, 1);
@@ -488,11 +537,13 @@ export default defineModel({
             ),
             [
               step(
-                (c) => `folio_wait_bit(${FNAME[(c.l as unknown as { folio: number }).folio]!}, PG_locked)`,
+                (c) =>
+                  `folio_wait_bit(${FNAME[(c.l as unknown as { folio: number }).folio]!}, PG_locked)`,
                 () => undefined,
                 {
                   guard: (c) => c.m.b[pf.locked.$off(c.m.b)] === 0,
-                  waitsFor: (c) => `PG_locked of ${FNAME[(c.l as unknown as { folio: number }).folio]!} to clear`,
+                  waitsFor: (c) =>
+                    `PG_locked of ${FNAME[(c.l as unknown as { folio: number }).folio]!} to clear`,
                 },
               ),
             ],
@@ -500,8 +551,54 @@ export default defineModel({
         ];
       });
     }
-    if (params.spec_ref) {
-      m.thread("speculative_ref", {}, () => [if_(folio_try_get(F), [folio_put(F)])]);
+    if (params.rmap_walk) {
+      // an rmap walker that does not take the folio lock of an anon folio: idle page tracking /
+      // DAMON (page_idle_get_folio: folio_try_get; rmap_walk -> rmap_walk_anon under
+      // anon_vma_lock_read; page_vma_mapped_walk over the PTEs mapping the folio)
+      m.thread("page_idle_clear_pte_refs", {}, () => [
+        if_(folio_try_get(F), [
+          func("rmap_walk_anon(F)", [
+            if_(
+              step(
+                (_c, r) => `folio_lock_anon_vma_read(F) -> ${r ? "anon_vma" : "NULL (not mapped)"}`,
+                (c) => S(c).folio[0]!.mapcount > 0,
+              ),
+              [
+                step(
+                  "anon_vma_lock_read(anon_vma)",
+                  (c) => {
+                    S(c).anon_vma.readers++;
+                  },
+                  {
+                    guard: (c) => S(c).anon_vma.rwsem === -1,
+                    waitsFor: () => "anon_vma->rwsem (held for write)",
+                  },
+                ),
+                ...[0, 1].map((i) =>
+                  step(
+                    (c) => {
+                      const st = S(c).pte[i]!.state;
+                      const x = pageFolio(S(c), i);
+                      return st === PRESENT && x === 0
+                        ? `page_vma_mapped_walk(F, pte${i}): present, ptep_clear_young_notify`
+                        : `page_vma_mapped_walk(F, pte${i}): ${st === PRESENT ? `maps ${FNAME[x]}` : PTE_STATES[st]}, skip`;
+                    },
+                    (c) => {
+                      const s = S(c);
+                      if (s.pte[i]!.state === PRESENT && pageFolio(s, i) === 0)
+                        assertLive(c, F, "page_vma_mapped_walk");
+                    },
+                  ),
+                ),
+                step("anon_vma_unlock_read(anon_vma)", (c) => {
+                  S(c).anon_vma.readers--;
+                }),
+              ],
+            ),
+          ]),
+          folio_put(F),
+        ]),
+      ]);
     }
 
     // ---- initial state ----
@@ -535,6 +632,21 @@ export default defineModel({
       }
       return true;
     });
+    // the counts of every folio agree with the page table: a folio split while a PTE still
+    // mapped it leaves that mapping in none of the new folios' mapcounts
+    m.invariant(PROPS.splitOfMappedFolio, ({ s }) => {
+      const v = s as unknown as Shared;
+      for (let x = 0; x < 2; x++) {
+        const f = v.folio[x]!;
+        if (f.freed || (x === 1 && f.is_tail)) continue;
+        let mapped = 0;
+        for (let i = 0; i < 2; i++)
+          if (v.pte[i]!.state === PRESENT && pageFolio(v, i) === x) mapped++;
+        if (mapped !== f.mapcount)
+          return `${mapped} present PTE(s) map pages of ${FNAME[x]} but its mapcount is ${f.mapcount}`;
+      }
+      return true;
+    });
     m.endState(PROPS.staleMigrationEntry, ({ s }) => {
       const v = s as unknown as Shared;
       for (let i = 0; i < 2; i++) {
@@ -548,7 +660,8 @@ export default defineModel({
       for (let x = 0; x < 2; x++) {
         const f = v.folio[x]!;
         if (f.freed || (x === 1 && f.is_tail)) continue;
-        if (f.locked) return `${FNAME[x]} is still locked when every CPU has finished: nobody unlocks it`;
+        if (f.locked)
+          return `${FNAME[x]} is still locked when every CPU has finished: nobody unlocks it`;
         if (f._refcount !== f.mapcount)
           return `${FNAME[x]} holds ${f._refcount} reference(s) for ${f.mapcount} mapping(s): a reference is leaked`;
       }

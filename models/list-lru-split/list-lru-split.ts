@@ -40,26 +40,51 @@
 // under the lock restore PG_partially_mapped (+ stat) if it cleared it, and __list_lru_add()
 // if its __list_lru_del() removed the folio. The folio must end up queued again.
 //
+// The isolate callback's lost-race branch comes in two orders (option `callback`): as posted,
+// `list_lru_isolate(lru, item)` FIRST, then folio_test_partially_mapped()/clear/mod_mthp_stat;
+// or `flag-first`, clearing the flag while the folio is still on the list, which is the order
+// deferred_split_scan() had before the conversion (`else if (folio_test_partially_mapped())
+// { clear } list_del_init()`, visible in the removed lines of the patch).
+//
 // What the checker shows (expected verdicts):
-//  - lock-then-freeze: holds. Between the freeze and the dequeue the split holds the sublist
-//    lock, so the walk can never try_get a frozen folio that is on the list; a folio the
-//    walk already pinned makes the freeze fail (-EAGAIN); the requeue after a failed split
-//    happens after the unfreeze.
-//  - freeze-then-lock: lost-membership. Between CPU1's folio_ref_freeze() and its
-//    list_lru_lock(), the walk's folio_try_get(F1) fails, the lost-race branch isolates F1 and
-//    clears its PG_partially_mapped: F1 is live, frozen only for a moment. CPU1's
-//    __list_lru_del() then returns false and it finds the flag clear, so when the split fails
-//    it has nothing to restore: F1 stays partially mapped, unsplit, on no queue, with its
-//    flag cleared: the shrinker will never split it. (queue-len, nr-partially-mapped,
-//    double-unqueue all hold: every nr_items/flag/stat update is under the lock and
-//    __list_lru_del() tests list_empty(); the folio is not freed while queued.)
-//  - freeze-then-lock-no-fail: holds. If nothing can fail after the freeze, the split goes on
-//    to split F1 and the state the lost-race branch cleared was going to be cleared anyway:
-//    the ordering is safe "given the current manifestation", as Johannes said, but only
-//    because nothing between freeze and split can back out.
+//  - use-after-free, in both split orderings, with the callback as posted (10 steps): a
+//    FINDING the mails do not discuss. CPU2's folio_put(F2) takes the count to 0; the walk's
+//    folio_try_get(F2) fails and list_lru_isolate() empties F2's _deferred_list; CPU2's free
+//    path (folio_unqueue_deferred_split) then sees data_race(list_empty()) true, skips the
+//    list_lru lock that the walk still holds, and frees F2; the callback then does
+//    folio_test_partially_mapped(F2) (and, if set, folio_clear_partially_mapped() and
+//    mod_mthp_stat(folio_order(F2), ...)) on a freed folio. mm/internal.h's "If folio is not
+//    in deferred_list, it's safe to check without acquiring the split_queue_lock" only holds if
+//    whoever empties _deferred_list is done with the folio; the old code was (flag first).
+//    In the kernel the page is not unmapped memory, but its second page's flags and order are
+//    read and written after free_pages_prepare() (which clears PAGE_FLAGS_SECOND) and possibly
+//    after reallocation: NR_ANON_PARTIALLY_MAPPED can be left one too high (the free path
+//    skipped its decrement, the walk saw the flag already cleared), or a bit of a new owner's
+//    page flags is cleared. The window is short (two statements of a callback that runs with
+//    the lock held and interrupts off, against the whole rest of the free path), but nothing
+//    closes it; clearing the flag before list_lru_isolate() does (variants `+flag-first`).
+//  - lock-then-freeze (flag first): holds. Between the freeze and the dequeue the split holds
+//    the sublist lock, so the walk can never try_get a frozen folio that is on the list; a
+//    folio the walk already pinned makes the freeze fail (-EAGAIN); the requeue after a
+//    failed split happens after the unfreeze.
+//  - freeze-then-lock: lost-membership (24 steps as posted, 23 flag first, 16 with
+//    third_party=0). Between CPU1's folio_ref_freeze() and its list_lru_lock(), the walk's folio_try_get(F1) fails, the
+//    lost-race branch clears F1's PG_partially_mapped and isolates F1, although F1 is live
+//    and only frozen for a moment. CPU1's __list_lru_del() then returns false and it finds the
+//    flag clear, so when the split fails it has nothing to restore: F1 stays partially mapped,
+//    unsplit, on no queue, with its flag cleared: the shrinker will never split it.
+//    (queue-len, nr-partially-mapped, double-unqueue all hold: every nr_items/flag/stat
+//    update is under the lock and __list_lru_del() tests list_empty() first.)
+//  - freeze-then-lock-no-fail (flag first): holds. If nothing can fail after the freeze, the
+//    split goes on to split F1 and the state the lost-race branch cleared was going to be
+//    cleared anyway: the ordering is safe "given the current manifestation", as Johannes said,
+//    but only because nothing between freeze and split can back out.
 // lost-membership is the catalogue's end-state property applied to the folio's rmap state
 // (ghost field `rmap_partial`: partially mapped in the page tables, which is what the flag is
 // supposed to record), because in the failing run it is the flag itself that was lost.
+//
+// Uses src/kernel/list_lru.ts (listLru, list_lru_lock, __list_lru_del/__list_lru_add,
+// list_lru_shrink_walk_irq with the isolate callback's list_lru_isolate/_move).
 //
 // Left out: more than one sublist (node x memcg) and memcg reparenting (the race is inside a
 // sublist), nr_to_walk limits, LRU_RETRY / the walk dropping the lock, deferred_split_folio()
@@ -68,11 +93,25 @@
 // of stale-membership (the dispose list keeps a non-empty _deferred_list on a folio that is on
 // no queue by design, as the pre-folio_batch private list did; see the deferred-split model).
 
-import { array, bool, defineModel, int, either, func, if_, listHead, ModelBuilder, nodeptr, ptr, return_, step } from "../../src/index.ts";
+import {
+  array,
+  bool,
+  defineModel,
+  either,
+  func,
+  if_,
+  int,
+  listHead,
+  nodeptr,
+  ModelBuilder,
+  ptr,
+  return_,
+  step,
+} from "../../src/index.ts";
 import type { Stmt, StepStmt } from "../../src/index.ts";
 import type { Ref } from "../../src/model/ref.ts";
 import type { AnyModelBuilder } from "../../src/model/model.ts";
-import type { BoolS } from "../../src/model/schema.ts";
+import type { BoolS, IntS } from "../../src/model/schema.ts";
 import {
   folio,
   folio_put,
@@ -90,24 +129,25 @@ import {
 } from "../../src/kernel/folio.ts";
 import { list_del_init, list_for_each_entry_safe } from "../../src/kernel/list.ts";
 import {
+  __list_lru_add,
+  __list_lru_del,
+  list_lru_lock,
+  list_lru_shrink_walk_irq,
+  list_lru_unlock,
+  listLru,
+  lruCountConsistent,
+  lruKey,
+  lruKeyOfFolio,
+  lruLists,
+  lruSubLocal,
+  lruWalkLocals,
+} from "../../src/kernel/list_lru.ts";
+import {
   listIntegrity,
   lostMembership,
   partiallyMappedCounter,
-  queueLenConsistent,
   useAfterFree,
 } from "../../src/kernel/catalogue.ts";
-import {
-  __list_lru_add,
-  __list_lru_del,
-  list_lru_isolate,
-  list_lru_isolate_move,
-  list_lru_lock,
-  list_lru_unlock,
-  list_lru_walk_lock,
-  list_lru_walk_unlock,
-  listLruOne,
-  type ListLruOneRef,
-} from "./lib.ts";
 
 type Order = "lock-then-freeze" | "freeze-then-lock";
 /** deferred_split_isolate()'s lost-race branch: as posted (isolate, then the flag) or flag first. */
@@ -117,8 +157,9 @@ interface Options {
   readonly callback: Callback;
 }
 
-/** The CPU-local variables of a split: what __list_lru_del() returned, whether the flag was set. */
+/** The CPU-local variables of a split: the locked sublist, what __list_lru_del() returned, the flag. */
 interface SplitLocals {
+  readonly l: Ref<IntS>;
   readonly dequeued: Ref<BoolS>;
   readonly was_pm: Ref<BoolS>;
   readonly did_split: Ref<BoolS>;
@@ -192,15 +233,18 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
 });
 
 function buildModel(nf: number, canFail: boolean, { order, callback }: Options): AnyModelBuilder {
+  const Lru = listLru({ name: "deferred_split_lru", maxItems: nf });
   const m = new ModelBuilder({
-    deferred_split_lru: listLruOne(nf),
+    /** Not memcg aware here: one sublist, deferred_split_lru.node[0]. */
+    deferred_split_lru: Lru,
     /** MTHP_STAT_NR_ANON_PARTIALLY_MAPPED (a per-CPU counter: marked accesses). */
     nr_anon_partially_mapped: int(0, nf, nf),
     folio: array(nf, Folio, { label: (i) => `F${i + 1}` }),
   });
   const s = m.s;
-  const lru: ListLruOneRef = s.deferred_split_lru;
+  const lru = s.deferred_split_lru;
   const stat = s.nr_anon_partially_mapped;
+  const sub = lru.sub[0]!;
 
   /** `if (folio_test_partially_mapped(f)) { folio_clear_partially_mapped(f); mod_mthp_stat(-1); }` */
   const clearPartiallyMapped = (f: FolioRef, wasPm?: Ref<BoolS>): StepStmt =>
@@ -221,33 +265,41 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
     );
 
   /** folio_unqueue_deferred_split(f) + free: the free path of folio_put()'s last reference. */
-  const freePath = (f: FolioRef): Stmt[] => [
-    func("__folio_put", [
-      func("folio_unqueue_deferred_split", [
-        if_(
-          step(
-            (c, r) => `data_race(list_empty(&${folioName(f, c.m.b)}->_deferred_list)) -> ${r ? "true: return" : "false"}`,
-            (c) => {
-              const id = f._deferred_list.$node(c.m.b);
-              return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
-            },
+  const freePath =
+    (l: Ref<IntS>) =>
+    (f: FolioRef): Stmt[] => [
+      func("__folio_put", [
+        func("folio_unqueue_deferred_split", [
+          if_(
+            step(
+              (c, r) =>
+                `data_race(list_empty(&${folioName(f, c.m.b)}->_deferred_list)) -> ${r ? "true: return" : "false"}`,
+              (c) => {
+                const id = f._deferred_list.$node(c.m.b);
+                return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+              },
+            ),
+            [return_()],
           ),
-          [return_()],
-        ),
-        func("__folio_unqueue_deferred_split", [
-          list_lru_lock(lru),
-          if_(__list_lru_del(lru, f._deferred_list), [clearPartiallyMapped(f)]),
-          list_lru_unlock(lru),
+          func("__folio_unqueue_deferred_split", [
+            list_lru_lock(lru, lruKeyOfFolio(f), l),
+            if_(__list_lru_del(lru, l, f._deferred_list), [clearPartiallyMapped(f)]),
+            list_lru_unlock(lru, l),
+          ]),
         ]),
+        free_folio(f),
       ]),
-      free_folio(f),
-    ]),
-  ];
+    ];
 
   /** __folio_freeze_and_split_unmapped(f) with the variant's ordering; expected count 1. */
   const freezeAndSplit = (f: FolioRef & { readonly split: Ref<BoolS> }, L: SplitLocals): Stmt => {
+    const key = lruKeyOfFolio(f);
     const dequeue: Stmt[] = [
-      __list_lru_del(lru, f._deferred_list, L.dequeued),
+      if_(__list_lru_del(lru, L.l, f._deferred_list), [
+        step("dequeued = true", (c) => {
+          c.m.set(L.dequeued.$off(c.m.b), 1);
+        }),
+      ]),
       clearPartiallyMapped(f, L.was_pm),
     ];
     const success: Stmt[] = [
@@ -261,19 +313,26 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
       folio_ref_unfreeze(f, 1),
     ];
     const failure: Stmt[] = [
-      step((c) => `__split_unmapped_folio(${folioName(f, c.m.b)}) -> -EAGAIN (fails after the freeze)`, () => undefined),
+      step(
+        (c) => `__split_unmapped_folio(${folioName(f, c.m.b)}) -> -EAGAIN (fails after the freeze)`,
+        () => undefined,
+      ),
       folio_ref_unfreeze(f, 1),
       // undo: put back what this split took away, under the lock, after the unfreeze
       if_(
         step(
-          (c, r) => `dequeued || was_partially_mapped -> ${r ? "true: restore" : "false: nothing to restore"}`,
+          (c, r) =>
+            `dequeued || was_partially_mapped -> ${r ? "true: restore" : "false: nothing to restore"}`,
           (c) => local(c, L.dequeued) || local(c, L.was_pm),
         ),
         [
-          list_lru_lock(lru),
+          list_lru_lock(lru, key, L.l),
           if_(
             step(
-              (c, r) => (r ? `folio_set_partially_mapped(${folioName(f, c.m.b)}), mod_mthp_stat(+1)` : "was_partially_mapped -> false"),
+              (c, r) =>
+                r
+                  ? `folio_set_partially_mapped(${folioName(f, c.m.b)}), mod_mthp_stat(+1)`
+                  : "was_partially_mapped -> false",
               (c) => {
                 if (!local(c, L.was_pm)) return false;
                 writePartiallyMapped(c, f, true, true);
@@ -288,31 +347,31 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
               (c, r) => `dequeued -> ${r ? "true" : "false"}`,
               (c) => local(c, L.dequeued),
             ),
-            [__list_lru_add(lru, f._deferred_list)],
+            [__list_lru_add(lru, L.l, f._deferred_list)],
           ),
-          list_lru_unlock(lru),
+          list_lru_unlock(lru, L.l),
         ],
       ),
     ];
     const afterFreeze: Stmt[] = canFail
-      ? [either(`__split_unmapped_folio`, success, failure)]
+      ? [either("__split_unmapped_folio() outcome: 1 = splits, 2 = fails", success, failure)]
       : success;
     const eagain = step("return -EAGAIN", () => undefined);
     if (order === "lock-then-freeze") {
       return func("__folio_freeze_and_split_unmapped", [
         // "Prevent deferred_split_scan() touching ->_refcount"
-        list_lru_lock(lru),
+        list_lru_lock(lru, key, L.l),
         if_(
           folio_ref_freeze(f, 1),
-          [...dequeue, list_lru_unlock(lru), ...afterFreeze],
-          [list_lru_unlock(lru), eagain],
+          [...dequeue, list_lru_unlock(lru, L.l), ...afterFreeze],
+          [list_lru_unlock(lru, L.l), eagain],
         ),
       ]);
     }
     return func("__folio_freeze_and_split_unmapped", [
       if_(
         folio_ref_freeze(f, 1),
-        [list_lru_lock(lru), ...dequeue, list_lru_unlock(lru), ...afterFreeze],
+        [list_lru_lock(lru, key, L.l), ...dequeue, list_lru_unlock(lru, L.l), ...afterFreeze],
         [eagain],
       ),
     ]);
@@ -322,30 +381,34 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
   m.thread(
     "deferred_split_scan",
     {
-      dispose: listHead({ lock: "deferred_split_lru.lock" }),
+      ...lruWalkLocals(Lru, nf),
+      /** LIST_HEAD(dispose): the scan's own list, touched by no other CPU (no lock). */
+      dispose: listHead(),
       folio: ptr(Folio),
       next: nodeptr(),
+      l: lruSubLocal(Lru),
       did_split: bool(),
       dequeued: bool(),
       was_pm: bool(),
     },
     ({ l, when }) => [
-      func("list_lru_shrink_walk_irq", [
-        list_lru_walk_lock(lru),
-        list_for_each_entry_safe(l.folio, l.next, lru.list, [
+      list_lru_shrink_walk_irq(
+        lru,
+        lruKey(0),
+        (w) => [
           func("deferred_split_isolate", [
             if_(
               folio_try_get(l.folio),
-              [list_lru_isolate_move(lru, l.folio._deferred_list, l.dispose)],
+              [w.isolateMove(l.dispose, "LRU_REMOVED")],
               // "We lost race with folio_put()"
               callback === "as-posted"
-                ? [list_lru_isolate(lru, l.folio._deferred_list), clearPartiallyMapped(l.folio)]
-                : [clearPartiallyMapped(l.folio), list_lru_isolate(lru, l.folio._deferred_list)],
+                ? [w.isolate(), clearPartiallyMapped(l.folio), w.ret("LRU_REMOVED")]
+                : [clearPartiallyMapped(l.folio), w.isolate("LRU_REMOVED")],
             ),
           ]),
-        ]),
-        list_lru_walk_unlock(lru),
-      ]),
+        ],
+        { locals: l, pos: l.folio },
+      ),
       list_for_each_entry_safe(l.folio, l.next, l.dispose, [
         list_del_init(l.folio._deferred_list),
         if_(
@@ -369,58 +432,55 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
             setGhost(c, l.did_split, false);
             return !did && testPartiallyMapped(c, l.folio);
           }),
-          [list_lru_lock(lru), __list_lru_add(lru, l.folio._deferred_list), list_lru_unlock(lru)],
+          [
+            list_lru_lock(lru, lruKeyOfFolio(l.folio), l.l),
+            __list_lru_add(lru, l.l, l.folio._deferred_list),
+            list_lru_unlock(lru, l.l),
+          ],
         ),
-        folio_put(l.folio, freePath),
+        folio_put(l.folio, freePath(l.l)),
       ]),
     ],
   );
 
   // CPU1: split_folio(F1), with F1 locked and pinned by the caller
   const f1 = s.folio[0]!;
-  m.thread("split_folio", { dequeued: bool(), was_pm: bool(), did_split: bool() }, ({ l }) => [
-    freezeAndSplit(f1, l),
-    folio_unlock(f1),
-  ]);
+  m.thread(
+    "split_folio",
+    { l: lruSubLocal(Lru), dequeued: bool(), was_pm: bool(), did_split: bool() },
+    ({ l }) => [freezeAndSplit(f1, l), folio_unlock(f1)],
+  );
 
   // CPU2: the last reference to F2 goes away
   if (nf > 1) {
     const f2 = s.folio[1]!;
-    m.thread("folio_put", {}, () => [folio_put(f2, freePath)]);
+    m.thread("folio_put", { l: lruSubLocal(Lru) }, ({ l }) => [folio_put(f2, freePath(l.l))]);
   }
 
   m.init((sv) => {
     // queue every folio on the sublist, in order; F1 is locked by CPU1
-    const head = sv.deferred_split_lru.list;
-    let prev = head.id;
-    const ids: number[] = [];
-    for (let i = 0; i < nf; i++) ids.push(sv.folio[i]!._deferred_list.id);
-    for (const id of ids) {
-      const node = sv.folio[ids.indexOf(id)]!._deferred_list;
-      node.prev = prev;
-      if (prev === head.id) head.next = id;
-      else sv.folio[ids.indexOf(prev)]!._deferred_list.next = id;
-      prev = id;
+    const head = sv.deferred_split_lru.sub[0]!.list;
+    const nodes = [head, ...Array.from({ length: nf }, (_, i) => sv.folio[i]!._deferred_list)];
+    for (let i = 0; i < nodes.length; i++) {
+      nodes[i]!.next = nodes[(i + 1) % nodes.length]!.id;
+      nodes[i]!.prev = nodes[(i + nodes.length - 1) % nodes.length]!.id;
     }
-    const last = ids[ids.length - 1]!;
-    sv.folio[nf - 1]!._deferred_list.next = head.id;
-    head.prev = last;
-    sv.deferred_split_lru.nr_items = nf;
+    sv.deferred_split_lru.sub[0]!.nr_items = nf;
+    sv.deferred_split_lru.nr_items[0] = nf;
     sv.folio[0]!.locked = true;
   });
 
-  queueLenConsistent(m, {
-    split_queue_lock: lru.lock,
-    split_queue: lru.list,
-    split_queue_len: lru.nr_items,
-  });
-  listIntegrity(m, [lru.list]);
+  lruCountConsistent(m, lru);
+  listIntegrity(m, lruLists(lru));
   useAfterFree(m, s.folio);
-  partiallyMappedCounter(m, s.folio, stat, [lru.lock]);
+  partiallyMappedCounter(m, s.folio, stat, [sub.lock]);
   // lost-membership on the rmap state: a live, unsplit folio that is partially mapped in the
   // page tables must be on the sublist (and flagged, checked below)
-  const byRmap = Array.from({ length: nf }, (_, i) => ({ ...pick(s.folio[i]!), partially_mapped: s.folio[i]!.rmap_partial }));
-  lostMembership(m, byRmap, [lru.list], {
+  const byRmap = Array.from({ length: nf }, (_, i) => ({
+    ...pick(s.folio[i]!),
+    partially_mapped: s.folio[i]!.rmap_partial,
+  }));
+  lostMembership(m, byRmap, lruLists(lru), {
     filter: (w, i) => w.m.b[s.folio[i]!.split.$off(w.m.b)] === 0,
   });
   m.endState("lost-membership", (w) => {

@@ -37,29 +37,57 @@
 // list-lru-sublist: a memcg-aware lookup must find the memcg's sublist allocated) hold in
 // every configuration that gets that far.
 //
+// Uses src/kernel/memcg.ts (memcg tree, mem_cgroup_disabled(), folio_memcg(), parent_mem_cgroup()
+// with its null-memcg-deref check) and src/kernel/list_lru.ts (the sublists and their locking);
+// __list_lru_init and the hierarchy walk of __memcg_list_lru_alloc are written here, line by
+// line, because they are the code under test (the shared __list_lru_init has no nokmem switch).
+//
 // Left out: NUMA (one node), the memcg lookup fast path in folio_memcg_list_lru_alloc (the oops
 // shows the slow path was taken; the model goes to it whenever the lru is memcg aware and the
 // memcg's heads are not known to exist), allocation failure (-ENOMEM), memcg offlining and
 // reparenting, the shrinker itself, refcounts (the folios stay allocated), kmemcg id allocation.
 
-import { array, bool, defineModel, func, if_, int, ModelBuilder, record, return_, spinlock, step } from "../../src/index.ts";
+import {
+  array,
+  bool,
+  defineModel,
+  func,
+  if_,
+  int,
+  ModelBuilder,
+  record,
+  return_,
+  spinlock,
+  step,
+} from "../../src/index.ts";
 import type { Ctx, Stmt } from "../../src/index.ts";
 import type { Ref } from "../../src/model/ref.ts";
 import type { IntS } from "../../src/model/schema.ts";
 import { Violation } from "../../src/rt/mem.ts";
 import { folio, folioName, type FolioRef } from "../../src/kernel/folio.ts";
-import { PROP, queueLenConsistent } from "../../src/kernel/catalogue.ts";
+import { PROP } from "../../src/kernel/catalogue.ts";
 import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
+import {
+  checkMemcg,
+  folioMemcg,
+  memcgDisabled,
+  memcgName,
+  memcgTree,
+  parentMemcg,
+} from "../../src/kernel/memcg.ts";
 import {
   __list_lru_add,
   list_lru_lock,
   list_lru_unlock,
-  listLruOne,
-  type ListLruOneRef,
-} from "../list-lru-split/lib.ts";
+  listLru,
+  lruCountConsistent,
+  lruKeyOfFolio,
+  lruSubLocal,
+} from "../../src/kernel/list_lru.ts";
 
-/** A CPU's locals in __memcg_list_lru_alloc: memcg, pos, parent (memcg indexes, -1 = NULL). */
+/** A CPU's locals: the locked sublist, and memcg, pos, parent of __memcg_list_lru_alloc (-1 = NULL). */
 interface CpuLocals {
+  readonly l: Ref<IntS>;
   readonly memcg: Ref<IntS>;
   readonly pos: Ref<IntS>;
   readonly parent: Ref<IntS>;
@@ -69,17 +97,17 @@ interface Options {
   readonly fixed: boolean;
 }
 
+/** memcg0 is root_mem_cgroup, memcg1 its child. */
 const ROOT = 0;
 const MEMCG1 = 1;
 const NULL = -1;
-const memcgName = (i: number): string => (i === NULL ? "NULL" : i === ROOT ? "root_mem_cgroup" : `memcg${i}`);
-
-/** struct mem_cgroup as far as the walk needs it: css.parent (index, -1 = NULL). */
-const MemCgroup = record({ css_parent: int(-1, 1, -1) }, "mem_cgroup");
 
 const Folio = folio({ memcgs: 2, memcg: NULL, ref: 1 });
 
-export default defineModel<{ memcg_disabled: number; kmem_disabled: number; fault: number }, Options>({
+export default defineModel<
+  { memcg_disabled: number; kmem_disabled: number; fault: number },
+  Options
+>({
   name: "memcg-disabled",
   doc: "Seed 004 s390 report: with cgroup_disable=memory the deferred split list_lru was set up memcg aware and __memcg_list_lru_alloc walked up from a NULL memcg; fixed in __list_lru_init",
   params: {
@@ -127,69 +155,55 @@ export default defineModel<{ memcg_disabled: number; kmem_disabled: number; faul
     },
   },
   build: ({ params, options }) => {
-    const memcgDisabled = params.memcg_disabled === 1;
-    const kmemDisabled = params.kmem_disabled === 1;
+    const memcgDisabledAtBoot = params.memcg_disabled === 1;
     const nf = 1 + params.fault;
+    const Lru = listLru({ name: "deferred_split_lru", memcgs: 2, maxItems: nf, memcgAware: false });
     const m = new ModelBuilder({
-      /** Boot configuration (read only). */
-      mem_cgroup_disabled: bool(memcgDisabled),
-      mem_cgroup_kmem_disabled: bool(kmemDisabled),
-      memcg: array(2, MemCgroup, { label: memcgName }),
+      /** mem_cgroup_disabled() and the memcg tree (memcg0 = root, memcg1 its child). */
+      memcgs: memcgTree({ count: 2, disabled: memcgDisabledAtBoot }),
+      /** mem_cgroup_kmem_disabled() (cgroup.memory=nokmem): boot time, read only. */
+      mem_cgroup_kmem_disabled: bool(params.kmem_disabled === 1),
       /** thp_shrinker_init() has run (khugepaged and faults come after it). */
       thp_initialized: bool(),
-      deferred_split_lru: record({
-        memcg_aware: bool(),
+      deferred_split_lru: Lru,
+      deferred_split_lru_xa: record({
         /** lru->xa lock (xas_lock_irqsave in __memcg_list_lru_alloc). */
         xa_lock: spinlock(),
         /** xa_load(&lru->xa, memcg1's kmemcg id) != NULL: memcg1's list_lru_memcg is installed. */
-        xa_memcg1: bool(),
+        memcg1: bool(),
       }),
-      /** lru->node[0].lru: the sublist of the root memcg and of a memcg-unaware lru. */
-      lru_node0: listLruOne(nf),
-      /** memcg1's list_lru_memcg->node[0]. */
-      lru_memcg1: listLruOne(nf),
       folio: array(nf, Folio, { label: (i) => `F${i + 1}` }),
     });
     const s = m.s;
+    const mc = s.memcgs;
     const lru = s.deferred_split_lru;
+    const xa = s.deferred_split_lru_xa;
 
-    /** parent_mem_cgroup(pos): pos->css.parent; a NULL pos is null-memcg-deref. */
-    const parentOf = (c: Ctx, pos: number, where: string): number => {
-      if (pos === NULL) {
-        throw new Violation(
-          PROP.nullMemcgDeref,
-          `${where}: parent_mem_cgroup(NULL) dereferences a NULL memcg (pos->css.parent)`,
-        );
-      }
-      return c.m.get(s.memcg[pos]!.css_parent.$off(c.m.b));
-    };
-    /** memcg_list_lru_allocated(memcg, lru): the root always has its lists (lru->node[]). */
-    const allocated = (c: Ctx, memcg: number, where: string): boolean => {
-      if (memcg === NULL) {
-        throw new Violation(
-          PROP.nullMemcgDeref,
-          `${where}: memcg_list_lru_allocated(NULL, lru) reads NULL->kmemcg_id`,
-        );
-      }
+    /** parent_mem_cgroup(pos): pos->css.parent (null-memcg-deref on NULL). */
+    const parentOf = (c: Ctx, pos: number): number =>
+      parentMemcg(c, mc, pos, "__memcg_list_lru_alloc: parent_mem_cgroup(pos), pos->css.parent");
+    /** memcg_list_lru_allocated(memcg, lru): memcg->kmemcg_id; the root always has its lists (lru->node[]). */
+    const allocated = (c: Ctx, memcg: number): boolean => {
+      checkMemcg(c, mc, memcg, "memcg_list_lru_allocated(memcg, lru): memcg->kmemcg_id");
       if (memcg === ROOT) return true;
-      return c.m.getMarked(lru.xa_memcg1.$off(c.m.b)) !== 0;
+      return c.m.getMarked(xa.memcg1.$off(c.m.b)) !== 0;
     };
+    const val = (c: Ctx, r: Ref<IntS>): number => c.m.b[r.$off(c.m.b)]!;
 
     // CPU0: thp_shrinker_init() -> list_lru_init_memcg_key() -> __list_lru_init(lru, true, ...)
     m.thread("thp_shrinker_init", {}, () => [
       func("__list_lru_init", [
         step(
-          (c, r) =>
+          (_c, r) =>
             options.fixed
               ? `if (mem_cgroup_disabled() || mem_cgroup_kmem_disabled()) memcg_aware = false -> memcg_aware = ${r ? "true" : "false"}`
               : `if (mem_cgroup_kmem_disabled()) memcg_aware = false -> memcg_aware = ${r ? "true" : "false"}`,
           (c) => {
             const b = c.m.b;
-            const off = (x: Ref) => x.$off(b);
             let aware = true;
-            if (b[off(s.mem_cgroup_kmem_disabled)]) aware = false;
-            if (options.fixed && b[off(s.mem_cgroup_disabled)]) aware = false;
-            c.m.set(off(lru.memcg_aware), aware ? 1 : 0);
+            if (b[s.mem_cgroup_kmem_disabled.$off(b)]) aware = false;
+            if (options.fixed && memcgDisabled(c, mc)) aware = false;
+            c.m.setMarked(lru.memcg_aware.$off(b), aware ? 1 : 0);
             return aware;
           },
         ),
@@ -204,91 +218,86 @@ export default defineModel<{ memcg_disabled: number; kmem_disabled: number; faul
       func("folio_memcg_list_lru_alloc", [
         if_(
           step(
-            (c, r) => `!list_lru_memcg_aware(&deferred_split_lru) -> ${r ? "true: return 0" : "false"}`,
-            (c) => c.m.get(lru.memcg_aware.$off(c.m.b)) === 0,
+            (_c, r) =>
+              `!list_lru_memcg_aware(&deferred_split_lru) -> ${r ? "true: return 0" : "false"}`,
+            (c) => c.m.getMarked(lru.memcg_aware.$off(c.m.b)) === 0,
           ),
           [return_()],
         ),
         step(
+          (c) =>
+            `memcg = get_mem_cgroup_from_folio(${folioName(f, c.m.b)}) -> ${memcgName(val(c, l.memcg))}`,
           (c) => {
-            const v = c.m.b[l.memcg.$off(c.m.b)]!;
-            return `memcg = get_mem_cgroup_from_folio(${folioName(f, c.m.b)}) -> ${memcgName(v)}`;
-          },
-          (c) => {
-            const b = c.m.b;
-            const mc = b[s.mem_cgroup_disabled.$off(b)] ? NULL : c.m.get(f.memcg.$off(b));
-            c.m.set(l.memcg.$off(b), mc === NULL && !b[s.mem_cgroup_disabled.$off(b)] ? ROOT : mc);
+            // NULL when memory cgroups are disabled; an uncharged folio gets the root
+            let memcg = folioMemcg(c, mc, f);
+            if (memcg === NULL && !memcgDisabled(c, mc)) memcg = ROOT;
+            c.m.set(l.memcg.$off(c.m.b), memcg);
           },
         ),
         func("__memcg_list_lru_alloc", [
           // do {
           step(
-            (c) => `pos = ${memcgName(c.m.b[l.memcg.$off(c.m.b)]!)}; parent = parent_mem_cgroup(pos)`,
+            (c) => `pos = ${memcgName(val(c, l.memcg))}; parent = parent_mem_cgroup(pos)`,
             (c) => {
               const pos = c.m.get(l.memcg.$off(c.m.b));
               c.m.set(l.pos.$off(c.m.b), pos);
-              c.m.set(l.parent.$off(c.m.b), parentOf(c, pos, "__memcg_list_lru_alloc"));
+              c.m.set(l.parent.$off(c.m.b), parentOf(c, pos));
             },
           ),
           // while (!memcg_list_lru_allocated(parent, lru)) { pos = parent; parent = parent_mem_cgroup(pos); }
           step(
-            (c) => `while (!memcg_list_lru_allocated(${memcgName(c.m.b[l.parent.$off(c.m.b)]!)})) walk up`,
+            (c) =>
+              `while (!memcg_list_lru_allocated(${memcgName(val(c, l.parent))})) walk up: pos = ${memcgName(val(c, l.pos))}`,
             (c) => {
               let pos = c.m.get(l.pos.$off(c.m.b));
               let parent = c.m.get(l.parent.$off(c.m.b));
-              while (!allocated(c, parent, "__memcg_list_lru_alloc")) {
+              while (!allocated(c, parent)) {
                 pos = parent;
-                parent = parentOf(c, pos, "__memcg_list_lru_alloc");
+                parent = parentOf(c, pos);
               }
               c.m.set(l.pos.$off(c.m.b), pos);
               c.m.set(l.parent.$off(c.m.b), parent);
             },
           ),
           // mlru = memcg_init_list_lru_one(gfp); xas_lock; store unless present; xas_unlock
-          spin_lock(lru.xa_lock),
+          spin_lock(xa.xa_lock),
           step(
             (c, r) =>
-              `if (!memcg_list_lru_allocated(${memcgName(c.m.b[l.pos.$off(c.m.b)]!)})) xas_store(mlru) -> ${r ? "stored" : "already there: free mlru"}`,
+              `if (!memcg_list_lru_allocated(${memcgName(val(c, l.pos))})) xas_store(mlru) -> ${r ? "stored" : "already there: kfree(mlru)"}`,
             (c) => {
-              const pos = c.m.get(l.pos.$off(c.m.b));
-              if (allocated(c, pos, "__memcg_list_lru_alloc")) return false;
-              c.m.setMarked(lru.xa_memcg1.$off(c.m.b), 1);
+              if (allocated(c, c.m.get(l.pos.$off(c.m.b)))) return false;
+              c.m.setMarked(xa.memcg1.$off(c.m.b), 1);
               return true;
             },
           ),
-          spin_unlock(lru.xa_lock),
+          spin_unlock(xa.xa_lock),
           // } while (pos != memcg && !css_is_dying(&pos->css));  (one level here: memcg1 -> root)
         ]),
       ]);
 
     /** deferred_split_folio(f, false): list_lru_lock(lru, nid, folio_memcg(f)); __list_lru_add; unlock. */
-    const deferredSplitFolio = (f: FolioRef): Stmt => {
-      const add = (sub: ListLruOneRef): Stmt[] => [
-        func("deferred_split_folio", [list_lru_lock(sub), __list_lru_add(sub, f._deferred_list), list_lru_unlock(sub)]),
-      ];
-      return func("list_lru_from_memcg_idx", [
-        if_(
-          step(
-            (c, r) => `memcg_aware && folio_memcg(${folioName(f, c.m.b)}) != NULL -> ${r ? "memcg's sublist" : "lru->node[nid].lru"}`,
-            (c) => {
-              const b = c.m.b;
-              const aware = c.m.get(lru.memcg_aware.$off(b)) !== 0;
-              const mc = c.m.get(f.memcg.$off(b));
-              if (!aware || mc === NULL || mc === ROOT) return false;
-              if (c.m.getMarked(lru.xa_memcg1.$off(b)) === 0) {
-                throw new Violation(
-                  "list-lru-sublist",
-                  `deferred_split_folio(${folioName(f, b)}): ${memcgName(mc)} has no list_lru_memcg (never allocated), and it is not dying`,
-                );
-              }
-              return true;
-            },
-          ),
-          add(s.lru_memcg1),
-          add(s.lru_node0),
+    const deferredSplitFolio = (f: FolioRef, l: CpuLocals): Stmt =>
+      func("deferred_split_folio", [
+        step(
+          (c) =>
+            `list_lru_from_memcg_idx(deferred_split_lru, nid, ${memcgName(folioMemcg(c, mc, f))})`,
+          (c) => {
+            const b = c.m.b;
+            const memcg = folioMemcg(c, mc, f);
+            if (c.m.getMarked(lru.memcg_aware.$off(b)) === 0 || memcg === NULL || memcg === ROOT)
+              return;
+            if (c.m.getMarked(xa.memcg1.$off(b)) === 0) {
+              throw new Violation(
+                "list-lru-sublist",
+                `deferred_split_folio(${folioName(f, b)}): ${memcgName(memcg)} has no list_lru_memcg (never allocated), and it is not dying`,
+              );
+            }
+          },
         ),
+        list_lru_lock(lru, lruKeyOfFolio(f, mc), l.l),
+        __list_lru_add(lru, l.l, f._deferred_list),
+        list_lru_unlock(lru, l.l),
       ]);
-    };
 
     /** The allocation side: mem_cgroup_charge, folio_memcg_list_lru_alloc, then queueing. */
     const allocAndQueue = (f: FolioRef, caller: string, l: CpuLocals): Stmt[] => [
@@ -299,19 +308,24 @@ export default defineModel<{ memcg_disabled: number; kmem_disabled: number; faul
       func(caller, [
         step(
           (c) =>
-            c.m.b[s.mem_cgroup_disabled.$off(c.m.b)]
+            memcgDisabled(c, mc)
               ? `mem_cgroup_charge(${folioName(f, c.m.b)}) -> 0 (memory cgroups disabled: not charged)`
               : `mem_cgroup_charge(${folioName(f, c.m.b)}) -> 0 (charged to memcg1)`,
           (c) => {
-            if (!c.m.b[s.mem_cgroup_disabled.$off(c.m.b)]) c.m.set(f.memcg.$off(c.m.b), MEMCG1);
+            if (!memcgDisabled(c, mc)) c.m.set(f.memcg.$off(c.m.b), MEMCG1);
           },
         ),
         folioMemcgListLruAlloc(f, l),
       ]),
-      deferredSplitFolio(f),
+      deferredSplitFolio(f, l),
     ];
 
-    const locals = { memcg: int(-1, 1, -1), pos: int(-1, 1, -1), parent: int(-1, 1, -1) };
+    const locals = {
+      l: lruSubLocal(Lru),
+      memcg: int(-1, 1, -1),
+      pos: int(-1, 1, -1),
+      parent: int(-1, 1, -1),
+    };
     m.thread("khugepaged", locals, ({ l }) => allocAndQueue(s.folio[0]!, "alloc_charge_folio", l));
     if (nf > 1) {
       m.thread("do_huge_pmd_anonymous_page", locals, ({ l }) =>
@@ -319,20 +333,12 @@ export default defineModel<{ memcg_disabled: number; kmem_disabled: number; faul
       );
     }
 
-    m.init((sv) => {
-      sv.memcg[MEMCG1]!.css_parent = ROOT;
-    });
-
-    queueLenConsistent(m, [
-      { split_queue_lock: s.lru_node0.lock, split_queue: s.lru_node0.list, split_queue_len: s.lru_node0.nr_items },
-      { split_queue_lock: s.lru_memcg1.lock, split_queue: s.lru_memcg1.list, split_queue_len: s.lru_memcg1.nr_items },
-    ]);
-    // every folio ends up queued (deferred_split_folio ran to the end) on the sublist of its memcg
+    lruCountConsistent(m, lru);
+    // every folio ends up queued (deferred_split_folio ran to the end)
     m.endState("list-lru-sublist", (w) => {
       const b = w.m.b;
       for (let i = 0; i < nf; i++) {
-        const f = s.folio[i]!;
-        const id = f._deferred_list.$node(b);
+        const id = s.folio[i]!._deferred_list.$node(b);
         if (b[w.m.layout.nodes[id]!.nextOff] === id) return `F${i + 1} was never queued`;
       }
       return true;

@@ -46,11 +46,21 @@ export async function runDiff(args: string[]): Promise<number> {
   const { def, file } = models[0]!;
   const all = Object.keys(def.variants);
   const names = values.variants
-    ? values.variants
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean)
+    ? [
+        ...new Set(
+          values.variants
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ]
     : all;
+  if (names.length === 0)
+    throw new UsageError(
+      "E_USAGE",
+      "--variants names no variant",
+      `give a comma-separated list of: ${all.join(", ")}`,
+    );
   for (const n of names) {
     if (!all.includes(n))
       throw new UsageError(
@@ -119,6 +129,16 @@ export async function runDiff(args: string[]): Promise<number> {
   } else {
     const rows = [["property", ...names], ...props.map((p) => [p, ...runs.map((r) => cell(r, p))])];
     rows.push(["(states)", ...runs.map((r) => String(r.result.states))]);
+    // variants may declare their own parameters: show the ones that differ, or the table
+    // would compare different scenarios without saying so
+    const differ = Object.keys(runs[0]?.result.params ?? {}).filter((k) =>
+      runs.some((r) => r.result.params[k] !== runs[0]!.result.params[k]),
+    );
+    if (differ.length > 0)
+      rows.push([
+        "(params)",
+        ...runs.map((r) => differ.map((k) => `${k}=${r.result.params[k]}`).join(" ")),
+      ]);
     rows.push([
       "(verdict)",
       ...runs.map(

@@ -283,6 +283,8 @@ async function cmdCheck(args: string[]): Promise<number> {
       ...failed.map((f) => failedJson(f.lm, f.variant, f.error)),
     ];
     console.log(JSON.stringify({ results }, null, 2));
+  } else if (checked.length === 0 && failed.length > 0) {
+    // nothing could be built: the error lines below say why, without an empty table
   } else {
     console.log(table(checked.map(({ c }) => c)));
     for (const e of errors) console.log(`\n${e}`);
@@ -311,7 +313,10 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   if (failed.length > 0) {
     // also on stderr, in the one error format, so a script sees why the exit code is 2
-    for (const f of failed) console.error(`interleave: error ${f.error.code}: ${f.error.message}`);
+    for (const f of failed) {
+      console.error(`interleave: error ${f.error.code}: ${f.error.message}`);
+      if (f.error.hint) console.error(`  hint: ${f.error.hint}`);
+    }
     return EXIT_USAGE;
   }
   if (checked.some(({ c }) => c.result.verdict === "error")) return EXIT_USAGE;

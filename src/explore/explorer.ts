@@ -35,6 +35,12 @@ export interface ExploreOptions {
   signal?: { stop: boolean };
 }
 
+/**
+ * States that 128 expansions (the interval between two budget checks) may add, at most, in any
+ * model we bundle: the budget check counts the growth of the tables within this many states.
+ */
+const GROWTH_WINDOW = 1 << 15;
+
 export const DEFAULT_MAX_MEMORY = Math.min(8 * 2 ** 30, Math.floor(totalmem() * 0.5));
 
 interface Found {
@@ -111,7 +117,14 @@ class Explorer {
     let lastProgress = performance.now();
     const every = this.opts.progressEveryMs ?? 1000;
     while (this.frontier.size > 0 && this.stop === undefined && this.modelError === undefined) {
-      this.slice(performance.now() + 50);
+      try {
+        this.slice(performance.now() + 50);
+      } catch (e) {
+        // the budget is checked ahead of every growth, so this is the machine refusing memory
+        // below the budget: end the run as incomplete, never with a crash
+        if (!(e instanceof RangeError) || !/alloc|length/i.test(e.message)) throw e;
+        this.stop = "memory";
+      }
       const now = performance.now();
       if (this.opts.onProgress && now - lastProgress >= every) {
         lastProgress = now;
@@ -141,6 +154,12 @@ class Explorer {
     return this.store.bytes + this.visited.bytes + this.frontier.bytes;
   }
 
+  /** What the tables may allocate while `states` more states are added (growth is by doubling). */
+  private growthWithin(states: number): number {
+    const f = this.frontier.size + states > this.frontier.bytes / 4 ? 2 * this.frontier.bytes : 0;
+    return this.store.growthWithin(states) + this.visited.growthWithin(states) + f;
+  }
+
   /** Expands states until the deadline (checked every few states) or a stop. */
   private slice(until: number): void {
     const model = this.model;
@@ -164,14 +183,13 @@ class Explorer {
           this.stop = "time";
           return;
         }
-        if (this.memoryBytes() > this.maxMemory) {
+        if (this.memoryBytes() + this.growthWithin(GROWTH_WINDOW) > this.maxMemory) {
           this.stop = "memory";
           return;
         }
       }
       const idx = frontier.pop();
-      const [src8, at8] = store.bytesOf(idx);
-      packer.unpack(src8, at8, cur);
+      packer.unpackState(store, idx, cur);
       const depth = store.depth[idx]!;
       if (depth >= this.maxDepth) {
         this.depthCut = true;
@@ -229,13 +247,14 @@ class Explorer {
                 : node.targets[c]!;
           this.transitions++;
           const h = packer.pack(next);
-          if (visited.find(packer.out, h) >= 0) continue;
+          const slot = visited.findOrSlot(packer.out, h);
+          if (slot >= 0) continue;
           if (store.count >= this.maxStates) {
             this.stop = "states";
             return;
           }
           const ni = store.add(packer.out, h, idx, encodeMove(t, c), depth + 1);
-          visited.insert(ni, h);
+          visited.insertAt(-1 - slot, ni, h);
           if (depth + 1 > this.maxDepthSeen) this.maxDepthSeen = depth + 1;
           m.b = next;
           if (this.checkInvariants(ni)) frontier.push(ni);

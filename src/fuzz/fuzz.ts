@@ -128,18 +128,24 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (k === undefined) kCache.set(m, (k = estimateSteps(m, depth)));
     return k;
   };
-  const runOnce = (m: CompiledModel, data: unknown, prefer: string | undefined): RunResult =>
-    runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, prefer });
+  const runOnce = (m: CompiledModel, data: unknown, target: string | undefined): RunResult =>
+    runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, target });
 
   let steps = 0;
   let cutAtDepth = 0;
-  let lock: string | undefined = opts.property;
+  const target = opts.property;
+  /** Once a run fails: the property every shrunk candidate must still break. */
+  let lock: string | undefined;
   let failing = false;
   let scenarioErr: ScenarioError | undefined;
   let infeasible: string | undefined;
   let first: { params: Params; r: RunResult } | undefined;
-  const isFailure = (r: RunResult): boolean =>
-    r.end === "violation" && (r.violation!.kind === "model-error" || lock === undefined || r.violation!.property === lock);
+  const isFailure = (r: RunResult): boolean => {
+    if (r.end !== "violation") return false;
+    const v = r.violation!;
+    if (lock !== undefined) return v.property === lock;
+    return v.kind === "model-error" || target === undefined || v.property === target;
+  };
 
   const prop = fc.property(space.arbitrary, strat.arbitrary({ depth }), (params, data) => {
     let m: CompiledModel;
@@ -150,7 +156,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
       if (!failing) scenarioErr ??= e;
       return true; // while shrinking: a rejected scenario is not a smaller failure
     }
-    const r = runOnce(m, data, lock);
+    const r = runOnce(m, data, lock ?? target);
     if (!failing) {
       steps += r.moves.length;
       if (r.end === "depth") cutAtDepth++;
@@ -159,7 +165,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (!isFailure(r)) return true;
     if (!failing) {
       failing = true;
-      lock ??= r.violation!.property;
+      lock = r.violation!.property;
       first = { params, r };
     }
     return false;
@@ -186,7 +192,8 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     }
     if (det.failed && first) {
       const cx = await finish(space, opts, strat, runOnce, lock!, first, det.counterexample as [Params, unknown] | null, s, i + 1);
-      return done(i + 1, { counterexample: cx });
+      const err = cx.kind === "model-error" ? { error: { code: cx.property, message: `a step failed: ${cx.message}`, hint: "the model is wrong here (see the trace); fix it" } } : {};
+      return done(i + 1, { counterexample: cx, ...err });
     }
     if (det.failed) {
       // the property threw something other than a violation: a bug in a strategy or the model
@@ -205,7 +212,7 @@ async function finish(
   space: ScenarioSpace,
   opts: FuzzOptions,
   strat: Strategy<unknown>,
-  runOnce: (m: CompiledModel, data: unknown, prefer: string | undefined) => RunResult,
+  runOnce: (m: CompiledModel, data: unknown, target: string | undefined) => RunResult,
   property: string,
   first: { params: Params; r: RunResult },
   shrunkValue: [Params, unknown] | null,

@@ -39,9 +39,34 @@ function prefScheduler(prefs: readonly Pref[]): Scheduler {
 
 const prefArb = fc.record({ d: fc.nat(SPAN - 1), c: fc.nat(SPAN - 1) });
 
+/**
+ * One preference per step up to the depth bound, drawn without bias; shrunk as a list of any
+ * length (fast-check drops preferences, then makes them smaller): the shorter list means "keep
+ * running the last CPU" past its end, so shrinking never wastes tries on the steps after the
+ * violation.
+ */
+class PrefList extends fc.Arbitrary<readonly Pref[]> {
+  private readonly full: fc.Arbitrary<Pref[]>;
+  private readonly any: fc.Arbitrary<Pref[]>;
+  constructor(depth: number) {
+    super();
+    this.full = fc.noBias(fc.array(prefArb, { minLength: depth, maxLength: depth }));
+    this.any = fc.array(prefArb, { minLength: 0, maxLength: depth });
+  }
+  generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<readonly Pref[]> {
+    return new fc.Value(this.full.generate(mrng, biasFactor).value_, undefined);
+  }
+  canShrinkWithoutContext(value: unknown): value is readonly Pref[] {
+    return this.any.canShrinkWithoutContext(value);
+  }
+  shrink(value: readonly Pref[], context: unknown): fc.Stream<fc.Value<readonly Pref[]>> {
+    return this.any.shrink(value as Pref[], context);
+  }
+}
+
 export const random: Strategy<readonly Pref[]> = {
   name: "random",
-  arbitrary: ({ depth }) => fc.noBias(fc.array(prefArb, { minLength: depth, maxLength: depth })),
+  arbitrary: ({ depth }) => new PrefList(depth),
   scheduler: (prefs) => prefScheduler(prefs),
 };
 

@@ -21,8 +21,11 @@ export function fuzzCommand(r: FuzzResult, seed: number): string {
 }
 
 export function formatFailure(r: FuzzResult): string {
-  if (r.error) return `${r.model} / ${r.variant}: error ${r.error.code}: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ""}`;
   const cx = r.counterexample;
+  if (r.error) {
+    const head = `${r.model} / ${r.variant}: error ${r.error.code}: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ""}`;
+    return cx ? `${head}\n\n${cx.diagram}\n\nseed ${cx.seed}: ${fuzzCommand(r, cx.seed)}` : head;
+  }
   if (!cx) return `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed}); not a proof`;
   const bfs = cx.bfs
     ? cx.bfs.shortest !== undefined

@@ -24,8 +24,12 @@ export interface RunResult {
 export interface RunOptions {
   /** Steps after which the run ends without a verdict. */
   readonly depth: number;
-  /** When several properties break in the same state, report this one. */
-  readonly prefer?: string;
+  /**
+   * The property looked for: reported first when several break in the same state, and a data
+   * race does not end the run when another property is looked for (the explorer too goes on
+   * past a racy state; an invariant, an assertion, a deadlock or an end state ends its path).
+   */
+  readonly target?: string;
 }
 
 function thrownOutcome(e: unknown): Outcome {
@@ -34,8 +38,13 @@ function thrownOutcome(e: unknown): Outcome {
   return { property: e instanceof ModelError ? e.code : "model-error", kind: "model-error", message: msg };
 }
 
-function pick(outs: readonly Outcome[], prefer: string | undefined): Outcome {
-  return outs.find((o) => o.property === prefer) ?? outs[0]!;
+/** The outcome that ends the run, if any. */
+function stopOn(outs: readonly Outcome[], target: string | undefined): Outcome | undefined {
+  if (outs.length === 0) return undefined;
+  const hit = outs.find((o) => o.property === target);
+  if (hit) return hit;
+  const ending = target === undefined ? outs : outs.filter((o) => o.kind !== "data-race");
+  return ending[0];
 }
 
 export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: RunOptions): RunResult {
@@ -51,8 +60,8 @@ export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: Ru
     last: -1,
     choices: (t: number) => choicesOf(model, t, b),
   };
-  let outs = stateOutcomes(model, b);
-  if (outs.length > 0) return { moves, violation: pick(outs, opts.prefer), end: "violation" };
+  let stop = stopOn(stateOutcomes(model, b), opts.target);
+  if (stop) return { moves, violation: stop, end: "violation" };
   for (;;) {
     const enabled: number[] = [];
     for (let t = 0; t < T; t++) {
@@ -95,8 +104,8 @@ export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: Ru
       return { moves, violation: thrownOutcome(e), end: "violation" };
     }
     last = mv.cpu;
-    outs = stateOutcomes(model, b);
-    if (outs.length > 0) return { moves, violation: pick(outs, opts.prefer), end: "violation" };
+    stop = stopOn(stateOutcomes(model, b), opts.target);
+    if (stop) return { moves, violation: stop, end: "violation" };
   }
 }
 

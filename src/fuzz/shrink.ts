@@ -73,7 +73,7 @@ export function shrinkSchedule(
   const test = (m: readonly Move[]): Cand | undefined => {
     tries++;
     const strat = { next: (v: { step: number }) => m[v.step] };
-    const r = runSchedule(model, strat, { depth: m.length, prefer: property });
+    const r = runSchedule(model, strat, { depth: m.length, target: property });
     if (r.end !== "violation" || r.violation?.property !== property) return undefined;
     return { moves: r.moves, violation: r.violation };
   };

@@ -176,7 +176,8 @@ function checkList(m: Mem, head: number): string | undefined {
       return `${nodeName(m, head)}: ${nodeName(m, x)}->next is ${nodeName(m, nx)} but ${nodeName(m, nx)}->prev is ${nodeName(m, back)}`;
     }
     if (nx === head) return undefined;
-    if (n.role === "head") return `${nodeName(m, head)}: following next from ${nodeName(m, x)} reaches another list's head ${nodeName(m, nx)}`;
+    if (n.role === "head")
+      return `${nodeName(m, head)}: following next from ${nodeName(m, x)} reaches another list's head ${nodeName(m, nx)}`;
     x = nx;
   }
   return `${nodeName(m, head)}: following next pointers never returns to the head`;
@@ -214,7 +215,11 @@ export function listIntegrity<F extends Fields>(
  * use-after-free (as an invariant): a freed folio must not be linked into any list: its
  * _deferred_list must point to itself and no other node may point to it.
  */
-export function useAfterFree<F extends Fields>(mb: ModelBuilder<F>, folios: FolioList, name: string = PROP.useAfterFree): void {
+export function useAfterFree<F extends Fields>(
+  mb: ModelBuilder<F>,
+  folios: FolioList,
+  name: string = PROP.useAfterFree,
+): void {
   const fs = folioRefs(folios);
   mb.invariant(name, (w: World) => {
     const m = w.m;
@@ -247,7 +252,13 @@ export function lostMembership<F extends Fields>(
   mb: ModelBuilder<F>,
   folios: FolioList,
   queues: readonly QueueLike[],
-  opts: { filter?: (w: World, i: number) => boolean; name?: string } = {},
+  opts: {
+    /** Excludes folios the model no longer tracks (e.g. split ones). */
+    filter?: (w: World, i: number) => boolean;
+    /** What "partially mapped" means (default: PG_partially_mapped set), e.g. a model's own mapcount field. */
+    isPartial?: (w: World, i: number) => boolean;
+    name?: string;
+  } = {},
 ): void {
   const fs = folioRefs(folios);
   const heads = queues.map(headRef);
@@ -256,7 +267,8 @@ export function lostMembership<F extends Fields>(
     const b = m.b;
     for (let i = 0; i < fs.length; i++) {
       const f = fs[i]!;
-      if (b[f.freed.$off(b)] !== 0 || b[f.partially_mapped.$off(b)] === 0) continue;
+      if (b[f.freed.$off(b)] !== 0) continue;
+      if (opts.isPartial ? !opts.isPartial(w, i) : b[f.partially_mapped.$off(b)] === 0) continue;
       if (opts.filter && !opts.filter(w, i)) continue;
       const id = f._deferred_list.$node(b);
       const h = b[m.layout.nodes[id]!.nextOff] === id ? -1 : headOf(m, id);
@@ -288,7 +300,10 @@ export function partiallyMappedCounter<F extends Fields>(
     let n = 0;
     for (const f of fs) if (b[f.partially_mapped.$off(b)] !== 0) n++;
     const v = b[stat.$off(b)]!;
-    return v === n || `${stat.$name(b)} is ${v} but ${n} folio${n === 1 ? " has" : "s have"} PG_partially_mapped set`;
+    return (
+      v === n ||
+      `${stat.$name(b)} is ${v} but ${n} folio${n === 1 ? " has" : "s have"} PG_partially_mapped set`
+    );
   });
 }
 
@@ -318,4 +333,33 @@ export function deferredSplitProperties<F extends Fields>(
       opts.queues.map((q) => q.split_queue_lock),
     );
   }
+}
+
+/** A property as a predicate: true when it holds, else false or a message. */
+export type PropertyPredicate = (w: World) => boolean | string;
+
+/**
+ * The predicates that registration functions of this catalogue would add, collected instead of
+ * registered (e.g. to check them from an observer step rather than as invariants, since the
+ * explorer does not expand a state that breaks an invariant):
+ * `collect((mb) => queueLenConsistent(mb, q))` gives `{ invariants: Map { "queue-len" => fn }, endStates }`.
+ */
+export function collect(register: (mb: ModelBuilder<Fields>) => void): {
+  invariants: Map<string, PropertyPredicate>;
+  endStates: Map<string, PropertyPredicate>;
+} {
+  const invariants = new Map<string, PropertyPredicate>();
+  const endStates = new Map<string, PropertyPredicate>();
+  const fake = {
+    invariant(name: string, fn: PropertyPredicate) {
+      invariants.set(name, fn);
+      return fake;
+    },
+    endState(name: string, fn: PropertyPredicate) {
+      endStates.set(name, fn);
+      return fake;
+    },
+  };
+  register(fake as unknown as ModelBuilder<Fields>);
+  return { invariants, endStates };
 }

@@ -138,7 +138,10 @@ export function folioName(f: FolioRef, b: Int32Array): string {
 export function assertLive(c: { m: Mem }, f: FolioRef, what: string): void {
   const b = c.m.b;
   if (b[f.freed.$off(b)] !== 0) {
-    throw new Violation("use-after-free", `use-after-free: ${what} on ${folioName(f, b)}, which was already freed`);
+    throw new Violation(
+      "use-after-free",
+      `use-after-free: ${what} on ${folioName(f, b)}, which was already freed`,
+    );
   }
 }
 
@@ -169,7 +172,12 @@ export function testPartiallyMapped(c: { m: Mem }, f: FolioRef): boolean {
  * Sets or clears PG_partially_mapped: atomic (set_bit/clear_bit, marked) or non-atomic
  * (`__folio_set_*`: an unmarked read-modify-write of the flags word).
  */
-export function writePartiallyMapped(c: { m: Mem }, f: FolioRef, v: boolean, atomic: boolean): void {
+export function writePartiallyMapped(
+  c: { m: Mem },
+  f: FolioRef,
+  v: boolean,
+  atomic: boolean,
+): void {
   assertLive(c, f, `${atomic ? "" : "__"}folio_${v ? "set" : "clear"}_partially_mapped`);
   const off = f.partially_mapped.$off(c.m.b);
   if (atomic) c.m.setMarked(off, v ? 1 : 0);
@@ -228,7 +236,11 @@ export function folio_try_get(f: FolioRef): StepStmt {
   return step(
     (c, r) =>
       `folio_try_get(${nm(f, c)}) -> ${r ? "true" : "false"}` +
-      (r ? ` (_refcount ${refOf(f, c)} -> ${refOf(f, c) + 1})` : freedNow(f, c) ? " (freed)" : " (_refcount 0)"),
+      (r
+        ? ` (_refcount ${refOf(f, c)} -> ${refOf(f, c) + 1})`
+        : freedNow(f, c)
+          ? " (freed)"
+          : " (_refcount 0)"),
     (c) => {
       if (freedNow(f, c)) return false;
       const off = f._refcount.$off(c.m.b);
@@ -249,7 +261,10 @@ export function folio_get(f: FolioRef): StepStmt {
       const off = f._refcount.$off(c.m.b);
       const v = c.m.getMarked(off);
       if (v <= 0) {
-        throw new Violation("bad-get", `folio_get(${nm(f, c)}) on a zero refcount (frozen, or no reference held)`);
+        throw new Violation(
+          "bad-get",
+          `folio_get(${nm(f, c)}) on a zero refcount (frozen, or no reference held)`,
+        );
       }
       c.m.setMarked(off, v + 1);
     },
@@ -319,7 +334,12 @@ export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
 
 /** __folio_put(f): the default free path: unqueue from the deferred split queue, then free. */
 export function __folio_put(f: FolioRef, ds?: DeferredSplit, opts: FreeOpts = {}): Stmt[] {
-  return [func("__folio_put", [...(ds ? [folio_unqueue_deferred_split(f, ds)] : []), free_folio(f, opts)])];
+  return [
+    func("__folio_put", [
+      ...(ds ? [folio_unqueue_deferred_split(f, ds)] : []),
+      free_folio(f, opts),
+    ]),
+  ];
 }
 
 /**
@@ -331,14 +351,16 @@ export function folio_put(f: FolioRef, free?: FreePath | DeferredSplit): Stmt {
   if (free === undefined) path = __folio_put(f);
   else if (typeof free === "function") path = free(f);
   else if (Array.isArray(free)) path = free as readonly Stmt[];
-  else path = __folio_put(f, free as DeferredSplit);
+  else if ("queue" in free) path = __folio_put(f, free);
+  else path = [free as unknown as Stmt];
   return func("folio_put", [if_(folio_put_testzero(f), [...path])]);
 }
 
 /** folio_ref_freeze(f, count) as a condition: cmpxchg(count -> 0). */
 export function folio_ref_freeze(f: FolioRef, count: number): StepStmt {
   return step(
-    (c, r) => `folio_ref_freeze(${nm(f, c)}, ${count}) -> ${r ? "true" : `false (_refcount ${refOf(f, c)})`}`,
+    (c, r) =>
+      `folio_ref_freeze(${nm(f, c)}, ${count}) -> ${r ? "true" : `false (_refcount ${refOf(f, c)})`}`,
     (c) => {
       assertLive(c, f, "folio_ref_freeze");
       const off = f._refcount.$off(c.m.b);
@@ -450,7 +472,10 @@ export function folio_unlock(f: FolioRef): StepStmt {
       assertLive(c, f, "folio_unlock");
       const off = f.locked.$off(c.m.b);
       if (c.m.getMarked(off) === 0) {
-        throw new Violation("bad-folio-unlock", `folio_unlock(${nm(f, c)}): the folio is not locked`);
+        throw new Violation(
+          "bad-folio-unlock",
+          `folio_unlock(${nm(f, c)}): the folio is not locked`,
+        );
       }
       c.m.setMarked(off, 0);
     },
@@ -479,7 +504,8 @@ export interface CounterOpts {
 
 function counterStep(ctr: CounterRef, delta: number, opts: CounterOpts): StepStmt {
   const marked = opts.marked ?? false;
-  const op = delta === 1 ? "++" : delta === -1 ? "--" : delta > 0 ? ` += ${delta}` : ` -= ${-delta}`;
+  const op =
+    delta === 1 ? "++" : delta === -1 ? "--" : delta > 0 ? ` += ${delta}` : ` -= ${-delta}`;
   return step(
     (c) => {
       const v = c.m.b[ctr.$off(c.m.b)]!;
@@ -489,9 +515,11 @@ function counterStep(ctr: CounterRef, delta: number, opts: CounterOpts): StepStm
   );
 }
 /** `ctr++` as one step. */
-export const counter_inc = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt => counterStep(ctr, 1, opts);
+export const counter_inc = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt =>
+  counterStep(ctr, 1, opts);
 /** `ctr--` as one step; below 0 is `counter-underflow`. */
-export const counter_dec = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt => counterStep(ctr, -1, opts);
+export const counter_dec = (ctr: CounterRef, opts: CounterOpts = {}): StepStmt =>
+  counterStep(ctr, -1, opts);
 /** `ctr += delta` as one step. */
 export const counter_add = (ctr: CounterRef, delta: number, opts: CounterOpts = {}): StepStmt =>
   counterStep(ctr, delta, opts);
@@ -577,7 +605,10 @@ export function __folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): 
   const q = queueOf(ds, f);
   return func("__folio_unqueue_deferred_split", [
     spin_lock_irqsave(q.split_queue_lock),
-    if_(list_nonempty(f._deferred_list), [unqueue_accounting(f, ds), list_del_init(f._deferred_list)]),
+    if_(list_nonempty(f._deferred_list), [
+      unqueue_accounting(f, ds),
+      list_del_init(f._deferred_list),
+    ]),
     spin_unlock_irqrestore(q.split_queue_lock),
   ]);
 }
@@ -611,7 +642,12 @@ export function folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): St
  * statistic; if list_empty: add at the tail and split_queue_len++; unlock.
  * (Leaves out the swapcache and memcg-charged checks and the shrinker bit.)
  */
-export function deferred_split_folio(f: FolioRef, ds: DeferredSplit, partiallyMapped: boolean, atomicFlag = false): Stmt {
+export function deferred_split_folio(
+  f: FolioRef,
+  ds: DeferredSplit,
+  partiallyMapped: boolean,
+  atomicFlag = false,
+): Stmt {
   const q = queueOf(ds, f);
   const body: Stmt[] = [
     if_(

@@ -48,19 +48,25 @@ const hierarchy = new WeakMap<RecordS, readonly number[]>();
  */
 export function memcgTree(opts: MemcgsOpts = {}): RecordS<MemcgsFields> {
   const n = opts.count ?? 1;
-  if (!Number.isInteger(n) || n < 1) throw new SchemaError(`memcgTree({ count: ${n} }): count must be at least 1`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new SchemaError(`memcgTree({ count: ${n} }): count must be at least 1`);
   const parents = opts.parents ?? Array.from({ length: n }, (_, i) => (i === 0 ? -1 : 0));
   if (parents.length !== n) {
     throw new SchemaError(`memcgTree: ${parents.length} parents given for ${n} memcgs`);
   }
   parents.forEach((p, i) => {
     if (!Number.isInteger(p) || p < -1 || p >= n || p === i) {
-      throw new SchemaError(`memcgTree: parent ${p} of memcg${i} is not -1 or another memcg's id (0..${n - 1})`);
+      throw new SchemaError(
+        `memcgTree: parent ${p} of memcg${i} is not -1 or another memcg's id (0..${n - 1})`,
+      );
     }
   });
   const elem = record({ dying: bool(false) }, "mem_cgroup");
   const tree = record(
-    { disabled: bool(opts.disabled ?? false), memcg: array(n, elem, { label: (i) => `memcg${i}` }) },
+    {
+      disabled: bool(opts.disabled ?? false),
+      memcg: array(n, elem, { label: (i) => `memcg${i}` }),
+    },
     "memcgs",
   );
   hierarchy.set(tree, [...parents]);
@@ -93,7 +99,8 @@ export function checkMemcg(c: { m: Mem }, mc: MemcgsRef, id: number, what: strin
   if (id !== NULL_MEMCG) return;
   throw new Violation(
     "null-memcg-deref",
-    `NULL memcg dereference: ${what}` + (memcgDisabled(c, mc) ? " (memory cgroups are disabled at boot)" : ""),
+    `NULL memcg dereference: ${what}` +
+      (memcgDisabled(c, mc) ? " (memory cgroups are disabled at boot)" : ""),
   );
 }
 
@@ -104,13 +111,23 @@ export function folioMemcg(c: { m: Mem }, mc: MemcgsRef, f: FolioRef): number {
 }
 
 /** parent_mem_cgroup(memcg): dereferences memcg. */
-export function parentMemcg(c: { m: Mem }, mc: MemcgsRef, id: number, what = "parent_mem_cgroup(memcg)"): number {
+export function parentMemcg(
+  c: { m: Mem },
+  mc: MemcgsRef,
+  id: number,
+  what = "parent_mem_cgroup(memcg)",
+): number {
   checkMemcg(c, mc, id, what);
   return parentsOf(mc)[id]!;
 }
 
 /** css_is_dying(&memcg->css): dereferences memcg; a marked read of the css flags. */
-export function memcgIsDying(c: { m: Mem }, mc: MemcgsRef, id: number, what = "css_is_dying(&memcg->css)"): boolean {
+export function memcgIsDying(
+  c: { m: Mem },
+  mc: MemcgsRef,
+  id: number,
+  what = "css_is_dying(&memcg->css)",
+): boolean {
   checkMemcg(c, mc, id, what);
   return c.m.getMarked(mc.memcg[id]!.dying.$off(c.m.b)) !== 0;
 }

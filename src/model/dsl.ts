@@ -9,6 +9,7 @@ import type { Schema } from "./schema.ts";
 import type { ViewOf } from "./view.ts";
 import type { Mem } from "../rt/mem.ts";
 import { Violation } from "../rt/mem.ts";
+import { fileURLToPath } from "node:url";
 
 /** What a step's code sees: the shared state, its CPU's locals, its CPU number, the memory. */
 export interface Ctx<S extends Schema = Schema, L extends Schema = Schema> {
@@ -61,6 +62,19 @@ export interface StepOptions<C> {
   choices?: number | ((c: C) => number);
 }
 
+/** The checker's own source folder (…/src/), whose frames are never the model author's. */
+const OWN_SRC = fileURLToPath(new URL("../", import.meta.url));
+
+/** Whether a stack frame's file is the checker's own code (or Node's, or a dependency's). */
+export function isOwnFrame(file: string): boolean {
+  return (
+    file.startsWith(OWN_SRC) ||
+    file.startsWith("node:") ||
+    file.includes("/node_modules/") ||
+    file === "native"
+  );
+}
+
 /** Where the model author wrote the statement: the first stack frame outside src/. */
 export function callSite(): string {
   const saved = Error.stackTraceLimit;
@@ -71,7 +85,7 @@ export function callSite(): string {
     const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
     if (!m) continue;
     const file = m[1]!.replace(/^file:\/\//, "");
-    if (file.includes("/src/") || file.includes("node:") || file.includes("node_modules")) continue;
+    if (isOwnFrame(file)) continue;
     const rel = file.startsWith(process.cwd()) ? file.slice(process.cwd().length + 1) : file;
     return `${rel}:${m[2]}`;
   }

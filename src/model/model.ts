@@ -6,7 +6,17 @@ import { nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, sizeOf } from "./layout.ts";
 import { makeRef, type RecordRef } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
-import { assert_, if_, step, wait_until, when, while_, type Ctx, type Stmt } from "./dsl.ts";
+import {
+  assert_,
+  if_,
+  isOwnFrame,
+  step,
+  wait_until,
+  when,
+  while_,
+  type Ctx,
+  type Stmt,
+} from "./dsl.ts";
 import { CompileError, compileThread, type Node } from "./compile.ts";
 import { Mem, ModelError } from "../rt/mem.ts";
 
@@ -285,8 +295,7 @@ export function modelFrame(stack: string | undefined): string | undefined {
     const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
     if (!m) continue;
     const file = m[1]!.replace(/^file:\/\//, "");
-    if (file.includes("/src/") || file.startsWith("node:") || file.includes("node_modules"))
-      continue;
+    if (isOwnFrame(file)) continue;
     const rel = file.startsWith(process.cwd()) ? file.slice(process.cwd().length + 1) : file;
     return `${rel}:${m[2]}`;
   }

@@ -24,15 +24,22 @@ describe("shrinking", () => {
     expect(S.relocate(mv("0011220"), 0, 2, 6).map((m) => m.cpu).join("")).toBe("1122000");
   });
 
-  it("an interleaved deadlock trace shrinks to the two fork grabs", () => {
+  it("unshrunk deadlock traces shrink to one fork grab per philosopher, grouped", async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await fuzzModel(philosophers, { variant: "left-then-right", strategy: "random", runs: 500, seed, params: { n: 4 }, shrink: false, confirm: false });
+      const found = r.counterexample!.found.moves;
+      const model = compileModel(philosophers, "left-then-right", { n: 4 });
+      const sh = shrinkSchedule(model, found, "deadlock");
+      expect(sh.moves.length).toBe(4);
+      expect(contextSwitches(sh.moves)).toBe(3);
+      expect(sh.moves.length).toBeLessThanOrEqual(found.length);
+      expect(replay(model, sh.moves).outcomes.map((o) => o.property)).toContain("deadlock");
+    }
+  });
+
+  it("a schedule that does not break the property is refused", () => {
     const model = compileModel(philosophers, "left-then-right", { n: 2 });
-    // CPU0 takes both forks and releases one... then both hold one fork each
-    const long = parseSchedule("0 0 0 1 0 1");
-    const r = replay(model, long);
-    expect(r.outcomes.map((o) => o.property)).toContain("deadlock");
-    const sh = shrinkSchedule(model, long, "deadlock");
-    expect(sh.moves.length).toBe(2);
-    expect(replay(model, sh.moves).outcomes.map((o) => o.property)).toContain("deadlock");
+    expect(() => shrinkSchedule(model, parseSchedule("0 0 0 0"), "deadlock")).toThrow(/does not break deadlock/);
   });
 
   it("shrunk counterexamples replay, are no longer than found, and no more interleaved", async () => {
@@ -87,7 +94,7 @@ describe("shrinking", () => {
     const p = scheduleProperty(flagLock, { variant: "test-then-set", file: "models/classic/flag-lock.ts", saveTo: dir });
     let msg = "";
     try {
-      fc.assert(fc.property(...p.arbitraries, (params, data) => p.holds(params, data)), { seed: 1, numRuns: 200 });
+      fc.assert(fc.property(...p.arbitraries, (params, data) => p.holds(params, data)), { seed: 1, numRuns: 200, includeErrorInReport: true });
     } catch (e) {
       msg = (e as Error).message;
     }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { ModelBuilder } from "../../src/model/model.ts";
-import { array, listHead, spinlock } from "../../src/model/schema.ts";
+import { array, bool, listHead, spinlock } from "../../src/model/schema.ts";
 import { list_add_tail, list_del_init, list_move } from "../../src/kernel/list.ts";
 import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
 import {
@@ -16,6 +16,7 @@ import {
   type DeferredSplit,
 } from "../../src/kernel/folio.ts";
 import {
+  collect,
   deferredSplitProperties,
   listIntegrity,
   lostMembership,
@@ -209,5 +210,29 @@ describe("property catalogue", () => {
     });
     expect(r.verdict).toBe("holds");
     expect(r.states).toBeGreaterThan(10);
+  });
+
+  it("lost-membership with the model's own notion of partially mapped (isPartial)", async () => {
+    const r = await run(() => {
+      const m = new ModelBuilder({ folio: array(2, folio({ extra: { pte_partial: bool() } }), label), ds: deferredSplitQueue() });
+      m.init((s) => {
+        s.folio[1]!.pte_partial = true;
+      });
+      m.thread("t", {}, () => []);
+      lostMembership(m, m.s.folio, [m.s.ds], { isPartial: (w, i) => (w.s as unknown as { folio: { pte_partial: boolean }[] }).folio[i]!.pte_partial });
+      return m;
+    });
+    expect(messageOf(r, "lost-membership")).toMatch(/^F1 is partially mapped/);
+  });
+
+  it("collect() hands out the predicates instead of registering them", () => {
+    const mb = new ModelBuilder({ folio: array(1, folio(), label), ds: deferredSplitQueue() });
+    const { invariants, endStates } = collect((m) => {
+      queueLenConsistent(m, mb.s.ds);
+      listIntegrity(m, [mb.s.ds]);
+    });
+    expect([...invariants.keys()]).toEqual(["queue-len", "list-integrity"]);
+    expect([...endStates.keys()]).toEqual(["list-integrity"]);
+    expect(mb.invariants.length).toBe(0);
   });
 });

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import model from "./list-lru-split.ts";
+import { checkVariant, explain } from "../../src/check.ts";
+
+const props = (r: { violations: readonly { property: string }[] }): string[] =>
+  r.violations.map((v) => v.property).sort();
+const lengthOf = (
+  r: { violations: readonly { property: string; length: number }[] },
+  p: string,
+): number => r.violations.find((v) => v.property === p)?.length ?? -1;
+
+describe("list-lru-split (seed 004 review: lock-then-freeze vs freeze-then-lock)", () => {
+  it("lock-then-freeze as posted: the lost-race branch touches F2 after the free path freed it", async () => {
+    const { result, judgement, model: cm } = await checkVariant(model, "lock-then-freeze");
+    expect(judgement?.ok).toBe(true);
+    expect(result.complete).toBe(true);
+    expect(props(result)).toEqual(["use-after-free"]);
+    expect(lengthOf(result, "use-after-free")).toBe(10);
+    const d = explain(cm, result.violations[0]!);
+    expect(d).toContain("folio_try_get(F2) -> false");
+    expect(d).toContain("list_lru_isolate(deferred_split_lru.node[0].lru, &F2._deferred_list)");
+    expect(d).toContain("data_race(list_empty(&F2->_deferred_list)) -> true");
+    expect(d).toContain("free_unref_folio(F2)");
+    // the isolate happens before the free path's unlocked list_empty() test, which happens before the free
+    expect(d.indexOf("list_lru_isolate(deferred_split_lru.node[0].lru, &F2")).toBeLessThan(
+      d.indexOf("data_race(list_empty(&F2"),
+    );
+    expect(d.indexOf("data_race(list_empty(&F2")).toBeLessThan(d.indexOf("free_unref_folio(F2)"));
+  });
+
+  it("freeze-then-lock as posted: use-after-free and lost-membership", async () => {
+    const { result, judgement } = await checkVariant(model, "freeze-then-lock");
+    expect(judgement?.ok).toBe(true);
+    expect(props(result)).toEqual(["lost-membership", "use-after-free"]);
+    expect(lengthOf(result, "use-after-free")).toBe(10);
+    expect(lengthOf(result, "lost-membership")).toBe(24);
+  });
+
+  it("lock-then-freeze with the flag cleared before list_lru_isolate holds, failing split included", async () => {
+    const { result, judgement } = await checkVariant(model, "lock-then-freeze+flag-first");
+    expect(judgement?.ok).toBe(true);
+    expect(result.verdict).toBe("holds");
+    expect(result.complete).toBe(true);
+    expect(result.states).toBeGreaterThan(1000);
+  });
+
+  it("freeze-then-lock: the walk isolates the frozen F1 and the failed split cannot put it back", async () => {
+    const {
+      result,
+      judgement,
+      model: cm,
+    } = await checkVariant(model, "freeze-then-lock+flag-first");
+    expect(judgement?.ok).toBe(true);
+    expect(props(result)).toEqual(["lost-membership"]);
+    expect(lengthOf(result, "lost-membership")).toBe(23);
+    const d = explain(cm, result.violations[0]!);
+    expect(d).toContain("folio_ref_freeze(F1, 1) -> true");
+    expect(d).toContain("folio_try_get(F1) -> false (_refcount 0)");
+    expect(d).toContain(
+      "__list_lru_del(deferred_split_lru.node[0].lru, &F1._deferred_list) -> false",
+    );
+    expect(d).toContain("-EAGAIN (fails after the freeze)");
+    expect(d).toContain("nothing to restore");
+    // the walk's failed try_get falls between CPU1's freeze and CPU1's list_lru_lock
+    const freeze = d.indexOf("folio_ref_freeze(F1, 1) -> true");
+    expect(freeze).toBeLessThan(d.indexOf("folio_try_get(F1) -> false"));
+    expect(d.indexOf("folio_try_get(F1) -> false")).toBeLessThan(
+      d.indexOf("__list_lru_del(deferred_split_lru.node[0].lru, &F1._deferred_list) -> false"),
+    );
+  });
+
+  it("without the third party the key trace is shorter (16 steps)", async () => {
+    const { result } = await checkVariant(model, "freeze-then-lock+flag-first", {
+      params: { third_party: 0 },
+    });
+    expect(props(result)).toEqual(["lost-membership"]);
+    expect(lengthOf(result, "lost-membership")).toBe(16);
+  });
+
+  it("freeze-then-lock holds when nothing can fail after the freeze", async () => {
+    const { result, judgement } = await checkVariant(model, "freeze-then-lock-no-fail+flag-first");
+    expect(judgement?.ok).toBe(true);
+    expect(result.verdict).toBe("holds");
+  });
+
+  it("every parameter combination builds and explores completely", async () => {
+    for (const variant of Object.keys(model.variants)) {
+      for (const split_can_fail of [0, 1]) {
+        for (const third_party of [0, 1]) {
+          const { result } = await checkVariant(model, variant, {
+            params: { split_can_fail, third_party },
+          });
+          expect(result.verdict, `${variant} ${split_can_fail} ${third_party}`).not.toBe("error");
+          expect(result.complete).toBe(true);
+          // without a split that can fail, no ordering loses F1; without F2, no use-after-free
+          if (split_can_fail === 0) expect(props(result)).not.toContain("lost-membership");
+          if (third_party === 0) expect(props(result)).not.toContain("use-after-free");
+        }
+      }
+    }
+  });
+});

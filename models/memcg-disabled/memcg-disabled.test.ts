@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import model from "./memcg-disabled.ts";
+import { checkVariant, explain } from "../../src/check.ts";
+
+const props = (r: { violations: readonly { property: string }[] }): string[] =>
+  r.violations.map((v) => v.property).sort();
+
+describe("memcg-disabled (seed 004: s390 panic in __memcg_list_lru_alloc)", () => {
+  it("before the fix, with cgroup_disable=memory, the hierarchy walk dereferences a NULL memcg", async () => {
+    const { result, judgement, model: cm } = await checkVariant(model, "before-fix");
+    expect(judgement?.ok).toBe(true);
+    expect(props(result)).toEqual(["null-memcg-deref"]);
+    expect(result.violations[0]!.length).toBe(7);
+    const d = explain(cm, result.violations[0]!);
+    expect(d).toContain("memcg_aware = true");
+    expect(d).toContain("get_mem_cgroup_from_folio(F1) -> NULL");
+    expect(d).toContain("parent_mem_cgroup(pos)");
+    expect(d).toContain("null-memcg-deref");
+  });
+
+  it("after the fix, with cgroup_disable=memory, the lru is not memcg aware and everything holds", async () => {
+    const { result, judgement } = await checkVariant(model, "after-fix");
+    expect(judgement?.ok).toBe(true);
+    expect(result.verdict).toBe("holds");
+    expect(result.complete).toBe(true);
+  });
+
+  it("with memory cgroups enabled both versions hold (the normal boot worked)", async () => {
+    for (const v of ["before-fix-memcg-on", "after-fix-memcg-on"]) {
+      const { result, judgement } = await checkVariant(model, v);
+      expect(judgement?.ok, v).toBe(true);
+      expect(result.verdict).toBe("holds");
+      // two CPUs race to install memcg1's list_lru_memcg: more states than the disabled boot
+      expect(result.states).toBeGreaterThan(100);
+    }
+  });
+
+  it("every boot configuration: only memcg disabled without nokmem, before the fix, breaks", async () => {
+    for (const fixed of ["before-fix", "after-fix"]) {
+      for (const memcg_disabled of [0, 1]) {
+        for (const kmem_disabled of [0, 1]) {
+          for (const fault of [0, 1]) {
+            const { result } = await checkVariant(model, fixed, {
+              params: { memcg_disabled, kmem_disabled, fault },
+            });
+            const bad = fixed === "before-fix" && memcg_disabled === 1 && kmem_disabled === 0;
+            expect(
+              props(result),
+              `${fixed} md=${memcg_disabled} kd=${kmem_disabled} f=${fault}`,
+            ).toEqual(bad ? ["null-memcg-deref"] : []);
+            expect(result.complete).toBe(true);
+          }
+        }
+      }
+    }
+  });
+});

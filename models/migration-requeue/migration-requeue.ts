@@ -1,0 +1,401 @@
+// Migration requeue (KERNEL issue, model 2): after migrating a folio that was on the deferred
+// split queue, is the destination queued exactly when the source was?
+//
+// Follows seed 000 (/work/shared/seeds/000_*.txt: Usama Arif, "[PATCH] mm: migrate: requeue
+// destination folio on deferred split queue", Mar 2026, and the thread with David Hildenbrand,
+// Zi Yan and Johannes Weiner):
+// - "no-requeue": mm/migrate.c before the patch: __folio_migrate_mapping() freezes the source,
+//   folio_unqueue_deferred_split(src), unfreezes; the destination is never queued.
+// - "v1": the patch as posted: after remove_migration_ptes(), `if (folio_test_large(dst) &&
+//   folio_test_large_rmappable(dst)) deferred_split_folio(dst, false);` (David: "Doesn't that
+//   mean that you will readd any large folios, even if already previously taken off the list
+//   after scanning?").
+// - "v2": the revised patch (Usama's reply, "LGTM" from Zi Yan): before move_to_new_folio(),
+//   `src_deferred_split = folio_test_large(src) && folio_test_large_rmappable(src) &&
+//   !data_race(list_empty(&src->_deferred_list))`; afterwards `if (src_deferred_split)
+//   deferred_split_folio(dst, false);`.
+// Each against two scan designs (shared thread bodies in ../deferred-split/scan.ts): the on-stack
+// private list with the safe `prev` folio (v6.12..v6.17) and seed 002's folio_batch.
+//
+// CPUs: migrate_pages() of the source F1 into the destination F2 (F1 isolated: the migration
+// holds a pin; try_to_migrate() unmaps it, dropping the mapping's reference; the freeze expects
+// the pin alone), optionally deferred_split_scan(), and an observer CPU (see scan.ts).
+//
+// Properties besides the catalogue's (list-integrity, use-after-free, nr-partially-mapped,
+// lost-membership on the real mapping):
+// - requeue-mismatch (end state): the source was queued when the migration froze it (on the
+//   queue, or kept on a scanner's list that splices it back) but the destination was not
+//   requeued, or the destination was requeued although the source was on no list then: "is the
+//   destination queued exactly when the source was?" (DOMAIN.md, 000).
+// - recorded-state-stale: v2's unlocked `!data_race(list_empty(&src->_deferred_list))` read says
+//   "queued" while the source is not on the deferred split queue (it is on a scanner's private
+//   list), or says "not queued" while it is.
+//
+// Left out: migration retries after -EAGAIN, the mapping (file) case, the PAGE_WAS_MAPPED
+// bookkeeping, memcg queues, and the destination's own later unmaps.
+
+import {
+  defineModel,
+  int,
+  ModelBuilder,
+  nodeptr,
+  record,
+  step,
+  if_,
+  func,
+  type World,
+} from "../../src/index.ts";
+import type { Ref } from "../../src/model/ref.ts";
+import { headOf } from "../../src/kernel/list.ts";
+import { folioName } from "../../src/kernel/folio.ts";
+import { PROP } from "../../src/kernel/catalogue.ts";
+import {
+  deferred_split_folio,
+  deferred_split_scan,
+  folioType,
+  foliosOf,
+  initQueue,
+  installProperties,
+  migrate,
+  put,
+  queueOf,
+  scanLocals,
+  sharedFields,
+  type Design,
+} from "../deferred-split/scan.ts";
+
+type Requeue = "none" | "v1" | "v2" | "v3";
+interface Opts {
+  readonly design: Design;
+  readonly requeue: Requeue;
+}
+
+type P = {
+  src_queued: number;
+  src_partially_mapped: number;
+  with_scanner: number;
+  underused: number;
+  other_folio: number;
+};
+
+const REQUEUE_MISMATCH = "requeue-mismatch";
+const RECORDED_STATE_STALE = "recorded-state-stale";
+
+const variants = {
+  "no-requeue-private-list": {
+    doc: "before the patch: the destination is never queued; private-list scan",
+    options: { design: "private-list", requeue: "none" },
+    expect: { violated: [PROP.lostMembership, REQUEUE_MISMATCH] },
+  },
+  "no-requeue-folio-batch": {
+    doc: "before the patch; folio_batch scan (seed 002)",
+    options: { design: "folio-batch", requeue: "none" },
+    expect: { violated: [PROP.lostMembership, REQUEUE_MISMATCH] },
+  },
+  "v1-private-list": {
+    doc: "v1: deferred_split_folio(dst, false) for every large rmappable dst; a fully mapped source the scan drops as used",
+    options: { design: "private-list", requeue: "v1" },
+    params: { src_partially_mapped: 0 },
+    expect: { violated: [REQUEUE_MISMATCH] },
+  },
+  "v1-folio-batch": {
+    doc: "v1; folio_batch scan; a fully mapped source the scan drops as used",
+    options: { design: "folio-batch", requeue: "v1" },
+    params: { src_partially_mapped: 0 },
+    expect: { violated: [REQUEUE_MISMATCH] },
+  },
+  "v2-private-list": {
+    doc: "v2: requeue when !data_race(list_empty(&src->_deferred_list)) before move_to_new_folio; private-list scan",
+    options: { design: "private-list", requeue: "v2" },
+    expect: { violated: [RECORDED_STATE_STALE, PROP.lostMembership] },
+  },
+  "v2-folio-batch": {
+    doc: "v2; folio_batch scan: the source is in the scanner's batch (off the list) when v2 reads",
+    options: { design: "folio-batch", requeue: "v2" },
+    expect: { violated: [PROP.lostMembership, REQUEUE_MISMATCH] },
+  },
+  "v2-private-list-fully-mapped": {
+    doc: "v2, private-list scan, a fully mapped source the scan drops as used: the stale read requeues the destination",
+    options: { design: "private-list", requeue: "v2" },
+    params: { src_partially_mapped: 0 },
+    expect: { violated: [RECORDED_STATE_STALE, REQUEUE_MISMATCH] },
+  },
+  "v2-folio-batch-fully-mapped": {
+    doc: "v2, folio_batch scan, a fully mapped source the scan drops as used between the read and the freeze",
+    options: { design: "folio-batch", requeue: "v2" },
+    params: { src_partially_mapped: 0 },
+    expect: { violated: [REQUEUE_MISMATCH] },
+  },
+  "v3-private-list": {
+    doc: "not posted: src_deferred_split from folio_unqueue_deferred_split()'s result under the freeze, requeue with the flag; private-list scan",
+    options: { design: "private-list", requeue: "v3" },
+    expect: { violated: [PROP.lostMembership, REQUEUE_MISMATCH] },
+  },
+  "v3-folio-batch": {
+    doc: "not posted: v3 against the folio_batch scan",
+    options: { design: "folio-batch", requeue: "v3" },
+    expect: { violated: [PROP.lostMembership, REQUEUE_MISMATCH] },
+  },
+} as const;
+
+export default defineModel<P, Opts>({
+  name: "migration-requeue",
+  doc: "seed 000: requeue the migration destination on the deferred split queue (none / v1 / v2) against the scan designs",
+  params: {
+    src_queued: {
+      default: 1,
+      min: 0,
+      max: 1,
+      doc: "the source F1 is on the deferred split queue at the start",
+    },
+    src_partially_mapped: {
+      default: 1,
+      min: 0,
+      max: 1,
+      doc: 'the source is partially mapped (PG_partially_mapped set; "partially mapped but with a pin")',
+    },
+    with_scanner: {
+      default: 1,
+      min: 0,
+      max: 1,
+      doc: "a CPU runs deferred_split_scan() concurrently",
+    },
+    underused: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "thp_underused() of the folios that are not partially mapped",
+    },
+    other_folio: {
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "another folio F3 (fully mapped) queued after the source",
+    },
+  },
+  variants: variants as unknown as Record<
+    string,
+    { doc: string; options: Opts; params?: Record<string, number>; expect: { violated: string[] } }
+  >,
+  build: ({ params: p, options }) => {
+    const n = 2 + p.other_folio;
+    const Folio = folioType(3);
+    const ghostFields = {
+      mig: record(
+        {
+          /** v2's src_deferred_split as read: -1 not read yet. */
+          src_deferred_split: int(-1, 1, -1),
+          /** The list head src's _deferred_list reached at that read (NULL: none). */
+          src_on: nodeptr(),
+          /**
+           * The source was queued (on the queue, or kept on a scanner's list that is spliced back)
+           * at the moment the migration froze it: -1 not frozen yet.
+           */
+          src_queued: int(-1, 1, -1),
+          /** The migration requeued dst: -1 not decided yet. */
+          dst_requeued: int(-1, 1, -1),
+        },
+        "ghost",
+      ),
+    };
+    const m = new ModelBuilder(sharedFields(options.design, Folio, n, ghostFields), {
+      races: true,
+    });
+    const q = queueOf(m, options.design);
+    const F = foliosOf(m);
+    const src = F[0]!;
+    const dst = F[1]!;
+    const g = (m.s as unknown as { mig: Record<string, Ref> }).mig;
+    const gset = (c: { m: { b: Int32Array } }, r: Ref, v: number): void => {
+      c.m.b[r.$off(c.m.b)] = v;
+    };
+    const gget = (b: Int32Array, r: Ref): number => b[r.$off(b)]!;
+
+    if (p.with_scanner) {
+      const scan = { safePrev: true, underused: p.underused === 1, nrToScan: n, batch: n };
+      m.thread("deferred_split_scan", scanLocals(options.design, q, Folio, n, scan), (t) =>
+        deferred_split_scan(options.design, q, t.l, scan),
+      );
+    }
+
+    m.thread(
+      "migrate_pages",
+      { src_deferred_split: int(0, 1), src_partially_mapped: int(0, 1) },
+      (t) => {
+        const local = t.l.src_deferred_split;
+        const localPm = t.l.src_partially_mapped;
+        const requeue =
+          options.requeue === "v1"
+            ? [
+                if_(
+                  step(
+                    "folio_test_large(dst) && folio_test_large_rmappable(dst) -> true",
+                    () => true,
+                  ),
+                  [deferred_split_folio(q, dst, false)],
+                ),
+              ]
+            : options.requeue === "v2" || options.requeue === "v3"
+              ? [
+                  if_(
+                    step(
+                      (c, r) => `if (src_deferred_split) -> ${r ? "true" : "false"}`,
+                      (c) => c.m.get(local.$off(c.m.b)) !== 0,
+                    ),
+                    [
+                      options.requeue === "v3"
+                        ? if_(
+                            step(
+                              (c, r) => `if (src_partially_mapped) -> ${r ? "true" : "false"}`,
+                              (c) => c.m.get(localPm.$off(c.m.b)) !== 0,
+                            ),
+                            [deferred_split_folio(q, dst, true)],
+                            [deferred_split_folio(q, dst, false)],
+                          )
+                        : deferred_split_folio(q, dst, false),
+                    ],
+                  ),
+                ]
+              : [];
+        return [
+          func("migrate_pages", [
+            ...migrate(q, src, {
+              beforeMove:
+                options.requeue === "v2"
+                  ? [
+                      step(
+                        (c, r) =>
+                          `src_deferred_split = folio_test_large(${folioName(src, c.m.b)}) && ` +
+                          `!data_race(list_empty(&${folioName(src, c.m.b)}->_deferred_list)) -> ${r ? "true" : "false"}`,
+                        (c) => {
+                          const b = c.m.b;
+                          const id = src._deferred_list.$node(b);
+                          const nonEmpty =
+                            b[src.order.$off(b)]! > 1 &&
+                            c.m.getMarked(c.m.layout.nodes[id]!.nextOff) !== id;
+                          c.m.set(local.$off(b), nonEmpty ? 1 : 0);
+                          gset(c, g["src_deferred_split"]!, nonEmpty ? 1 : 0);
+                          gset(
+                            c,
+                            g["src_on"]!,
+                            b[c.m.layout.nodes[id]!.nextOff] === id ? -1 : headOf(c.m, id),
+                          );
+                          return nonEmpty;
+                        },
+                      ),
+                    ]
+                  : [],
+              frozen:
+                options.requeue === "v3"
+                  ? [
+                      step(
+                        (c, r) =>
+                          `src_partially_mapped = folio_test_partially_mapped(${folioName(src, c.m.b)}) -> ${r ? "true" : "false"}`,
+                        (c) => {
+                          const v = c.m.getMarked(src.partially_mapped.$off(c.m.b));
+                          c.m.set(localPm.$off(c.m.b), v);
+                          return v !== 0;
+                        },
+                      ),
+                    ]
+                  : [],
+              onUnqueued:
+                options.requeue === "v3"
+                  ? [
+                      step(
+                        "src_deferred_split = true (folio_unqueue_deferred_split() -> true)",
+                        (c) => {
+                          c.m.set(local.$off(c.m.b), 1);
+                        },
+                      ),
+                    ]
+                  : [],
+              onFrozen: (c) => {
+                const b = c.m.b;
+                const id = src._deferred_list.$node(b);
+                gset(c, g["src_queued"]!, b[c.m.layout.nodes[id]!.nextOff] === id ? 0 : 1);
+              },
+              moved: [
+                step(
+                  (c) =>
+                    `move_to_new_folio(${folioName(dst, c.m.b)}, ${folioName(src, c.m.b)}); ` +
+                    `remove_migration_ptes(${folioName(src, c.m.b)}, ${folioName(dst, c.m.b)})`,
+                  (c) => {
+                    const b = c.m.b;
+                    const decided =
+                      options.requeue === "v1"
+                        ? 1
+                        : options.requeue === "none"
+                          ? 0
+                          : c.m.get(local.$off(b));
+                    gset(c, g["dst_requeued"]!, decided);
+                    if (b[src.migration_ptes.$off(b)] === 0) return;
+                    b[src.migration_ptes.$off(b)] = 0;
+                    c.m.setMarked(dst.mapped.$off(b), 1);
+                    b[dst.pte_partial.$off(b)] = b[src.pte_partial.$off(b)]!;
+                    const r = dst._refcount.$off(b);
+                    c.m.setMarked(r, c.m.getMarked(r) + 1);
+                  },
+                ),
+              ],
+              afterRemap: requeue,
+            }),
+            put(q, dst),
+          ]),
+        ];
+      },
+    );
+
+    // v2's read, against where the source really was
+    const extra = new Map<string, (w: World) => boolean | string>([
+      [
+        RECORDED_STATE_STALE,
+        (w: World) => {
+          const b = w.m.b;
+          const read = gget(b, g["src_deferred_split"]!);
+          if (read < 0) return true;
+          const on = gget(b, g["src_on"]!);
+          const qh = q.ds.split_queue.$node(b);
+          if ((read === 1) === (on === qh)) return true;
+          const where =
+            on < 0
+              ? "on no list"
+              : on === qh
+                ? "on the deferred split queue"
+                : `on ${w.m.layout.nodeName(on)}`;
+          return (
+            `src_deferred_split = ${read === 1 ? "true" : "false"} was recorded from an unlocked ` +
+            `list_empty(&F1->_deferred_list), but F1 was ${where}${on >= 0 && on !== qh ? ", not on the deferred split queue" : ""}`
+          );
+        },
+      ],
+    ]);
+    installProperties(m, q, { skip: [PROP.queueLen, PROP.staleMembership], extra });
+
+    m.endState(REQUEUE_MISMATCH, (w: World) => {
+      const b = w.m.b;
+      const un = gget(b, g["src_queued"]!);
+      const rq = gget(b, g["dst_requeued"]!);
+      if (un < 0 || rq === un) return true;
+      return un === 1
+        ? "the source F1 was queued when the migration froze it, but the destination F2 was not requeued"
+        : "the migration requeued the destination F2, but the source F1 was on no deferred split list when the migration froze it";
+    });
+
+    m.init((_s, w) => {
+      const b = w.m.b;
+      const pm = p.src_partially_mapped;
+      b[src._refcount.$off(b)] = 2; // the mapping's reference + the isolation pin
+      b[src.partially_mapped.$off(b)] = pm;
+      b[src.pte_partial.$off(b)] = pm;
+      b[dst._refcount.$off(b)] = 1; // the new folio's reference, held by the migration
+      b[dst.mapped.$off(b)] = 0;
+      b[(q.split.stat as Ref).$off(b)] = pm;
+      const queued: number[] = [];
+      if (p.src_queued) queued.push(0);
+      if (p.other_folio) queued.push(2);
+      initQueue(w, q, F, queued);
+    });
+    return m;
+  },
+});

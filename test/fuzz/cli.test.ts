@@ -1,0 +1,75 @@
+// `interleave fuzz`: exit codes as `check` (0 none found, 1 violation, 2 usage/model error),
+// the failing run's seed printed, JSON output.
+import { describe, expect, it, vi } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../src/cli/main.ts";
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  const error = vi.spyOn(console, "error").mockImplementation(() => {});
+  try {
+    const code = await main(args);
+    return { code, out: log.mock.calls.flat().join("\n"), err: error.mock.calls.flat().join("\n") };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+describe("interleave fuzz", () => {
+  const save = mkdtempSync(join(tmpdir(), "fuzz-cli-"));
+
+  it("exits 1 on a violation, printing the diagram, the seed that finds it and the replay command", async () => {
+    const r = await run(["fuzz", "models/classic/peterson.ts", "--variant", "no-turn", "--seed", "7", "--save", save]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/deadlock violated/);
+    expect(r.out).toMatch(/CPU0 \(peterson_lock0\)/);
+    const seed = /seed (\d+): npx interleave fuzz models\/classic\/peterson\.ts --variant no-turn --strategy pct --seed \1 --runs 1/.exec(r.out);
+    expect(seed).not.toBeNull();
+    expect(r.out).toMatch(/replay: npx interleave replay .*peterson\/no-turn\/fuzz\/deadlock\.json/);
+    // the printed seed goes straight to it
+    const again = await run(["fuzz", "peterson", "--variant", "no-turn", "--seed", seed![1]!, "--runs", "1", "--no-save"]);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/found by pct on run 1 of 1/);
+  });
+
+  it("exits 0 when nothing is found, saying it is not a proof", async () => {
+    const r = await run(["fuzz", "philosophers", "--variant", "ordered", "--runs", "100", "--seed", "1", "--strategy", "random"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/no violation in 100 random runs \(seed 1\); not a proof/);
+  });
+
+  it("--json gives one result per variant", async () => {
+    const r = await run(["fuzz", "models/classic/flag-lock.ts", "--runs", "2000", "--seed", "3", "--strategy", "preempt", "--json", "--no-save"]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { results: { variant: string; verdict: string; counterexample: { shrunk: { length: number }; bfs: { shortest: number } } | null }[] };
+    expect(j.results.map((x) => x.variant)).toEqual(["test-then-set", "test-and-set"]);
+    expect(j.results[0]!.verdict).toBe("violated");
+    expect(j.results[0]!.counterexample!.shrunk.length).toBe(j.results[0]!.counterexample!.bfs.shortest);
+    expect(j.results[1]!.verdict).toBe("none found (not a proof)");
+  });
+
+  it("exits 2 on usage and model errors, naming what is wrong", async () => {
+    expect((await run(["fuzz"])).code).toBe(2);
+    const s = await run(["fuzz", "peterson", "--strategy", "dfs"]);
+    expect(s.code).toBe(2);
+    expect(s.err).toMatch(/--strategy dfs: expected random, pct or preempt/);
+    const p = await run(["fuzz", "philosophers", "--param", "n=9"]);
+    expect(p.code).toBe(2);
+    expect(p.err).toMatch(/n=9 .* outside 2\.\.6/);
+    const v = await run(["fuzz", "peterson", "--variant", "nope"]);
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/no variant "nope"/);
+    const m = await run(["fuzz", "no-such-model"]);
+    expect(m.code).toBe(2);
+    expect(m.err).toMatch(/neither a file nor the name of a model/);
+    expect((await run(["fuzz", "peterson", "--runs", "0"])).code).toBe(2);
+  });
+
+  it("is listed in --help", async () => {
+    const r = await run(["--help"]);
+    expect(r.out).toMatch(/interleave fuzz MODEL/);
+  });
+});
