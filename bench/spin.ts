@@ -3,7 +3,7 @@
 // Nothing is installed here: when spin or gcc is missing, `spinTools()` says so and how to get them.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -68,12 +68,14 @@ export interface SpinOptions {
 export function buildPan(N: number, P: number, opts: SpinOptions = {}): string {
   const dir = resolve(OUT_DIR, opts.dir ?? `spin-N${N}-P${P}${opts.opt === "-O0" ? "-O0" : ""}`);
   mkdirSync(dir, { recursive: true });
+  const pan = join(dir, "pan");
+  // the directory is named by N, P and the gcc level: a pan newer than the model is reused
+  if (existsSync(pan) && statSync(pan).mtimeMs > statSync(TWIN_PML).mtimeMs) return pan;
   // -o1 no dataflow optimisation, -o2 no dead variable elimination, -o3 no statement merging
   execFileSync("spin", [`-DN=${N}`, `-DP=${P}`, "-a", "-o1", "-o2", "-o3", TWIN_PML], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const pan = join(dir, "pan");
   execFileSync("gcc", [opts.opt ?? "-O2", "-w", "-DSAFETY", "-DNOREDUCE", "-o", pan, "pan.c"], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],

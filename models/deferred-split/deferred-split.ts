@@ -48,6 +48,8 @@ import {
 interface Opts {
   readonly design: Design;
   readonly safePrev: boolean;
+  /** list-lru only: clear the flag before list_lru_isolate() in the lost-race branch. */
+  readonly clearBeforeIsolate?: boolean;
 }
 
 type P = {
@@ -143,19 +145,24 @@ export default defineModel<P, Opts>({
       options: { design: "list-lru", safePrev: false },
       expect: { violated: ["stale-membership", "use-after-free"] },
     },
-    "private-list+partial-unmap": {
+    "list-lru-clear-before-isolate": {
+      doc: "seed 004 with the lost-race branch reordered (ours): clear PG_partially_mapped, then list_lru_isolate()",
+      options: { design: "list-lru", safePrev: false, clearBeforeIsolate: true },
+      expect: { violated: ["stale-membership"] },
+    },
+    "private-list-with-partial-unmap": {
       doc: "v6.12..v6.17 scan while F1 (queued, not partially mapped) is partially unmapped",
       options: { design: "private-list", safePrev: true },
       params: { with_partial_unmap: 1 },
       expect: { violated: ["queue-len", "stale-membership", "list-integrity", "lost-membership"] },
     },
-    "folio-batch+partial-unmap": {
+    "folio-batch-with-partial-unmap": {
       doc: "seed 002's scan while F1 is partially unmapped",
       options: { design: "folio-batch", safePrev: false },
       params: { with_partial_unmap: 1 },
       expect: "holds",
     },
-    "list-lru+partial-unmap": {
+    "list-lru-with-partial-unmap": {
       doc: "seed 004's scan while F1 is partially unmapped",
       options: { design: "list-lru", safePrev: false },
       params: { with_partial_unmap: 1 },
@@ -177,6 +184,7 @@ export default defineModel<P, Opts>({
       underused: p.underused === 1,
       nrToScan: n,
       batch: Math.min(p.batch_size, n),
+      clearBeforeIsolate: options.clearBeforeIsolate === true,
     };
     const lists: Ref<ListHeadS>[] = [];
     for (let k = 0; k < p.scanners; k++) {

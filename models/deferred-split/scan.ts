@@ -18,7 +18,9 @@
 //   the split logic, a requeue with __list_lru_add under the sublist lock, folio_put.
 //   The list_lru is our simplified per-node list_lru: ONE sublist (no memcg, one node) with its
 //   lock and nr_items, written here (mm/list_lru.c semantics of list_lru_isolate(_move) and
-//   __list_lru_add/__list_lru_del), because src/kernel has no list_lru module yet.
+//   __list_lru_add/__list_lru_del). It was written before src/kernel/list_lru.ts existed and
+//   keeps to one sublist: the races modelled here (the lost-race branch, the unlocked
+//   list_del_init from `dispose`) do not depend on memcg sublists.
 // - __folio_split() / __folio_freeze_and_split_unmapped(): lock the queue first ("Prevent
 //   deferred_split_scan() touching ->_refcount"), folio_ref_freeze(folio, 1 + mapcount) (the
 //   can_split_folio() count: the caller's pin plus the mapping's reference), dequeue if queued,
@@ -572,6 +574,11 @@ export interface ScanOpts {
   readonly nrToScan: number;
   /** FOLIO_BATCH_SIZE (31 in the kernel). */
   readonly batch: number;
+  /**
+   * list-lru: in deferred_split_isolate()'s lost-race branch, clear PG_partially_mapped BEFORE
+   * list_lru_isolate(), as the old code did before its list_del_init (our fix of seed 004's order).
+   */
+  readonly clearBeforeIsolate?: boolean;
 }
 
 /** Locals of a scanner CPU for `design`. */
@@ -782,8 +789,16 @@ export function deferred_split_scan(design: Design, q: Queue, lx: unknown, o: Sc
                 ],
                 [
                   // We lost race with folio_put()
-                  func("list_lru_isolate", [list_del_init(f._deferred_list), lenAdd(q, -1)]),
-                  clearPartiallyMapped(q, f),
+                  ...(o.clearBeforeIsolate
+                    ? [
+                        clearPartiallyMapped(q, f),
+                        func("list_lru_isolate", [list_del_init(f._deferred_list), lenAdd(q, -1)]),
+                      ]
+                    : [
+                        func("list_lru_isolate", [list_del_init(f._deferred_list), lenAdd(q, -1)]),
+                        // the free path's unlocked list_empty() now lets the folio be freed
+                        clearPartiallyMapped(q, f),
+                      ]),
                 ],
               ),
             ]),

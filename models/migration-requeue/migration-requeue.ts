@@ -14,6 +14,12 @@
 //   `src_deferred_split = folio_test_large(src) && folio_test_large_rmappable(src) &&
 //   !data_race(list_empty(&src->_deferred_list))`; afterwards `if (src_deferred_split)
 //   deferred_split_folio(dst, false);`.
+// - "v3" (ours, not posted; the change a reviewer might suggest): record under the freeze, from
+//   folio_unqueue_deferred_split()'s return value, whether the source was queued, and its
+//   PG_partially_mapped, and requeue with that flag. It still fails: a concurrent scan's
+//   folio_try_get() fails on the migration-frozen source, takes it for "lost race with
+//   folio_put()", clears its flag and dequeues it (migration freezes without split_queue_lock,
+//   unlike __folio_split()), so the unqueue under the freeze finds nothing.
 // Each against two scan designs (shared thread bodies in ../deferred-split/scan.ts): the on-stack
 // private list with the safe `prev` folio (v6.12..v6.17) and seed 002's folio_batch.
 //
@@ -105,7 +111,7 @@ const variants = {
     expect: { violated: [REQUEUE_MISMATCH] },
   },
   "v2-private-list": {
-    doc: "v2: requeue when !data_race(list_empty(&src->_deferred_list)) before move_to_new_folio; private-list scan",
+    doc: "v2: requeue when !data_race(list_empty(&src->_deferred_list)) before move_to_new_folio; private-list scan (lost-membership: the requeue passes partially_mapped=false, so a later scan drops the unflagged destination)",
     options: { design: "private-list", requeue: "v2" },
     expect: { violated: [RECORDED_STATE_STALE, PROP.lostMembership] },
   },
@@ -140,7 +146,7 @@ const variants = {
 
 export default defineModel<P, Opts>({
   name: "migration-requeue",
-  doc: "seed 000: requeue the migration destination on the deferred split queue (none / v1 / v2) against the scan designs",
+  doc: "seed 000: requeue the migration destination on the deferred split queue (none / v1 / v2 / our v3) against the scan designs",
   params: {
     src_queued: {
       default: 1,

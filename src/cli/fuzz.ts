@@ -24,6 +24,7 @@ export const FUZZ_HELP = `  interleave fuzz MODEL          randomized runs with 
       --seed S                  session seed; a failure prints the seed that finds it on run 1
       --param k=v               hold a parameter fixed (the others vary over their min..max)
       --pct-depth d             PCT bug depth (default 3)   --preemptions k (default 2)
+      --property P              count only violations of P   --max-seconds S  per variant
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
       --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
       --json                    machine-readable results on stdout`;
@@ -70,6 +71,8 @@ export async function runFuzz(args: string[]): Promise<number> {
       seed: { type: "string" },
       param: { type: "string", multiple: true },
       "pct-depth": { type: "string" },
+      property: { type: "string" },
+      "max-seconds": { type: "string" },
       preemptions: { type: "string" },
       "no-shrink": { type: "boolean" },
       "no-confirm": { type: "boolean" },
@@ -115,6 +118,8 @@ export async function runFuzz(args: string[]): Promise<number> {
         params,
         pctDepth,
         preemptions,
+        property: values.property,
+        maxSeconds: int("--max-seconds", values["max-seconds"], 1),
         shrink: !values["no-shrink"],
         confirm: !values["no-confirm"],
         saveTo: values["no-save"] ? undefined : values.save,

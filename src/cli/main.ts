@@ -337,9 +337,7 @@ function formatModelError(lm: LoadedModel, c: Checked): string {
   if (thrownAt) lines.push(`  thrown at ${thrownAt}`);
   if (e.code === "E_STEP") {
     // the stack is only printed on request: say how to get it
-    lines.push(
-      "  hint: a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack",
-    );
+    lines.push(`  hint: ${STEP_HINT}`);
   } else if (e.hint) lines.push(`  hint: ${e.hint}`);
   if (e.schedule.length > 0) {
     const rep = replay(c.model, e.schedule.slice(0, -1));
@@ -371,6 +369,10 @@ function failedJson(lm: LoadedModel, variant: string, e: ModelError): Record<str
   };
 }
 
+/** The explorer's hint for a throwing step talks of a stack the CLI only prints on request. */
+const STEP_HINT =
+  "a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack";
+
 export function resultJson(c: Checked): Record<string, unknown> {
   const r = c.result;
   return {
@@ -399,7 +401,7 @@ export function resultJson(c: Checked): Record<string, unknown> {
           code: r.error.code,
           message: r.error.message,
           where: r.error.where,
-          hint: r.error.hint ?? null,
+          hint: r.error.code === "E_STEP" ? STEP_HINT : (r.error.hint ?? null),
         }
       : null,
   };

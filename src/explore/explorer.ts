@@ -174,6 +174,7 @@ class Explorer {
     const frontier = this.frontier;
     const races = this.races && !this.found.has("data-race");
     const stopAtFirst = this.opts.stopAtFirst === true;
+    const hasInvariants = model.invariants.length > 0;
     let k = 0;
     while (frontier.size > 0) {
       if ((++k & 127) === 0) {
@@ -256,9 +257,11 @@ class Explorer {
           const ni = store.add(packer.out, h, idx, encodeMove(t, c), depth + 1);
           visited.insertAt(-1 - slot, ni, h);
           if (depth + 1 > this.maxDepthSeen) this.maxDepthSeen = depth + 1;
-          m.b = next;
-          if (this.checkInvariants(ni)) frontier.push(ni);
-          if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
+          if (hasInvariants) {
+            m.b = next;
+            if (this.checkInvariants(ni)) frontier.push(ni);
+            if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
+          } else frontier.push(ni);
         }
       }
       m.b = cur;

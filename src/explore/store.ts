@@ -22,19 +22,20 @@ type Unpack32Fn = (src32: Int32Array, at32: number, v: Int32Array) => void;
 
 /** Source of one murmur3 round over word `w` (an expression), updating `h`. */
 function hashRound(w: string): string {
-  return (
-    `k = Math.imul(${w}, 0xcc9e2d51); k = (k << 15) | (k >>> 17); k = Math.imul(k, 0x1b873593);` +
-    ` h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) | 0;\n`
-  );
+  return `h = Math.imul(((h << 5) | (h >>> 27)) ^ ${w}, 0x9e3779b9);\n`;
 }
 const HASH_FINAL =
   "h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;\n";
 
 /** Whether typed arrays are little-endian here (they are on every platform node runs on today). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 && !process.env.IL_BYTEPACK;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Per packed byte: which field, and which byte of the field's biased value (-1: padding). */
-function byteMap(pos: Int32Array, width: Uint8Array, words: number): { field: Int32Array; shift: Int32Array } {
+function byteMap(
+  pos: Int32Array,
+  width: Uint8Array,
+  words: number,
+): { field: Int32Array; shift: Int32Array } {
   const field = new Int32Array(words * 4).fill(-1);
   const shift = new Int32Array(words * 4);
   for (let i = 0; i < pos.length; i++) {
@@ -56,7 +57,7 @@ function genPack(pos: Int32Array, width: Uint8Array, bias: Int32Array, words: nu
     const b = -bias[i]!;
     return b === 0 ? `v[${i}]` : `(v[${i}] + ${b})`;
   };
-  let src = "let x = 0, k = 0, w = 0;\n";
+  let src = "let x = 0, w = 0;\n";
   if (LITTLE_ENDIAN) {
     // fields wider than a byte are computed once
     for (let i = 0; i < pos.length; i++) if (width[i]! > 1) src += `const x${i} = ${biased(i)};\n`;
@@ -122,7 +123,12 @@ function genUnpack(pos: Int32Array, width: Uint8Array, bias: Int32Array): Unpack
  * unpack32(s32, a32, v): the same from the packed words at s32[a32..], reading each word once
  * (little-endian machines; null elsewhere).
  */
-function genUnpack32(pos: Int32Array, width: Uint8Array, bias: Int32Array, words: number): Unpack32Fn | null {
+function genUnpack32(
+  pos: Int32Array,
+  width: Uint8Array,
+  bias: Int32Array,
+  words: number,
+): Unpack32Fn | null {
   if (!LITTLE_ENDIAN) return null;
   let src = "let w = 0;\n";
   const x: string[][] = pos.length > 0 ? Array.from({ length: pos.length }, () => []) : [];
@@ -208,14 +214,7 @@ export class Packer {
 /** 32-bit murmur3-style hash of a word vector. */
 export function hashWords(w: Int32Array): number {
   let h = HASH_SEED ^ w.length;
-  for (let i = 0; i < w.length; i++) {
-    let k = Math.imul(w[i]!, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (let i = 0; i < w.length; i++) h = Math.imul(((h << 5) | (h >>> 27)) ^ w[i]!, 0x9e3779b9);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -306,7 +305,8 @@ export class StateStore {
     const cap = this.chunks.length * CHUNK_STATES;
     if (this.count + states > cap)
       g += Math.ceil((this.count + states - cap) / CHUNK_STATES) * CHUNK_STATES * this.words * 4;
-    if (this.count + states > this.parent.length) g += 4 * this.parent.byteLength;
+    // four arrays, each replaced by one twice its size
+    if (this.count + states > this.parent.length) g += 8 * this.parent.byteLength;
     return g;
   }
 

@@ -33,8 +33,10 @@ export interface FuzzOptions extends StrategyOptions {
   readonly seed?: number;
   /** Parameters held fixed; the others vary over their declared min..max. */
   readonly params?: Params;
-  /** Count only violations of this property as failures (default: any). */
-  readonly property?: string;
+  /** Count only violations of this property (or of one of these) as failures (default: any). */
+  readonly property?: string | readonly string[];
+  /** Stop the session after this long (the result says so: `stopped`). */
+  readonly maxSeconds?: number;
   /** Shrink a failure (default true). */
   readonly shrink?: boolean;
   /** Random runs tried per smaller scenario when shrinking the parameters (default 200). */
@@ -96,6 +98,8 @@ export interface FuzzResult {
   readonly seconds: number;
   /** Runs that ended at the depth bound without finishing. */
   readonly cutAtDepth: number;
+  /** Set when the session ended before its runs were done (maxSeconds). */
+  readonly stopped?: "time";
   readonly counterexample?: FuzzCounterexample;
   /** The model rejected a generated scenario, or the replayed schedule does not fit. */
   readonly error?: { readonly code: string; readonly message: string; readonly hint?: string; readonly fields?: readonly string[] };
@@ -128,7 +132,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (k === undefined) kCache.set(m, (k = estimateSteps(m, depth)));
     return k;
   };
-  const runOnce = (m: CompiledModel, data: unknown, target: string | undefined): RunResult =>
+  const runOnce = (m: CompiledModel, data: unknown, target: string | readonly string[] | undefined): RunResult =>
     runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, target });
 
   let steps = 0;
@@ -144,7 +148,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (r.end !== "violation") return false;
     const v = r.violation!;
     if (lock !== undefined) return v.property === lock;
-    return v.kind === "model-error" || target === undefined || v.property === target;
+    return v.kind === "model-error" || target === undefined || (typeof target === "string" ? v.property === target : target.includes(v.property));
   };
 
   const prop = fc.property(space.arbitrary, strat.arbitrary({ depth }), (params, data) => {
@@ -181,7 +185,9 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     ...extra,
   });
 
+  const deadline = opts.maxSeconds !== undefined ? t0 + opts.maxSeconds * 1000 : Infinity;
   for (let i = 0; i < runs; i++) {
+    if (i > 0 && performance.now() > deadline) return done(i, { stopped: "time" });
     const s = runSeed(seed, i);
     const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
     if (scenarioErr) {
@@ -212,7 +218,7 @@ async function finish(
   space: ScenarioSpace,
   opts: FuzzOptions,
   strat: Strategy<unknown>,
-  runOnce: (m: CompiledModel, data: unknown, target: string | undefined) => RunResult,
+  runOnce: (m: CompiledModel, data: unknown, target: string | readonly string[] | undefined) => RunResult,
   property: string,
   first: { params: Params; r: RunResult },
   shrunkValue: [Params, unknown] | null,

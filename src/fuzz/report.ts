@@ -26,7 +26,14 @@ export function formatFailure(r: FuzzResult): string {
     const head = `${r.model} / ${r.variant}: error ${r.error.code}: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ""}`;
     return cx ? `${head}\n\n${cx.diagram}\n\nseed ${cx.seed}: ${fuzzCommand(r, cx.seed)}` : head;
   }
-  if (!cx) return `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed}); not a proof`;
+  if (!cx) {
+    return (
+      `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed})` +
+      (r.stopped ? `, stopped after the time limit (${r.runsRequested} asked)` : "") +
+      (r.cutAtDepth ? `; ${r.cutAtDepth} run(s) reached the depth bound ${r.depth} unfinished` : "") +
+      "; not a proof"
+    );
+  }
   const bfs = cx.bfs
     ? cx.bfs.shortest !== undefined
       ? `; BFS shortest ${cx.bfs.shortest} steps (${cx.bfs.states} states)`

@@ -29,7 +29,7 @@ export interface RunOptions {
    * race does not end the run when another property is looked for (the explorer too goes on
    * past a racy state; an invariant, an assertion, a deadlock or an end state ends its path).
    */
-  readonly target?: string;
+  readonly target?: string | readonly string[];
 }
 
 function thrownOutcome(e: unknown): Outcome {
@@ -39,9 +39,9 @@ function thrownOutcome(e: unknown): Outcome {
 }
 
 /** The outcome that ends the run, if any. */
-function stopOn(outs: readonly Outcome[], target: string | undefined): Outcome | undefined {
+function stopOn(outs: readonly Outcome[], target: string | readonly string[] | undefined): Outcome | undefined {
   if (outs.length === 0) return undefined;
-  const hit = outs.find((o) => o.property === target);
+  const hit = outs.find((o) => (typeof target === "string" ? o.property === target : target?.includes(o.property)));
   if (hit) return hit;
   const ending = target === undefined ? outs : outs.filter((o) => o.kind !== "data-race");
   return ending[0];

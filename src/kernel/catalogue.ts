@@ -20,6 +20,9 @@
 // | lost-membership      | end state   | lostMembership()                             | at quiescence, a live partially mapped folio is on no queue |
 // | nr-partially-mapped  | invariant   | partiallyMappedCounter()                     | the statistic != the number of folios with PG_partially_mapped (locks free) |
 // | null-memcg-deref     | assertion   | memcg.ts (checkMemcg / memcg ops)            | a NULL memcg (memory cgroups disabled) dereferenced |
+// | list-lru-unlocked    | assertion   | list_lru.ts                                  | a list_lru op that needs the sublist lock without it (or a walk status after dropping it) |
+// | bogus-entry          | assertion   | ref.ts (list_first_entry on an empty list)   | container_of() of a list head used as an object |
+// | null-deref           | assertion   | ref.ts                                       | a NULL pointer local dereferenced |
 // | deadlock             | explorer    | built in                                     | no CPU can move and some have not finished |
 // | data-race            | explorer    | built in                                     | two enabled steps access a word, one writes, neither marked |
 
@@ -48,6 +51,9 @@ export const PROP = {
   lostMembership: "lost-membership",
   nrPartiallyMapped: "nr-partially-mapped",
   nullMemcgDeref: "null-memcg-deref",
+  listLruUnlocked: "list-lru-unlocked",
+  bogusEntry: "bogus-entry",
+  nullDeref: "null-deref",
   deadlock: "deadlock",
   dataRace: "data-race",
 } as const;

@@ -19,8 +19,9 @@
 // `maxRef` is a model error: widen maxRef), page reallocation after free.
 
 import { func, if_, return_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
-import type { Ref } from "../model/ref.ts";
+import { Ref } from "../model/ref.ts";
 import {
+  array,
   bool,
   int,
   listHead,
@@ -34,8 +35,9 @@ import {
   type ListHeadS,
   type LockS,
   type RecordS,
+  type Schema,
 } from "../model/schema.ts";
-import { Violation, type Mem } from "../rt/mem.ts";
+import { ModelError, Violation, type Mem } from "../rt/mem.ts";
 import { headOf, list_add_tail, list_del_init, list_nonempty } from "./list.ts";
 import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
 import { checkDoubleUnqueue } from "./catalogue.ts";
@@ -306,6 +308,12 @@ export interface FreeOpts {
    * (free_tail_page_prepare: "on deferred list"). Default true.
    */
   checkDeferredList?: boolean;
+  /**
+   * Clear PG_partially_mapped as free_pages_prepare() does (`folio->_flags_1 &= ~PAGE_FLAGS_SECOND`),
+   * so that a folio freed with the flag set but the statistic not decremented shows as
+   * nr-partially-mapped. Default false (the flag is left as it was).
+   */
+  clearFlags?: boolean;
 }
 
 /** The final free (free_unref_folio / free_frozen_pages): marks the folio freed. */
@@ -327,6 +335,7 @@ export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
           );
         }
       }
+      if (opts.clearFlags) c.m.setMarked(f.partially_mapped.$off(c.m.b), 0);
       markFreed(c, f);
     },
   );
@@ -373,6 +382,13 @@ export function folio_ref_freeze(f: FolioRef, count: number): StepStmt {
 
 /** folio_ref_unfreeze(f, count): the count must be 0 (`bad-unfreeze`); set it to count. */
 export function folio_ref_unfreeze(f: FolioRef, count: number): StepStmt {
+  if (!Number.isInteger(count) || count <= 0) {
+    // VM_BUG_ON(count == 0) in page_ref_unfreeze()
+    throw new ModelError(
+      "E_ARG",
+      `folio_ref_unfreeze(${f._refcount.$text.replace(/(\.|->)_refcount$/, "")}, ${count}): the count must be a positive integer`,
+    );
+  }
   return step(
     (c) => `folio_ref_unfreeze(${nm(f, c)}, ${count})`,
     (c) => {
@@ -492,7 +508,7 @@ export function counter(max: number, init = 0): IntS {
 
 /** Per-order statistic (mTHP stats): one counter per order 0..maxOrder. */
 export function mthpStat(maxOrder: number, max: number): ArrayS<IntS> {
-  return { kind: "array", length: maxOrder + 1, elem: counter(max), label: undefined };
+  return array(maxOrder + 1, counter(max));
 }
 
 export interface CounterOpts {
@@ -691,4 +707,46 @@ export function deferred_split_folio(
 
 function listAddTail(f: FolioRef, q: DsQueueRef): Stmt {
   return list_add_tail(f._deferred_list, q.split_queue);
+}
+
+/**
+ * get_deferred_split_queue(folio) (mm/huge_memory.c): the folio's memcg's queue when it has a
+ * memcg (and memory cgroups are enabled), else its node's queue. The ref is resolved in the
+ * state where it is used, so a folio whose memcg changes moves to another queue.
+ * `memcgDisabled(b)` tells whether memory cgroups are disabled (default: never).
+ */
+export function get_deferred_split_queue(
+  f: FolioRef,
+  nodeQueues: { readonly length: number; readonly [nid: number]: DsQueueRef },
+  memcgQueues: { readonly length: number; readonly [memcg: number]: DsQueueRef } = { length: 0 },
+  memcgDisabled: (b: Int32Array) => boolean = () => false,
+): DsQueueRef {
+  const pick = (b: Int32Array): DsQueueRef => {
+    const memcg = memcgDisabled(b) ? -1 : b[f.memcg.$off(b)]!;
+    if (memcg >= 0 && memcg < memcgQueues.length) return memcgQueues[memcg]!;
+    const nid = b[f.nid.$off(b)]!;
+    const q = nodeQueues[nid];
+    if (!q)
+      throw new ModelError(
+        "E_QUEUE",
+        `get_deferred_split_queue: no queue for node ${nid} (declare one per node)`,
+      );
+    return q;
+  };
+  const dyn = <S extends Schema>(field: (q: DsQueueRef) => Ref<S>, text: string): Ref<S> => {
+    const r0 = field(nodeQueues[0]!);
+    return new Ref<S>(
+      r0.$schema,
+      r0.$lay,
+      (b) => field(pick(b)).$off(b),
+      (b) => field(pick(b)).$name(b),
+      -1,
+      text,
+    );
+  };
+  return {
+    split_queue_lock: dyn((q) => q.split_queue_lock, "ds_queue->split_queue_lock"),
+    split_queue: dyn((q) => q.split_queue, "ds_queue->split_queue"),
+    split_queue_len: dyn((q) => q.split_queue_len, "ds_queue->split_queue_len"),
+  };
 }

@@ -390,10 +390,11 @@ export function list_lru_lock(
   lru: ListLruRef,
   key: LruKey,
   l: Ref<IntS>,
-  opts: LruOpOpts = {},
+  opts: LruOpOpts & { fn?: string } = {},
 ): StepStmt {
+  const fn = opts.fn ?? "list_lru_lock";
   return step(
-    (c) => `list_lru_lock(${subName(lru, resolve(c, lru, key, opts.mc, false), c.m.b)})`,
+    (c) => `${fn}(${subName(lru, resolve(c, lru, key, opts.mc, false), c.m.b)})`,
     (c) => {
       const k = resolve(c, lru, key, opts.mc, false);
       c.m.setMarked(lru.sub[k]!.lock.$off(c.m.b), c.cpu);
@@ -404,16 +405,16 @@ export function list_lru_lock(
 }
 
 /** list_lru_unlock(l): releases the sublist held in `l` (must be held by this CPU). */
-export function list_lru_unlock(lru: ListLruRef, l: Ref<IntS>): StepStmt {
+export function list_lru_unlock(lru: ListLruRef, l: Ref<IntS>, fn = "list_lru_unlock"): StepStmt {
   return step(
-    (c) => `list_lru_unlock(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)})`,
+    (c) => `${fn}(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)})`,
     (c) => {
-      const k = heldSub(lru, l, c, "list_lru_unlock");
+      const k = heldSub(lru, l, c, fn);
       const off = lru.sub[k]!.lock.$off(c.m.b);
       if (c.m.getMarked(off) !== c.cpu) {
         throw new Violation(
           "bad-unlock",
-          `list_lru_unlock(${subName(lru, k, c.m.b)}) by CPU${c.cpu}, which does not hold it`,
+          `${fn}(${subName(lru, k, c.m.b)}) by CPU${c.cpu}, which does not hold it`,
         );
       }
       c.m.setMarked(off, -1);
@@ -421,6 +422,17 @@ export function list_lru_unlock(lru: ListLruRef, l: Ref<IntS>): StepStmt {
     },
   );
 }
+
+/** list_lru_lock_irqsave(): the same as list_lru_lock (no interrupts in a model). */
+export const list_lru_lock_irqsave = (
+  lru: ListLruRef,
+  key: LruKey,
+  l: Ref<IntS>,
+  opts: LruOpOpts = {},
+): StepStmt => list_lru_lock(lru, key, l, { ...opts, fn: "list_lru_lock_irqsave" });
+/** list_lru_unlock_irqrestore(): the same as list_lru_unlock. */
+export const list_lru_unlock_irqrestore = (lru: ListLruRef, l: Ref<IntS>): StepStmt =>
+  list_lru_unlock(lru, l, "list_lru_unlock_irqrestore");
 
 /** __list_lru_add(lru, l, item) (lock held) as a condition. */
 export function __list_lru_add(lru: ListLruRef, l: Ref<IntS>, item: ListRef): StepStmt {

@@ -177,9 +177,9 @@ export function css_is_dying(mc: MemcgsRef, id: Ref<IntS>): StepStmt {
   );
 }
 
-/** The memcg is removed (rmdir -> css offline): it starts dying. */
+/** The memcg is removed (rmdir -> kill_css()): css_is_dying() is true from now on. */
 export function memcg_offline(mc: MemcgsRef, id: number): StepStmt {
-  return step(`mem_cgroup_css_offline(memcg${id})`, (c) => {
+  return step(`rmdir memcg${id}: kill_css() (css_is_dying)`, (c) => {
     c.m.setMarked(mc.memcg[id]!.dying.$off(c.m.b), 1);
   });
 }

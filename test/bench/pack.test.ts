@@ -17,27 +17,30 @@ function layoutOf(ranges: readonly (readonly [number, number])[]): Layout {
   return lay;
 }
 
-const range = fc.oneof(
-  fc.tuple(fc.integer({ min: -300, max: 300 }), fc.integer({ min: 0, max: 255 })),
-  fc.tuple(fc.integer({ min: -70_000, max: 70_000 }), fc.integer({ min: 256, max: 65_535 })),
-  fc.tuple(fc.integer({ min: -(2 ** 31), max: 0 }), fc.integer({ min: 65_536, max: 2 ** 31 - 1 })),
-).map(([lo, span]) => [lo, lo + span] as const);
+const range = fc
+  .oneof(
+    fc.tuple(fc.integer({ min: -300, max: 300 }), fc.integer({ min: 0, max: 255 })),
+    fc.tuple(fc.integer({ min: -70_000, max: 70_000 }), fc.integer({ min: 256, max: 65_535 })),
+    fc.tuple(
+      fc.integer({ min: -(2 ** 31), max: 0 }),
+      fc.integer({ min: 65_536, max: 2 ** 31 - 1 }),
+    ),
+  )
+  .map(([lo, span]) => [lo, lo + span] as const);
 
 describe("Packer: states stored in the store and read back", () => {
   it("round-trips through StateStore (unpackState) for mixed byte, short and word fields", () => {
     fc.assert(
       fc.property(
-        fc
-          .array(range, { minLength: 1, maxLength: 30 })
-          .chain((ranges) =>
-            fc.tuple(
-              fc.constant(ranges),
-              fc.array(fc.tuple(...ranges.map(([lo, hi]) => fc.integer({ min: lo, max: hi }))), {
-                minLength: 1,
-                maxLength: 4,
-              }),
-            ),
+        fc.array(range, { minLength: 1, maxLength: 30 }).chain((ranges) =>
+          fc.tuple(
+            fc.constant(ranges),
+            fc.array(fc.tuple(...ranges.map(([lo, hi]) => fc.integer({ min: lo, max: hi }))), {
+              minLength: 1,
+              maxLength: 4,
+            }),
           ),
+        ),
         ([ranges, states]) => {
           const p = new Packer(layoutOf(ranges));
           const store = new StateStore(p.words);

@@ -42,6 +42,16 @@ describe(`scan_private twin: interleave vs SPIN (${tools.ok ? `live, ${tools.ver
     });
   }
 
+  it("depth-first search stores the same states as breadth-first (N=5, P=2)", async () => {
+    const model = compileModel(twin, "twin", { folios: 5, putters: 2 });
+    const bfs = await explore(model);
+    const dfs = await explore(compileModel(twin, "twin", { folios: 5, putters: 2 }), {
+      strategy: "dfs",
+    });
+    expect(dfs.states).toBe(bfs.states);
+    expect(dfs.transitions).toBe(bfs.transitions);
+  });
+
   it("the recorded counts name the SPIN version and cover every size", () => {
     expect(recorded?.spinVersion).toMatch(/^Spin Version \d/);
     expect(recorded!.counts.map(({ N, P }) => `${N}x${P}`)).toEqual(

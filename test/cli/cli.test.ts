@@ -2,7 +2,7 @@
 // every kind of bad input. Most cases call main() in this process (the code bin/interleave.mjs
 // runs); a few spawn the real binary to check what a user's shell sees.
 import { describe, it, expect, afterAll } from "vitest";
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -432,17 +432,27 @@ describe("the progress line", () => {
 });
 
 describe("the real binary", () => {
+  /** Runs the binary; resolves with its exit status and stderr. */
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, ["bin/interleave.mjs", ...args], { encoding: "utf8" });
+    new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ["bin/interleave.mjs", ...args], (err, _out, stderr) => {
+        resolve({ status: err ? (typeof err.code === "number" ? err.code : null) : 0, stderr });
+      });
+    });
 
-  it("exit codes 0, 1, 2, 3 reach the shell", () => {
-    expect(run("check", "test/fixtures/counters.ts", "--quiet").status).toBe(0);
-    expect(run("check", "models/classic/flag-lock.ts", "--no-save").status).toBe(1);
-    expect(run("check", "test/fixtures/counters.ts", "--max-states", "2").status).toBe(3);
-    const bad = run("check", "test/fixtures/build-throws.ts");
+  it("exit codes 0, 1, 2, 3 reach the shell", async () => {
+    const [ok, violated, bad, incomplete] = await Promise.all([
+      run("check", "test/fixtures/counters.ts", "--quiet"),
+      run("check", "models/classic/flag-lock.ts", "--no-save"),
+      run("check", "test/fixtures/build-throws.ts"),
+      run("check", "test/fixtures/counters.ts", "--max-states", "2"),
+    ]);
+    expect(ok.status).toBe(0);
+    expect(violated.status).toBe(1);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("interleave: error E_BUILD:");
     expect(bad.stderr).not.toMatch(STACK);
+    expect(incomplete.status).toBe(3);
   });
 
   it("Ctrl-C ends a run cleanly: incomplete (exit 3) with what was explored", async () => {

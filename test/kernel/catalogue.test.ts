@@ -214,12 +214,18 @@ describe("property catalogue", () => {
 
   it("lost-membership with the model's own notion of partially mapped (isPartial)", async () => {
     const r = await run(() => {
-      const m = new ModelBuilder({ folio: array(2, folio({ extra: { pte_partial: bool() } }), label), ds: deferredSplitQueue() });
+      const m = new ModelBuilder({
+        folio: array(2, folio({ extra: { pte_partial: bool() } }), label),
+        ds: deferredSplitQueue(),
+      });
       m.init((s) => {
         s.folio[1]!.pte_partial = true;
       });
       m.thread("t", {}, () => []);
-      lostMembership(m, m.s.folio, [m.s.ds], { isPartial: (w, i) => (w.s as unknown as { folio: { pte_partial: boolean }[] }).folio[i]!.pte_partial });
+      lostMembership(m, m.s.folio, [m.s.ds], {
+        isPartial: (w, i) =>
+          (w.s as unknown as { folio: { pte_partial: boolean }[] }).folio[i]!.pte_partial,
+      });
       return m;
     });
     expect(messageOf(r, "lost-membership")).toMatch(/^F1 is partially mapped/);
@@ -234,5 +240,30 @@ describe("property catalogue", () => {
     expect([...invariants.keys()]).toEqual(["queue-len", "list-integrity"]);
     expect([...endStates.keys()]).toEqual(["list-integrity"]);
     expect(mb.invariants.length).toBe(0);
+  });
+
+  it("nr-partially-mapped: freeing a partially mapped folio that is not queued leaks the statistic (free clears the flag)", async () => {
+    for (const clearFlags of [false, true]) {
+      const r = await run(() => {
+        const m = new ModelBuilder({
+          folio: array(1, folio({ partiallyMapped: true }), label),
+          ds: deferredSplitQueue(),
+          stat: mthpStat(9, 1),
+        });
+        m.init((s) => {
+          s.stat[9] = 1;
+        });
+        m.thread("t", {}, ({ s }) => [
+          folio_put(s.folio[0]!, [free_folio(s.folio[0]!, { clearFlags })]),
+        ]);
+        partiallyMappedCounter(m, m.s.folio, m.s.stat[9]!);
+        return m;
+      });
+      if (clearFlags)
+        expect(messageOf(r, "nr-partially-mapped")).toMatch(
+          /stat\[9\] is 1 but 0 folios have PG_partially_mapped set/,
+        );
+      else expect(r.verdict).toBe("holds");
+    }
   });
 });

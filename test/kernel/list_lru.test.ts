@@ -288,7 +288,9 @@ describe("list_lru walk", () => {
       ]);
       return m;
     });
-    expect(messageOf(r, "list-corruption")).toMatch(/walking lru\.node\[0\]\.lru reached other \(another list's head\)/);
+    expect(messageOf(r, "list-corruption")).toMatch(
+      /walking lru\.node\[0\]\.lru reached other \(another list's head\)/,
+    );
   });
 
   it("LRU_SKIP after the callback dropped the lock is list-lru-unlocked", async () => {

@@ -21,7 +21,10 @@ describe("memcg", () => {
   it("folio_memcg is the folio's memcg, or NULL when memory cgroups are disabled; dereferencing NULL is null-memcg-deref", async () => {
     for (const disabled of [false, true]) {
       const r = await run(() => {
-        const m = new ModelBuilder({ folio: array(1, folio({ memcgs: 2, memcg: 1, nodes: 2, nid: 1 }), label), memcgs: memcgTree({ count: 2, disabled }) });
+        const m = new ModelBuilder({
+          folio: array(1, folio({ memcgs: 2, memcg: 1, nodes: 2, nid: 1 }), label),
+          memcgs: memcgTree({ count: 2, disabled }),
+        });
         m.thread("t", { memcg: int(-1, 1), nid: int(0, 1) }, ({ l }) => [
           folio_memcg(l.memcg, m.s.memcgs, m.s.folio[0]!),
           folio_nid(l.nid, m.s.folio[0]!),
@@ -35,14 +38,19 @@ describe("memcg", () => {
       });
       if (disabled) {
         expect(violated(r)).toEqual(["null-memcg-deref"]);
-        expect(messageOf(r, "null-memcg-deref")).toBe("NULL memcg dereference: memcg->kmemcg_id (memory cgroups are disabled at boot)");
+        expect(messageOf(r, "null-memcg-deref")).toBe(
+          "NULL memcg dereference: memcg->kmemcg_id (memory cgroups are disabled at boot)",
+        );
       } else expect(r.verdict).toBe("holds");
     }
   });
 
   it("mem_cgroup_disabled() and css_is_dying() as conditions; memcg_offline makes a memcg dying", async () => {
     const r = await run(() => {
-      const m = new ModelBuilder({ memcgs: memcgTree({ count: 3, parents: [-1, 0, 1] }), seen: int(0, 3) });
+      const m = new ModelBuilder({
+        memcgs: memcgTree({ count: 3, parents: [-1, 0, 1] }),
+        seen: int(0, 3),
+      });
       m.thread("t", { id: int(-1, 2, 2) }, ({ l, if_, step }) => [
         if_(mem_cgroup_disabled(m.s.memcgs), [step("disabled?!", ({ s }) => void (s.seen = 3))]),
         if_(css_is_dying(m.s.memcgs, l.id), [step("dying early?!", ({ s }) => void (s.seen = 3))]),

@@ -1,0 +1,115 @@
+import { describe, it, expect } from "vitest";
+import model from "./deferred-split.ts";
+import { checkVariant, explain } from "../../src/check.ts";
+
+// Every variant's verdict, the properties it breaks and the BFS (minimal) trace length of each.
+const expected: Record<string, Record<string, number>> = {
+  "private-list-no-prev": {
+    "stale-membership": 5,
+    "queue-len": 11,
+    "data-race": 32,
+    "bad-page-state": 37,
+    "use-after-free": 37,
+    "list-integrity": 48,
+    "list-corruption": 51,
+  },
+  "private-list": { "stale-membership": 5, "queue-len": 11 },
+  "folio-batch": {},
+  "list-lru": { "stale-membership": 5, "use-after-free": 15 },
+  "private-list-with-partial-unmap": {
+    "stale-membership": 5,
+    "queue-len": 11,
+    "list-integrity": 31,
+    "lost-membership": 42,
+  },
+  "folio-batch-with-partial-unmap": {},
+  "list-lru-with-partial-unmap": {
+    "stale-membership": 5,
+    "use-after-free": 15,
+    "list-integrity": 29,
+    "list-corruption": 35,
+  },
+};
+
+const lengths = (r: {
+  violations: readonly { property: string; length: number }[];
+}): Record<string, number> => Object.fromEntries(r.violations.map((v) => [v.property, v.length]));
+
+describe("deferred-split model", () => {
+  it("declares exactly the variants tested here", () => {
+    expect(Object.keys(model.variants).sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it.each(Object.keys(expected))(
+    "%s: verdict, violated properties and trace lengths",
+    async (variant) => {
+      const { result, judgement } = await checkVariant(model, variant);
+      expect(judgement?.ok, judgement?.detail).toBe(true);
+      expect(result.complete).toBe(true);
+      expect(lengths(result)).toEqual(expected[variant]);
+      expect(result.verdict).toBe(
+        Object.keys(expected[variant]!).length === 0 ? "holds" : "violated",
+      );
+    },
+  );
+
+  it("without the safe prev folio, the unlocked list_del_init races with the free path's locked one", async () => {
+    const c = await checkVariant(model, "private-list-no-prev");
+    const v = c.result.violations.find((x) => x.property === "bad-page-state")!;
+    const d = explain(c.model, v);
+    // the scanner's torn unlink of F1 (whose prev on the private list is F2)...
+    expect(d).toContain("list_del_init(&F1._deferred_list) [1/4: next->prev = prev]");
+    expect(d).toContain("list_del_init(&F1._deferred_list) [2/4: WRITE_ONCE(prev->next, next)]");
+    // ...while F2, kept and already put by the scanner, is freed and unqueued under the lock
+    expect(d).toContain("folio_put(F2) (_refcount 1 -> 0, last reference: free)");
+    expect(d).toContain("list_del_init(&F2._deferred_list)");
+    expect(d).toMatch(/Bad page state: F2 freed while on a deferred list/);
+    const lc = c.result.violations.find((x) => x.property === "list-corruption")!;
+    expect(lc.message).toMatch(/list_(del|add) corruption/);
+  });
+
+  it("the safe prev folio keeps the free path off the neighbour: no corruption with two scanners either", async () => {
+    const c = await checkVariant(model, "private-list", { params: { scanners: 2 } });
+    expect(c.result.complete).toBe(true);
+    expect(lengths(c.result)).toEqual({ "stale-membership": 5, "queue-len": 11 });
+  });
+
+  it("private list: a partial unmap during the unlocked list_del_init corrupts the queue", async () => {
+    const c = await checkVariant(model, "private-list-with-partial-unmap");
+    const v = c.result.violations.find((x) => x.property === "list-integrity")!;
+    const d = explain(c.model, v);
+    expect(d).toContain("list_del_init(&F1._deferred_list) [3/4: WRITE_ONCE(entry->next, entry)]");
+    expect(d).toContain("list_empty(&F1->_deferred_list) -> true");
+    expect(d).toContain("list_add_tail(&F1._deferred_list, &ds_queue.split_queue)");
+    expect(d).toContain("list_del_init(&F1._deferred_list) [4/4: WRITE_ONCE(entry->prev, entry)]");
+  });
+
+  it("list_lru: the lost-race branch clears the flag after list_lru_isolate, when the folio may be freed", async () => {
+    const c = await checkVariant(model, "list-lru");
+    const v = c.result.violations.find((x) => x.property === "use-after-free")!;
+    const d = explain(c.model, v);
+    expect(d).toContain("folio_try_get(F2) -> false (_refcount 0)");
+    expect(d).toContain("free_unref_folio(F2)");
+    expect(v.message).toContain("folio_test_partially_mapped on F2, which was already freed");
+  });
+
+  it.each([
+    ["with_sync_split", { with_sync_split: 1 }],
+    ["with_migration", { with_migration: 1 }],
+    ["scanners=2", { scanners: 2 }],
+    ["putters=2, 3 folios", { putters: 2, folios: 3, partially_mapped: 2 }],
+  ])("folio-batch holds %s", async (_name, params) => {
+    const c = await checkVariant(model, "folio-batch", { params });
+    expect(c.result.complete).toBe(true);
+    expect(c.result.violations.map((x) => x.property)).toEqual([]);
+  });
+
+  it("every parameter at its bounds builds and checks without a model error", async () => {
+    for (const v of ["private-list", "folio-batch", "list-lru"]) {
+      const c = await checkVariant(model, v, {
+        params: { folios: 1, partially_mapped: 3, putters: 3, with_migration: 1, batch_size: 1 },
+      });
+      expect(c.result.verdict).not.toBe("error");
+    }
+  });
+});

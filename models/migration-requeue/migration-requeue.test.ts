@@ -1,0 +1,75 @@
+import { describe, it, expect } from "vitest";
+import model from "./migration-requeue.ts";
+import { checkVariant, explain } from "../../src/check.ts";
+
+// Every variant's violated properties with the BFS (minimal) trace length of each.
+const expected: Record<string, Record<string, number>> = {
+  "no-requeue-private-list": { "lost-membership": 28, "requeue-mismatch": 28 },
+  "no-requeue-folio-batch": { "lost-membership": 26, "requeue-mismatch": 26 },
+  "v1-private-list": { "requeue-mismatch": 44 },
+  "v1-folio-batch": { "requeue-mismatch": 41 },
+  "v2-private-list": { "recorded-state-stale": 8, "lost-membership": 51 },
+  "v2-folio-batch": { "lost-membership": 48, "requeue-mismatch": 48 },
+  "v2-private-list-fully-mapped": { "recorded-state-stale": 8, "requeue-mismatch": 45 },
+  "v2-folio-batch-fully-mapped": { "requeue-mismatch": 42 },
+  "v3-private-list": { "lost-membership": 30, "requeue-mismatch": 30 },
+  "v3-folio-batch": { "lost-membership": 28, "requeue-mismatch": 28 },
+};
+
+const lengths = (r: {
+  violations: readonly { property: string; length: number }[];
+}): Record<string, number> => Object.fromEntries(r.violations.map((v) => [v.property, v.length]));
+
+describe("migration-requeue model", () => {
+  it("declares exactly the variants tested here", () => {
+    expect(Object.keys(model.variants).sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it.each(Object.keys(expected))(
+    "%s: verdict, violated properties and trace lengths",
+    async (variant) => {
+      const { result, judgement } = await checkVariant(model, variant);
+      expect(judgement?.ok, judgement?.detail).toBe(true);
+      expect(result.complete).toBe(true);
+      expect(lengths(result)).toEqual(expected[variant]);
+    },
+  );
+
+  it("v2's unlocked list_empty() reads 'queued' while the source sits on the scanner's private list", async () => {
+    const c = await checkVariant(model, "v2-private-list");
+    const v = c.result.violations.find((x) => x.property === "recorded-state-stale")!;
+    const d = explain(c.model, v);
+    expect(d).toContain("folio_try_get(F1) -> true");
+    expect(d).toContain("list_move(&F1._deferred_list, &CPU0.list)");
+    expect(d).toContain(
+      "src_deferred_split = folio_test_large(F1) && !data_race(list_empty(&F1->_deferred_list)) -> true",
+    );
+    expect(v.message).toContain("F1 was on CPU0.list, not on the deferred split queue");
+  });
+
+  it("v2 + folio_batch: the source is in the scanner's batch when read, requeued before the freeze, dst lost", async () => {
+    const c = await checkVariant(model, "v2-folio-batch");
+    const v = c.result.violations.find((x) => x.property === "lost-membership")!;
+    const d = explain(c.model, v);
+    expect(d).toContain("folio_batch_add(&fbatch, F1)");
+    expect(d).toContain("!data_race(list_empty(&F1->_deferred_list)) -> false");
+    expect(d).toContain("list_add_tail(&F1._deferred_list, &ds_queue.split_queue)");
+    expect(d).toContain("if (src_deferred_split) -> false");
+    expect(v.message).toContain("F2 is live and partially mapped but on no deferred split queue");
+  });
+
+  it("without a concurrent scan, v2 and v3 keep the destination queued exactly as the source was", async () => {
+    for (const v of ["v2-private-list", "v2-folio-batch", "v3-private-list", "v3-folio-batch"]) {
+      const c = await checkVariant(model, v, { params: { with_scanner: 0 } });
+      expect(c.result.complete).toBe(true);
+      expect(lengths(c.result)).toEqual({});
+    }
+  });
+
+  it("without a concurrent scan, v1 still requeues a source that was not queued", async () => {
+    const c = await checkVariant(model, "v1-private-list", {
+      params: { with_scanner: 0, src_queued: 0 },
+    });
+    expect(lengths(c.result)).toEqual({ "requeue-mismatch": 19 });
+  });
+});
