@@ -16,6 +16,7 @@ const expected: Record<string, Record<string, number>> = {
   "private-list": { "stale-membership": 5, "queue-len": 11 },
   "folio-batch": {},
   "list-lru": { "stale-membership": 5, "use-after-free": 15 },
+  "list-lru-clear-before-isolate": { "stale-membership": 5 },
   "private-list-with-partial-unmap": {
     "stale-membership": 5,
     "queue-len": 11,

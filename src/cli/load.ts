@@ -24,10 +24,18 @@ function listTs(dir: string): string[] {
     if (name === "node_modules" || name.startsWith(".") || name.startsWith("_")) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...listTs(p));
-    else if (name.endsWith(".ts") && !name.endsWith(".test.ts") && !name.endsWith(".d.ts"))
-      out.push(p);
+    else if (isModelFileName(name)) out.push(p);
   }
   return out;
+}
+
+/** A TypeScript module that may hold models (tests and declaration files are skipped). */
+function isModelFileName(name: string): boolean {
+  return (
+    (name.endsWith(".ts") || name.endsWith(".mts")) &&
+    !/\.test\.m?ts$/.test(name) &&
+    !/\.d\.m?ts$/.test(name)
+  );
 }
 
 export async function loadModels(paths: readonly string[]): Promise<LoadedModel[]> {
@@ -66,10 +74,16 @@ export async function loadFile(abs: string): Promise<LoadedModel[]> {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
     const err = e as Error;
+    // outside a package with "type": "module", a .ts file is loaded as CommonJS and its ESM
+    // imports fail with a message about require() that does not say so
+    const cjs = /require\(\) ES Module|require\(esm\)/.test(err.message);
     throw new UsageError(
       "E_MODEL_LOAD",
       `${relative(process.cwd(), abs)}: the model file failed to load: ${err.message}`,
-      "fix the error in the model file (the stack below points at it)",
+      cjs
+        ? 'the file is outside a package with "type": "module", so it was loaded as CommonJS: ' +
+            "put it under the repository (e.g. models/) or name it .mts"
+        : "fix the error in the model file; set INTERLEAVE_DEBUG=1 to see the stack",
       err.stack,
     );
   }
