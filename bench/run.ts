@@ -85,7 +85,7 @@ function runInterleave(s: Size): IlRun {
 
 const MiB = 2 ** 20;
 const fmtInt = (n: number): string => n.toLocaleString("en-US");
-const fmt = (n: number, d = 2): string => n.toFixed(d);
+const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
 
 function table(rows: string[][]): string {
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
@@ -135,8 +135,9 @@ async function main(): Promise<void> {
     if (tools.ok) sp = runSpin(s.N, s.P);
     let ratio: { wall: number; cpu: number } | undefined;
     if (sp) {
+      // pan reports its elapsed time to 0.01 s: 0 on the smallest sizes
       ratio = {
-        wall: il.states / il.seconds / (sp.states / sp.seconds),
+        wall: sp.seconds > 0 ? il.states / il.seconds / (sp.states / sp.seconds) : NaN,
         cpu: il.states / il.cpuSeconds / (sp.states / sp.cpuSeconds),
       };
       last = ratio;

@@ -120,6 +120,24 @@ export default defineModel({
       }
     });
 
+    // When every CPU has finished, split_queue_len counts the folios on the queue, and the freed
+    // folios (refcount 0) are off it. Checked only in end states, so SPIN's twin needs no match.
+    m.endState("split_queue_len", ({ s, m: mem }) => {
+      let queued = 0;
+      for (
+        let x = mem.b[mem.layout.nodes[Q]!.nextOff]!;
+        x !== Q;
+        x = mem.b[mem.layout.nodes[x]!.nextOff]!
+      ) {
+        if (++queued > N || x < 1 || x > N) return "the split queue is corrupt";
+        if (s.folio[x - 1]!.refcount === 0) return `F${x} is freed but still queued`;
+      }
+      return (
+        queued === s.split_queue_len ||
+        `split_queue_len is ${s.split_queue_len}, ${queued} folios queued`
+      );
+    });
+
     /** folio_put(F<i>) where i = idx(c): U1..U6 of TWIN.md. */
     const folio_put = <LF extends Fields>(
       t: ThreadRefs<F, LF>,

@@ -54,6 +54,11 @@
 //     caller as an assertion (`vm-warn-folio-mapped`); when the range was zapped first the
 //     warning is silent and the leak is the same as above.
 //
+// The device-migration caller checks the split's result as v2's migrate_vma_split_pages() does
+// (`ret = __split_huge_page_to_list_to_order(...); if (ret) return ret;`) and finalizes the
+// unsplit folio on failure; v1 (the seed's posting) ignored the return value and rewrote
+// migrate->src[] as if the split had succeeded, which the model does not follow.
+//
 // Left out: the PMD level (the folio is PTE-mapped; split_huge_pmd_address() of
 // migrate_vma_split_pages() is not modelled), the copy to device memory (migrate_vma_finalize restores the source pages, as
 // for a page whose migration was abandoned), the extra folio_get() of v2's

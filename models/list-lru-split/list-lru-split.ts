@@ -32,13 +32,18 @@
 //       callback's lost-race branch is written for.
 // Initially F1 (and F2) are partially mapped and queued on the sublist.
 //
-// The split that FAILS after the freeze (param split_can_fail): the posted code has no exit
-// between a successful freeze and the split proper, but the review's question is whether the
-// ordering is safe in general, and a frozen folio that is unfrozen alive again is what
-// migration does (__folio_migrate_mapping: freeze, unqueue, unfreeze). On failure the model's
-// split undoes what it did, as the kernel's error paths do: folio_ref_unfreeze(F, 1), then
-// under the lock restore PG_partially_mapped (+ stat) if it cleared it, and __list_lru_add()
-// if its __list_lru_del() removed the folio. The folio must end up queued again.
+// The split that FAILS after the freeze (param split_can_fail, default 0): HYPOTHETICAL. For
+// the folios this dequeue applies to (dequeue_deferred = folio_test_anon() && order > 1) the
+// posted __folio_freeze_and_split_unmapped() has no exit between a successful freeze and the
+// split proper (the only failing path of __split_unmapped_folio(), xas_try_split() -ENOMEM, is
+// for folios with a mapping), so the default is 0 and the variants named after the posted and
+// the suggested code use it. With split_can_fail=1 the model asks the review's general
+// question (a frozen folio that is unfrozen alive again is what migration does:
+// __folio_migrate_mapping freezes, unqueues, unfreezes): the model's split then undoes what it
+// did, as a correct back-out would have to (no kernel error path does this today):
+// folio_ref_unfreeze(F, 1), then under the lock restore PG_partially_mapped (+ stat) if it
+// cleared it, and __list_lru_add() if its __list_lru_del() removed the folio. The folio must
+// end up queued again. Variants with that parameter end in `+split-fails`.
 //
 // The isolate callback's lost-race branch comes in two orders (option `callback`): as posted,
 // `list_lru_isolate(lru, item)` FIRST, then folio_test_partially_mapped()/clear/mod_mthp_stat;
@@ -54,31 +59,36 @@
 //    list_lru lock that the walk still holds, and frees F2; the callback then does
 //    folio_test_partially_mapped(F2) (and, if set, folio_clear_partially_mapped() and
 //    mod_mthp_stat(folio_order(F2), ...)) on a freed folio. mm/internal.h's "If folio is not
-//    in deferred_list, it's safe to check without acquiring the split_queue_lock" only holds if
+//    in deferred_list, it's safe to check without acquiring the list_lru lock" only holds if
 //    whoever empties _deferred_list is done with the folio; the old code was (flag first).
-//    In the kernel the page is not unmapped memory, but its second page's flags and order are
-//    read and written after free_pages_prepare() (which clears PAGE_FLAGS_SECOND) and possibly
-//    after reallocation: NR_ANON_PARTIALLY_MAPPED can be left one too high (the free path
-//    skipped its decrement, the walk saw the flag already cleared), or a bit of a new owner's
-//    page flags is cleared. The window is short (two statements of a callback that runs with
-//    the lock held and interrupts off, against the whole rest of the free path), but nothing
-//    closes it; clearing the flag before list_lru_isolate() does (variants `+flag-first`).
-//  - lock-then-freeze (flag first): holds. Between the freeze and the dequeue the split holds
-//    the sublist lock, so the walk can never try_get a frozen folio that is on the list; a
-//    folio the walk already pinned makes the freeze fail (-EAGAIN); the requeue after a
-//    failed split happens after the unfreeze.
-//  - freeze-then-lock: lost-membership (24 steps as posted, 23 flag first, 16 with
-//    third_party=0). Between CPU1's folio_ref_freeze() and its list_lru_lock(), the walk's folio_try_get(F1) fails, the
-//    lost-race branch clears F1's PG_partially_mapped and isolates F1, although F1 is live
-//    and only frozen for a moment. CPU1's __list_lru_del() then returns false and it finds the
-//    flag clear, so when the split fails it has nothing to restore: F1 stays partially mapped,
-//    unsplit, on no queue, with its flag cleared: the shrinker will never split it.
+//    In the kernel the struct page is not unmapped memory, but its second page's flags and
+//    order are read and written after free_pages_prepare() (which clears PAGE_FLAGS_SECOND,
+//    PG_partially_mapped included) and possibly after reallocation: NR_ANON_PARTIALLY_MAPPED
+//    can be left one too high (the free path skipped its decrement, the walk saw the flag
+//    already cleared), the decrement can go to order 0's counter (folio_order() read after
+//    the order byte was cleared), or PG_reclaim (PG_partially_mapped's alias) of a new owner's
+//    page is cleared. The window is short (two statements of a callback that runs with the
+//    lock held and interrupts off, against the rest of the free path), but nothing closes
+//    it; clearing the flag before list_lru_isolate() does (variants `+flag-first`).
+//  - lock-then-freeze+flag-first, freeze-then-lock+flag-first: hold. In lock-then-freeze the
+//    split holds the sublist lock between the freeze and the dequeue, so the walk never
+//    try_gets a frozen folio that is on the list; a folio the walk already pinned makes the
+//    freeze fail (-EAGAIN). In freeze-then-lock the walk's lost-race branch may clear the flag
+//    and isolate F1 while it is frozen, but the split goes on to split F1, and the state the
+//    branch cleared was going to be cleared anyway: the ordering is safe "given the current
+//    manifestation", as Johannes said, because nothing between freeze and split can back out.
+//  - hypothetical, split_can_fail=1 (`+split-fails`): freeze-then-lock loses F1
+//    (lost-membership, 23 steps, 16 with third_party=0): between CPU1's folio_ref_freeze()
+//    and its list_lru_lock(), the walk's folio_try_get(F1) fails, the lost-race branch clears
+//    F1's PG_partially_mapped and isolates F1, although F1 is live and only frozen for a
+//    moment. CPU1's __list_lru_del() then returns false and it finds the flag clear, so when
+//    the split fails it has nothing to restore: F1 stays partially mapped, unsplit, on no
+//    queue, with its flag cleared: the shrinker will never split it. Lock-then-freeze with
+//    the same back-out holds (the dequeue is the split's own, so it knows what to restore).
+//    This is Johannes's "both stepping on the deferred split state" made concrete: it only
+//    bites if an exit after the freeze is ever added.
 //    (queue-len, nr-partially-mapped, double-unqueue all hold: every nr_items/flag/stat
 //    update is under the lock and __list_lru_del() tests list_empty() first.)
-//  - freeze-then-lock-no-fail (flag first): holds. If nothing can fail after the freeze, the
-//    split goes on to split F1 and the state the lost-race branch cleared was going to be
-//    cleared anyway: the ordering is safe "given the current manifestation", as Johannes said,
-//    but only because nothing between freeze and split can back out.
 // lost-membership is the catalogue's end-state property applied to the folio's rmap state
 // (ghost field `rmap_partial`: partially mapped in the page tables, which is what the flag is
 // supposed to record), because in the failing run it is the flag itself that was lost.
@@ -187,10 +197,10 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
   doc: "Seed 004 review: the synchronous split locks the list_lru then freezes (as posted) vs freezes then locks (as suggested), against the list_lru shrink walk's lost-race branch",
   params: {
     split_can_fail: {
-      default: 1,
+      default: 0,
       min: 0,
       max: 1,
-      doc: "1: the split may fail after a successful freeze (unfreeze and requeue); 0: it always succeeds once frozen",
+      doc: "1 (hypothetical): the split may fail after a successful freeze (unfreeze and requeue); 0: it always succeeds once frozen, as the posted code does for anon folios",
     },
     third_party: {
       default: 1,
@@ -208,7 +218,7 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
     "freeze-then-lock": {
       doc: "as suggested in review: folio_ref_freeze(), then list_lru_lock() only if frozen; the callback as posted",
       options: { order: "freeze-then-lock", callback: "as-posted" },
-      expect: { violated: ["use-after-free", "lost-membership"] },
+      expect: { violated: ["use-after-free"] },
     },
     "lock-then-freeze+flag-first": {
       doc: "as posted, with the lost-race branch clearing PG_partially_mapped before list_lru_isolate()",
@@ -218,13 +228,19 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
     "freeze-then-lock+flag-first": {
       doc: "as suggested, with the lost-race branch clearing PG_partially_mapped before list_lru_isolate()",
       options: { order: "freeze-then-lock", callback: "flag-first" },
-      expect: { violated: ["lost-membership"] },
-    },
-    "freeze-then-lock-no-fail+flag-first": {
-      doc: "as suggested, flag first, with a split that cannot fail once the folio is frozen",
-      options: { order: "freeze-then-lock", callback: "flag-first" },
-      params: { split_can_fail: 0 },
       expect: "holds",
+    },
+    "lock-then-freeze+flag-first+split-fails": {
+      doc: "hypothetical: as posted, flag first, with a split that can fail after the freeze and backs out",
+      options: { order: "lock-then-freeze", callback: "flag-first" },
+      params: { split_can_fail: 1 },
+      expect: "holds",
+    },
+    "freeze-then-lock+flag-first+split-fails": {
+      doc: "hypothetical: as suggested, flag first, with a split that can fail after the freeze: the walk took F1's queue state and the back-out cannot restore it",
+      options: { order: "freeze-then-lock", callback: "flag-first" },
+      params: { split_can_fail: 1 },
+      expect: { violated: ["lost-membership"] },
     },
   },
   build: ({ params, options }) => {
@@ -250,9 +266,12 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
   const clearPartiallyMapped = (f: FolioRef, wasPm?: Ref<BoolS>): StepStmt =>
     step(
       (c, r) =>
-        r
-          ? `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> true: folio_clear_partially_mapped(), mod_mthp_stat(-1)`
-          : `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> false`,
+        // r is undefined when the step raised a violation (the folio was freed)
+        r === undefined
+          ? `folio_test_partially_mapped(${folioName(f, c.m.b)})`
+          : r
+            ? `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> true: folio_clear_partially_mapped(), mod_mthp_stat(-1)`
+            : `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> false`,
       (c) => {
         const pm = testPartiallyMapped(c, f);
         if (pm) {

@@ -86,7 +86,7 @@ import type { Ref } from "../../src/model/ref.ts";
 import type { ListHeadS, PtrS } from "../../src/model/schema.ts";
 import { BOGUS, NULL } from "../../src/model/layout.ts";
 import {
-  list_add_tail,
+  list_add,
   list_del,
   list_empty,
   list_first_entry,
@@ -481,7 +481,7 @@ export default defineModel({
                       return true;
                     },
                   ),
-                  [list_add_tail(m.s.folio[i]!.lru, l.migrate_list)],
+                  [list_add(m.s.folio[i]!.lru, l.migrate_list)],
                 ),
               ],
               [step(`F${i} not isolated: goto out_next`, () => undefined)],

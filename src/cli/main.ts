@@ -204,6 +204,22 @@ async function cmdCheck(args: string[]): Promise<number> {
       "a model file does `export default defineModel({ ... })`",
     );
   const params = parseParams(values.param);
+  // over several models, a parameter goes to the models that declare it (and must exist in one)
+  if (models.length > 1) {
+    for (const k of Object.keys(params)) {
+      if (!models.some((lm) => k in lm.def.params)) {
+        throw new UsageError(
+          "E_PARAM",
+          `no model in ${paths.join(", ")} has a parameter "${k}"`,
+          "see the parameters with `interleave list`",
+        );
+      }
+    }
+  }
+  const paramsOf = (lm: LoadedModel): Record<string, number> =>
+    models.length > 1
+      ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lm.def.params))
+      : params;
   const show = values["no-show"] ? false : (values.show ?? models.length === 1);
   const json = values.json === true;
   const progress = !json && !values.quiet && process.stderr.isTTY === true;
@@ -240,7 +256,7 @@ async function cmdCheck(args: string[]): Promise<number> {
         let c: Checked;
         try {
           c = await checkVariant(lm.def, v, {
-            params,
+            params: paramsOf(lm),
             strategy: values.strategy,
             ...bounds,
             stopAtFirst: values["stop-first"],
@@ -535,7 +551,8 @@ async function cmdList(args: string[]): Promise<number> {
   const models = await loadModels(positionals.length ? positionals : ["models"]);
   const out = models.map(({ def, file }) => {
     const variants = Object.entries(def.variants).map(([name, v]) => {
-      let props: string[];
+      let props: string[] = [];
+      let error: { code: string; message: string } | null = null;
       try {
         const m = compileModel(def, name);
         props = [
@@ -545,7 +562,8 @@ async function cmdList(args: string[]): Promise<number> {
           ...(m.races ? ["data-race"] : []),
         ];
       } catch (e) {
-        props = [`(does not compile: ${(e as Error).message})`];
+        if (!(e instanceof ModelError)) throw e;
+        error = { code: e.code, message: e.message };
       }
       return {
         name,
@@ -553,13 +571,16 @@ async function cmdList(args: string[]): Promise<number> {
         expect: v.expect,
         params: v.params ?? {},
         properties: props,
+        error,
       };
     });
     return { name: def.name, file, doc: def.doc, params: def.params, variants };
   });
+  // a variant that does not build is a model error: listed, and the exit code says so
+  const status = out.some((m) => m.variants.some((v) => v.error)) ? EXIT_USAGE : EXIT_OK;
   if (values.json) {
     console.log(JSON.stringify(out, null, 2));
-    return EXIT_OK;
+    return status;
   }
   for (const m of out) {
     console.log(`${m.name}  (${m.file})\n  ${m.doc}`);
@@ -571,8 +592,15 @@ async function cmdList(args: string[]): Promise<number> {
     for (const v of m.variants) {
       const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);
-      console.log(`      properties: ${v.properties.join(", ")} (+ assertions of the primitives)`);
+      if (v.error) console.log(`      does not build: error ${v.error.code}: ${v.error.message}`);
+      else
+        console.log(
+          `      properties: ${v.properties.join(", ")} (+ assertions of the primitives)`,
+        );
     }
   }
-  return EXIT_OK;
+  for (const m of out)
+    for (const v of m.variants)
+      if (v.error) console.error(`interleave: error ${v.error.code}: ${v.error.message}`);
+  return status;
 }

@@ -41,6 +41,8 @@ export interface FuzzOptions extends StrategyOptions {
   readonly shrink?: boolean;
   /** Random runs tried per smaller scenario when shrinking the parameters (default 200). */
   readonly reduceRuns?: number;
+  /** Time for shrinking beyond fast-check's own (smaller parameters, then the schedule; default 20). */
+  readonly shrinkSeconds?: number;
   /** Confirm the shrunk scenario with the BFS explorer (default: up to 200k states, 10 s). */
   readonly confirm?: boolean | { readonly maxStates?: number; readonly maxSeconds?: number };
   /** Save the counterexample under this folder (needs `file`). */
@@ -241,8 +243,11 @@ async function finish(
     }
     // 2. smaller parameters: look for the same property with a few runs per smaller scenario
     const reduceRuns = opts.reduceRuns ?? 200;
+    const budget = (opts.shrinkSeconds ?? 20) * 1000;
+    const t0 = performance.now();
+    const halfway = t0 + budget / 2;
     for (const range of space.ranges) {
-      while (params[range.name]! > range.min) {
+      while (params[range.name]! > range.min && performance.now() < halfway) {
         const cur = params[range.name]!;
         const values = cur - 1 === range.min ? [range.min] : [range.min, cur - 1];
         let hit: RunResult | undefined;
@@ -256,6 +261,7 @@ async function finish(
           }
           const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), { seed: runSeed(seed, 7919), numRuns: reduceRuns });
           for (const data of sample) {
+            if (performance.now() > halfway) break;
             const r = runOnce(m, data, property);
             if (r.end === "violation" && r.violation!.property === property) {
               hit = r;
@@ -273,7 +279,9 @@ async function finish(
       }
     }
     // 3. the concrete schedule: shortest, then fewest context switches
-    const sh = shrinkSchedule(space.compile(params), moves, property);
+    const sh = shrinkSchedule(space.compile(params), moves, property, {
+      maxSeconds: Math.max(1, (t0 + budget - performance.now()) / 1000),
+    });
     moves = sh.moves;
     violation = sh.violation;
   }

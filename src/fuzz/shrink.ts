@@ -1,12 +1,15 @@
 // Shrinking a concrete counterexample schedule to one a person can read: the shortest schedule
 // first, then the fewest context switches (a trace grouped by CPU beats an interleaved one of
-// the same length), then the smallest choices. Every candidate is replayed strictly, checking
-// every state as the explorer does; a candidate counts only if it still breaks the same
-// property (it may break it earlier: the schedule is then cut there).
+// the same length), then the smallest choices. A candidate is a list of CPU preferences: it is
+// interpreted against the enabled set (a move whose CPU cannot run there is skipped, a choice
+// out of range becomes 0), so deleting or moving steps never gives an unusable schedule; what
+// counts is the schedule actually taken, checked in every state as the explorer does, and it
+// must still break the same property (it may break it earlier: it is then cut there).
 
 import type { CompiledModel } from "../model/model.ts";
 import type { Move } from "../rt/machine.ts";
 import { runSchedule } from "./run.ts";
+import type { Scheduler } from "./strategy.ts";
 import type { Outcome } from "../trace/replay.ts";
 
 /** Steps whose CPU differs from the previous step's. */
@@ -62,18 +65,34 @@ function relocate(moves: readonly Move[], from: number, to: number, at: number):
   return [...rest.slice(0, pos), ...seg, ...rest.slice(pos)];
 }
 
+/** Follows the moves as preferences: skips those that cannot be taken where they come up. */
+function lenient(m: readonly Move[]): Scheduler {
+  let i = 0;
+  return {
+    next(v) {
+      while (i < m.length) {
+        const mv = m[i++]!;
+        if (!v.enabled.includes(mv.cpu)) continue;
+        return mv.choice < v.choices(mv.cpu) ? mv : { cpu: mv.cpu, choice: 0 };
+      }
+      return undefined;
+    },
+  };
+}
+
 export function shrinkSchedule(
   model: CompiledModel,
   moves: readonly Move[],
   property: string,
-  opts: { maxTries?: number } = {},
+  opts: { maxTries?: number; maxSeconds?: number } = {},
 ): Shrunk {
-  const maxTries = opts.maxTries ?? 4000;
+  const deadline = performance.now() + (opts.maxSeconds ?? 10) * 1000;
+  let maxTries = opts.maxTries ?? 4000;
   let tries = 0;
   const test = (m: readonly Move[]): Cand | undefined => {
     tries++;
-    const strat = { next: (v: { step: number }) => m[v.step] };
-    const r = runSchedule(model, strat, { depth: m.length, target: property });
+    if ((tries & 15) === 0 && performance.now() > deadline) maxTries = tries;
+    const r = runSchedule(model, lenient(m), { depth: m.length, target: property });
     if (r.end !== "violation" || r.violation?.property !== property) return undefined;
     return { moves: r.moves, violation: r.violation };
   };

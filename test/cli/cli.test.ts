@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { cli, type CliRun } from "../helpers.ts";
+import { compileModel, explore } from "../../src/index.ts";
+import philosophers from "../../models/classic/philosophers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "interleave-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -216,6 +218,26 @@ describe("bad input: a clear coded error, exit 2, no stack trace", () => {
     expectUsageError(await cli("check", m, "--param", "n=99"), "E_PARAM", "outside 2..6");
   });
 
+  it("over several models, --param goes to the models that declare it", async () => {
+    const r = await cli("check", "models/classic", "--param", "n=4", "--json", "--no-save");
+    const rows = results(r);
+    const phil = rows.filter((x) => x.model === "philosophers");
+    const n4 = await Promise.all(
+      ["left-then-right", "ordered"].map((v) =>
+        explore(compileModel(philosophers, v, { n: 4 })).then((x) => x.states),
+      ),
+    );
+    const n3 = await explore(compileModel(philosophers, "ordered"));
+    expect(phil.map((x) => x.states)).toEqual(n4);
+    expect(n4[1]).not.toBe(n3.states);
+    expect(rows.find((x) => x.model === "peterson")!.states).toBe(42);
+    expectUsageError(
+      await cli("check", "models/classic", "--param", "zz=1"),
+      "E_PARAM",
+      'no model in models/classic has a parameter "zz"',
+    );
+  });
+
   it("bad bounds and strategy", async () => {
     const m = "test/fixtures/counters.ts";
     expectUsageError(await cli("check", m, "--max-states", "0"), "E_USAGE", "--max-states");
@@ -266,6 +288,7 @@ describe("bad input: a clear coded error, exit 2, no stack trace", () => {
       "E_MODEL_LOAD",
       "test/fixtures/load-throws.ts: the model file failed to load",
       "split_queue_len is not declared",
+      "INTERLEAVE_DEBUG=1",
     );
     const broken = file("broken-syntax.ts", "export default { name: ;\n");
     expectUsageError(await cli("check", broken), "E_MODEL_LOAD", "broken-syntax.ts");
@@ -375,6 +398,16 @@ describe("list and diff", () => {
     const text = await cli("list", "models/classic");
     expect(text.stdout).toContain("- test-then-set: expected violates mutual-exclusion");
     expect(text.stdout).toContain("params: n=3 [2..6]");
+  });
+
+  it("list of a model that does not build: the variant is shown with its error, exit 2", async () => {
+    const r = await cli("list", "test/fixtures/build-throws.ts", "--json");
+    expect(r.code).toBe(2);
+    const [m] = JSON.parse(r.stdout) as { variants: { error: { code: string } | null }[] }[];
+    expect(m!.variants[0]!.error!.code).toBe("E_BUILD");
+    const text = await cli("list", "test/fixtures/build-throws.ts");
+    expect(text.stdout).toContain("does not build: error E_BUILD");
+    expectUsageError(text, "E_BUILD", "no folio to queue");
   });
 
   it("diff --json: the property x variant table and the contrasts", async () => {
