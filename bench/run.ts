@@ -132,7 +132,16 @@ async function main(): Promise<void> {
   for (const s of sizes) {
     const il = runInterleave(s);
     let sp: SpinRun | undefined;
-    if (tools.ok) sp = runSpin(s.N, s.P);
+    if (tools.ok) {
+      try {
+        sp = runSpin(s.N, s.P);
+      } catch (e) {
+        const err = e as Error & { stderr?: Buffer | string };
+        mismatches.push(
+          `N=${s.N} P=${s.P}: SPIN failed: ${err.message.split("\n")[0]}${err.stderr ? `\n${String(err.stderr).slice(0, 2000)}` : ""}`,
+        );
+      }
+    }
     let ratio: { wall: number; cpu: number } | undefined;
     if (sp) {
       // pan reports its elapsed time to 0.01 s: 0 on the smallest sizes
@@ -200,7 +209,7 @@ async function main(): Promise<void> {
     );
   }
   if (mismatches.length > 0) {
-    console.log(`\nCOUNTS DIFFER:\n  ${mismatches.join("\n  ")}`);
+    console.log(`\nPROBLEMS:\n  ${mismatches.join("\n  ")}`);
     process.exitCode = 1;
   } else if (tools.ok) {
     console.log("state counts: equal at every size.");

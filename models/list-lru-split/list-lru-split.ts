@@ -66,8 +66,8 @@
 //    PG_partially_mapped included) and possibly after reallocation: NR_ANON_PARTIALLY_MAPPED
 //    can be left one too high (the free path skipped its decrement, the walk saw the flag
 //    already cleared), the decrement can go to order 0's counter (folio_order() read after
-//    the order byte was cleared), or PG_reclaim (PG_partially_mapped's alias) of a new owner's
-//    page is cleared. The window is short (two statements of a callback that runs with the
+//    the order byte was cleared), or the bit PG_partially_mapped aliases (PG_reclaim, in
+//    later kernels PG_readahead) is cleared in a new owner's page. The window is short (two statements of a callback that runs with the
 //    lock held and interrupts off, against the rest of the free path), but nothing closes
 //    it; clearing the flag before list_lru_isolate() does (variants `+flag-first`).
 //  - lock-then-freeze+flag-first, freeze-then-lock+flag-first: hold. In lock-then-freeze the

@@ -145,7 +145,21 @@ export function shrinkSchedule(
         }
       }
     }
-    // 3. smallest choices
+    // 3. reorder: swap adjacent blocks of different CPUs, or move a block to the front (a CPU
+    //    that runs earlier may loop fewer times; moves left over are skipped)
+    let moved = true;
+    while (moved && tries < maxTries) {
+      moved = false;
+      const m = best.moves;
+      const bl = blocks(m);
+      for (let a = 0; a + 1 < bl.length && !moved; a++) {
+        const [as, ae] = bl[a]!;
+        const [, be] = bl[a + 1]!;
+        if (offer(relocate(m, ae, be, as))) moved = progress = true;
+        else if (a > 0 && offer(relocate(m, as, ae, 0))) moved = progress = true;
+      }
+    }
+    // 4. smallest choices
     for (let i = 0; i < best.moves.length; i++) {
       const mv = best.moves[i]!;
       if (mv.choice === 0) continue;
