@@ -62,26 +62,59 @@ interface Cell {
 }
 
 const bfsCache = new Map<string, Promise<Map<string, number>>>();
-function bfsShortest(def: ModelDef, variant: string, params: Readonly<Record<string, number>>): Promise<Map<string, number>> {
+function bfsShortest(
+  def: ModelDef,
+  variant: string,
+  params: Readonly<Record<string, number>>,
+): Promise<Map<string, number>> {
   const key = `${def.name}/${variant}/${JSON.stringify(params)}`;
   let p = bfsCache.get(key);
   if (!p) {
-    p = checkVariant(def, variant, { params, strategy: "bfs", maxStates: 3_000_000, maxSeconds: 60 }).then(
-      (c) => new Map(c.result.violations.map((v) => [v.property, v.length])),
-    );
+    p = checkVariant(def, variant, {
+      params,
+      strategy: "bfs",
+      maxStates: 3_000_000,
+      maxSeconds: 60,
+    }).then((c) => new Map(c.result.violations.map((v) => [v.property, v.length])));
     bfsCache.set(key, p);
   }
   return p;
 }
 
-async function cell(def: ModelDef, variant: string, props: readonly string[], params: Readonly<Record<string, number>>, strategy: Strat, o: Opts): Promise<Cell> {
-  const c: Cell = { found: 0, seeds: 0, runs: [], foundLen: [], shrunkLen: [], ratios: [], props: new Set(), seconds: 0 };
+async function cell(
+  def: ModelDef,
+  variant: string,
+  props: readonly string[],
+  params: Readonly<Record<string, number>>,
+  strategy: Strat,
+  o: Opts,
+): Promise<Cell> {
+  const c: Cell = {
+    found: 0,
+    seeds: 0,
+    runs: [],
+    foundLen: [],
+    shrunkLen: [],
+    ratios: [],
+    props: new Set(),
+    seconds: 0,
+  };
   const t0 = performance.now();
   const bfs = await bfsShortest(def, variant, params);
   for (let s = 1; s <= o.seeds; s++) {
     const left = o.maxSeconds - (performance.now() - t0) / 1000;
     if (left <= 0) break;
-    const r = await fuzzModel(def, { variant, strategy, runs: o.budget, depth: o.depth, seed: s * 7919, property: props, params, confirm: false, maxSeconds: left });
+    const r = await fuzzModel(def, {
+      variant,
+      strategy,
+      runs: o.budget,
+      depth: o.depth,
+      seed: s * 7919,
+      property: props,
+      params,
+      confirm: false,
+      maxSeconds: left,
+    });
     c.seeds++;
     const cx = r.counterexample;
     if (!cx) {
@@ -94,7 +127,8 @@ async function cell(def: ModelDef, variant: string, props: readonly string[], pa
     c.foundLen.push(cx.found.length);
     c.shrunkLen.push(cx.shrunk.length);
     const b = bfs.get(cx.property);
-    if (b !== undefined) c.ratios.push(b === 0 ? (cx.shrunk.length === 0 ? 1 : Infinity) : cx.shrunk.length / b);
+    if (b !== undefined)
+      c.ratios.push(b === 0 ? (cx.shrunk.length === 0 ? 1 : Infinity) : cx.shrunk.length / b);
   }
   c.seconds = (performance.now() - t0) / 1000;
   return c;
@@ -107,7 +141,9 @@ function fmtRuns(c: Cell, budget: number): string {
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
-  const models = (await loadModels(["models"])).filter((m) => !o.only || m.def.name.includes(o.only));
+  const models = (await loadModels(["models"])).filter(
+    (m) => !o.only || m.def.name.includes(o.only),
+  );
   const bugs: { def: ModelDef; variant: string; props: readonly string[] }[] = [];
   for (const { def } of models) {
     for (const [variant, v] of Object.entries(def.variants)) {
@@ -118,7 +154,17 @@ async function main(): Promise<void> {
     `fuzz bench: ${bugs.length} seeded bug(s) (variants declared violated); ${o.seeds} session seeds per strategy, ` +
       `budget ${o.budget} runs per seed, depth ${o.depth}, at most ${o.maxSeconds}s per cell; PCT d=3, preemption bound 2\n`,
   );
-  const header = ["model / variant", "random runs", "pct runs", "preempt runs", "random/pct", "found len", "shrunk len", "shrunk/BFS med (max)", "properties found"];
+  const header = [
+    "model / variant",
+    "random runs",
+    "pct runs",
+    "preempt runs",
+    "random/pct",
+    "found len",
+    "shrunk len",
+    "shrunk/BFS med (max)",
+    "properties found",
+  ];
   const rows: string[][] = [header];
   for (const b of bugs) {
     const params = resolveParams(b.def, b.variant);
@@ -131,7 +177,14 @@ async function main(): Promise<void> {
     const rm = median(cells.random.runs);
     const pm = median(cells.pct.runs);
     const ratio = rm / pm;
-    const approx = rm > o.budget || pm > o.budget ? (rm > o.budget && pm <= o.budget ? ">" : pm > o.budget && rm <= o.budget ? "<" : "?") : "";
+    const approx =
+      rm > o.budget || pm > o.budget
+        ? rm > o.budget && pm <= o.budget
+          ? ">"
+          : pm > o.budget && rm <= o.budget
+            ? "<"
+            : "?"
+        : "";
     rows.push([
       `${b.def.name} / ${b.variant}`,
       fmtRuns(cells.random, o.budget),
@@ -143,10 +196,21 @@ async function main(): Promise<void> {
       ratios.length ? `${median(ratios).toFixed(2)} (${Math.max(...ratios).toFixed(2)})` : "-",
       [...new Set(all.flatMap((c) => [...c.props]))].join(",") || "-",
     ]);
-    process.stderr.write(`  ${b.def.name}/${b.variant}: ${all.map((c) => c.seconds.toFixed(1)).join("s, ")}s\n`);
+    process.stderr.write(
+      `  ${b.def.name}/${b.variant}: ${all.map((c) => c.seconds.toFixed(1)).join("s, ")}s\n`,
+    );
   }
   const w = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(rows.map((r) => r.map((x, i) => x.padEnd(w[i]!)).join("  ").trimEnd()).join("\n"));
+  console.log(
+    rows
+      .map((r) =>
+        r
+          .map((x, i) => x.padEnd(w[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n"),
+  );
   console.log(
     "\nruns: median runs to the first failure over the seeds (seeds that found it / seeds run); random/pct: how many" +
       "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). found/shrunk len: median trace length over" +

@@ -1,7 +1,7 @@
 // The property suite of one model, from its declaration:
 //   - a variant declared to hold: "no run violates a property", with fast-check generating the
 //     scenario (declared parameter ranges) and the schedule (uniform random, then PCT);
-//   - a variant declared violated: for each declared property, "PCT finds it within `runs` runs,
+//   - a variant declared violated: "PCT finds one of its declared properties within `runs` runs,
 //     and the shrunk trace is at most twice the exhaustive explorer's shortest", over a few
 //     session seeds; and the counterexample saved under counterexamples/<model>/<variant>/fuzz/
 //     replays.
@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import type { ModelDef } from "../src/model/model.ts";
-import { compileModel } from "../src/model/model.ts";
+import { compileModel, resolveParams } from "../src/model/model.ts";
 import { fuzzModel, scheduleProperty } from "../src/fuzz/index.ts";
 import { readCounterexample } from "../src/trace/counterexample.ts";
 import { parseSchedule } from "../src/trace/schedule.ts";
@@ -30,6 +30,10 @@ export interface SuiteOptions {
   readonly maxStates?: number;
   /** Only these variants. */
   readonly variants?: readonly string[];
+  /** Hold a violated variant's scenario at its declared parameters (kernel models: faster). */
+  readonly fixScenario?: boolean;
+  /** PCT's bug depth d for the violated variants (default 3). */
+  readonly pctDepth?: number;
 }
 
 export function fuzzSuite(def: ModelDef, file: string, o: SuiteOptions = {}): void {
@@ -49,52 +53,59 @@ export function fuzzSuite(def: ModelDef, file: string, o: SuiteOptions = {}): vo
         }
         continue;
       }
-      for (const property of decl.expect.violated) {
-        test.prop([fc.integer({ min: 0, max: 0x7fffffff })], { numRuns: o.seeds ?? 3, seed })(
-          `${variant}: PCT finds ${property} within ${runs} runs, shrunk to at most 2x the BFS shortest`,
-          async (s) => {
-            const r = await fuzzModel(def, {
-              variant,
-              strategy: "pct",
-              runs,
-              depth,
-              seed: s,
-              property,
-              confirm: { maxStates: o.maxStates ?? 200_000, maxSeconds: 20 },
-            });
-            expect(r.error, formatFailure(r)).toBeUndefined();
-            expect(r.counterexample, `${property} not found in ${runs} PCT runs from seed ${s}`).toBeDefined();
-            const cx = r.counterexample!;
-            expect(replay(cx.model, cx.shrunk.moves).outcomes.map((x) => x.property)).toContain(property);
-            expect(cx.shrunk.length).toBeLessThanOrEqual(cx.found.length);
-            if (cx.bfs?.complete) expect(cx.bfs.shortest, formatFailure(r)).toBeDefined();
-            if (cx.bfs?.shortest !== undefined) {
-              expect(cx.shrunk.length, formatFailure(r)).toBeLessThanOrEqual(2 * cx.bfs.shortest);
-            }
-          },
-        );
-        it(`${variant}: the saved fuzz counterexample for ${property} replays`, async () => {
+      const declared = decl.expect.violated;
+      const params = o.fixScenario ? resolveParams(def, variant) : undefined;
+      const fuzzOpts = {
+        variant,
+        strategy: "pct" as const,
+        pctDepth: o.pctDepth,
+        runs,
+        depth,
+        property: declared,
+        params,
+      };
+      test.prop([fc.integer({ min: 0, max: 0x7fffffff })], { numRuns: o.seeds ?? 3, seed })(
+        `${variant}: PCT${o.pctDepth ? ` (d=${o.pctDepth})` : ""} finds ${declared.join(" / ")} within ${runs} runs, shrunk to at most 2x the BFS shortest`,
+        async (s) => {
           const r = await fuzzModel(def, {
-            variant,
-            strategy: "pct",
-            runs,
-            depth,
-            seed,
-            property,
-            confirm: false,
-            saveTo: "counterexamples",
-            file,
+            ...fuzzOpts,
+            seed: s,
+            confirm: { maxStates: o.maxStates ?? 200_000, maxSeconds: 20 },
           });
-          expect(r.counterexample?.file, formatFailure(r)).toBeDefined();
-          const saved = readCounterexample(r.counterexample!.file!);
-          expect(saved.property).toBe(property);
-          const model = compileModel(def, saved.variant, saved.params);
-          const rep = replay(model, parseSchedule(saved.schedule));
-          expect(rep.infeasible).toBeUndefined();
-          expect(rep.outcomes.map((x) => x.property)).toContain(property);
-          expect(saved.length).toBe(r.counterexample!.shrunk.length);
+          expect(r.error, formatFailure(r)).toBeUndefined();
+          expect(
+            r.counterexample,
+            `${declared.join(", ")} not found in ${runs} PCT runs from seed ${s}`,
+          ).toBeDefined();
+          const cx = r.counterexample!;
+          expect(declared).toContain(cx.property);
+          expect(replay(cx.model, cx.shrunk.moves).outcomes.map((x) => x.property)).toContain(
+            cx.property,
+          );
+          expect(cx.shrunk.length).toBeLessThanOrEqual(cx.found.length);
+          if (cx.bfs?.complete) expect(cx.bfs.shortest, formatFailure(r)).toBeDefined();
+          if (cx.bfs?.shortest !== undefined) {
+            expect(cx.shrunk.length, formatFailure(r)).toBeLessThanOrEqual(2 * cx.bfs.shortest);
+          }
+        },
+      );
+      it(`${variant}: the saved fuzz counterexample replays`, async () => {
+        const r = await fuzzModel(def, {
+          ...fuzzOpts,
+          seed,
+          confirm: false,
+          saveTo: "counterexamples",
+          file,
         });
-      }
+        expect(r.counterexample?.file, formatFailure(r)).toBeDefined();
+        const saved = readCounterexample(r.counterexample!.file!);
+        expect(saved.property).toBe(r.counterexample!.property);
+        const model = compileModel(def, saved.variant, saved.params);
+        const rep = replay(model, parseSchedule(saved.schedule));
+        expect(rep.infeasible).toBeUndefined();
+        expect(rep.outcomes.map((x) => x.property)).toContain(saved.property);
+        expect(saved.length).toBe(r.counterexample!.shrunk.length);
+      });
     }
   });
 }

@@ -3,7 +3,7 @@
 
 import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
 import { explore, type ExploreOptions } from "./explore/explorer.ts";
-import type { CheckResult, ViolationReport } from "./explore/result.ts";
+import type { CheckResult, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
 import { diagram } from "./trace/diagram.ts";
 import { counterexamplePath, writeCounterexample } from "./trace/counterexample.ts";
@@ -22,6 +22,8 @@ export interface Checked {
   readonly model: CompiledModel;
   readonly result: CheckResult;
   readonly judgement: Judgement | undefined;
+  /** Whether the data-race check ran (the model's setting, or the caller's override). */
+  readonly races: boolean;
 }
 
 export interface Judgement {
@@ -48,7 +50,12 @@ export async function checkVariant(
   if (opts.saveTo !== undefined && model.file !== undefined) {
     for (const v of result.violations) v.file = saveViolation(opts.saveTo, model, v);
   }
-  return { model, result, judgement: model.expect ? judge(result, model.expect) : undefined };
+  return {
+    model,
+    result,
+    judgement: model.expect ? judge(result, model.expect) : undefined,
+    races: opts.races ?? model.races,
+  };
 }
 
 /** Whether a result is the declared verdict. */
@@ -75,6 +82,44 @@ export function judge(r: CheckResult, expect: Expect): Judgement {
     };
   }
   return { ok: true, detail: expect === "holds" ? "holds, as declared" : "violations as declared" };
+}
+
+/**
+ * What a run says of one property: broken (with the trace length), kept over the whole state
+ * space, not decided because a bound stopped the run, not checked at all ("off": the data-race
+ * check disabled), or unknown because the model failed.
+ */
+export type PropertyState = "holds" | "violated" | "incomplete" | "off" | "error";
+
+export interface PropertyStatus {
+  readonly name: string;
+  readonly kind: ViolationKind;
+  readonly status: PropertyState;
+  /** Steps of the counterexample, when violated. */
+  readonly length?: number;
+}
+
+/**
+ * The status of every property of a checked variant: the ones the model declares (see
+ * CompiledModel.properties), then any violated one it did not declare (a step raising a name
+ * nobody listed), in the order found.
+ */
+export function propertyStatuses(c: Checked): PropertyStatus[] {
+  const r = c.result;
+  const out: PropertyStatus[] = [];
+  const one = (name: string, kind: ViolationKind): PropertyStatus => {
+    const v = r.violations.find((x) => x.property === name);
+    if (v) return { name, kind, status: "violated", length: v.length };
+    if (kind === "data-race" && !c.races) return { name, kind, status: "off" };
+    if (r.verdict === "error") return { name, kind, status: "error" };
+    return { name, kind, status: r.complete ? "holds" : "incomplete" };
+  };
+  for (const p of c.model.properties) if (p.kind !== "data-race") out.push(one(p.name, p.kind));
+  // listed whether or not it ran: "off" says the check was disabled
+  out.push(one("data-race", "data-race"));
+  for (const v of r.violations)
+    if (!out.some((p) => p.name === v.property)) out.push(one(v.property, v.kind));
+  return out;
 }
 
 /** Why a run stopped early, in words. */

@@ -16,6 +16,7 @@ export type { Schema, RecordS, ArrayS, Fields } from "./model/schema.ts";
 export {
   step,
   when,
+  boolResult,
   wait_until,
   if_,
   while_,

@@ -220,6 +220,12 @@ function lenAdd(q: Queue, delta: number, f?: FolioRef): StepStmt {
       if (f && delta < 0 && q.split.doubleUnqueue) checkDoubleUnqueue(c, f, q.ds);
       addCounter(c, q.ds.split_queue_len, delta, false);
     },
+    {
+      raises:
+        f && delta < 0 && q.split.doubleUnqueue
+          ? ["double-unqueue", "counter-underflow"]
+          : ["counter-underflow"],
+    },
   );
 }
 
@@ -232,6 +238,7 @@ function lenSubLocal(q: Queue, removed: Ref): StepStmt {
       return `${q.lenName} -= removed (${v} -> ${v - r})`;
     },
     (c) => addCounter(c, q.ds.split_queue_len, -c.m.get(removed.$off(c.m.b)), false),
+    { raises: ["counter-underflow"] },
   );
 }
 
@@ -248,6 +255,7 @@ function clearPartiallyMapped(q: Queue, f: FolioRef): StepStmt {
         if (q.split.stat) modMthpStat(c, q.split.stat, f, -1);
       }
     },
+    { raises: ["use-after-free", "counter-underflow"] },
   );
 }
 
@@ -996,7 +1004,7 @@ export function observer(
         if (r !== true)
           throw new Violation(name, typeof r === "string" ? r : `${name} does not hold`);
       },
-      { choices: names.length },
+      { choices: names.length, raises: names },
     ),
   ]);
   m.init((_s, w) => {

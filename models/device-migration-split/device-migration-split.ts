@@ -352,6 +352,7 @@ export default defineModel({
           t._refcount = 1;
           t.mapcount = 0;
         },
+        { raises: [PROPS.splitOfMappedFolio] },
       ),
       folio_ref_unfreeze(F, 1),
     ];
@@ -430,6 +431,7 @@ export default defineModel({
               `VM_WARN_ON_FOLIO(folio_mapped(F)): F is mapped ${mc} time(s)`,
             );
           },
+          { raises: [PROPS.vmWarnFolioMapped] },
         ),
         if_(can_split_folio(), [], [setRet(-EAGAIN), return_()]),
         func("__folio_freeze_and_split_unmapped", [
@@ -511,6 +513,7 @@ export default defineModel({
                 (c.l as unknown as { folio: number }).folio = x;
                 return true;
               },
+              { raises: [PROPS.badMapcount, PROPS.useAfterFree] },
             ),
             [folio_put(pf)],
           ),

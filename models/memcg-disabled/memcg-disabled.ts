@@ -368,6 +368,8 @@ export default defineModel<
       }
       return true;
     });
+    // raised by the model's own steps (parentOf / allocated above, through checkMemcg)
+    m.property("null-memcg-deref", "a NULL memcg dereferenced (memory cgroups disabled)");
     return m;
   },
 });

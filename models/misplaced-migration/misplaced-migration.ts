@@ -287,6 +287,7 @@ export default defineModel({
           checkMemcg(c, mc, id, "count_memcg_events(memcg, NUMA_PAGE_MIGRATE, nr_succeeded)");
           S(c).memcg[id]!.numa_page_migrate += L(c).nr_succeeded;
         },
+        { raises: ["null-memcg-deref"] },
       );
 
       const count_vm_numa_events = step(

@@ -1,13 +1,21 @@
-// interleave diff MODEL [--variants a,b,...] [--param k=v] [--json]: one run per variant, then
-// the table property x variant, and for each property that one variant breaks and another
-// keeps, the counterexample. The pre-review use: the posted patch against the suggested one.
+// interleave diff MODEL [--variants a,b,...] [--param k=v] [--json] [--all-traces] [--expect]:
+// one run per variant, then the table property x variant (every property the model declares,
+// holding or not), and for each property that one variant breaks and another keeps, one
+// counterexample: the shortest. The pre-review use: the posted patch against the suggested one.
 
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
 import { loadModels } from "./load.ts";
-import { checkVariant, explain, type Checked } from "../check.ts";
-import { compileModel } from "../model/model.ts";
 import {
+  checkVariant,
+  explain,
+  propertyStatuses,
+  type Checked,
+  type PropertyStatus,
+} from "../check.ts";
+import type { ViolationReport } from "../explore/result.ts";
+import {
+  EXIT_INCOMPLETE,
   EXIT_OK,
   EXIT_USAGE,
   EXIT_VIOLATION,
@@ -29,6 +37,8 @@ export async function runDiff(args: string[]): Promise<number> {
       json: { type: "boolean" },
       save: { type: "string", default: "counterexamples" },
       "no-save": { type: "boolean" },
+      "all-traces": { type: "boolean" },
+      expect: { type: "boolean" },
     },
   });
   if (positionals.length !== 1)
@@ -88,46 +98,34 @@ export async function runDiff(args: string[]): Promise<number> {
   } finally {
     dispose();
   }
-  // every property any variant checks or breaks
-  const props: string[] = [];
-  const add = (p: string): void => {
-    if (!props.includes(p)) props.push(p);
-  };
-  for (const r of runs) {
-    const m = compileModel(def, r.model.variant, params);
-    for (const i of m.invariants) add(i.name);
-    for (const e of m.endStates) add(e.name);
-    for (const v of r.result.violations) add(v.property);
-  }
-  add("deadlock");
-  const cell = (r: Checked, p: string): string => {
-    const v = r.result.violations.find((x) => x.property === p);
-    if (v) return `violated (${v.length})`;
-    if (r.result.verdict === "error") return "error";
-    return r.result.complete ? "holds" : "incomplete";
-  };
-  const contrasts = props.filter((p) => {
-    const c = runs.map((r) => cell(r, p));
-    return c.some((x) => x.startsWith("violated")) && c.some((x) => x === "holds");
-  });
+  const table = diffTable(runs);
+  const { props, contrasts } = table;
   if (values.json) {
     console.log(
       JSON.stringify(
         {
           model: def.name,
-          properties: props,
-          variants: runs.map((r) => ({
+          properties: props.map((p) => p.name),
+          variants: runs.map((r, i) => ({
             ...resultJson(r),
-            cells: Object.fromEntries(props.map((p) => [p, cell(r, p)])),
+            cells: Object.fromEntries(
+              props.map((p) => [p.name, cellText(table.cells[i]!.get(p.name))]),
+            ),
           })),
-          contrasts,
+          contrasts: contrasts.map((c) => c.property),
         },
         null,
         2,
       ),
     );
   } else {
-    const rows = [["property", ...names], ...props.map((p) => [p, ...runs.map((r) => cell(r, p))])];
+    const rows = [
+      ["property", ...names],
+      ...props.map((p) => [
+        p.declared ? p.name : `${p.name} *`,
+        ...runs.map((_, i) => cellText(table.cells[i]!.get(p.name))),
+      ]),
+    ];
     rows.push(["(states)", ...runs.map((r) => String(r.result.states))]);
     // variants may declare their own parameters: show the ones that differ, or the table
     // would compare different scenarios without saying so
@@ -159,18 +157,112 @@ export async function runDiff(args: string[]): Promise<number> {
         )
         .join("\n"),
     );
-    for (const p of contrasts) {
-      const breaking = runs.filter((r) => r.result.violations.some((v) => v.property === p));
-      const keeping = runs.filter((r) => cell(r, p) === "holds").map((r) => r.model.variant);
-      for (const r of breaking) {
-        const v = r.result.violations.find((x) => x.property === p)!;
+    const notes: string[] = [];
+    if (props.some((p) => !p.declared))
+      notes.push(
+        `* raised by a step that does not declare it (\`raises\` / m.property()): "holds" means only "not seen"`,
+      );
+    if (table.cells.some((m) => [...m.values()].some((c) => c.status === "off")))
+      notes.push("off: the data-race check was disabled for that variant (races: false)");
+    if (table.cells.some((m) => props.some((p) => !m.has(p.name))))
+      notes.push("-: the variant does not have that property (not checked)");
+    if (notes.length) console.log(`\n${notes.join("\n")}`);
+    for (const c of contrasts) {
+      const broken = c.breaking
+        .map((b) => `${b.run.model.variant} (${b.violation.length})`)
+        .join(", ");
+      const kept = c.keeping.map((r) => r.model.variant).join(", ");
+      const shown = values["all-traces"] ? c.breaking : c.breaking.slice(0, 1);
+      for (const [k, b] of shown.entries()) {
+        const head =
+          k === 0
+            ? `${c.property}: broken by ${broken}; kept by ${kept}`
+            : `${c.property}: also broken by ${b.run.model.variant}`;
+        const v = b.violation;
+        const which =
+          values["all-traces"] || c.breaking.length === 1
+            ? "counterexample"
+            : "shortest counterexample";
         console.log(
-          `\n${p}: broken by ${r.model.variant}, kept by ${keeping.join(", ")} — ${v.length} steps${v.file ? ` (${v.file})` : ""}\n`,
+          `\n${head}\n${which}: ${b.run.model.variant}, ${v.length} step${v.length === 1 ? "" : "s"}${v.file ? ` (${v.file})` : ""}\n`,
         );
-        console.log(explain(r.model, v));
+        console.log(explain(b.run.model, v));
       }
     }
+    const more = contrasts.reduce((n, c) => n + c.breaking.length - 1, 0);
+    if (!values["all-traces"] && more > 0)
+      console.log(
+        `\n(${more} more counterexample(s) of these properties in other variants: --all-traces prints them)`,
+      );
   }
   if (runs.some((r) => r.result.verdict === "error")) return EXIT_USAGE;
-  return runs.some((r) => r.result.violations.length > 0) ? EXIT_VIOLATION : EXIT_OK;
+  if (values.expect) return runs.every((r) => r.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
+  if (runs.some((r) => r.result.violations.length > 0)) return EXIT_VIOLATION;
+  if (runs.some((r) => !r.result.complete)) return EXIT_INCOMPLETE;
+  return EXIT_OK;
+}
+
+/** A property that one variant breaks and another keeps, with the breaking runs shortest first. */
+export interface Contrast {
+  readonly property: string;
+  readonly breaking: readonly { run: Checked; violation: ViolationReport }[];
+  readonly keeping: readonly Checked[];
+}
+
+export interface DiffTable {
+  /** The rows: every property a variant declares or breaks, in first-seen order. */
+  readonly props: readonly { name: string; declared: boolean }[];
+  /** Per run, its status of each property it has. */
+  readonly cells: readonly Map<string, PropertyStatus>[];
+  readonly contrasts: readonly Contrast[];
+}
+
+/** The table property x variant of a diff, from the checked runs (in the order given). */
+export function diffTable(runs: readonly Checked[]): DiffTable {
+  const props: { name: string; declared: boolean }[] = [];
+  const cells = runs.map((r) => {
+    const m = new Map<string, PropertyStatus>();
+    for (const s of propertyStatuses(r)) m.set(s.name, s);
+    return m;
+  });
+  runs.forEach((r, i) => {
+    const declared = new Set(r.model.properties.map((p) => p.name));
+    for (const s of cells[i]!.values()) {
+      const known = declared.has(s.name) || s.kind === "data-race";
+      const row = props.find((p) => p.name === s.name);
+      if (!row) props.push({ name: s.name, declared: known });
+      else if (known) row.declared = true;
+    }
+  });
+  // a property no variant declares was only seen where it broke: where it was not seen, say
+  // what the run says of the rest (holds when complete) and mark the row
+  for (const p of props) {
+    if (p.declared) continue;
+    runs.forEach((r, i) => {
+      if (!cells[i]!.has(p.name))
+        cells[i]!.set(p.name, {
+          name: p.name,
+          kind: "assertion",
+          status:
+            r.result.verdict === "error" ? "error" : r.result.complete ? "holds" : "incomplete",
+        });
+    });
+  }
+  const contrasts: Contrast[] = [];
+  for (const p of props) {
+    const breaking = runs
+      .map((run) => ({ run, violation: run.result.violations.find((v) => v.property === p.name) }))
+      .filter((b): b is { run: Checked; violation: ViolationReport } => b.violation !== undefined)
+      .sort((a, b) => a.violation.length - b.violation.length);
+    const keeping = runs.filter((_, i) => cells[i]!.get(p.name)?.status === "holds");
+    if (breaking.length > 0 && keeping.length > 0)
+      contrasts.push({ property: p.name, breaking, keeping });
+  }
+  return { props, cells, contrasts };
+}
+
+/** A cell's text: holds, violated (N), incomplete, off, error, or "-" (not a property of the variant). */
+export function cellText(s: PropertyStatus | undefined): string {
+  if (!s) return "-";
+  return s.status === "violated" ? `violated (${s.length})` : s.status;
 }

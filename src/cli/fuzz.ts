@@ -32,7 +32,8 @@ export const FUZZ_HELP = `  interleave fuzz MODEL          randomized runs with 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError("E_USAGE", `${name} ${v}: expected an integer >= ${min}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError("E_USAGE", `${name} ${v}: expected an integer >= ${min}`);
   return n;
 }
 
@@ -40,7 +41,8 @@ function parseParams(list: readonly string[] | undefined): Record<string, number
   const out: Record<string, number> = {};
   for (const p of list ?? []) {
     const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
-    if (!m) throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param cpus=3");
+    if (!m)
+      throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param cpus=3");
     out[m[1]!] = Number(m[2]);
   }
   return out;
@@ -49,12 +51,20 @@ function parseParams(list: readonly string[] | undefined): Record<string, number
 async function findModels(target: string): Promise<LoadedModel[]> {
   if (existsSync(target)) return loadModels([target]);
   if (!existsSync("models")) {
-    throw new UsageError("E_NO_FILE", `${target}: no such file, and no models/ folder to look the name up in`, "give a model file (.ts)");
+    throw new UsageError(
+      "E_NO_FILE",
+      `${target}: no such file, and no models/ folder to look the name up in`,
+      "give a model file (.ts)",
+    );
   }
   const all = await loadModels(["models"]);
   const hit = all.filter((m) => m.def.name === target);
   if (hit.length === 0) {
-    throw new UsageError("E_NO_MODEL", `${target}: neither a file nor the name of a model under models/`, `models: ${all.map((m) => m.def.name).join(", ")}`);
+    throw new UsageError(
+      "E_NO_MODEL",
+      `${target}: neither a file nor the name of a model under models/`,
+      `models: ${all.map((m) => m.def.name).join(", ")}`,
+    );
   }
   return hit;
 }
@@ -83,11 +93,19 @@ export async function runFuzz(args: string[]): Promise<number> {
     },
   });
   if (positionals.length !== 1) {
-    throw new UsageError("E_USAGE", "fuzz takes one MODEL (a model file, folder or model name)", "interleave fuzz models/classic/peterson.ts --strategy pct");
+    throw new UsageError(
+      "E_USAGE",
+      "fuzz takes one MODEL (a model file, folder or model name)",
+      "interleave fuzz models/classic/peterson.ts --strategy pct",
+    );
   }
   const strategy = values.strategy!;
   if (!STRATEGY_NAMES.includes(strategy as never) || strategy === "replay") {
-    throw new UsageError("E_USAGE", `--strategy ${strategy}: expected random, pct or preempt`, "to replay a saved counterexample use `interleave replay FILE`");
+    throw new UsageError(
+      "E_USAGE",
+      `--strategy ${strategy}: expected random, pct or preempt`,
+      "to replay a saved counterexample use `interleave replay FILE`",
+    );
   }
   const runs = int("--runs", values.runs, 1) ?? 1000;
   const depth = int("--depth", values.depth, 1) ?? 500;
@@ -96,7 +114,12 @@ export async function runFuzz(args: string[]): Promise<number> {
   const preemptions = int("--preemptions", values.preemptions, 0);
   const params = parseParams(values.param);
   const models = await findModels(positionals[0]!);
-  if (models.length === 0) throw new UsageError("E_NO_MODEL", `no model found in ${positionals[0]}`, "a model file does `export default defineModel({ ... })`");
+  if (models.length === 0)
+    throw new UsageError(
+      "E_NO_MODEL",
+      `no model found in ${positionals[0]}`,
+      "a model file does `export default defineModel({ ... })`",
+    );
   const json = values.json === true;
   const progress = !json && !values.quiet && process.stderr.isTTY === true;
   const results: FuzzResult[] = [];
@@ -130,7 +153,9 @@ export async function runFuzz(args: string[]): Promise<number> {
               if (now - last < 200) return;
               last = now;
               live = true;
-              process.stderr.write(`\r${lm.def.name}/${v}: run ${p.run}/${p.runs}  ${p.steps} steps  ${p.seconds.toFixed(1)}s\x1b[K`);
+              process.stderr.write(
+                `\r${lm.def.name}/${v}: run ${p.run}/${p.runs}  ${p.steps} steps  ${p.seconds.toFixed(1)}s\x1b[K`,
+              );
             }
           : undefined,
       });
@@ -145,7 +170,9 @@ export async function runFuzz(args: string[]): Promise<number> {
     console.log(
       `${results.length} variant(s) fuzzed, ${runs} ${strategy} runs each (seed ${seed}): ` +
         (bad ? `${bad} with a violation` : "no violation found") +
-        (results.some((r) => !r.counterexample && !r.error) ? ". Finding nothing in N random runs is not a proof: `interleave check` explores every interleaving." : "."),
+        (results.some((r) => !r.counterexample && !r.error)
+          ? ". Finding nothing in N random runs is not a proof: `interleave check` explores every interleaving."
+          : "."),
     );
   }
   if (results.some((r) => r.error)) return EXIT_USAGE;
@@ -176,7 +203,11 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
           seed: cx.seed,
           run: cx.run,
           found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
-          shrunk: { params: cx.shrunk.params, length: cx.shrunk.length, switches: cx.shrunk.switches },
+          shrunk: {
+            params: cx.shrunk.params,
+            length: cx.shrunk.length,
+            switches: cx.shrunk.switches,
+          },
           bfs: cx.bfs ?? null,
           file: cx.file ?? null,
         }

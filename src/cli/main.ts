@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
 import { loadModels, loadFile, type LoadedModel } from "./load.ts";
-import { checkVariant, explain, type Checked } from "../check.ts";
+import { checkVariant, explain, propertyStatuses, type Checked } from "../check.ts";
 import { compileModel, modelFrame, resolveParams } from "../model/model.ts";
 import { ModelError } from "../rt/mem.ts";
 import { SchemaError } from "../model/schema.ts";
@@ -46,7 +46,16 @@ usage:
       --show / --no-show        print each counterexample's diagram (default: when one model)
       --json                    machine-readable results on stdout
       --quiet                   no progress line
-  interleave diff MODEL [--variants a,b] [--json]   properties x variants of one model
+  interleave diff MODEL         properties x variants of one model: every property it declares,
+                                holds / violated (trace length) / incomplete / off, and for each
+                                property one variant breaks and another keeps, the shortest
+                                counterexample
+      --variants a,b            only these variants (default: all)
+      --param k=v --max-states N --max-seconds S --save DIR --no-save --json   as for check
+      --all-traces              print the counterexample of every breaking variant
+      --expect                  exit 0 exactly when every variant's verdict is the declared one
+                                (default: 1 when any variant violates a property, else 3 when a
+                                run is incomplete, else 0)
   interleave replay FILE        re-run a saved counterexample and print its diagram
 ${FUZZ_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
@@ -252,6 +261,15 @@ async function cmdCheck(args: string[]): Promise<number> {
         values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
       for (const v of variants) {
         if (signal.stop) break;
+        for (const [k, val] of Object.entries(paramsOf(lm))) {
+          const own = lm.def.variants[v]?.params?.[k];
+          if (own !== undefined && own !== val && !json) {
+            console.error(
+              `interleave: note: --param ${k}=${val} overrides ${lm.def.name}/${v}'s own ${k}=${own}; ` +
+                `the result is not the variant as declared`,
+            );
+          }
+        }
         let live = false;
         let c: Checked;
         try {
@@ -412,6 +430,13 @@ export function resultJson(c: Checked): Record<string, unknown> {
       file: v.file ?? null,
       message: v.message,
     })),
+    // every property of the variant: holds, violated (with length), incomplete, off, error
+    properties: propertyStatuses(c).map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      status: p.status,
+      length: p.length ?? null,
+    })),
     error: r.error
       ? {
           code: r.error.code,
@@ -552,15 +577,12 @@ async function cmdList(args: string[]): Promise<number> {
   const out = models.map(({ def, file }) => {
     const variants = Object.entries(def.variants).map(([name, v]) => {
       let props: string[] = [];
+      let kinds: Record<string, string> = {};
       let error: { code: string; message: string } | null = null;
       try {
         const m = compileModel(def, name);
-        props = [
-          ...m.invariants.map((i) => i.name),
-          ...m.endStates.map((i) => i.name),
-          "deadlock",
-          ...(m.races ? ["data-race"] : []),
-        ];
+        props = m.properties.map((p) => p.name);
+        kinds = Object.fromEntries(m.properties.map((p) => [p.name, p.kind]));
       } catch (e) {
         if (!(e instanceof ModelError)) throw e;
         error = { code: e.code, message: e.message };
@@ -571,6 +593,7 @@ async function cmdList(args: string[]): Promise<number> {
         expect: v.expect,
         params: v.params ?? {},
         properties: props,
+        kinds,
         error,
       };
     });
@@ -593,10 +616,23 @@ async function cmdList(args: string[]): Promise<number> {
       const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);
       if (v.error) console.log(`      does not build: error ${v.error.code}: ${v.error.message}`);
-      else
-        console.log(
-          `      properties: ${v.properties.join(", ")} (+ assertions of the primitives)`,
-        );
+      else {
+        const of = (k: string): string[] => v.properties.filter((p) => v.kinds[p] === k);
+        const groups = [
+          ["invariants", of("invariant")],
+          ["end state", of("end-state")],
+          ["assertions", of("assertion")],
+          [
+            "explorer",
+            [
+              ...of("deadlock"),
+              ...(of("data-race").length ? of("data-race") : ["(data-race off)"]),
+            ],
+          ],
+        ] as const;
+        for (const [title, ps] of groups)
+          if (ps.length) console.log(`      ${`${title}:`.padEnd(12)}${ps.join(", ")}`);
+      }
     }
   }
   for (const m of out)

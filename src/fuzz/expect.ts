@@ -16,24 +16,36 @@ export class FuzzFailure extends Error {
 }
 
 /** Fuzzes and throws a FuzzFailure (message: diagram, seed, replay command) on any violation. */
-export async function expectNoFuzzViolation(def: ModelDef, opts: FuzzOptions = {}): Promise<FuzzResult> {
+export async function expectNoFuzzViolation(
+  def: ModelDef,
+  opts: FuzzOptions = {},
+): Promise<FuzzResult> {
   const r = await fuzzModel(def, opts);
   if (r.counterexample || r.error) throw new FuzzFailure(r);
   return r;
 }
 
 /** Fuzzes and throws unless `property` is found; returns the result with its counterexample. */
-export async function expectFuzzFinds(def: ModelDef, property: string, opts: FuzzOptions = {}): Promise<FuzzResult> {
+export async function expectFuzzFinds(
+  def: ModelDef,
+  property: string,
+  opts: FuzzOptions = {},
+): Promise<FuzzResult> {
   const r = await fuzzModel(def, { ...opts, property });
   if (r.error) throw new FuzzFailure(r);
   if (!r.counterexample) {
-    throw new Error(`${def.name} / ${r.variant}: ${property} not found in ${r.runs} ${r.strategy} runs (seed ${r.seed})`);
+    throw new Error(
+      `${def.name} / ${r.variant}: ${property} not found in ${r.runs} ${r.strategy} runs (seed ${r.seed})`,
+    );
   }
   return r;
 }
 
 export const fuzzMatchers = {
-  async toSurviveFuzzing(received: ModelDef, opts: FuzzOptions = {}): Promise<{ pass: boolean; message: () => string }> {
+  async toSurviveFuzzing(
+    received: ModelDef,
+    opts: FuzzOptions = {},
+  ): Promise<{ pass: boolean; message: () => string }> {
     const r = await fuzzModel(received, opts);
     const pass = !r.counterexample && !r.error;
     return { pass, message: () => formatFailure(r) };

@@ -41,6 +41,8 @@ export interface FuzzOptions extends StrategyOptions {
   readonly shrink?: boolean;
   /** Random runs tried per smaller scenario when shrinking the parameters (default 200). */
   readonly reduceRuns?: number;
+  /** Candidate runs fast-check's own shrinking may use (default 300). */
+  readonly fcShrinkRuns?: number;
   /** Time for shrinking beyond fast-check's own (smaller parameters, then the schedule; default 20). */
   readonly shrinkSeconds?: number;
   /** Confirm the shrunk scenario with the BFS explorer (default: up to 200k states, 10 s). */
@@ -79,7 +81,11 @@ export interface FuzzCounterexample {
   /** After shrinking (equal to `found` when shrinking is off). */
   readonly shrunk: TraceSize;
   /** The exhaustive explorer on the shrunk scenario. */
-  readonly bfs?: { readonly shortest: number | undefined; readonly complete: boolean; readonly states: number };
+  readonly bfs?: {
+    readonly shortest: number | undefined;
+    readonly complete: boolean;
+    readonly states: number;
+  };
   /** The compiled shrunk scenario (for replay / explain). */
   readonly model: CompiledModel;
   readonly diagram: string;
@@ -104,7 +110,12 @@ export interface FuzzResult {
   readonly stopped?: "time";
   readonly counterexample?: FuzzCounterexample;
   /** The model rejected a generated scenario, or the replayed schedule does not fit. */
-  readonly error?: { readonly code: string; readonly message: string; readonly hint?: string; readonly fields?: readonly string[] };
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    readonly hint?: string;
+    readonly fields?: readonly string[];
+  };
   /** The model file, when given. */
   readonly file?: string;
   /** Parameters held fixed by the caller. */
@@ -123,7 +134,8 @@ export function runSeed(seed: number, i: number): number {
 export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<FuzzResult> {
   const variant = opts.variant ?? Object.keys(def.variants)[0]!;
   const space = scenarioSpace(def, variant, opts.params ?? {});
-  const strat = typeof opts.strategy === "object" ? opts.strategy : makeStrategy(opts.strategy ?? "pct", opts);
+  const strat =
+    typeof opts.strategy === "object" ? opts.strategy : makeStrategy(opts.strategy ?? "pct", opts);
   const runs = opts.runs ?? 1000;
   const depth = opts.depth ?? 500;
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
@@ -134,8 +146,11 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (k === undefined) kCache.set(m, (k = estimateSteps(m, depth)));
     return k;
   };
-  const runOnce = (m: CompiledModel, data: unknown, target: string | readonly string[] | undefined): RunResult =>
-    runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, target });
+  const runOnce = (
+    m: CompiledModel,
+    data: unknown,
+    target: string | readonly string[] | undefined,
+  ): RunResult => runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, target });
 
   let steps = 0;
   let cutAtDepth = 0;
@@ -150,10 +165,19 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (r.end !== "violation") return false;
     const v = r.violation!;
     if (lock !== undefined) return v.property === lock;
-    return v.kind === "model-error" || target === undefined || (typeof target === "string" ? v.property === target : target.includes(v.property));
+    return (
+      v.kind === "model-error" ||
+      target === undefined ||
+      (typeof target === "string" ? v.property === target : target.includes(v.property))
+    );
   };
 
+  // fast-check's shrinking gets a budget of candidate runs: past it, every candidate "passes",
+  // which ends the shrink where it is (deterministically); our own passes follow
+  const fcShrinkRuns = opts.fcShrinkRuns ?? 300;
+  let shrinkRuns = 0;
   const prop = fc.property(space.arbitrary, strat.arbitrary({ depth }), (params, data) => {
+    if (failing && ++shrinkRuns > fcShrinkRuns) return true;
     let m: CompiledModel;
     try {
       m = space.compile(params);
@@ -177,7 +201,16 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     return false;
   });
 
-  const base = { model: def.name, variant, strategy: strat.name, seed, runsRequested: runs, depth, file: opts.file, fixed: opts.params ?? {} };
+  const base = {
+    model: def.name,
+    variant,
+    strategy: strat.name,
+    seed,
+    runsRequested: runs,
+    depth,
+    file: opts.file,
+    fixed: opts.params ?? {},
+  };
   const done = (n: number, extra: Partial<FuzzResult> = {}): FuzzResult => ({
     ...base,
     runs: n,
@@ -193,19 +226,53 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     const s = runSeed(seed, i);
     const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
     if (scenarioErr) {
-      return done(i + 1, { error: { code: scenarioErr.code, message: scenarioErr.message, hint: scenarioErr.hint, fields: scenarioErr.fields } });
+      return done(i + 1, {
+        error: {
+          code: scenarioErr.code,
+          message: scenarioErr.message,
+          hint: scenarioErr.hint,
+          fields: scenarioErr.fields,
+        },
+      });
     }
     if (infeasible !== undefined) {
-      return done(i + 1, { error: { code: "E_INFEASIBLE", message: `the schedule cannot be followed: ${infeasible}`, hint: "the model changed since the schedule was recorded" } });
+      return done(i + 1, {
+        error: {
+          code: "E_INFEASIBLE",
+          message: `the schedule cannot be followed: ${infeasible}`,
+          hint: "the model changed since the schedule was recorded",
+        },
+      });
     }
     if (det.failed && first) {
-      const cx = await finish(space, opts, strat, runOnce, lock!, first, det.counterexample as [Params, unknown] | null, s, i + 1);
-      const err = cx.kind === "model-error" ? { error: { code: cx.property, message: `a step failed: ${cx.message}`, hint: "the model is wrong here (see the trace); fix it" } } : {};
+      const cx = await finish(
+        space,
+        opts,
+        strat,
+        runOnce,
+        lock!,
+        first,
+        det.counterexample as [Params, unknown] | null,
+        s,
+        i + 1,
+      );
+      const err =
+        cx.kind === "model-error"
+          ? {
+              error: {
+                code: cx.property,
+                message: `a step failed: ${cx.message}`,
+                hint: "the model is wrong here (see the trace); fix it",
+              },
+            }
+          : {};
       return done(i + 1, { counterexample: cx, ...err });
     }
     if (det.failed) {
       // the property threw something other than a violation: a bug in a strategy or the model
-      throw det.errorInstance instanceof Error ? det.errorInstance : new Error(String(det.errorInstance));
+      throw det.errorInstance instanceof Error
+        ? det.errorInstance
+        : new Error(String(det.errorInstance));
     }
     opts.onProgress?.({ run: i + 1, runs, steps, seconds: (performance.now() - t0) / 1000 });
   }
@@ -220,7 +287,11 @@ async function finish(
   space: ScenarioSpace,
   opts: FuzzOptions,
   strat: Strategy<unknown>,
-  runOnce: (m: CompiledModel, data: unknown, target: string | readonly string[] | undefined) => RunResult,
+  runOnce: (
+    m: CompiledModel,
+    data: unknown,
+    target: string | readonly string[] | undefined,
+  ) => RunResult,
   property: string,
   first: { params: Params; r: RunResult },
   shrunkValue: [Params, unknown] | null,
@@ -235,10 +306,13 @@ async function finish(
     // 1. fast-check's shrink of scenario and decisions
     if (shrunkValue) {
       const r = runOnce(space.compile(shrunkValue[0]), shrunkValue[1], property);
-      if (r.end === "violation" && r.violation!.property === property && r.moves.length <= moves.length) {
+      if (
+        r.end === "violation" &&
+        r.violation!.property === property &&
+        r.moves.length <= moves.length
+      ) {
         params = shrunkValue[0];
         moves = r.moves;
-        violation = r.violation!;
       }
     }
     // 2. smaller parameters: look for the same property with a few runs per smaller scenario
@@ -259,7 +333,10 @@ async function finish(
             if (e instanceof ScenarioError) continue;
             throw e;
           }
-          const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), { seed: runSeed(seed, 7919), numRuns: reduceRuns });
+          const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
+            seed: runSeed(seed, 7919),
+            numRuns: reduceRuns,
+          });
           for (const data of sample) {
             if (performance.now() > halfway) break;
             const r = runOnce(m, data, property);
@@ -271,14 +348,15 @@ async function finish(
           if (hit) {
             params = cand;
             moves = hit.moves;
-            violation = hit.violation!;
             break;
           }
         }
         if (!hit) break;
       }
     }
-    // 3. the concrete schedule: shortest, then fewest context switches
+    // 3. the concrete schedule: shortest, then fewest context switches (it also gives the
+    //    violation as the final schedule shows it). Phases 2 and 3 share a time budget; within
+    //    it, shrinking is deterministic.
     const sh = shrinkSchedule(space.compile(params), moves, property, {
       maxSeconds: Math.max(1, (t0 + budget - performance.now()) / 1000),
     });
@@ -290,7 +368,11 @@ async function finish(
   let bfs: FuzzCounterexample["bfs"];
   if (opts.confirm !== false) {
     const lim = typeof opts.confirm === "object" ? opts.confirm : {};
-    const c = await space.check(params, { strategy: "bfs", maxStates: lim.maxStates ?? 200_000, maxSeconds: lim.maxSeconds ?? 10 });
+    const c = await space.check(params, {
+      strategy: "bfs",
+      maxStates: lim.maxStates ?? 200_000,
+      maxSeconds: lim.maxSeconds ?? 10,
+    });
     const v = c.result.violations.find((x) => x.property === property);
     bfs = { shortest: v?.length, complete: c.result.complete, states: c.result.states };
   }

@@ -1,6 +1,12 @@
 // The randomized engine's public API.
 export { fuzzModel, runSeed } from "./fuzz.ts";
-export type { FuzzOptions, FuzzResult, FuzzCounterexample, FuzzProgress, TraceSize } from "./fuzz.ts";
+export type {
+  FuzzOptions,
+  FuzzResult,
+  FuzzCounterexample,
+  FuzzProgress,
+  TraceSize,
+} from "./fuzz.ts";
 export { expectNoFuzzViolation, expectFuzzFinds, fuzzMatchers, FuzzFailure } from "./expect.ts";
 export { formatFailure, fuzzCommand } from "./report.ts";
 export { scenarioSpace, ScenarioError } from "./scenario.ts";

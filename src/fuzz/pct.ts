@@ -61,8 +61,16 @@ export interface PctState {
   readonly at: Map<number, number>;
 }
 
-function pctScheduler(data: PctData, k: number, d: number, n: number): Scheduler & { state: PctState } {
-  const state: PctState = { prio: initialPriorities(data.keys, n, d), at: changePoints(data.changes, k, d) };
+function pctScheduler(
+  data: PctData,
+  k: number,
+  d: number,
+  n: number,
+): Scheduler & { state: PctState } {
+  const state: PctState = {
+    prio: initialPriorities(data.keys, n, d),
+    at: changePoints(data.changes, k, d),
+  };
   return {
     state,
     next(view) {
@@ -80,13 +88,17 @@ function pctScheduler(data: PctData, k: number, d: number, n: number): Scheduler
 
 /** PCT with bug depth d (d−1 change points). */
 export function pct(d = 3): Strategy<PctData> {
-  if (!Number.isInteger(d) || d < 1) throw new RangeError(`PCT depth ${d}: expected an integer >= 1`);
+  if (!Number.isInteger(d) || d < 1)
+    throw new RangeError(`PCT depth ${d}: expected an integer >= 1`);
   return {
     name: "pct",
     arbitrary: () =>
       fc.noBias(
         fc.record({
-          keys: fc.array(fc.nat(SPAN - 1), { minLength: MAX_KEYED_CPUS, maxLength: MAX_KEYED_CPUS }),
+          keys: fc.array(fc.nat(SPAN - 1), {
+            minLength: MAX_KEYED_CPUS,
+            maxLength: MAX_KEYED_CPUS,
+          }),
           changes: fc.array(fc.nat(SPAN - 1), { minLength: d - 1, maxLength: d - 1 }),
           choices: fc.array(fc.nat(SPAN - 1), { minLength: CHOICE_SLOTS, maxLength: CHOICE_SLOTS }),
         }),

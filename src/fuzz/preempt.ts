@@ -16,7 +16,11 @@ export interface PreemptData {
   readonly picks: readonly number[];
 }
 
-function preemptScheduler(data: PreemptData, k: number, bound: number): Scheduler & { preemptions(): number } {
+function preemptScheduler(
+  data: PreemptData,
+  k: number,
+  bound: number,
+): Scheduler & { preemptions(): number } {
   const at = new Map<number, number>();
   for (const p of data.points.slice(0, bound)) {
     const s = 1 + (p.at % Math.max(1, k));
@@ -49,7 +53,8 @@ function preemptScheduler(data: PreemptData, k: number, bound: number): Schedule
 
 /** At most `bound` preemptions per run. */
 export function preempt(bound = 2): Strategy<PreemptData> {
-  if (!Number.isInteger(bound) || bound < 0) throw new RangeError(`preemption bound ${bound}: expected an integer >= 0`);
+  if (!Number.isInteger(bound) || bound < 0)
+    throw new RangeError(`preemption bound ${bound}: expected an integer >= 0`);
   const pt = fc.record({ at: fc.nat(SPAN - 1), to: fc.nat(SPAN - 1) });
   return {
     name: "preempt",

@@ -30,7 +30,9 @@ export function formatFailure(r: FuzzResult): string {
     return (
       `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed})` +
       (r.stopped ? `, stopped after the time limit (${r.runsRequested} asked)` : "") +
-      (r.cutAtDepth ? `; ${r.cutAtDepth} run(s) reached the depth bound ${r.depth} unfinished` : "") +
+      (r.cutAtDepth
+        ? `; ${r.cutAtDepth} run(s) reached the depth bound ${r.depth} unfinished`
+        : "") +
       "; not a proof"
     );
   }

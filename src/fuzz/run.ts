@@ -33,21 +33,35 @@ export interface RunOptions {
 }
 
 function thrownOutcome(e: unknown): Outcome {
-  if (e instanceof Violation) return { property: e.property, kind: "assertion", message: e.message };
+  if (e instanceof Violation)
+    return { property: e.property, kind: "assertion", message: e.message };
   const msg = e instanceof Error ? e.message : String(e);
-  return { property: e instanceof ModelError ? e.code : "model-error", kind: "model-error", message: msg };
+  return {
+    property: e instanceof ModelError ? e.code : "model-error",
+    kind: "model-error",
+    message: msg,
+  };
 }
 
 /** The outcome that ends the run, if any. */
-function stopOn(outs: readonly Outcome[], target: string | readonly string[] | undefined): Outcome | undefined {
+function stopOn(
+  outs: readonly Outcome[],
+  target: string | readonly string[] | undefined,
+): Outcome | undefined {
   if (outs.length === 0) return undefined;
-  const hit = outs.find((o) => (typeof target === "string" ? o.property === target : target?.includes(o.property)));
+  const hit = outs.find((o) =>
+    typeof target === "string" ? o.property === target : target?.includes(o.property),
+  );
   if (hit) return hit;
   const ending = target === undefined ? outs : outs.filter((o) => o.kind !== "data-race");
   return ending[0];
 }
 
-export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: RunOptions): RunResult {
+export function runSchedule(
+  model: CompiledModel,
+  scheduler: Scheduler,
+  opts: RunOptions,
+): RunResult {
   const b = model.init.slice();
   const moves: Move[] = [];
   const T = model.threads.length;
@@ -83,7 +97,12 @@ export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: Ru
     if (mv === undefined) return { moves, violation: undefined, end: "stopped" };
     const at = `move ${moves.length + 1} (CPU${mv.cpu}${mv.choice ? `:${mv.choice}` : ""})`;
     if (!enabled.includes(mv.cpu)) {
-      return { moves, violation: undefined, end: "infeasible", infeasible: `${at}: CPU${mv.cpu} cannot move here` };
+      return {
+        moves,
+        violation: undefined,
+        end: "infeasible",
+        infeasible: `${at}: CPU${mv.cpu} cannot move here`,
+      };
     }
     let nch: number;
     try {
@@ -93,7 +112,12 @@ export function runSchedule(model: CompiledModel, scheduler: Scheduler, opts: Ru
       return { moves, violation: thrownOutcome(e), end: "violation" };
     }
     if (mv.choice < 0 || mv.choice >= nch) {
-      return { moves, violation: undefined, end: "infeasible", infeasible: `${at}: the step has ${nch} choice(s)` };
+      return {
+        moves,
+        violation: undefined,
+        end: "infeasible",
+        infeasible: `${at}: the step has ${nch} choice(s)`,
+      };
     }
     moves.push(mv);
     const pre = b.slice();

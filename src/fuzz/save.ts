@@ -3,17 +3,28 @@
 // counterexamples/<model>/<variant>/fuzz/<property>.json. Same format (plus a "fuzz" record of
 // how it was found), so `interleave replay` replays both.
 
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
-import { counterexamplePath, writeCounterexample, type CounterexampleFile } from "../trace/counterexample.ts";
+import { counterexamplePath, type CounterexampleFile } from "../trace/counterexample.ts";
 import { formatSchedule } from "../trace/schedule.ts";
 import type { FuzzCounterexample } from "./fuzz.ts";
 
-export function fuzzCounterexamplePath(root: string, name: string, variant: string, property: string): string {
+export function fuzzCounterexamplePath(
+  root: string,
+  name: string,
+  variant: string,
+  property: string,
+): string {
   const p = counterexamplePath(root, name, variant, property);
   return join(dirname(p), "fuzz", basename(p));
 }
 
-export function saveFuzzCounterexample(root: string, file: string, cx: FuzzCounterexample, strategy: string): string {
+export function saveFuzzCounterexample(
+  root: string,
+  file: string,
+  cx: FuzzCounterexample,
+  strategy: string,
+): string {
   const m = cx.model;
   const path = fuzzCounterexamplePath(root, m.name, m.variant, cx.property);
   const out: CounterexampleFile & { fuzz: Record<string, unknown> } = {
@@ -37,6 +48,13 @@ export function saveFuzzCounterexample(root: string, file: string, cx: FuzzCount
       bfsShortest: cx.bfs?.shortest ?? null,
     },
   };
-  writeCounterexample(path, out);
+  // written whole or not at all (tests replay every stored file while suites save theirs), and
+  // not rewritten when unchanged
+  const text = JSON.stringify(out, null, 2) + "\n";
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return path;
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
   return path;
 }

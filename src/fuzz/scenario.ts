@@ -52,7 +52,10 @@ function key(p: Params): string {
 }
 
 const isModelRejection = (e: unknown): e is Error =>
-  e instanceof ModelError || e instanceof SchemaError || e instanceof CompileError || e instanceof RangeError;
+  e instanceof ModelError ||
+  e instanceof SchemaError ||
+  e instanceof CompileError ||
+  e instanceof RangeError;
 
 export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}): ScenarioSpace {
   const base = resolveParams(def, variant, fixed); // validates variant and fixed values
@@ -88,7 +91,10 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     const suspects = ranges.map((r) => r.name).filter((k) => p[k] !== base[k]);
     const alone = suspects.filter((k) => tryCompile({ ...base, [k]: p[k]! }) instanceof Error);
     const named = alone.length > 0 ? alone : suspects;
-    const what = named.length > 0 ? named.map((k) => `params.${k}=${p[k]}`).join(", ") : `the scenario ${key(p)}`;
+    const what =
+      named.length > 0
+        ? named.map((k) => `params.${k}=${p[k]}`).join(", ")
+        : `the scenario ${key(p)}`;
     return new ScenarioError(
       `model ${def.name} (${variant}) rejects the generated scenario ${key(p)}: ${what}: ${err.message}`,
       named.length > 0

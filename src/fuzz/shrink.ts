@@ -113,7 +113,7 @@ export function shrinkSchedule(
     progress = false;
     // 1. delete chunks, halving the chunk size (ddmin-style)
     for (let n = Math.max(1, best.moves.length >> 1); n >= 1; n >>= 1) {
-      for (let i = 0; i + n <= best.moves.length; ) {
+      for (let i = 0; i + n <= best.moves.length;) {
         const m = best.moves;
         if (offer([...m.slice(0, i), ...m.slice(i + n)])) progress = true;
         else i++;

@@ -28,9 +28,18 @@ export function makeStrategy(name: string, opts: StrategyOptions = {}): Strategy
     case "preempt":
       return preempt(opts.preemptions ?? 2) as Strategy<unknown>;
     case "replay":
-      if (!opts.schedule) throw new UsageError("E_USAGE", "the replay strategy needs a schedule", "pass schedule: [{ cpu, choice }, ...]");
+      if (!opts.schedule)
+        throw new UsageError(
+          "E_USAGE",
+          "the replay strategy needs a schedule",
+          "pass schedule: [{ cpu, choice }, ...]",
+        );
       return replaySchedule(opts.schedule) as Strategy<unknown>;
     default:
-      throw new UsageError("E_USAGE", `strategy "${name}": unknown`, `strategies: ${STRATEGY_NAMES.join(", ")}`);
+      throw new UsageError(
+        "E_USAGE",
+        `strategy "${name}": unknown`,
+        `strategies: ${STRATEGY_NAMES.join(", ")}`,
+      );
   }
 }

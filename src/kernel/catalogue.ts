@@ -1,6 +1,9 @@
 // The property catalogue: the properties the deferred-split reviews argue about, reusable by
 // name. Each function registers an invariant or end-state property on a ModelBuilder, given
-// the refs it needs; assertions used inside steps are exported as check functions.
+// the refs it needs; assertions used inside steps are exported as check functions. The step
+// factories of list.ts, folio.ts, spinlock.ts, list_lru.ts and memcg.ts declare the assertions
+// below that they raise (`raises` in their step options); a model step that calls a run-time
+// helper (assertLive, addCounter, checkDoubleUnqueue, checkMemcg...) declares them itself.
 //
 // | property             | kind        | raised by                                   | meaning |
 // |----------------------|-------------|---------------------------------------------|---------|
@@ -86,7 +89,9 @@ function fname(f: FolioRef, b: Int32Array): string {
 
 /**
  * double-unqueue: called where split_queue_len is decremented for folio f (before its
- * list_del_init): f's _deferred_list must be on queue q.
+ * list_del_init): f's _deferred_list must be on queue q. The step calling it declares
+ * `raises: [PROP.doubleUnqueue]` (folio.ts's unqueue_accounting does), so that the property is
+ * listed, and shown holding, wherever that step is compiled.
  */
 export function checkDoubleUnqueue(c: { m: Mem }, f: FolioRef, q: QueueLike): void {
   const m = c.m;

@@ -18,7 +18,16 @@
 // memcg uncharge on free (the memcg id is left as it was), refcount overflow (a count above
 // `maxRef` is a model error: widen maxRef), page reallocation after free.
 
-import { func, if_, return_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
+import {
+  boolResult,
+  func,
+  if_,
+  return_,
+  step,
+  type Ctx,
+  type Stmt,
+  type StepStmt,
+} from "../model/dsl.ts";
 import { Ref } from "../model/ref.ts";
 import {
   array,
@@ -237,7 +246,7 @@ const freedNow = (f: FolioRef, c: Ctx): boolean => c.m.b[f.freed.$off(c.m.b)] !=
 export function folio_try_get(f: FolioRef): StepStmt {
   return step(
     (c, r) =>
-      `folio_try_get(${nm(f, c)}) -> ${r ? "true" : "false"}` +
+      `folio_try_get(${nm(f, c)}) -> ${boolResult(r)}` +
       (r
         ? ` (_refcount ${refOf(f, c)} -> ${refOf(f, c) + 1})`
         : freedNow(f, c)
@@ -270,6 +279,7 @@ export function folio_get(f: FolioRef): StepStmt {
       }
       c.m.setMarked(off, v + 1);
     },
+    { raises: ["use-after-free", "bad-get"] },
   );
 }
 
@@ -296,6 +306,7 @@ export function folio_put_testzero(f: FolioRef): StepStmt {
       c.m.setMarked(off, v - 1);
       return v === 1;
     },
+    { raises: ["use-after-free", "refcount-underflow"] },
   );
 }
 
@@ -338,6 +349,7 @@ export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
       if (opts.clearFlags) c.m.setMarked(f.partially_mapped.$off(c.m.b), 0);
       markFreed(c, f);
     },
+    { raises: check ? ["use-after-free", "bad-page-state"] : ["use-after-free"] },
   );
 }
 
@@ -377,6 +389,7 @@ export function folio_ref_freeze(f: FolioRef, count: number): StepStmt {
       c.m.setMarked(off, 0);
       return true;
     },
+    { raises: ["use-after-free"] },
   );
 }
 
@@ -403,17 +416,19 @@ export function folio_ref_unfreeze(f: FolioRef, count: number): StepStmt {
       }
       c.m.setMarked(off, count);
     },
+    { raises: ["use-after-free", "bad-unfreeze"] },
   );
 }
 
 /** folio_ref_count(f) == n as a condition. */
 export function folio_ref_count_is(f: FolioRef, n: number): StepStmt {
   return step(
-    (c, r) => `folio_ref_count(${nm(f, c)}) == ${n} -> ${r ? "true" : "false"}`,
+    (c, r) => `folio_ref_count(${nm(f, c)}) == ${n} -> ${boolResult(r)}`,
     (c) => {
       assertLive(c, f, "folio_ref_count");
       return c.m.getMarked(f._refcount.$off(c.m.b)) === n;
     },
+    { raises: ["use-after-free"] },
   );
 }
 
@@ -423,8 +438,9 @@ export function folio_ref_count_is(f: FolioRef, n: number): StepStmt {
 /** folio_test_partially_mapped(f) as a condition (atomic test_bit). */
 export function folio_test_partially_mapped(f: FolioRef): StepStmt {
   return step(
-    (c, r) => `folio_test_partially_mapped(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `folio_test_partially_mapped(${nm(f, c)}) -> ${boolResult(r)}`,
     (c) => testPartiallyMapped(c, f),
+    { raises: ["use-after-free"] },
   );
 }
 
@@ -433,6 +449,7 @@ function flagWrite(f: FolioRef, v: boolean, atomic: boolean): StepStmt {
   return step(
     (c) => `${fn}(${nm(f, c)})`,
     (c) => writePartiallyMapped(c, f, v, atomic),
+    { raises: ["use-after-free"] },
   );
 }
 export const folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true, true);
@@ -443,18 +460,19 @@ export const __folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWri
 /** folio_mapped(f) as a condition (a marked read: mapcounts are atomics). */
 export function folio_mapped(f: FolioRef): StepStmt {
   return step(
-    (c, r) => `folio_mapped(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `folio_mapped(${nm(f, c)}) -> ${boolResult(r)}`,
     (c) => {
       assertLive(c, f, "folio_mapped");
       return c.m.getMarked(f.mapped.$off(c.m.b)) !== 0;
     },
+    { raises: ["use-after-free"] },
   );
 }
 
 /** folio_trylock(f) as a condition (test_and_set_bit_lock). */
 export function folio_trylock(f: FolioRef): StepStmt {
   return step(
-    (c, r) => `folio_trylock(${nm(f, c)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `folio_trylock(${nm(f, c)}) -> ${boolResult(r)}`,
     (c) => {
       assertLive(c, f, "folio_trylock");
       const off = f.locked.$off(c.m.b);
@@ -462,6 +480,7 @@ export function folio_trylock(f: FolioRef): StepStmt {
       c.m.setMarked(off, 1);
       return true;
     },
+    { raises: ["use-after-free"] },
   );
 }
 
@@ -474,6 +493,7 @@ export function folio_lock(f: FolioRef): StepStmt {
       c.m.setMarked(f.locked.$off(c.m.b), 1);
     },
     {
+      raises: ["use-after-free"],
       guard: (c) => c.m.b[f.locked.$off(c.m.b)] === 0,
       waitsFor: (c) => `PG_locked of ${nm(f, c)}`,
     },
@@ -495,6 +515,7 @@ export function folio_unlock(f: FolioRef): StepStmt {
       }
       c.m.setMarked(off, 0);
     },
+    { raises: ["use-after-free", "bad-folio-unlock"] },
   );
 }
 
@@ -528,6 +549,7 @@ function counterStep(ctr: CounterRef, delta: number, opts: CounterOpts): StepStm
       return `${opts.name ?? ctr.$name(c.m.b)}${op} (${v} -> ${v + delta})`;
     },
     (c) => addCounter(c, ctr, delta, marked),
+    { raises: ["counter-underflow"] },
   );
 }
 /** `ctr++` as one step. */
@@ -545,6 +567,7 @@ export function mod_mthp_stat(stat: StatRef, f: FolioRef, delta: number): StepSt
   return step(
     (c) => `mod_mthp_stat(order of ${nm(f, c)}, ${delta > 0 ? "+" : ""}${delta})`,
     (c) => modMthpStat(c, stat, f, delta),
+    { raises: ["counter-underflow"] },
   );
 }
 
@@ -610,6 +633,11 @@ export function unqueue_accounting(f: FolioRef, ds: DeferredSplit, atomicFlag = 
         if (ds.stat) modMthpStat(c, ds.stat, f, -1);
       }
     },
+    {
+      raises: ds.doubleUnqueue
+        ? ["use-after-free", "double-unqueue", "counter-underflow"]
+        : ["use-after-free", "counter-underflow"],
+    },
   );
 }
 
@@ -668,7 +696,7 @@ export function deferred_split_folio(
   const body: Stmt[] = [
     if_(
       step(
-        (c, r) => `folio_order(${nm(f, c)}) <= 1 -> ${r ? "true" : "false"}`,
+        (c, r) => `folio_order(${nm(f, c)}) <= 1 -> ${boolResult(r)}`,
         (c) => c.m.b[f.order.$off(c.m.b)]! <= 1,
       ),
       [return_()],
@@ -685,18 +713,20 @@ export function deferred_split_folio(
             if (ds.stat) modMthpStat(c, ds.stat, f, 1);
           }
         },
+        { raises: ["use-after-free", "counter-underflow"] },
       ),
     );
   }
   body.push(
     if_(
       step(
-        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${r ? "true" : "false"}`,
+        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
         (c) => {
           assertLive(c, f, "deferred_split_folio");
           const id = f._deferred_list.$node(c.m.b);
           return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
         },
+        { raises: ["use-after-free"] },
       ),
       [listAddTail(f, q), counter_inc(q.split_queue_len)],
     ),

@@ -8,7 +8,7 @@
 // split form keeps the pointers it read in the CPU's scratch registers, as compiled code keeps
 // them in machine registers.
 
-import { if_, loop, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
+import { boolResult, if_, loop, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
 import type { ListHeadS, NodePtrS, PtrS } from "../model/schema.ts";
 import { BOGUS, LIST_POISON1, LIST_POISON2, NULL, type Layout } from "../model/layout.ts";
@@ -46,6 +46,9 @@ function scratchOf(c: Ctx): Regs {
 }
 
 type Micro = (c: Ctx, r: Regs) => void;
+
+/** What every list step can raise: the CONFIG_DEBUG_LIST checks and bad pointers. */
+const LIST_RAISES = { raises: ["list-corruption"] } as const;
 
 function nodeText(lay: Layout, id: number): string {
   return lay.nodeName(id);
@@ -124,6 +127,7 @@ function listOp(
       micros[0]!(c, scratchOf(c));
       return false;
     },
+    LIST_RAISES,
   );
   const rest = micros.slice(1).map((mi, i) =>
     step(
@@ -131,6 +135,7 @@ function listOp(
       (c) => {
         mi(c, scratchOf(c));
       },
+      LIST_RAISES,
     ),
   );
   return if_(first, [], rest);
@@ -391,22 +396,24 @@ export const list_splice_tail_init = (list: ListRef, h: ListRef): Stmt => splice
 /** list_empty(h) as a condition (READ_ONCE(h->next) == h: a marked read). */
 export function list_empty(h: ListRef): StepStmt {
   return step(
-    (c, r) => `list_empty(${nm(h)(c)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `list_empty(${nm(h)(c)}) -> ${boolResult(r)}`,
     (c) => {
       const id = h.$node(c.m.b);
       return c.m.getMarked(nextOff(c.m, id, "list_empty")) === id;
     },
+    LIST_RAISES,
   );
 }
 
 /** !list_empty(h) as a condition. */
 export function list_nonempty(h: ListRef): StepStmt {
   return step(
-    (c, r) => `!list_empty(${nm(h)(c)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `!list_empty(${nm(h)(c)}) -> ${boolResult(r)}`,
     (c) => {
       const id = h.$node(c.m.b);
       return c.m.getMarked(nextOff(c.m, id, "list_empty")) !== id;
     },
+    LIST_RAISES,
   );
 }
 
@@ -432,6 +439,8 @@ export function list_first_entry(dst: Ref<PtrS>, h: ListRef): StepStmt {
       const first = c.m.get(nextOff(c.m, h.$node(c.m.b), "list_first_entry"));
       c.m.set(dst.$off(c.m.b), containerOf(c.m, first, "list_first_entry"));
     },
+    // the bogus entry is reported where a later step uses it; it exists because of this one
+    { raises: ["list-corruption", "bogus-entry"] },
   );
 }
 
@@ -472,10 +481,12 @@ export function list_for_each_entry_safe(
     step(
       (c, r) => lbl(c, r, c.m.b[nextOff(c.m, h.$node(c.m.b), "")]!),
       (c) => enter(c, c.m.get(nextOff(c.m, h.$node(c.m.b), "list_for_each_entry_safe"))),
+      LIST_RAISES,
     ),
     step(
       (c, r) => lbl(c, r, c.m.b[n.$off(c.m.b)]!),
       (c) => enter(c, c.m.get(n.$off(c.m.b))),
+      LIST_RAISES,
     ),
     body,
   );

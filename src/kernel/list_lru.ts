@@ -23,7 +23,7 @@
 // separate unlock/atomic_long_inc steps of list_lru_add (folded into its one step), and the
 // kmemcg id of the root memcg (memcg i uses sublist memcg[i]; NULL uses node[nid].lru).
 
-import { func, loop, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
+import { boolResult, func, loop, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import { Ref } from "../model/ref.ts";
 import {
   array,
@@ -337,10 +337,10 @@ export function list_lru_add(
   return step(
     (c, r) => {
       const k = resolve(c, lru, key, opts.mc, false);
-      return `list_lru_add(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${r ? "true" : "false"}`;
+      return `list_lru_add(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
     },
     (c) => addLocked(c, lru, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b)),
-    lockGuard(lru, key, opts.mc, false),
+    { ...lockGuard(lru, key, opts.mc, false), raises: ["list-corruption"] },
   );
 }
 
@@ -354,11 +354,11 @@ export function list_lru_del(
   return step(
     (c, r) => {
       const k = resolve(c, lru, key, opts.mc, false);
-      return `list_lru_del(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${r ? "true" : "false"}`;
+      return `list_lru_del(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
     },
     (c) =>
       delLocked(c, lru, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b), "list_lru_del"),
-    lockGuard(lru, key, opts.mc, false),
+    { ...lockGuard(lru, key, opts.mc, false), raises: ["list-corruption", "counter-underflow"] },
   );
 }
 
@@ -420,6 +420,7 @@ export function list_lru_unlock(lru: ListLruRef, l: Ref<IntS>, fn = "list_lru_un
       c.m.setMarked(off, -1);
       c.m.set(l.$off(c.m.b), -1);
     },
+    { raises: ["bad-unlock"] },
   );
 }
 
@@ -438,12 +439,13 @@ export const list_lru_unlock_irqrestore = (lru: ListLruRef, l: Ref<IntS>): StepS
 export function __list_lru_add(lru: ListLruRef, l: Ref<IntS>, item: ListRef): StepStmt {
   return step(
     (c, r) =>
-      `__list_lru_add(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)}, &${item.$name(c.m.b)}) -> ${r ? "true" : "false"}`,
+      `__list_lru_add(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`,
     (c) => {
       const k = heldSub(lru, l, c, "__list_lru_add");
       holdOrThrow(c, lru.sub[k]!, "__list_lru_add");
       return addLocked(c, lru, k, item.$node(c.m.b));
     },
+    { raises: ["list-lru-unlocked", "list-corruption"] },
   );
 }
 
@@ -451,12 +453,13 @@ export function __list_lru_add(lru: ListLruRef, l: Ref<IntS>, item: ListRef): St
 export function __list_lru_del(lru: ListLruRef, l: Ref<IntS>, item: ListRef): StepStmt {
   return step(
     (c, r) =>
-      `__list_lru_del(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)}, &${item.$name(c.m.b)}) -> ${r ? "true" : "false"}`,
+      `__list_lru_del(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`,
     (c) => {
       const k = heldSub(lru, l, c, "__list_lru_del");
       holdOrThrow(c, lru.sub[k]!, "__list_lru_del");
       return delLocked(c, lru, k, item.$node(c.m.b), "__list_lru_del");
     },
+    { raises: ["list-lru-unlocked", "list-corruption", "counter-underflow"] },
   );
 }
 
@@ -469,7 +472,7 @@ export function list_lru_count_is(
 ): StepStmt {
   return step(
     (c, r) =>
-      `list_lru_count_one(${subName(lru, resolve(c, lru, key, opts.mc, false), c.m.b)}) == ${n} -> ${r ? "true" : "false"}`,
+      `list_lru_count_one(${subName(lru, resolve(c, lru, key, opts.mc, false), c.m.b)}) == ${n} -> ${boolResult(r)}`,
     (c) => c.m.getMarked(lru.sub[resolve(c, lru, key, opts.mc, false)]!.nr_items.$off(c.m.b)) === n,
   );
 }
@@ -629,6 +632,7 @@ export function list_lru_walk_one(
           decNr(c, l.nr_items, "list_lru_isolate");
           setRet(c, s);
         },
+        { raises: ["list-lru-unlocked", "list-corruption", "counter-underflow"] },
       ),
     isolateMove: (head, s) =>
       step(
@@ -641,6 +645,7 @@ export function list_lru_walk_one(
           decNr(c, l.nr_items, "list_lru_isolate_move");
           setRet(c, s);
         },
+        { raises: ["list-lru-unlocked", "list-corruption", "counter-underflow"] },
       ),
     unlock: () => spin_unlock(one.lock),
     lock: () => spin_lock(one.lock),
@@ -711,7 +716,7 @@ export function list_lru_walk_one(
       c.m.set(L.lru_nr.$off(c.m.b), nrToWalk);
       return lockAndStart(c);
     },
-    lg,
+    { ...lg, raises: ["list-corruption"] },
   );
 
   const advance = step(
@@ -755,6 +760,7 @@ export function list_lru_walk_one(
       return enter(c, k, m.get(L.lru_n.$off(b)));
     },
     {
+      raises: ["list-corruption"],
       guard: (c) => {
         const s = LRU_STATUS[c.m.b[L.lru_ret.$off(c.m.b)]!];
         return s === "LRU_RETRY" || s === "LRU_REMOVED_RETRY" ? lg.guard(c) : true;
@@ -822,6 +828,7 @@ export function folio_memcg_list_lru_alloc(f: FolioRef, lru: ListLruRef, mc: Mem
       // every sublist exists already: walk the ancestors as the allocation loop does
       for (let i = 0; i <= mc.memcg.length && memcg >= 0; i++) memcg = parentMemcg(c, mc, memcg);
     },
+    { raises: ["null-memcg-deref"] },
   );
 }
 
@@ -856,6 +863,7 @@ export function memcg_reparent_list_lrus(lru: ListLruRef, mc: MemcgsRef, memcg: 
       }
     },
     {
+      raises: ["null-memcg-deref", "list-corruption"],
       guard: (c) =>
         pairs(c).every(
           ([s, d]) => c.m.b[s.lock.$off(c.m.b)] === -1 && c.m.b[d.lock.$off(c.m.b)] === -1,

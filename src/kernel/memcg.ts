@@ -9,7 +9,7 @@
 // here), kmemcg ids distinct from memcg ids (the memcg index is its kmemcg_id), memcg
 // allocation and hierarchy changes (the tree is fixed at build time).
 
-import { step, type Ctx, type StepStmt } from "../model/dsl.ts";
+import { boolResult, step, type Ctx, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
 import {
   array,
@@ -142,7 +142,7 @@ export function memcgName(id: number): string {
 /** mem_cgroup_disabled() as a condition. */
 export function mem_cgroup_disabled(mc: MemcgsRef): StepStmt {
   return step(
-    (_c, r) => `mem_cgroup_disabled() -> ${r ? "true" : "false"}`,
+    (_c, r) => `mem_cgroup_disabled() -> ${boolResult(r)}`,
     (c) => memcgDisabled(c, mc),
   );
 }
@@ -166,14 +166,16 @@ export function memcg_deref(mc: MemcgsRef, id: Ref<IntS>, what: string): StepStm
   return step(
     (c) => `${what} (memcg = ${memcgName(c.m.b[id.$off(c.m.b)]!)})`,
     (c) => checkMemcg(c, mc, c.m.get(id.$off(c.m.b)), what),
+    { raises: ["null-memcg-deref"] },
   );
 }
 
 /** css_is_dying(&memcg->css) as a condition, memcg held in `id`. */
 export function css_is_dying(mc: MemcgsRef, id: Ref<IntS>): StepStmt {
   return step(
-    (c, r) => `css_is_dying(${memcgName(c.m.b[id.$off(c.m.b)]!)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `css_is_dying(${memcgName(c.m.b[id.$off(c.m.b)]!)}) -> ${boolResult(r)}`,
     (c) => memcgIsDying(c, mc, c.m.get(id.$off(c.m.b))),
+    { raises: ["null-memcg-deref"] },
   );
 }
 

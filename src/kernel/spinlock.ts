@@ -1,7 +1,7 @@
 // spinlock_t: spin_lock / spin_unlock / spin_trylock and the _irq/_irqsave forms (same
 // semantics here: a model has no interrupts). The lock word holds the holding CPU, or -1.
 
-import { step, type StepStmt } from "../model/dsl.ts";
+import { boolResult, step, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
 import type { LockS } from "../model/schema.ts";
 import { Violation } from "../rt/mem.ts";
@@ -40,6 +40,7 @@ function unlockStep(lock: Ref<LockS>, fn: string): StepStmt {
       }
       c.m.setMarked(off, UNLOCKED);
     },
+    { raises: ["bad-unlock"] },
   );
 }
 
@@ -55,7 +56,7 @@ export const spin_unlock_irqrestore = (lock: Ref<LockS>): StepStmt =>
 /** spin_trylock(): a condition; takes the lock and returns true when it was free. */
 export function spin_trylock(lock: Ref<LockS>): StepStmt {
   return step(
-    (c, r) => `spin_trylock(&${lock.$name(c.m.b)}) -> ${r ? "true" : "false"}`,
+    (c, r) => `spin_trylock(&${lock.$name(c.m.b)}) -> ${boolResult(r)}`,
     (c) => {
       const off = lock.$off(c.m.b);
       if (c.m.getMarked(off) !== UNLOCKED) return false;

@@ -27,6 +27,8 @@ export interface Node {
   /** Enclosing kernel functions, outermost first (e.g. `folio_put > __folio_put`). */
   funcs: string;
   site: string;
+  /** Properties the step declares it can raise (static; the explorer does not read it). */
+  raises: readonly string[] | undefined;
 }
 
 export class CompileError extends Error {
@@ -64,6 +66,7 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
       targets: [],
       funcs: funcs.join(" > "),
       site: st.site,
+      raises: st.raises,
     };
     if (kind !== EITHER && n.nchoices !== 1 && n.nchoices !== -1 && n.nchoices < 1) {
       throw new CompileError(`${st.site}: a step needs at least one choice`);
@@ -208,4 +211,14 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
     }
   }
   return out;
+}
+
+/**
+ * The assertion properties the compiled threads can raise: every name a reachable step declares
+ * in `raises`, in first-seen order (thread by thread, in program order).
+ */
+export function collectRaises(programs: readonly (readonly Node[])[]): string[] {
+  const out = new Set<string>();
+  for (const nodes of programs) for (const n of nodes) for (const p of n.raises ?? []) out.add(p);
+  return [...out];
 }

@@ -36,6 +36,12 @@ export interface StepStmt {
   readonly choices: number | ((c: Ctx) => number);
   /** Where the statement was written (file:line), for errors and traces. */
   readonly site: string;
+  /**
+   * The properties this step can fail as an assertion (a Violation thrown by its code), so
+   * that they are listed and shown holding where no run breaks them. Static: not consulted
+   * while exploring.
+   */
+  readonly raises: readonly string[] | undefined;
 }
 
 export type Stmt =
@@ -60,6 +66,8 @@ export interface StepOptions<C> {
   guard?: (c: C) => boolean;
   waitsFor?: (c: C) => string;
   choices?: number | ((c: C) => number);
+  /** The properties the step's code can raise (`check(..., "name", ...)`, a primitive's Violation). */
+  raises?: readonly string[];
 }
 
 /** The checker's own source folder (…/src/), whose frames are never the model author's. */
@@ -92,6 +100,14 @@ export function callSite(): string {
   return "?";
 }
 
+/**
+ * The result of a condition step in its label: "true"/"false", or "?" when there is none (the
+ * step raised a violation, or the label is shown for a CPU that is blocked before the step).
+ */
+export function boolResult(r: unknown): string {
+  return r === undefined ? "?" : r ? "true" : "false";
+}
+
 /** One atomic step. `run` may return a boolean, used when the step is a condition. */
 export function step<C = Ctx>(
   label: string | ((c: C, result: unknown, choice: number) => string),
@@ -106,6 +122,7 @@ export function step<C = Ctx>(
     waitsFor: opts.waitsFor as unknown as ((c: Ctx) => string) | undefined,
     choices: (opts.choices ?? 1) as number | ((c: Ctx) => number),
     site: callSite(),
+    raises: opts.raises,
   };
 }
 
@@ -194,7 +211,11 @@ export function assert_<C = Ctx>(
   message: string,
   pred: (c: C) => boolean,
 ): StepStmt {
-  return step<C>(`assert(${message})`, (c) => {
-    check(pred(c), property, message);
-  });
+  return step<C>(
+    `assert(${message})`,
+    (c) => {
+      check(pred(c), property, message);
+    },
+    { raises: [property] },
+  );
 }

@@ -17,7 +17,8 @@ import {
   type Ctx,
   type Stmt,
 } from "./dsl.ts";
-import { CompileError, compileThread, type Node } from "./compile.ts";
+import { collectRaises, CompileError, compileThread, type Node } from "./compile.ts";
+import type { ViolationKind } from "../explore/result.ts";
 import { Mem, ModelError } from "../rt/mem.ts";
 
 export interface ParamDecl {
@@ -121,6 +122,8 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   readonly invariants: { name: string; fn: Predicate<RecordS<F>> }[] = [];
   readonly endStates: { name: string; fn: Predicate<RecordS<F>> }[] = [];
   readonly inits: ((s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void)[] = [];
+  /** Assertion properties the model raises from its own steps (`check()` in step code). */
+  readonly assertions: { name: string; doc: string | undefined }[] = [];
   races = true;
 
   constructor(shared: F, opts: ModelOptions = {}) {
@@ -176,6 +179,25 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     this.endStates.push({ name, fn });
     return this;
   }
+
+  /**
+   * Declares an assertion property the model's own steps raise (`check(cond, name, ...)` in
+   * step code), so that it is listed and shown holding where no run breaks it. Steps can also
+   * say it themselves with `step(label, run, { raises: [name] })`.
+   */
+  property(name: string, doc?: string): this {
+    if (typeof name !== "string" || name.trim() === "")
+      throw new SchemaError("property(): the property needs a non-empty name");
+    if (!this.assertions.some((a) => a.name === name)) this.assertions.push({ name, doc });
+    return this;
+  }
+}
+
+/** A property a compiled model can report, and how it is checked. */
+export interface PropertyDecl {
+  readonly name: string;
+  readonly kind: ViolationKind;
+  readonly doc?: string;
 }
 
 export interface CompiledThread {
@@ -200,6 +222,12 @@ export interface CompiledModel {
   readonly invariants: readonly { name: string; fn: Predicate<Schema> }[];
   readonly endStates: readonly { name: string; fn: Predicate<Schema> }[];
   readonly races: boolean;
+  /**
+   * Every property the model can report, each once: invariants, end-state properties, the
+   * assertions its steps declare (`raises`, `assert_`, `property()`), deadlock, and data-race
+   * when the race check is on. A step may still raise an undeclared name; reports add it.
+   */
+  readonly properties: readonly PropertyDecl[];
   readonly world: World;
   /** Source file of the model, when loaded from one. */
   file: string | undefined;
@@ -353,6 +381,17 @@ function compileResolved(
   mem.b = lay.initialState();
   for (const f of b.inits) (f as (s: unknown, w: World) => void)(sView, world);
   const init = mem.b;
+  const properties: PropertyDecl[] = [];
+  const declare = (name: string, kind: ViolationKind, doc?: string): void => {
+    if (properties.some((p) => p.name === name)) return;
+    properties.push(doc === undefined ? { name, kind } : { name, kind, doc });
+  };
+  for (const i of b.invariants) declare(i.name, "invariant");
+  for (const e of b.endStates) declare(e.name, "end-state");
+  for (const a of b.assertions) declare(a.name, "assertion", a.doc);
+  for (const p of collectRaises(programs)) declare(p, "assertion");
+  declare("deadlock", "deadlock");
+  if (b.races) declare("data-race", "data-race");
   return {
     name: def.name,
     variant,
@@ -366,6 +405,7 @@ function compileResolved(
     invariants: b.invariants as unknown as { name: string; fn: Predicate<Schema> }[],
     endStates: b.endStates as unknown as { name: string; fn: Predicate<Schema> }[],
     races: b.races,
+    properties,
     world,
     file: undefined,
   };

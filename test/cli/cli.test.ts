@@ -418,14 +418,15 @@ describe("list and diff", () => {
       variants: { variant: string; cells: Record<string, string> }[];
       contrasts: string[];
     };
-    expect(out.properties).toEqual(["mutual-exclusion", "deadlock"]);
+    // peterson runs without the data-race check: its cell says so
+    expect(out.properties).toEqual(["mutual-exclusion", "deadlock", "data-race"]);
     expect(out.variants.map((v) => [v.variant, v.cells])).toEqual([
-      ["peterson", { "mutual-exclusion": "holds", deadlock: "holds" }],
-      ["no-turn", { "mutual-exclusion": "holds", deadlock: "violated (2)" }],
+      ["peterson", { "mutual-exclusion": "holds", deadlock: "holds", "data-race": "off" }],
+      ["no-turn", { "mutual-exclusion": "holds", deadlock: "violated (2)", "data-race": "off" }],
     ]);
     expect(out.contrasts).toEqual(["deadlock"]);
     const text = await cli("diff", "models/classic/peterson.ts", "--no-save");
-    expect(text.stdout).toContain("deadlock: broken by no-turn, kept by peterson");
+    expect(text.stdout).toContain("deadlock: broken by no-turn (2); kept by peterson");
   });
 
   it("diff needs exactly one model file", async () => {

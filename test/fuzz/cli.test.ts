@@ -22,32 +22,86 @@ describe("interleave fuzz", () => {
   const save = mkdtempSync(join(tmpdir(), "fuzz-cli-"));
 
   it("exits 1 on a violation, printing the diagram, the seed that finds it and the replay command", async () => {
-    const r = await run(["fuzz", "models/classic/peterson.ts", "--variant", "no-turn", "--seed", "7", "--save", save]);
+    const r = await run([
+      "fuzz",
+      "models/classic/peterson.ts",
+      "--variant",
+      "no-turn",
+      "--seed",
+      "7",
+      "--save",
+      save,
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/deadlock violated/);
     expect(r.out).toMatch(/CPU0 \(peterson_lock0\)/);
-    const seed = /seed (\d+): npx interleave fuzz models\/classic\/peterson\.ts --variant no-turn --strategy pct --seed \1 --runs 1/.exec(r.out);
+    const seed =
+      /seed (\d+): npx interleave fuzz models\/classic\/peterson\.ts --variant no-turn --strategy pct --seed \1 --runs 1/.exec(
+        r.out,
+      );
     expect(seed).not.toBeNull();
-    expect(r.out).toMatch(/replay: npx interleave replay .*peterson\/no-turn\/fuzz\/deadlock\.json/);
+    expect(r.out).toMatch(
+      /replay: npx interleave replay .*peterson\/no-turn\/fuzz\/deadlock\.json/,
+    );
     // the printed seed goes straight to it
-    const again = await run(["fuzz", "peterson", "--variant", "no-turn", "--seed", seed![1]!, "--runs", "1", "--no-save"]);
+    const again = await run([
+      "fuzz",
+      "peterson",
+      "--variant",
+      "no-turn",
+      "--seed",
+      seed![1]!,
+      "--runs",
+      "1",
+      "--no-save",
+    ]);
     expect(again.code).toBe(1);
     expect(again.out).toMatch(/found by pct on run 1 of 1/);
   });
 
   it("exits 0 when nothing is found, saying it is not a proof", async () => {
-    const r = await run(["fuzz", "philosophers", "--variant", "ordered", "--runs", "100", "--seed", "1", "--strategy", "random"]);
+    const r = await run([
+      "fuzz",
+      "philosophers",
+      "--variant",
+      "ordered",
+      "--runs",
+      "100",
+      "--seed",
+      "1",
+      "--strategy",
+      "random",
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/no violation in 100 random runs \(seed 1\); not a proof/);
   });
 
   it("--json gives one result per variant", async () => {
-    const r = await run(["fuzz", "models/classic/flag-lock.ts", "--runs", "2000", "--seed", "3", "--strategy", "preempt", "--json", "--no-save"]);
+    const r = await run([
+      "fuzz",
+      "models/classic/flag-lock.ts",
+      "--runs",
+      "2000",
+      "--seed",
+      "3",
+      "--strategy",
+      "preempt",
+      "--json",
+      "--no-save",
+    ]);
     expect(r.code).toBe(1);
-    const j = JSON.parse(r.out) as { results: { variant: string; verdict: string; counterexample: { shrunk: { length: number }; bfs: { shortest: number } } | null }[] };
+    const j = JSON.parse(r.out) as {
+      results: {
+        variant: string;
+        verdict: string;
+        counterexample: { shrunk: { length: number }; bfs: { shortest: number } } | null;
+      }[];
+    };
     expect(j.results.map((x) => x.variant)).toEqual(["test-then-set", "test-and-set"]);
     expect(j.results[0]!.verdict).toBe("violated");
-    expect(j.results[0]!.counterexample!.shrunk.length).toBe(j.results[0]!.counterexample!.bfs.shortest);
+    expect(j.results[0]!.counterexample!.shrunk.length).toBe(
+      j.results[0]!.counterexample!.bfs.shortest,
+    );
     expect(j.results[1]!.verdict).toBe("none found (not a proof)");
   });
 

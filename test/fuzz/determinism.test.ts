@@ -11,7 +11,13 @@ const strategies = ["random", "pct", "preempt"] as const;
 describe("fuzz determinism", () => {
   for (const strategy of strategies) {
     it(`${strategy}: the same seed gives the same session, counterexample included`, async () => {
-      const opts = { variant: "test-then-set", strategy, runs: 3000, seed: 77, confirm: false } as const;
+      const opts = {
+        variant: "test-then-set",
+        strategy,
+        runs: 3000,
+        seed: 77,
+        confirm: false,
+      } as const;
       const a = await fuzzModel(flagLock, opts);
       const b = await fuzzModel(flagLock, opts);
       expect(a.counterexample).toBeDefined();
@@ -24,9 +30,21 @@ describe("fuzz determinism", () => {
     });
 
     it(`${strategy}: the failure's seed finds the same failure on run 1`, async () => {
-      const a = await fuzzModel(flagLock, { variant: "test-then-set", strategy, runs: 3000, seed: 1234, confirm: false });
+      const a = await fuzzModel(flagLock, {
+        variant: "test-then-set",
+        strategy,
+        runs: 3000,
+        seed: 1234,
+        confirm: false,
+      });
       const cx = a.counterexample!;
-      const again = await fuzzModel(flagLock, { variant: "test-then-set", strategy, runs: 1, seed: cx.seed, confirm: false });
+      const again = await fuzzModel(flagLock, {
+        variant: "test-then-set",
+        strategy,
+        runs: 1,
+        seed: cx.seed,
+        confirm: false,
+      });
       expect(again.counterexample?.run).toBe(1);
       expect(again.counterexample!.found.moves).toEqual(cx.found.moves);
       expect(again.counterexample!.shrunk.moves).toEqual(cx.shrunk.moves);
@@ -34,8 +52,18 @@ describe("fuzz determinism", () => {
   }
 
   it("different seeds give different sessions", async () => {
-    const a = await fuzzModel(philosophers, { variant: "ordered", strategy: "random", runs: 50, seed: 1 });
-    const b = await fuzzModel(philosophers, { variant: "ordered", strategy: "random", runs: 50, seed: 2 });
+    const a = await fuzzModel(philosophers, {
+      variant: "ordered",
+      strategy: "random",
+      runs: 50,
+      seed: 1,
+    });
+    const b = await fuzzModel(philosophers, {
+      variant: "ordered",
+      strategy: "random",
+      runs: 50,
+      seed: 2,
+    });
     expect(a.counterexample).toBeUndefined();
     expect(b.counterexample).toBeUndefined();
     expect(a.steps).not.toBe(b.steps);
@@ -50,7 +78,10 @@ describe("fuzz determinism", () => {
   it("the same fast-check property with the same seed gives the same result twice", () => {
     const p = scheduleProperty(flagLock, { variant: "test-then-set", strategy: "random" });
     const once = (): fc.RunDetails<[Record<string, number>, unknown]> =>
-      fc.check(fc.property(...p.arbitraries, (params, data) => p.run(params, data).end !== "violation"), { seed: 4242, numRuns: 200 });
+      fc.check(
+        fc.property(...p.arbitraries, (params, data) => p.run(params, data).end !== "violation"),
+        { seed: 4242, numRuns: 200 },
+      );
     const a = once();
     const b = once();
     expect(a.failed).toBe(true);

@@ -50,7 +50,9 @@ describe("scenario space", () => {
     expect(sp.ranges.map((r) => r.name)).toEqual(["cpus", "start"]);
     const held = scenarioSpace(counter as unknown as ModelDef, "racy", { start: 2 });
     expect(held.ranges.map((r) => r.name)).toEqual(["cpus"]);
-    expect(scenarioSpace(counter as unknown as ModelDef, "single").ranges.map((r) => r.name)).toEqual(["start"]);
+    expect(
+      scenarioSpace(counter as unknown as ModelDef, "single").ranges.map((r) => r.name),
+    ).toEqual(["start"]);
     for (const p of fc.sample(held.arbitrary, { seed: 1, numRuns: 100 })) {
       expect(p.start).toBe(2);
       expect(p.cpus).toBeGreaterThanOrEqual(1);
@@ -66,7 +68,13 @@ describe("scenario space", () => {
   });
 
   it("a generated scenario the model rejects is an error naming the parameter, not a crash", async () => {
-    const r = await fuzzModel(counter as unknown as ModelDef, { variant: "quiet", strategy: "random", runs: 500, seed: 3, property: "no-such" });
+    const r = await fuzzModel(counter as unknown as ModelDef, {
+      variant: "quiet",
+      strategy: "random",
+      runs: 500,
+      seed: 3,
+      property: "no-such",
+    });
     expect(r.error?.code).toBe("E_SCENARIO");
     expect(r.error?.fields).toEqual(["start"]);
     expect(r.error?.message).toMatch(/rejects the generated scenario .*params\.start=5/);
@@ -81,7 +89,9 @@ describe("scenario space", () => {
 
   it("an unknown variant or a fixed parameter out of range is refused up front", async () => {
     await expect(fuzzModel(philosophers, { variant: "nope" })).rejects.toThrow(/no variant "nope"/);
-    await expect(fuzzModel(philosophers, { variant: "ordered", params: { n: 99 } })).rejects.toThrow(/n=99 .* outside 2\.\.6/);
+    await expect(
+      fuzzModel(philosophers, { variant: "ordered", params: { n: 99 } }),
+    ).rejects.toThrow(/n=99 .* outside 2\.\.6/);
   });
 });
 
@@ -104,14 +114,32 @@ describe("the fuzzer detects what the explorer detects", () => {
       const want = c.result.violations.map((v) => v.property).sort();
       // every property the explorer finds, the fuzzer finds (targeting it)...
       for (const property of want) {
-        const r = await fuzzModel(def, { variant, params, strategy: "random", runs: 2000, seed: 1, property, confirm: false });
+        const r = await fuzzModel(def, {
+          variant,
+          params,
+          strategy: "random",
+          runs: 2000,
+          seed: 1,
+          property,
+          confirm: false,
+        });
         expect(r.counterexample?.property, `${property} not found`).toBe(property);
-        expect(r.counterexample!.kind).toBe(c.result.violations.find((v) => v.property === property)!.kind);
+        expect(r.counterexample!.kind).toBe(
+          c.result.violations.find((v) => v.property === property)!.kind,
+        );
       }
       // ...and nothing else, whatever it stops on first
       const seen = new Set<string>();
       for (const seed of [1, 2, 3, 4, 5]) {
-        const r = await fuzzModel(def, { variant, params, strategy: "random", runs: 300, seed, shrink: false, confirm: false });
+        const r = await fuzzModel(def, {
+          variant,
+          params,
+          strategy: "random",
+          runs: 300,
+          seed,
+          shrink: false,
+          confirm: false,
+        });
         if (r.counterexample) seen.add(r.counterexample.property);
       }
       for (const p of seen) expect(want).toContain(p);

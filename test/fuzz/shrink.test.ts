@@ -19,14 +19,34 @@ const mv = (cpus: string) => [...cpus].map((c) => ({ cpu: Number(c), choice: 0 }
 describe("shrinking", () => {
   it("counts context switches and blocks", () => {
     expect(contextSwitches(mv("0011010"))).toBe(4);
-    expect(S.blocks(mv("00110"))).toEqual([[0, 2], [2, 4], [4, 5]]);
-    expect(S.relocate(mv("0011220"), 6, 7, 2).map((m) => m.cpu).join("")).toBe("0001122");
-    expect(S.relocate(mv("0011220"), 0, 2, 6).map((m) => m.cpu).join("")).toBe("1122000");
+    expect(S.blocks(mv("00110"))).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    expect(
+      S.relocate(mv("0011220"), 6, 7, 2)
+        .map((m) => m.cpu)
+        .join(""),
+    ).toBe("0001122");
+    expect(
+      S.relocate(mv("0011220"), 0, 2, 6)
+        .map((m) => m.cpu)
+        .join(""),
+    ).toBe("1122000");
   });
 
   it("unshrunk deadlock traces shrink to one fork grab per philosopher, grouped", async () => {
     for (const seed of [1, 2, 3, 4]) {
-      const r = await fuzzModel(philosophers, { variant: "left-then-right", strategy: "random", runs: 500, seed, params: { n: 4 }, shrink: false, confirm: false });
+      const r = await fuzzModel(philosophers, {
+        variant: "left-then-right",
+        strategy: "random",
+        runs: 500,
+        seed,
+        params: { n: 4 },
+        shrink: false,
+        confirm: false,
+      });
       const found = r.counterexample!.found.moves;
       const model = compileModel(philosophers, "left-then-right", { n: 4 });
       const sh = shrinkSchedule(model, found, "deadlock");
@@ -39,17 +59,29 @@ describe("shrinking", () => {
 
   it("a schedule that does not break the property is refused", () => {
     const model = compileModel(philosophers, "left-then-right", { n: 2 });
-    expect(() => shrinkSchedule(model, parseSchedule("0 0 0 0"), "deadlock")).toThrow(/does not break deadlock/);
+    expect(() => shrinkSchedule(model, parseSchedule("0 0 0 0"), "deadlock")).toThrow(
+      /does not break deadlock/,
+    );
   });
 
   it("shrunk counterexamples replay, are no longer than found, and no more interleaved", async () => {
     for (const strategy of ["random", "pct", "preempt"] as const) {
       for (const seed of [1, 2, 3]) {
-        const r = await fuzzModel(flagLock, { variant: "test-then-set", strategy, runs: 3000, seed, confirm: false });
+        const r = await fuzzModel(flagLock, {
+          variant: "test-then-set",
+          strategy,
+          runs: 3000,
+          seed,
+          confirm: false,
+        });
         const cx = r.counterexample!;
         expect(cx.shrunk.length).toBeLessThanOrEqual(cx.found.length);
-        if (cx.shrunk.length === cx.found.length) expect(cx.shrunk.switches).toBeLessThanOrEqual(cx.found.switches);
-        const rep = replay(compileModel(flagLock, "test-then-set", cx.shrunk.params), cx.shrunk.moves);
+        if (cx.shrunk.length === cx.found.length)
+          expect(cx.shrunk.switches).toBeLessThanOrEqual(cx.found.switches);
+        const rep = replay(
+          compileModel(flagLock, "test-then-set", cx.shrunk.params),
+          cx.shrunk.moves,
+        );
         expect(rep.infeasible).toBeUndefined();
         expect(rep.outcomes.map((o) => o.property)).toContain("mutual-exclusion");
         // the scenario shrinks to two CPUs: the fewest the race needs
@@ -59,7 +91,13 @@ describe("shrinking", () => {
   });
 
   it("the shrunk trace is within 2x of the BFS shortest", async () => {
-    const r = await fuzzModel(philosophers, { variant: "left-then-right", strategy: "random", runs: 500, seed: 9, params: { n: 5 } });
+    const r = await fuzzModel(philosophers, {
+      variant: "left-then-right",
+      strategy: "random",
+      runs: 500,
+      seed: 9,
+      params: { n: 5 },
+    });
     const cx = r.counterexample!;
     expect(cx.bfs?.shortest).toBe(5);
     expect(cx.shrunk.length).toBeLessThanOrEqual(2 * cx.bfs!.shortest!);
@@ -78,7 +116,10 @@ describe("shrinking", () => {
     });
     const file = r.counterexample!.file!;
     expect(file).toBe(join(dir, "philosophers", "left-then-right", "fuzz", "deadlock.json"));
-    const saved = JSON.parse(readFileSync(file, "utf8")) as { schedule: string; fuzz: { seed: number } };
+    const saved = JSON.parse(readFileSync(file, "utf8")) as {
+      schedule: string;
+      fuzz: { seed: number };
+    };
     expect(saved.fuzz.seed).toBe(r.counterexample!.seed);
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
@@ -91,10 +132,17 @@ describe("shrinking", () => {
 
   it("a property failing under test.prop reports the diagram and the replay command", () => {
     const dir = mkdtempSync(join(tmpdir(), "fuzz-prop-"));
-    const p = scheduleProperty(flagLock, { variant: "test-then-set", file: "models/classic/flag-lock.ts", saveTo: dir });
+    const p = scheduleProperty(flagLock, {
+      variant: "test-then-set",
+      file: "models/classic/flag-lock.ts",
+      saveTo: dir,
+    });
     let msg = "";
     try {
-      fc.assert(fc.property(...p.arbitraries, (params, data) => p.holds(params, data)), { seed: 1, numRuns: 200, includeErrorInReport: true });
+      fc.assert(
+        fc.property(...p.arbitraries, (params, data) => p.holds(params, data)),
+        { seed: 1, numRuns: 200, includeErrorInReport: true },
+      );
     } catch (e) {
       msg = (e as Error).message;
     }

@@ -13,7 +13,14 @@ import { replaySchedule } from "../../src/fuzz/replay.ts";
 import type { SchedView } from "../../src/fuzz/strategy.ts";
 
 function view(enabled: number[], step: number, last: number, nch = 1): SchedView {
-  return { model: undefined as unknown as CompiledModel, state: new Int32Array(0), enabled, step, last, choices: () => nch };
+  return {
+    model: undefined as unknown as CompiledModel,
+    state: new Int32Array(0),
+    enabled,
+    step,
+    last,
+    choices: () => nch,
+  };
 }
 
 /** Switches away from a CPU that could still have run the next step. */
@@ -33,24 +40,41 @@ describe("PCT (Burckhardt et al., ASPLOS 2010)", () => {
     expect(P.initialPriorities([5, 1, 9], 3, 3)).toEqual([4, 3, 5]);
     expect(P.initialPriorities([0, 0, 0, 0], 4, 2)).toEqual([5, 4, 3, 2]);
     fc.assert(
-      fc.property(fc.array(fc.nat(100), { maxLength: 8 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 5 }), (keys, n, d) => {
-        const prio = P.initialPriorities(keys, n, d);
-        expect([...prio].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => d + i));
-        for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) if ((keys[a] ?? 0) > (keys[b] ?? 0)) expect(prio[a]).toBeGreaterThan(prio[b]!);
-      }),
+      fc.property(
+        fc.array(fc.nat(100), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 5 }),
+        (keys, n, d) => {
+          const prio = P.initialPriorities(keys, n, d);
+          expect([...prio].sort((a, b) => a - b)).toEqual(
+            Array.from({ length: n }, (_, i) => d + i),
+          );
+          for (let a = 0; a < n; a++)
+            for (let b = 0; b < n; b++)
+              if ((keys[a] ?? 0) > (keys[b] ?? 0)) expect(prio[a]).toBeGreaterThan(prio[b]!);
+        },
+      ),
     );
   });
 
   it("d-1 distinct change points, among steps 1..k when they do not collide", () => {
     fc.assert(
-      fc.property(fc.array(fc.nat(1000), { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 10, max: 50 }), (ch, d, k) => {
-        const at = P.changePoints(ch, k, d);
-        expect(at.size).toBe(d - 1);
-        expect([...at.values()].sort()).toEqual(Array.from({ length: d - 1 }, (_, i) => i + 1));
-        for (const s of at.keys()) expect(s).toBeGreaterThanOrEqual(1);
-      }),
+      fc.property(
+        fc.array(fc.nat(1000), { minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 10, max: 50 }),
+        (ch, d, k) => {
+          const at = P.changePoints(ch, k, d);
+          expect(at.size).toBe(d - 1);
+          expect([...at.values()].sort()).toEqual(Array.from({ length: d - 1 }, (_, i) => i + 1));
+          for (const s of at.keys()) expect(s).toBeGreaterThanOrEqual(1);
+        },
+      ),
     );
-    expect([...P.changePoints([0, 0], 10, 3).entries()]).toEqual([[1, 1], [2, 2]]);
+    expect([...P.changePoints([0, 0], 10, 3).entries()]).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
   });
 
   it("always runs the highest-priority enabled CPU; a change point lowers it below every initial priority", () => {
@@ -139,7 +163,11 @@ describe("uniform random", () => {
       fc.property(fc.array(fc.record({ d: fc.nat(), c: fc.nat() }), { maxLength: 30 }), (prefs) => {
         const r = runSchedule(model, random.scheduler(prefs, { k: 1, depth: 50 }), { depth: 50 });
         expect(r.end).not.toBe("infeasible");
-        const again = runSchedule(model, replaySchedule(r.moves).scheduler(r.moves, { k: 1, depth: 50 }), { depth: 50 });
+        const again = runSchedule(
+          model,
+          replaySchedule(r.moves).scheduler(r.moves, { k: 1, depth: 50 }),
+          { depth: 50 },
+        );
         expect(again.moves).toEqual(r.moves);
         expect(again.violation).toEqual(r.violation);
       }),
@@ -149,10 +177,19 @@ describe("uniform random", () => {
 
   it("replay stops with 'infeasible' when a move cannot be taken", () => {
     const model = compileModel(philosophers, "left-then-right", { n: 2 });
-    const moves = [{ cpu: 0, choice: 0 }, { cpu: 1, choice: 0 }, { cpu: 0, choice: 0 }];
-    const r = runSchedule(model, replaySchedule(moves).scheduler(moves, { k: 1, depth: 10 }), { depth: 10 });
+    const moves = [
+      { cpu: 0, choice: 0 },
+      { cpu: 1, choice: 0 },
+      { cpu: 0, choice: 0 },
+    ];
+    const r = runSchedule(model, replaySchedule(moves).scheduler(moves, { k: 1, depth: 10 }), {
+      depth: 10,
+    });
     expect(r.end).toBe("violation"); // deadlock after two moves: the third is never asked for
     const bad = [{ cpu: 5, choice: 0 }];
-    expect(runSchedule(model, replaySchedule(bad).scheduler(bad, { k: 1, depth: 10 }), { depth: 10 }).end).toBe("infeasible");
+    expect(
+      runSchedule(model, replaySchedule(bad).scheduler(bad, { k: 1, depth: 10 }), { depth: 10 })
+        .end,
+    ).toBe("infeasible");
   });
 });

@@ -18,6 +18,13 @@ import {
   return_,
   step,
   compileModel,
+  listHead,
+  listNode,
+  list_add,
+  list_del,
+  spin_lock,
+  spin_unlock,
+  spinlock,
   type Stmt,
 } from "../../src/index.ts";
 import { compileThread, CompileError } from "../../src/model/compile.ts";
@@ -224,5 +231,58 @@ describe("refs: run-time indexing and pointers", () => {
     expect(r.violations.map((v) => [v.property, v.message])).toEqual([
       ["null-deref", "NULL pointer dereference: l.folio->_refcount"],
     ]);
+  });
+});
+
+describe("CompiledModel.properties", () => {
+  it("lists invariants, end states, declared and raised assertions, deadlock, data-race", () => {
+    const m = tiny(
+      { x: int(0, 3), lock: spinlock() },
+      (b) => {
+        cpu(b, "a", ({ s, step, assert_ }) => [
+          spin_lock(s.lock),
+          spin_unlock(s.lock),
+          step(
+            "x++",
+            ({ s }) => {
+              s.x++;
+            },
+            { raises: ["x-bound", "bad-unlock"] },
+          ),
+          assert_("x-le-3", "x <= 3", ({ s }) => s.x <= 3),
+          return_(),
+          // unreachable: what it raises is not the model's
+          step("dead", () => undefined, { raises: ["never-reached"] }),
+        ]);
+        b.invariant("inv", () => true)
+          .endState("end", () => true)
+          .property("declared", "a doc")
+          .property("inv");
+      },
+      { races: true },
+    );
+    expect(m.properties).toEqual([
+      { name: "inv", kind: "invariant" },
+      { name: "end", kind: "end-state" },
+      { name: "declared", kind: "assertion", doc: "a doc" },
+      { name: "bad-unlock", kind: "assertion" },
+      { name: "x-bound", kind: "assertion" },
+      { name: "x-le-3", kind: "assertion" },
+      { name: "deadlock", kind: "deadlock" },
+      { name: "data-race", kind: "data-race" },
+    ]);
+  });
+
+  it("has no data-race without the race check; kernel primitives declare what they raise", () => {
+    const m = tiny({ a: listHead(), n: listNode() }, (b) => {
+      cpu(b, "t", ({ s }) => [list_add(s.n, s.a), list_del(s.n)]);
+    });
+    expect(m.properties.map((p) => p.name)).toEqual(["list-corruption", "deadlock"]);
+  });
+
+  it("property() needs a name", () => {
+    expect(() => tiny({ x: int(0, 1) }, (b) => void b.property(" "))).toThrow(
+      /property\(\): the property needs a non-empty name/,
+    );
   });
 });
