@@ -10,6 +10,7 @@
 //   npm run bench:fuzz                              every model under models/
 //   npm run bench:fuzz -- --only philosophers       models whose name contains this
 //   npm run bench:fuzz -- --seeds 20 --budget 1000 --max-seconds 20   (per cell)
+//   npm run bench:fuzz -- --pct-depth 5 --preemptions 3
 
 import { loadModels } from "../src/cli/load.ts";
 import { fuzzModel } from "../src/fuzz/index.ts";
@@ -22,10 +23,20 @@ interface Opts {
   maxSeconds: number;
   only: string | undefined;
   depth: number;
+  pctDepth: number;
+  preemptions: number;
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { seeds: 20, budget: 1000, maxSeconds: 20, only: undefined, depth: 500 };
+  const o: Opts = {
+    seeds: 20,
+    budget: 1000,
+    maxSeconds: 20,
+    only: undefined,
+    depth: 500,
+    pctDepth: 3,
+    preemptions: 2,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];
@@ -34,6 +45,8 @@ function parse(argv: string[]): Opts {
     else if (a === "--max-seconds") o.maxSeconds = Number(v);
     else if (a === "--depth") o.depth = Number(v);
     else if (a === "--only") o.only = v;
+    else if (a === "--pct-depth") o.pctDepth = Number(v);
+    else if (a === "--preemptions") o.preemptions = Number(v);
     else continue;
     i++;
   }
@@ -112,6 +125,8 @@ async function cell(
       seed: s * 7919,
       property: props,
       params,
+      pctDepth: o.pctDepth,
+      preemptions: o.preemptions,
       confirm: false,
       maxSeconds: left,
     });
@@ -152,7 +167,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `fuzz bench: ${bugs.length} seeded bug(s) (variants declared violated); ${o.seeds} session seeds per strategy, ` +
-      `budget ${o.budget} runs per seed, depth ${o.depth}, at most ${o.maxSeconds}s per cell; PCT d=3, preemption bound 2\n`,
+      `budget ${o.budget} runs per seed, depth ${o.depth}, at most ${o.maxSeconds}s per cell; PCT d=${o.pctDepth}, preemption bound ${o.preemptions}\n`,
   );
   const header = [
     "model / variant",

@@ -17,7 +17,7 @@ const EXIT_OK = 0;
 const EXIT_VIOLATION = 1;
 const EXIT_USAGE = 2;
 
-export const FUZZ_HELP = `  interleave fuzz MODEL          randomized runs with shrinking (MODEL: file, folder or model name)
+export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
       --strategy random|pct|preempt   schedule strategy (default pct)
       --runs N --depth D        runs per variant (default 1000), steps per run (default 500)

@@ -64,6 +64,10 @@ exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
+    console.log(HELP);
+    return EXIT_OK;
+  }
   try {
     switch (cmd) {
       case "check":

@@ -221,8 +221,15 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   });
 
   const deadline = opts.maxSeconds !== undefined ? t0 + opts.maxSeconds * 1000 : Infinity;
+  let lastYield = t0;
   for (let i = 0; i < runs; i++) {
-    if (i > 0 && performance.now() > deadline) return done(i, { stopped: "time" });
+    const now = performance.now();
+    if (i > 0 && now > deadline) return done(i, { stopped: "time" });
+    if (now - lastYield > 50) {
+      // let timers and signal handlers run
+      await new Promise<void>((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
     const s = runSeed(seed, i);
     const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
     if (scenarioErr) {

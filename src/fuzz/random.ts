@@ -40,27 +40,49 @@ function prefScheduler(prefs: readonly Pref[]): Scheduler {
 const prefArb = fc.record({ d: fc.nat(SPAN - 1), c: fc.nat(SPAN - 1) });
 
 /**
- * One preference per step up to the depth bound, drawn without bias; shrunk as a list of any
- * length (fast-check drops preferences, then makes them smaller): the shorter list means "keep
- * running the last CPU" past its end, so shrinking never wastes tries on the steps after the
- * violation.
+ * One preference per step up to the depth bound, drawn without bias. Shrinking keeps a prefix
+ * (past the end of a shorter list the last CPU keeps running, so no try is wasted on the steps
+ * after the violation), then zeroes preferences one at a time (0: no switch, first choice).
  */
 class PrefList extends fc.Arbitrary<readonly Pref[]> {
   private readonly full: fc.Arbitrary<Pref[]>;
-  private readonly any: fc.Arbitrary<Pref[]>;
-  constructor(depth: number) {
+  constructor(private readonly depth: number) {
     super();
     this.full = fc.noBias(fc.array(prefArb, { minLength: depth, maxLength: depth }));
-    this.any = fc.array(prefArb, { minLength: 0, maxLength: depth });
   }
   generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<readonly Pref[]> {
     return new fc.Value(this.full.generate(mrng, biasFactor).value_, undefined);
   }
   canShrinkWithoutContext(value: unknown): value is readonly Pref[] {
-    return this.any.canShrinkWithoutContext(value);
+    return (
+      Array.isArray(value) &&
+      value.length <= this.depth &&
+      value.every(
+        (p: unknown) =>
+          typeof p === "object" &&
+          p !== null &&
+          Number.isInteger((p as Pref).d) &&
+          Number.isInteger((p as Pref).c),
+      )
+    );
   }
-  shrink(value: readonly Pref[], context: unknown): fc.Stream<fc.Value<readonly Pref[]>> {
-    return this.any.shrink(value as Pref[], context);
+  shrink(value: readonly Pref[]): fc.Stream<fc.Value<readonly Pref[]>> {
+    function* candidates(): Generator<fc.Value<readonly Pref[]>> {
+      const n = value.length;
+      // shorter prefixes: 0, n/2, 3n/4, ..., n-1
+      for (let cut = n, len = 0; len < n; cut = Math.ceil(cut / 2), len = n - cut) {
+        yield new fc.Value(value.slice(0, len), undefined);
+        if (cut <= 1) break;
+      }
+      for (let i = 0; i < n; i++) {
+        const p = value[i]!;
+        if (p.d === 0 && p.c === 0) continue;
+        const next = value.slice();
+        next[i] = p.d !== 0 ? { d: 0, c: p.c } : { d: 0, c: 0 };
+        yield new fc.Value(next, undefined);
+      }
+    }
+    return new fc.Stream(candidates());
   }
 }
 

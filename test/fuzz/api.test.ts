@@ -83,6 +83,30 @@ describe("fuzz API", () => {
     });
   });
 
+  it("replay is a strategy: a schedule as data, checked move by move", async () => {
+    const base = {
+      variant: "left-then-right",
+      params: { n: 2 },
+      strategy: "replay",
+      runs: 1,
+    } as const;
+    const r = await fuzzModel(philosophers, {
+      ...base,
+      schedule: [
+        { cpu: 1, choice: 0 },
+        { cpu: 0, choice: 0 },
+      ],
+    });
+    expect(r.counterexample!.property).toBe("deadlock");
+    expect(r.counterexample!.found.moves).toEqual([
+      { cpu: 1, choice: 0 },
+      { cpu: 0, choice: 0 },
+    ]);
+    const bad = await fuzzModel(philosophers, { ...base, schedule: [{ cpu: 3, choice: 0 }] });
+    expect(bad.error?.code).toBe("E_INFEASIBLE");
+    expect(bad.error?.message).toMatch(/CPU3 cannot move/);
+  });
+
   it("a step that breaks the model is a model error with its trace, not a violation", async () => {
     const r = await fuzzModel(overflow as unknown as ModelDef, {
       runs: 50,
