@@ -168,3 +168,18 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
   });
   return path;
 }
+
+/** The properties a run violated, sorted: for assertions in tests. */
+export function violatedProperties(r: Pick<CheckResult, "violations">): string[] {
+  return r.violations.map((v) => v.property).sort();
+}
+
+/** Each violated property with the length of its (BFS: shortest) counterexample. */
+export function traceLengths(r: Pick<CheckResult, "violations">): Record<string, number> {
+  return Object.fromEntries(r.violations.map((v) => [v.property, v.length]));
+}
+
+/** The trace length of one violated property, or -1 when it was not violated. */
+export function traceLength(r: Pick<CheckResult, "violations">, property: string): number {
+  return r.violations.find((v) => v.property === property)?.length ?? -1;
+}

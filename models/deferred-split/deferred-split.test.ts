@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import model from "./deferred-split.ts";
-import { checkVariant, explain } from "../../src/check.ts";
+import { checkVariant, explain, traceLengths as lengths } from "../../src/check.ts";
 
 // Every variant's verdict, the properties it breaks and the BFS (minimal) trace length of each.
 const expected: Record<string, Record<string, number>> = {
@@ -31,10 +31,6 @@ const expected: Record<string, Record<string, number>> = {
     "list-corruption": 35,
   },
 };
-
-const lengths = (r: {
-  violations: readonly { property: string; length: number }[];
-}): Record<string, number> => Object.fromEntries(r.violations.map((v) => [v.property, v.length]));
 
 describe("deferred-split model", () => {
   it("declares exactly the variants tested here", () => {

@@ -1,14 +1,12 @@
 import { describe, expect, it } from "vitest";
 import model from "./device-migration-split.ts";
-import { checkVariant, explain } from "../../src/check.ts";
+import {
+  checkVariant,
+  explain,
+  violatedProperties as props,
+  traceLength as lengthOf,
+} from "../../src/check.ts";
 import { compileModel } from "../../src/model/model.ts";
-
-const props = (r: { violations: readonly { property: string }[] }): string[] =>
-  r.violations.map((v) => v.property).sort();
-const lengthOf = (
-  r: { violations: readonly { property: string; length: number }[] },
-  p: string,
-): number => r.violations.find((v) => v.property === p)?.length ?? -1;
 
 describe("device-migration-split (seed 001: split of a folio device migration unmapped)", () => {
   it("device migration splitting the folio it unmapped, with the flag: holds", async () => {

@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
 import model from "./list-lru-split.ts";
-import { checkVariant, explain } from "../../src/check.ts";
-
-const props = (r: { violations: readonly { property: string }[] }): string[] =>
-  r.violations.map((v) => v.property).sort();
-const lengthOf = (
-  r: { violations: readonly { property: string; length: number }[] },
-  p: string,
-): number => r.violations.find((v) => v.property === p)?.length ?? -1;
+import {
+  checkVariant,
+  explain,
+  violatedProperties as props,
+  traceLength as lengthOf,
+} from "../../src/check.ts";
 
 describe("list-lru-split (seed 004 review: lock-then-freeze vs freeze-then-lock)", () => {
   it("lock-then-freeze as posted: the lost-race branch touches F2 after the free path freed it", async () => {

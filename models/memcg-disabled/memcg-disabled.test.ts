@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
 import model from "./memcg-disabled.ts";
-import { checkVariant, explain } from "../../src/check.ts";
-
-const props = (r: { violations: readonly { property: string }[] }): string[] =>
-  r.violations.map((v) => v.property).sort();
+import { checkVariant, explain, violatedProperties as props } from "../../src/check.ts";
 
 describe("memcg-disabled (seed 004: s390 panic in __memcg_list_lru_alloc)", () => {
   it("before the fix, with cgroup_disable=memory, folio_memcg_list_lru_alloc() dereferences a NULL memcg", async () => {

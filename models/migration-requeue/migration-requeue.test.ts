@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import model from "./migration-requeue.ts";
-import { checkVariant, explain } from "../../src/check.ts";
+import { checkVariant, explain, traceLengths as lengths } from "../../src/check.ts";
 
 // Every variant's violated properties with the BFS (minimal) trace length of each.
 const expected: Record<string, Record<string, number>> = {
@@ -15,10 +15,6 @@ const expected: Record<string, Record<string, number>> = {
   "v3-private-list": { "lost-membership": 30, "requeue-mismatch": 30 },
   "v3-folio-batch": { "lost-membership": 28, "requeue-mismatch": 28 },
 };
-
-const lengths = (r: {
-  violations: readonly { property: string; length: number }[];
-}): Record<string, number> => Object.fromEntries(r.violations.map((v) => [v.property, v.length]));
 
 describe("migration-requeue model", () => {
   it("declares exactly the variants tested here", () => {

@@ -1,13 +1,11 @@
 import { describe, expect, it } from "vitest";
 import model from "./misplaced-migration.ts";
-import { checkVariant, explain } from "../../src/check.ts";
-
-const props = (r: { violations: readonly { property: string }[] }): string[] =>
-  r.violations.map((v) => v.property).sort();
-const lengthOf = (
-  r: { violations: readonly { property: string; length: number }[] },
-  p: string,
-): number => r.violations.find((v) => v.property === p)?.length ?? -1;
+import {
+  checkVariant,
+  explain,
+  violatedProperties as props,
+  traceLength as lengthOf,
+} from "../../src/check.ts";
 
 describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memcg stats)", () => {
   it("v6 as posted: the first folio's memcg gets the whole batch's NUMA_PAGE_MIGRATE", async () => {

@@ -5,9 +5,11 @@
 //   - give the n CPUs distinct random priorities d, d+1, ..., d+n−1;
 //   - pick d−1 change points k_1..k_{d−1} among the steps 1..k;
 //   - at each step run the enabled CPU with the highest priority; when step k_i is reached,
-//     lower the priority of the CPU about to run to d−i (below every initial priority) and pick
-//     again.
-// Here k is an estimate of a run's length (ScheduleContext.k). The data is plain numbers: a
+//     lower the priority of the CPU about to run to i (the paper: "each k_i has an associated
+//     priority value of i"; below every initial priority, and a CPU lowered at a later change
+//     point ranks above one lowered earlier) and pick again.
+// Here k is an upper estimate of a run's length in steps (ScheduleContext.k, from run.ts's
+// estimateSteps: the longest of a few deterministic runs). The data is plain numbers: a
 // random key per CPU (sorting CPUs by key gives the priority order; ties go to the lower CPU,
 // so shrunk keys mean CPU0 first), change points drawn in [0, SPAN) and taken modulo k, and the
 // choices of nondeterministic steps.
@@ -39,12 +41,18 @@ function initialPriorities(keys: readonly number[], n: number, d: number): numbe
   return prio;
 }
 
-/** Step number (1-based) -> index i (1-based) of the change point there. Distinct steps. */
+/**
+ * Step number (1-based) -> index i (1-based) of the change point there: change point i is drawn
+ * uniformly in [1, k] (a value in [0, SPAN) modulo k). Two change points on the same step would
+ * be one; the later one moves to the next free step, wrapping around within [1, k], so every
+ * change point stays inside the run (when d−1 > k, only k of them fit).
+ */
 function changePoints(changes: readonly number[], k: number, d: number): Map<number, number> {
+  const K = Math.max(1, k);
   const at = new Map<number, number>();
-  for (let i = 1; i <= d - 1; i++) {
-    let s = 1 + ((changes[i - 1] ?? 0) % Math.max(1, k));
-    while (at.has(s)) s++;
+  for (let i = 1; i <= d - 1 && at.size < K; i++) {
+    let s = 1 + ((changes[i - 1] ?? 0) % K);
+    while (at.has(s)) s = (s % K) + 1;
     at.set(s, i);
   }
   return at;
@@ -77,7 +85,7 @@ function pctScheduler(
       let t = highest(view.enabled, state.prio);
       const i = state.at.get(view.step + 1);
       if (i !== undefined) {
-        state.prio[t] = d - i;
+        state.prio[t] = i;
         t = highest(view.enabled, state.prio);
       }
       const nch = view.choices(t);

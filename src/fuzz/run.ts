@@ -133,10 +133,65 @@ export function runSchedule(
   }
 }
 
-/** A scenario's typical run length (PCT's k): a round-robin run, bounded by depth. */
+/**
+ * An upper estimate of a run's length in steps (PCT's k, where change points are drawn): the
+ * longest of three deterministic runs that ignore every property (so a bug does not cut them
+ * short): round-robin, and each CPU running until it blocks or finishes, by ascending and by
+ * descending CPU number. A run that reaches `depth` (a CPU spinning forever) counts only when
+ * every run does; the result is at most `depth`.
+ */
 export function estimateSteps(model: CompiledModel, depth: number): number {
   const roundRobin: Scheduler = {
     next: (v) => ({ cpu: v.enabled.find((t) => t > v.last) ?? v.enabled[0]!, choice: 0 }),
   };
-  return Math.max(1, runSchedule(model, roundRobin, { depth }).moves.length);
+  const serial = (descending: boolean): Scheduler => ({
+    next: (v) => ({
+      cpu: v.enabled.includes(v.last)
+        ? v.last
+        : descending
+          ? v.enabled[v.enabled.length - 1]!
+          : v.enabled[0]!,
+      choice: 0,
+    }),
+  });
+  const runs = [roundRobin, serial(false), serial(true)].map((s) => runLength(model, s, depth));
+  const finished = runs.filter((r) => !r.atDepth).map((r) => r.steps);
+  return Math.max(1, ...(finished.length ? finished : runs.map((r) => r.steps)));
+}
+
+/** Steps of a run that follows `scheduler` while ignoring properties (stops at a step that throws). */
+function runLength(
+  model: CompiledModel,
+  scheduler: Scheduler,
+  depth: number,
+): { steps: number; atDepth: boolean } {
+  const b = model.init.slice();
+  const T = model.threads.length;
+  let last = -1;
+  for (let step = 0; ; step++) {
+    const enabled: number[] = [];
+    try {
+      for (let t = 0; t < T; t++)
+        if (nextNode(model.threads[t]!, b) && isEnabled(model, t, b)) enabled.push(t);
+    } catch {
+      return { steps: step, atDepth: false };
+    }
+    if (enabled.length === 0) return { steps: step, atDepth: false };
+    if (step >= depth) return { steps: step, atDepth: true };
+    const mv = scheduler.next({
+      model,
+      state: b,
+      enabled,
+      step,
+      last,
+      choices: (t) => choicesOf(model, t, b),
+    });
+    if (mv === undefined) return { steps: step, atDepth: false };
+    try {
+      execute(model, mv.cpu, mv.choice, b);
+    } catch {
+      return { steps: step + 1, atDepth: false };
+    }
+    last = mv.cpu;
+  }
 }
