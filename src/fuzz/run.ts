@@ -5,8 +5,7 @@
 
 import type { CompiledModel } from "../model/model.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
-import { ModelError, Violation } from "../rt/mem.ts";
-import { stateOutcomes, type Outcome } from "../trace/replay.ts";
+import { errorOutcome, stateOutcomes, type Outcome } from "../trace/replay.ts";
 import type { Scheduler, SchedView } from "./strategy.ts";
 
 export type RunEnd = "violation" | "done" | "depth" | "stopped" | "infeasible";
@@ -30,17 +29,6 @@ export interface RunOptions {
    * past a racy state; an invariant, an assertion, a deadlock or an end state ends its path).
    */
   readonly target?: string | readonly string[];
-}
-
-function thrownOutcome(e: unknown): Outcome {
-  if (e instanceof Violation)
-    return { property: e.property, kind: "assertion", message: e.message };
-  const msg = e instanceof Error ? e.message : String(e);
-  return {
-    property: e instanceof ModelError ? e.code : "model-error",
-    kind: "model-error",
-    message: msg,
-  };
 }
 
 /** The outcome that ends the run, if any. */
@@ -85,7 +73,7 @@ export function runSchedule(
       } catch (e) {
         // the explorer reports a guard that throws as that CPU's move failing
         moves.push({ cpu: t, choice: 0 });
-        return { moves, violation: thrownOutcome(e), end: "violation" };
+        return { moves, violation: errorOutcome(e), end: "violation" };
       }
     }
     if (enabled.length === 0) return { moves, violation: undefined, end: "done" };
@@ -109,7 +97,7 @@ export function runSchedule(
       nch = choicesOf(model, mv.cpu, b);
     } catch (e) {
       moves.push(mv);
-      return { moves, violation: thrownOutcome(e), end: "violation" };
+      return { moves, violation: errorOutcome(e), end: "violation" };
     }
     if (mv.choice < 0 || mv.choice >= nch) {
       return {
@@ -125,7 +113,7 @@ export function runSchedule(
       execute(model, mv.cpu, mv.choice, b);
     } catch (e) {
       b.set(pre);
-      return { moves, violation: thrownOutcome(e), end: "violation" };
+      return { moves, violation: errorOutcome(e), end: "violation" };
     }
     last = mv.cpu;
     stop = stopOn(stateOutcomes(model, b), opts.target);

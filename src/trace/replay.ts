@@ -143,7 +143,8 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
   return { steps, outcomes, final: b, infeasible: undefined };
 }
 
-function errorOutcome(e: unknown): Outcome {
+/** What a step, guard or property that threw amounts to: a violation, or a model error. */
+export function errorOutcome(e: unknown): Outcome {
   if (e instanceof Violation)
     return { property: e.property, kind: "assertion", message: e.message };
   const msg = e instanceof Error ? e.message : String(e);

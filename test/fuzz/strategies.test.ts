@@ -5,7 +5,8 @@ import philosophers from "../../models/classic/philosophers.ts";
 import flagLock from "../../models/classic/flag-lock.ts";
 import { compileModel, type CompiledModel } from "../../src/model/model.ts";
 import { execute, isEnabled, type Move } from "../../src/rt/machine.ts";
-import { runSchedule } from "../../src/fuzz/run.ts";
+import { estimateSteps, runSchedule } from "../../src/fuzz/run.ts";
+import { SPAN } from "../../src/fuzz/strategy.ts";
 import { pct, _internals as P } from "../../src/fuzz/pct.ts";
 import { preempt } from "../../src/fuzz/preempt.ts";
 import { random, _internals as R } from "../../src/fuzz/random.ts";
@@ -77,19 +78,61 @@ describe("PCT (Burckhardt et al., ASPLOS 2010)", () => {
     ]);
   });
 
-  it("always runs the highest-priority enabled CPU; a change point lowers it below every initial priority", () => {
-    // keys: CPU2 > CPU0 > CPU1; d = 3: priorities CPU2=5, CPU0=4, CPU1=3; change point 1 at step 3
+  it("always runs the highest-priority enabled CPU; the i-th change point lowers it to i", () => {
+    // keys: CPU2 > CPU0 > CPU1; d = 3: priorities CPU2=5, CPU0=4, CPU1=3; change points at steps 3, 8
     const s = P.pctScheduler({ keys: [5, 1, 9], changes: [2, 7], choices: [] }, 10, 3, 3);
+    expect(s.state.prio).toEqual([4, 3, 5]);
     expect(s.next(view([0, 1, 2], 0, -1))!.cpu).toBe(2);
     expect(s.next(view([0, 1], 1, 2))!.cpu).toBe(0); // CPU2 blocked: next highest
-    expect(s.next(view([0, 1, 2], 2, 0))!.cpu).toBe(0); // step 3 is the change point: CPU2 would run...
-    expect(s.state.prio[2]).toBe(2); // ...and drops to d-1 = 2, below every initial priority
+    expect(s.next(view([0, 1, 2], 2, 0))!.cpu).toBe(0); // step 3 is change point 1: CPU2 would run...
+    expect(s.state.prio[2]).toBe(1); // ...and drops to 1, below every initial priority
     expect(s.next(view([1, 2], 3, 0))!.cpu).toBe(1);
     expect(s.next(view([2], 4, 1))!.cpu).toBe(2);
     expect(s.next(view([0, 1], 5, 2))!.cpu).toBe(0);
     expect(s.next(view([0, 1], 6, 0))!.cpu).toBe(0);
-    expect(s.next(view([0, 1, 2], 7, 0))!.cpu).toBe(1); // step 8, change point 2: CPU0 drops to d-2 = 1
-    expect(s.state.prio).toEqual([1, 3, 2]);
+    expect(s.next(view([0, 1, 2], 7, 0))!.cpu).toBe(1); // step 8, change point 2: CPU0 drops to 2
+    expect(s.state.prio).toEqual([2, 3, 1]);
+    // lowered at the later change point, CPU0 now ranks above CPU2 (the paper's order, not d-i)
+    expect(s.next(view([0, 2], 8, 1))!.cpu).toBe(0);
+  });
+
+  it("change points are uniform over [1, k] and stay inside it when they collide", () => {
+    // SPAN is a multiple of k for k <= 16: every step of [1, k] gets exactly SPAN/k draws
+    for (const k of [1, 7, 16]) {
+      const count = new Array<number>(k + 1).fill(0);
+      for (let v = 0; v < SPAN; v += 1) count[[...P.changePoints([v], k, 2).keys()][0]!]!++;
+      expect(count.slice(1)).toEqual(new Array<number>(k).fill(SPAN / k));
+    }
+    // a collision at the last step wraps to step 1, not past k
+    expect([...P.changePoints([9, 9], 10, 3).entries()]).toEqual([
+      [10, 1],
+      [1, 2],
+    ]);
+    // more change points than steps: each of the k steps gets one
+    const at = P.changePoints([0, 0, 0, 0], 2, 5);
+    expect([...at.keys()].sort()).toEqual([1, 2]);
+  });
+
+  it("k is the length of a whole run, not of one cut short by the bug", () => {
+    // test-then-set: a round-robin run breaks mutual exclusion after a few steps
+    const model = compileModel(flagLock, "test-then-set", { cpus: 2 });
+    const rr = runSchedule(
+      model,
+      { next: (v) => ({ cpu: v.enabled.find((t) => t > v.last) ?? v.enabled[0]!, choice: 0 }) },
+      { depth: 500 },
+    );
+    expect(rr.end).toBe("violation");
+    // each CPU running to completion in turn does not break it, and is longer
+    const serial = runSchedule(
+      model,
+      { next: (v) => ({ cpu: v.enabled.includes(v.last) ? v.last : v.enabled[0]!, choice: 0 }) },
+      { depth: 500 },
+    );
+    expect(serial.end).toBe("done");
+    const k = estimateSteps(model, 500);
+    expect(k).toBeGreaterThan(rr.moves.length);
+    expect(k).toBeGreaterThanOrEqual(serial.moves.length);
+    expect(estimateSteps(model, 3)).toBeLessThanOrEqual(3);
   });
 
   it("on a model: each move is the highest-priority enabled CPU at that point", () => {
