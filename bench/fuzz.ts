@@ -15,7 +15,8 @@
 import { loadModels } from "../src/cli/load.ts";
 import { fuzzModel } from "../src/fuzz/index.ts";
 import { checkVariant } from "../src/check.ts";
-import { resolveParams, type ModelDef } from "../src/model/model.ts";
+import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
+import { estimateSteps } from "../src/fuzz/run.ts";
 
 interface Opts {
   seeds: number;
@@ -25,6 +26,10 @@ interface Opts {
   depth: number;
   pctDepth: number;
   preemptions: number;
+  section: "default" | "scaled" | "all";
+  scaledBudget: number;
+  scaledSeconds: number;
+  tuneSeeds: number;
 }
 
 function parse(argv: string[]): Opts {
@@ -36,6 +41,10 @@ function parse(argv: string[]): Opts {
     depth: 500,
     pctDepth: 3,
     preemptions: 2,
+    section: "all",
+    scaledBudget: 2000,
+    scaledSeconds: 25,
+    tuneSeeds: 5,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -47,6 +56,13 @@ function parse(argv: string[]): Opts {
     else if (a === "--only") o.only = v;
     else if (a === "--pct-depth") o.pctDepth = Number(v);
     else if (a === "--preemptions") o.preemptions = Number(v);
+    else if (a === "--section") {
+      if (v !== "default" && v !== "scaled" && v !== "all")
+        throw new Error(`--section ${v}: expected default, scaled or all`);
+      o.section = v;
+    } else if (a === "--scaled-budget") o.scaledBudget = Number(v);
+    else if (a === "--scaled-seconds") o.scaledSeconds = Number(v);
+    else if (a === "--tune-seeds") o.tuneSeeds = Number(v);
     else continue;
     i++;
   }
@@ -154,8 +170,7 @@ function fmtRuns(c: Cell, budget: number): string {
   return `${m > budget ? `>${budget}` : String(m)} (${c.found}/${c.seeds})`;
 }
 
-async function main(): Promise<void> {
-  const o = parse(process.argv.slice(2));
+async function defaultSection(o: Opts): Promise<void> {
   const models = (await loadModels(["models"])).filter(
     (m) => !o.only || m.def.name.includes(o.only),
   );
@@ -231,6 +246,226 @@ async function main(): Promise<void> {
       "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). found/shrunk len: median trace length over" +
       "\nevery counterexample found; shrunk/BFS: shrunk length over the explorer's shortest for the same property and scenario.",
   );
+}
+
+// The scaled section: the same seeded bugs in larger scenarios (parameters towards their
+// declared maximum), where a run is longer and a uniform random schedule is diluted among
+// many more interleavings. Only runs to the first failure (no shrinking), against the
+// exhaustive explorer's state count at that size when it finishes within a few seconds.
+
+interface Scaled {
+  readonly model: string;
+  readonly variant: string;
+  /** Parameters set on top of the variant's (never one the variant fixes). */
+  readonly params: Readonly<Record<string, number>>;
+}
+
+const SCALED: readonly Scaled[] = [
+  { model: "flag-lock", variant: "test-then-set", params: { cpus: 4 } },
+  { model: "philosophers", variant: "left-then-right", params: { n: 6 } },
+  { model: "deferred-split", variant: "private-list", params: { folios: 3, putters: 2 } },
+  { model: "deferred-split", variant: "list-lru", params: { folios: 3, putters: 2 } },
+  {
+    model: "deferred-split",
+    variant: "list-lru-clear-before-isolate",
+    params: { folios: 3, putters: 2 },
+  },
+  { model: "migration-requeue", variant: "no-requeue-private-list", params: { other_folio: 1 } },
+  { model: "migration-requeue", variant: "v2-private-list", params: { other_folio: 1 } },
+  { model: "migration-requeue", variant: "v3-folio-batch", params: { other_folio: 1 } },
+  { model: "list-lru-split", variant: "freeze-then-lock", params: { third_party: 1 } },
+  {
+    model: "list-lru-split",
+    variant: "lock-then-freeze",
+    params: { third_party: 1, split_can_fail: 1 },
+  },
+  { model: "misplaced-migration", variant: "v2", params: { nr_folios: 3, nr_memcgs: 3 } },
+  { model: "misplaced-migration", variant: "v6", params: { nr_folios: 3, nr_memcgs: 3 } },
+];
+
+const PCT_DEPTHS = [2, 3, 5] as const;
+/** Reported medians use seeds s·7919 (as the default section); tuning uses other seeds. */
+const reportSeed = (s: number): number => s * 7919;
+const tuneSeed = (s: number): number => 1_000_003 + s * 104_729;
+
+interface RunsCell {
+  runs: number[]; // budget + 1 for a seed that found nothing
+  found: number;
+  seeds: number;
+  seconds: number;
+}
+
+async function runsCell(
+  def: ModelDef,
+  variant: string,
+  props: readonly string[],
+  params: Readonly<Record<string, number>>,
+  strategy: Strat,
+  pctDepth: number,
+  seeds: readonly number[],
+  budget: number,
+  maxSeconds: number,
+  depth: number,
+  preemptions: number,
+): Promise<RunsCell> {
+  const c: RunsCell = { runs: [], found: 0, seeds: 0, seconds: 0 };
+  const t0 = performance.now();
+  for (const seed of seeds) {
+    const left = maxSeconds - (performance.now() - t0) / 1000;
+    if (left <= 0) break;
+    const r = await fuzzModel(def, {
+      variant,
+      strategy,
+      runs: budget,
+      depth,
+      seed,
+      property: props,
+      params,
+      pctDepth,
+      preemptions,
+      shrink: false,
+      confirm: false,
+      maxSeconds: left,
+    });
+    const cx = r.counterexample;
+    // a seed cut off by the time limit before finding anything says nothing: not counted
+    if (!cx && r.stopped !== undefined) break;
+    c.seeds++;
+    if (cx) {
+      c.found++;
+      c.runs.push(cx.run);
+    } else c.runs.push(budget + 1);
+  }
+  c.seconds = (performance.now() - t0) / 1000;
+  return c;
+}
+
+function fmtCell(c: RunsCell, budget: number): string {
+  if (c.seeds === 0) return "- (0 seeds)";
+  const m = median(c.runs);
+  return `${m > budget ? `>${budget}` : String(m)} (${c.found}/${c.seeds})`;
+}
+
+function fmtRatio(r: RunsCell, p: RunsCell, budget: number): string {
+  if (r.seeds === 0 || p.seeds === 0) return "-";
+  const rm = median(r.runs);
+  const pm = median(p.runs);
+  if (rm > budget && pm > budget) return "-";
+  const x = (rm / pm).toFixed(1);
+  return rm > budget ? `>${x}x` : pm > budget ? `<${x}x` : `${x}x`;
+}
+
+async function bfsStates(
+  def: ModelDef,
+  variant: string,
+  params: Readonly<Record<string, number>>,
+): Promise<string> {
+  const c = await checkVariant(def, variant, {
+    params,
+    strategy: "bfs",
+    maxStates: 2_000_000,
+    maxSeconds: 5,
+    stopOnFirst: false,
+  });
+  const r = c.result;
+  return r.complete ? String(r.states) : `>${r.states} (cut ${r.seconds.toFixed(0)}s)`;
+}
+
+async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Promise<void> {
+  const B = o.scaledBudget;
+  const T = o.scaledSeconds;
+  const seeds = Array.from({ length: o.seeds }, (_, i) => reportSeed(i + 1));
+  const tune = Array.from({ length: o.tuneSeeds }, (_, i) => tuneSeed(i + 1));
+  console.log(
+    `\nscaled scenarios: runs to the first failure, median over ${o.seeds} seeds, budget ${B} runs, depth ${o.depth}, ` +
+      `at most ${T}s per cell (a cell that runs out of time reports the seeds it finished: see (found/seeds));` +
+      `\nPCT d=${o.pctDepth} as in the default section, and PCT with the best d of {${PCT_DEPTHS.join(",")}} chosen on ` +
+      `${o.tuneSeeds} separate tuning seeds (budget ${Math.ceil(B / 4)}), then measured on the reported seeds.\n`,
+  );
+  const header = [
+    "model / variant  (scaled params)",
+    "BFS states",
+    "k",
+    "random runs",
+    `pct d=${o.pctDepth} runs`,
+    "pct best-d runs",
+    "preempt runs",
+    `random/pct d=${o.pctDepth}`,
+    "random/pct best",
+  ];
+  const rows: string[][] = [header];
+  for (const sc of SCALED) {
+    const def = defs.get(sc.model);
+    if (!def || (o.only && !def.name.includes(o.only))) continue;
+    const v = def.variants[sc.variant];
+    if (!v || v.expect === "holds") continue;
+    const props = v.expect.violated;
+    const params = { ...resolveParams(def, sc.variant), ...sc.params };
+    const t0 = performance.now();
+    const bfs = await bfsStates(def, sc.variant, params);
+    const k = estimateSteps(compileModel(def, sc.variant, params), o.depth);
+    const go = (s: Strat, d: number, ss: readonly number[], budget = B, secs = T) =>
+      runsCell(def, sc.variant, props, params, s, d, ss, budget, secs, o.depth, o.preemptions);
+    // tuning: smallest median on the tuning seeds (ties: smaller d)
+    let bestD = o.pctDepth;
+    let bestM = Infinity;
+    for (const d of PCT_DEPTHS) {
+      const c = await go("pct", d, tune, Math.ceil(B / 4), T / 3);
+      const m = c.seeds ? median(c.runs) : Infinity;
+      if (m < bestM) [bestM, bestD] = [m, d];
+    }
+    const random = await go("random", o.pctDepth, seeds);
+    const pctFixed = await go("pct", o.pctDepth, seeds);
+    const pctBest = bestD === o.pctDepth ? pctFixed : await go("pct", bestD, seeds);
+    const pre = await go("preempt", o.pctDepth, seeds);
+    const ps = Object.entries(sc.params)
+      .map(([a, b]) => `${a}=${b}`)
+      .join(" ");
+    rows.push([
+      `${def.name} / ${sc.variant}  (${ps})`,
+      bfs,
+      String(k),
+      fmtCell(random, B),
+      fmtCell(pctFixed, B),
+      `d=${bestD}: ${fmtCell(pctBest, B)}`,
+      fmtCell(pre, B),
+      fmtRatio(random, pctFixed, B),
+      fmtRatio(random, pctBest, B),
+    ]);
+    process.stderr.write(
+      `  scaled ${def.name}/${sc.variant}: ${((performance.now() - t0) / 1000).toFixed(1)}s\n`,
+    );
+  }
+  printTable(header, rows);
+  console.log(
+    "\nBFS states: the exhaustive explorer's reachable states at that size ('>N (cut)': not finished within 5s / 2M" +
+      "\nstates). k: PCT's estimate of a run's length in steps. runs: median runs to the first failure (seeds that found" +
+      "\nit / seeds run; a seed that found nothing in the budget counts as more than the budget). pct best-d: the d" +
+      "\nchosen on the tuning seeds, measured on the reported ones. random/pct: how many times fewer runs PCT needs.",
+  );
+}
+
+function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const w = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log(
+    rows
+      .map((r) =>
+        r
+          .map((x, i) => x.padEnd(w[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n"),
+  );
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  if (o.section !== "scaled") await defaultSection(o);
+  if (o.section !== "default") {
+    const models = await loadModels(["models"]);
+    await scaledSection(o, new Map(models.map((m) => [m.def.name, m.def])));
+  }
 }
 
 await main();

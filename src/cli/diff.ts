@@ -5,6 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { columns } from "./columns.ts";
 import { loadModels } from "./load.ts";
 import {
   checkVariant,
@@ -145,18 +146,8 @@ export async function runDiff(args: string[]): Promise<number> {
           (r.judgement ? (r.judgement.ok ? ", as declared" : ", NOT as declared") : ""),
       ),
     ]);
-    const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     console.log(`${def.name}: ${def.doc}\n`);
-    console.log(
-      rows
-        .map((r) =>
-          r
-            .map((x, i) => x.padEnd(w[i]!))
-            .join("  ")
-            .trimEnd(),
-        )
-        .join("\n"),
-    );
+    console.log(columns(rows));
     const notes: string[] = [];
     if (props.some((p) => !p.declared))
       notes.push(

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
+import { columns } from "./columns.ts";
 import { loadModels, loadFile, type LoadedModel } from "./load.ts";
 import { checkVariant, explain, propertyStatuses, type Checked } from "../check.ts";
 import { compileModel, modelFrame, resolveParams } from "../model/model.ts";
@@ -479,10 +480,7 @@ export function table(cs: readonly Checked[]): string {
         (r.stopReason ? `stopped: ${r.stopReason}` : "-"),
     ]);
   }
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]!))).join("  "))
-    .join("\n");
+  return columns(rows);
 }
 
 function findRoot(from: string): string | undefined {
