@@ -365,7 +365,7 @@ async function bfsStates(
     strategy: "bfs",
     maxStates: 2_000_000,
     maxSeconds: 5,
-    stopOnFirst: false,
+    stopAtFirst: false,
   });
   const r = c.result;
   return r.complete ? String(r.states) : `>${r.states} (cut ${r.seconds.toFixed(0)}s)`;

@@ -12,10 +12,7 @@ import { fuzzModel, type FuzzResult } from "../fuzz/fuzz.ts";
 import { formatFailure } from "../fuzz/report.ts";
 import { STRATEGY_NAMES } from "../fuzz/strategies.ts";
 import { resolveParams } from "../model/model.ts";
-
-const EXIT_OK = 0;
-const EXIT_VIOLATION = 1;
-const EXIT_USAGE = 2;
+import { EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt } from "./main.ts";
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
@@ -123,47 +120,56 @@ export async function runFuzz(args: string[]): Promise<number> {
   const json = values.json === true;
   const progress = !json && !values.quiet && process.stderr.isTTY === true;
   const results: FuzzResult[] = [];
-  for (const lm of models) {
-    if (values.variant !== undefined && !(values.variant in lm.def.variants)) {
-      if (models.length === 1) resolveParams(lm.def, values.variant); // throws E_VARIANT naming the variants
-      continue;
+  const { signal, dispose } = installInterrupt();
+  try {
+    for (const lm of models) {
+      if (values.variant !== undefined && !(values.variant in lm.def.variants)) {
+        if (models.length === 1) resolveParams(lm.def, values.variant); // throws E_VARIANT naming the variants
+        continue;
+      }
+      const variants =
+        values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
+      for (const v of variants) {
+        if (signal.stop) break;
+        let last = 0;
+        let live = false;
+        const r = await fuzzModel(lm.def, {
+          variant: v,
+          strategy: strategy as "random" | "pct" | "preempt",
+          runs,
+          depth,
+          seed,
+          params,
+          pctDepth,
+          preemptions,
+          property: values.property,
+          maxSeconds: int("--max-seconds", values["max-seconds"], 1),
+          shrink: !values["no-shrink"],
+          confirm: !values["no-confirm"],
+          saveTo: values["no-save"] ? undefined : values.save,
+          file: lm.file,
+          signal,
+          onProgress: progress
+            ? (p) => {
+                const now = performance.now();
+                if (now - last < 200) return;
+                last = now;
+                live = true;
+                process.stderr.write(
+                  `\r${lm.def.name}/${v}: run ${p.run}/${p.runs}  ${p.steps} steps  ${p.seconds.toFixed(1)}s\x1b[K`,
+                );
+              }
+            : undefined,
+        });
+        if (live) process.stderr.write("\r\x1b[K");
+        results.push(r);
+        if (!json) console.log(`${formatFailure(r)}\n`);
+      }
     }
-    const variants = values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
-    for (const v of variants) {
-      let last = 0;
-      let live = false;
-      const r = await fuzzModel(lm.def, {
-        variant: v,
-        strategy: strategy as "random" | "pct" | "preempt",
-        runs,
-        depth,
-        seed,
-        params,
-        pctDepth,
-        preemptions,
-        property: values.property,
-        maxSeconds: int("--max-seconds", values["max-seconds"], 1),
-        shrink: !values["no-shrink"],
-        confirm: !values["no-confirm"],
-        saveTo: values["no-save"] ? undefined : values.save,
-        file: lm.file,
-        onProgress: progress
-          ? (p) => {
-              const now = performance.now();
-              if (now - last < 200) return;
-              last = now;
-              live = true;
-              process.stderr.write(
-                `\r${lm.def.name}/${v}: run ${p.run}/${p.runs}  ${p.steps} steps  ${p.seconds.toFixed(1)}s\x1b[K`,
-              );
-            }
-          : undefined,
-      });
-      if (live) process.stderr.write("\r\x1b[K");
-      results.push(r);
-      if (!json) console.log(`${formatFailure(r)}\n`);
-    }
+  } finally {
+    dispose();
   }
+  const stopped = results.filter((r) => r.stopped !== undefined && !r.counterexample && !r.error);
   if (json) console.log(JSON.stringify({ results: results.map(resultJson) }, null, 2));
   else {
     const bad = results.filter((r) => r.counterexample).length;
@@ -172,11 +178,15 @@ export async function runFuzz(args: string[]): Promise<number> {
         (bad ? `${bad} with a violation` : "no violation found") +
         (results.some((r) => !r.counterexample && !r.error)
           ? ". Finding nothing in N random runs is not a proof: `interleave check` explores every interleaving."
-          : "."),
+          : ".") +
+        (stopped.length
+          ? ` Stopped early (${stopped.map((r) => `${r.model}/${r.variant} after ${r.runs} of ${r.runsRequested} runs: ${r.stopped}`).join("; ")}).`
+          : ""),
     );
   }
   if (results.some((r) => r.error)) return EXIT_USAGE;
   if (results.some((r) => r.counterexample)) return EXIT_VIOLATION;
+  if (stopped.length > 0 || signal.stop) return EXIT_INCOMPLETE;
   return EXIT_OK;
 }
 
@@ -189,6 +199,7 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
     seed: r.seed,
     runs: r.runs,
     runsRequested: r.runsRequested,
+    stopped: r.stopped ?? null,
     depth: r.depth,
     steps: r.steps,
     cutAtDepth: r.cutAtDepth,

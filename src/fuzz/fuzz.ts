@@ -52,6 +52,8 @@ export interface FuzzOptions extends StrategyOptions {
   /** The model's file, relative to the repository root (recorded in saved counterexamples). */
   readonly file?: string;
   readonly onProgress?: (p: FuzzProgress) => void;
+  /** Set `stop` to true (e.g. from a SIGINT handler) to end the session early. */
+  readonly signal?: { stop: boolean };
 }
 
 export interface FuzzProgress {
@@ -106,8 +108,8 @@ export interface FuzzResult {
   readonly seconds: number;
   /** Runs that ended at the depth bound without finishing. */
   readonly cutAtDepth: number;
-  /** Set when the session ended before its runs were done (maxSeconds). */
-  readonly stopped?: "time";
+  /** Set when the session ended before its runs were done (maxSeconds, or interrupted). */
+  readonly stopped?: "time" | "interrupted";
   readonly counterexample?: FuzzCounterexample;
   /** The model rejected a generated scenario, or the replayed schedule does not fit. */
   readonly error?: {
@@ -225,6 +227,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   for (let i = 0; i < runs; i++) {
     const now = performance.now();
     if (i > 0 && now > deadline) return done(i, { stopped: "time" });
+    if (opts.signal?.stop) return done(i, { stopped: "interrupted" });
     if (now - lastYield > 50) {
       // let timers and signal handlers run
       await new Promise<void>((r) => setImmediate(r));

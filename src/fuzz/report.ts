@@ -29,7 +29,9 @@ export function formatFailure(r: FuzzResult): string {
   if (!cx) {
     return (
       `${r.model} / ${r.variant}: no violation in ${r.runs} ${r.strategy} runs (seed ${r.seed})` +
-      (r.stopped ? `, stopped after the time limit (${r.runsRequested} asked)` : "") +
+      (r.stopped
+        ? `, stopped ${r.stopped === "time" ? "at the time limit" : "by an interrupt"} (${r.runsRequested} asked)`
+        : "") +
       (r.cutAtDepth
         ? `; ${r.cutAtDepth} run(s) reached the depth bound ${r.depth} unfinished`
         : "") +

@@ -119,3 +119,25 @@ describe("fuzz API", () => {
     expect(r.counterexample!.shrunk.length).toBe(2);
   });
 });
+
+describe("fuzzModel: ending a session early", () => {
+  it("an interrupt (signal.stop) ends the session with stopped: interrupted and the runs done so far", async () => {
+    const signal = { stop: false };
+    let seen = 0;
+    const r = await fuzzModel(philosophers, {
+      variant: "ordered",
+      runs: 100_000,
+      seed: 5,
+      signal,
+      onProgress: (p) => {
+        seen = p.run;
+        if (p.run >= 50) signal.stop = true;
+      },
+    });
+    expect(r.counterexample).toBeUndefined();
+    expect(r.stopped).toBe("interrupted");
+    expect(r.runs).toBeGreaterThanOrEqual(50);
+    expect(r.runs).toBeLessThan(100_000);
+    expect(seen).toBeGreaterThanOrEqual(50);
+  });
+});
