@@ -5,9 +5,10 @@
 //   - give the n CPUs distinct random priorities d, d+1, ..., d+n−1;
 //   - pick d−1 change points k_1..k_{d−1} among the steps 1..k;
 //   - at each step run the enabled CPU with the highest priority; when step k_i is reached,
-//     lower the priority of the CPU about to run to i (the paper: "each k_i has an associated
-//     priority value of i"; below every initial priority, and a CPU lowered at a later change
-//     point ranks above one lowered earlier) and pick again.
+//     lower the priority of the CPU about to run to i (below every initial priority; a CPU
+//     lowered at a later-numbered change point ranks above one lowered at an earlier-numbered
+//     one) and pick again. The change points are drawn independently, so giving the i-th one
+//     priority d−i instead would find bugs with the same probability; i is the paper's wording.
 // Here k is an upper estimate of a run's length in steps (ScheduleContext.k, from run.ts's
 // estimateSteps: the longest of a few deterministic runs). The data is plain numbers: a
 // random key per CPU (sorting CPUs by key gives the priority order; ties go to the lower CPU,
