@@ -11,6 +11,13 @@
 //   npm run bench:fuzz -- --only philosophers       models whose name contains this
 //   npm run bench:fuzz -- --seeds 20 --budget 1000 --max-seconds 20   (per cell)
 //   npm run bench:fuzz -- --pct-depth 5 --preemptions 3
+//
+// Then a "scaled" section (scaledSection below): the same bugs in larger scenarios, runs to the
+// first failure only, PCT at d=3 and at the best d of {2,3,5} picked on separate tuning seeds,
+// and the explorer's state count at that size.
+//
+//   npm run bench:fuzz -- --section default|scaled|all   (default: all)
+//   npm run bench:fuzz -- --scaled-budget 2000 --scaled-seconds 25 --tune-seeds 5
 
 import { loadModels } from "../src/cli/load.ts";
 import { fuzzModel } from "../src/fuzz/index.ts";
@@ -270,6 +277,17 @@ const SCALED: readonly Scaled[] = [
     variant: "list-lru-clear-before-isolate",
     params: { folios: 3, putters: 2 },
   },
+  // past the explorer's reach: more CPUs on the same queue
+  {
+    model: "deferred-split",
+    variant: "private-list",
+    params: { folios: 3, putters: 3, scanners: 2, with_migration: 1, with_sync_split: 1 },
+  },
+  {
+    model: "deferred-split",
+    variant: "list-lru",
+    params: { folios: 3, putters: 3, scanners: 2, with_migration: 1, with_sync_split: 1 },
+  },
   { model: "migration-requeue", variant: "no-requeue-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v2-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v3-folio-batch", params: { other_folio: 1 } },
@@ -363,12 +381,12 @@ async function bfsStates(
   const c = await checkVariant(def, variant, {
     params,
     strategy: "bfs",
-    maxStates: 2_000_000,
-    maxSeconds: 5,
+    maxStates: 3_000_000,
+    maxSeconds: 10,
     stopAtFirst: false,
   });
   const r = c.result;
-  return r.complete ? String(r.states) : `>${r.states} (cut ${r.seconds.toFixed(0)}s)`;
+  return r.complete ? String(r.states) : `>${r.states} (cut at ${r.seconds.toFixed(0)}s)`;
 }
 
 async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Promise<void> {
@@ -407,12 +425,14 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     const go = (s: Strat, d: number, ss: readonly number[], budget = B, secs = T) =>
       runsCell(def, sc.variant, props, params, s, d, ss, budget, secs, o.depth, o.preemptions);
     // tuning: smallest median on the tuning seeds (ties: smaller d)
+    // tuning: smallest median on the tuning seeds; ties (e.g. all over the budget): most seeds
+    // that found it, then the smaller d
     let bestD = o.pctDepth;
-    let bestM = Infinity;
+    let best = [Infinity, 0];
     for (const d of PCT_DEPTHS) {
       const c = await go("pct", d, tune, Math.ceil(B / 4), T / 3);
       const m = c.seeds ? median(c.runs) : Infinity;
-      if (m < bestM) [bestM, bestD] = [m, d];
+      if (m < best[0]! || (m === best[0] && c.found > best[1]!)) [best, bestD] = [[m, c.found], d];
     }
     const random = await go("random", o.pctDepth, seeds);
     const pctFixed = await go("pct", o.pctDepth, seeds);
@@ -438,7 +458,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
   }
   printTable(header, rows);
   console.log(
-    "\nBFS states: the exhaustive explorer's reachable states at that size ('>N (cut)': not finished within 5s / 2M" +
+    "\nBFS states: the exhaustive explorer's reachable states at that size ('>N (cut)': not finished within 10s / 3M" +
       "\nstates). k: PCT's estimate of a run's length in steps. runs: median runs to the first failure (seeds that found" +
       "\nit / seeds run; a seed that found nothing in the budget counts as more than the budget). pct best-d: the d" +
       "\nchosen on the tuning seeds, measured on the reported ones. random/pct: how many times fewer runs PCT needs.",

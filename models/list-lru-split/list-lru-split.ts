@@ -228,6 +228,8 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
     "freeze-then-lock+flag-first": {
       doc: "as suggested, with the lost-race branch clearing PG_partially_mapped before list_lru_isolate()",
       options: { order: "freeze-then-lock", callback: "flag-first" },
+      // holds only with a split that cannot fail: split_can_fail=1 is the +split-fails variant below
+      params: { split_can_fail: 0 },
       expect: "holds",
     },
     "lock-then-freeze+flag-first+split-fails": {

@@ -8,7 +8,9 @@
 //     lower the priority of the CPU about to run to i (below every initial priority; a CPU
 //     lowered at a later-numbered change point ranks above one lowered at an earlier-numbered
 //     one) and pick again. The change points are drawn independently, so giving the i-th one
-//     priority d−i instead would find bugs with the same probability; i is the paper's wording.
+//     priority d−i instead would find bugs with the same probability; we use i.
+//   - a CPU spinning in a busy-wait loop (its move led back to a state already seen in the run)
+//     yields: its priority drops below every other, so the CPU it waits for can run.
 // Here k is an upper estimate of a run's length in steps (ScheduleContext.k, from run.ts's
 // estimateSteps: the longest of a few deterministic runs). The data is plain numbers: a
 // random key per CPU (sorting CPUs by key gives the priority order; ties go to the lower CPU,
@@ -68,6 +70,10 @@ function highest(enabled: readonly number[], prio: readonly number[]): number {
 export interface PctState {
   readonly prio: number[];
   readonly at: Map<number, number>;
+  /** States seen in this run (to spot a CPU spinning without progress). */
+  readonly seen: Set<string>;
+  /** Yields so far (a spinning CPU's priority becomes −yields, below everyone's). */
+  yields: number;
 }
 
 function pctScheduler(
@@ -79,10 +85,20 @@ function pctScheduler(
   const state: PctState = {
     prio: initialPriorities(data.keys, n, d),
     at: changePoints(data.changes, k, d),
+    seen: new Set(),
+    yields: 0,
   };
   return {
     state,
     next(view) {
+      // A move that brought the machine back to a state of this run made no progress: the CPU
+      // is spinning (a busy-wait loop). The paper assumes every run ends within k steps; a
+      // spinning CPU of the highest priority would instead starve the CPU it waits for until
+      // the depth bound. So it yields: its priority drops below every other.
+      const key = view.state.join(",");
+      if (state.seen.has(key)) {
+        if (view.last >= 0) state.prio[view.last] = -++state.yields;
+      } else state.seen.add(key);
       let t = highest(view.enabled, state.prio);
       const i = state.at.get(view.step + 1);
       if (i !== undefined) {

@@ -1,6 +1,7 @@
 // Bounded preemption (context bounding, M. Musuvathi and S. Qadeer, "Iterative Context Bounding
 // for Systematic Testing of Multithreaded Programs", PLDI 2007), randomized: a CPU keeps running
-// until it blocks or finishes, then an enabled CPU is picked at random (not a preemption); at
+// until it blocks, finishes or spins (its move led back to a state already seen in the run: a
+// busy-wait), then an enabled CPU is picked at random (not a preemption); at
 // most `bound` times, at random steps, the running CPU is switched away from while it could
 // still run (a preemption) to another enabled CPU picked at random.
 
@@ -27,13 +28,22 @@ function preemptScheduler(
     if (!at.has(s)) at.set(s, p.to);
   }
   let used = 0;
+  const seen = new Set<string>();
   return {
     preemptions: () => used,
     next(view) {
       const E = view.enabled;
       const slot = data.picks[view.step % PICK_SLOTS] ?? 0;
+      // back in a state already seen in this run: the last CPU is spinning (busy-wait) and
+      // counts as blocked, so switching away from it is not a preemption
+      const key = view.state.join(",");
+      const spinning = seen.has(key);
+      seen.add(key);
       let cpu: number;
-      if (E.includes(view.last)) {
+      if (spinning && E.length > 1 && E.includes(view.last)) {
+        const others = E.filter((t) => t !== view.last);
+        cpu = others[slot % others.length]!;
+      } else if (E.includes(view.last)) {
         const to = at.get(view.step + 1);
         if (to !== undefined && E.length > 1 && used < bound) {
           const others = E.filter((t) => t !== view.last);

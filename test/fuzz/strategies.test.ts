@@ -16,7 +16,7 @@ import type { SchedView } from "../../src/fuzz/strategy.ts";
 function view(enabled: number[], step: number, last: number, nch = 1): SchedView {
   return {
     model: undefined as unknown as CompiledModel,
-    state: new Int32Array(0),
+    state: Int32Array.of(step), // a new state at every step: no CPU spins
     enabled,
     step,
     last,
@@ -24,13 +24,20 @@ function view(enabled: number[], step: number, last: number, nch = 1): SchedView
   };
 }
 
-/** Switches away from a CPU that could still have run the next step. */
+/**
+ * Switches away from a CPU that could still have run the next step, unless that CPU was
+ * spinning (its move led back to a state already seen in the run: a busy-wait, which yields).
+ */
 function preemptions(model: CompiledModel, moves: readonly Move[]): number {
   const b = model.init.slice();
+  const seen = new Set<string>();
   let n = 0;
   for (let i = 0; i < moves.length; i++) {
     const prev = i > 0 ? moves[i - 1]!.cpu : -1;
-    if (prev >= 0 && moves[i]!.cpu !== prev && isEnabled(model, prev, b)) n++;
+    const key = b.join(",");
+    const spinning = seen.has(key);
+    seen.add(key);
+    if (prev >= 0 && !spinning && moves[i]!.cpu !== prev && isEnabled(model, prev, b)) n++;
     execute(model, moves[i]!.cpu, moves[i]!.choice, b);
   }
   return n;
@@ -156,6 +163,24 @@ describe("PCT (Burckhardt et al., ASPLOS 2010)", () => {
       }),
       { numRuns: 50, seed: 3 },
     );
+  });
+
+  it("a CPU spinning on a lock yields: no run is starved into the depth bound", () => {
+    // test-then-set spins on `locked`; a lock holder lowered below the spinners used to stay
+    // starved until the depth bound
+    const model = compileModel(flagLock, "test-then-set", { cpus: 3 });
+    for (const d of [2, 3, 5]) {
+      fc.assert(
+        fc.property(pct(d).arbitrary({ depth: 300 }), (data) => {
+          const r = runSchedule(model, pct(d).scheduler(data, { k: 15, depth: 300 }), {
+            depth: 300,
+          });
+          expect(r.end).not.toBe("depth");
+          expect(r.moves.length).toBeLessThan(60);
+        }),
+        { numRuns: 100, seed: 5 },
+      );
+    }
   });
 
   it("rejects a depth below 1", () => {
