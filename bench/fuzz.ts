@@ -22,6 +22,7 @@
 import { loadModels } from "../src/cli/load.ts";
 import { fuzzModel } from "../src/fuzz/index.ts";
 import { checkVariant } from "../src/check.ts";
+import { columns } from "../src/cli/columns.ts";
 import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
 import { estimateSteps } from "../src/fuzz/run.ts";
 
@@ -237,17 +238,7 @@ async function defaultSection(o: Opts): Promise<void> {
       `  ${b.def.name}/${b.variant}: ${all.map((c) => c.seconds.toFixed(1)).join("s, ")}s\n`,
     );
   }
-  const w = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(
-    rows
-      .map((r) =>
-        r
-          .map((x, i) => x.padEnd(w[i]!))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n"),
-  );
+  console.log(columns(rows));
   console.log(
     "\nruns: median runs to the first failure over the seeds (seeds that found it / seeds run); random/pct: how many" +
       "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). found/shrunk len: median trace length over" +
@@ -456,26 +447,12 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
       `  scaled ${def.name}/${sc.variant}: ${((performance.now() - t0) / 1000).toFixed(1)}s\n`,
     );
   }
-  printTable(header, rows);
+  console.log(columns(rows));
   console.log(
     "\nBFS states: the exhaustive explorer's reachable states at that size ('>N (cut)': not finished within 10s / 3M" +
       "\nstates). k: PCT's estimate of a run's length in steps. runs: median runs to the first failure (seeds that found" +
       "\nit / seeds run; a seed that found nothing in the budget counts as more than the budget). pct best-d: the d" +
       "\nchosen on the tuning seeds, measured on the reported ones. random/pct: how many times fewer runs PCT needs.",
-  );
-}
-
-function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const w = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(
-    rows
-      .map((r) =>
-        r
-          .map((x, i) => x.padEnd(w[i]!))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n"),
   );
 }
 
