@@ -1,9 +1,10 @@
 import { describe, it, expect } from "vitest";
 import model from "./deferred-split.ts";
+import { itHasVerdicts, type VerdictTable } from "../../test/verdicts.ts";
 import { checkVariant, explain, traceLengths as lengths } from "../../src/check.ts";
 
 // Every variant's verdict, the properties it breaks and the BFS (minimal) trace length of each.
-const expected: Record<string, Record<string, number>> = {
+const expected: VerdictTable = {
   "private-list-no-prev": {
     "stale-membership": 5,
     "queue-len": 11,
@@ -33,22 +34,7 @@ const expected: Record<string, Record<string, number>> = {
 };
 
 describe("deferred-split model", () => {
-  it("declares exactly the variants tested here", () => {
-    expect(Object.keys(model.variants).sort()).toEqual(Object.keys(expected).sort());
-  });
-
-  it.each(Object.keys(expected))(
-    "%s: verdict, violated properties and trace lengths",
-    async (variant) => {
-      const { result, judgement } = await checkVariant(model, variant);
-      expect(judgement?.ok, judgement?.detail).toBe(true);
-      expect(result.complete).toBe(true);
-      expect(lengths(result)).toEqual(expected[variant]);
-      expect(result.verdict).toBe(
-        Object.keys(expected[variant]!).length === 0 ? "holds" : "violated",
-      );
-    },
-  );
+  itHasVerdicts(model, expected);
 
   it("without the safe prev folio, the unlocked list_del_init races with the free path's locked one", async () => {
     const c = await checkVariant(model, "private-list-no-prev");

@@ -1,9 +1,10 @@
 import { describe, it, expect } from "vitest";
 import model from "./migration-requeue.ts";
+import { itHasVerdicts, type VerdictTable } from "../../test/verdicts.ts";
 import { checkVariant, explain, traceLengths as lengths } from "../../src/check.ts";
 
 // Every variant's violated properties with the BFS (minimal) trace length of each.
-const expected: Record<string, Record<string, number>> = {
+const expected: VerdictTable = {
   "no-requeue-private-list": { "lost-membership": 28, "requeue-mismatch": 28 },
   "no-requeue-folio-batch": { "lost-membership": 26, "requeue-mismatch": 26 },
   "v1-private-list": { "requeue-mismatch": 44 },
@@ -17,19 +18,7 @@ const expected: Record<string, Record<string, number>> = {
 };
 
 describe("migration-requeue model", () => {
-  it("declares exactly the variants tested here", () => {
-    expect(Object.keys(model.variants).sort()).toEqual(Object.keys(expected).sort());
-  });
-
-  it.each(Object.keys(expected))(
-    "%s: verdict, violated properties and trace lengths",
-    async (variant) => {
-      const { result, judgement } = await checkVariant(model, variant);
-      expect(judgement?.ok, judgement?.detail).toBe(true);
-      expect(result.complete).toBe(true);
-      expect(lengths(result)).toEqual(expected[variant]);
-    },
-  );
+  itHasVerdicts(model, expected);
 
   it("v2's unlocked list_empty() reads 'queued' while the source sits on the scanner's private list", async () => {
     const c = await checkVariant(model, "v2-private-list");

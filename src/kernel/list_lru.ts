@@ -327,40 +327,53 @@ export interface LruOpOpts {
   mc?: MemcgsRef;
 }
 
-/** list_lru_add(lru, item, nid, memcg) as a condition: true when the item was added. */
-export function list_lru_add(
+/** One locked list_lru operation on `item` as a condition step, labelled `fn(sublist, &item) -> r`. */
+function lruCondition(
+  fn: "list_lru_add" | "list_lru_del",
   lru: ListLruRef,
   item: ListRef,
   key: LruKey,
-  opts: LruOpOpts = {},
+  opts: LruOpOpts,
+  run: (c: Ctx, sub: number, node: number) => boolean,
+  raises: readonly string[],
 ): StepStmt {
   return step(
     (c, r) => {
       const k = resolve(c, lru, key, opts.mc, false);
-      return `list_lru_add(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
+      return `${fn}(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
     },
-    (c) => addLocked(c, lru, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b)),
-    { ...lockGuard(lru, key, opts.mc, false), raises: ["list-corruption"] },
+    (c) => run(c, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b)),
+    { ...lockGuard(lru, key, opts.mc, false), raises },
   );
 }
 
-/** list_lru_del(lru, item, nid, memcg) as a condition: true when the item was removed. */
-export function list_lru_del(
+/** list_lru_add(lru, item, nid, memcg) as a condition: true when the item was added. */
+export const list_lru_add = (
   lru: ListLruRef,
   item: ListRef,
   key: LruKey,
   opts: LruOpOpts = {},
-): StepStmt {
-  return step(
-    (c, r) => {
-      const k = resolve(c, lru, key, opts.mc, false);
-      return `list_lru_del(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
-    },
-    (c) =>
-      delLocked(c, lru, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b), "list_lru_del"),
-    { ...lockGuard(lru, key, opts.mc, false), raises: ["list-corruption", "counter-underflow"] },
+): StepStmt =>
+  lruCondition("list_lru_add", lru, item, key, opts, (c, k, node) => addLocked(c, lru, k, node), [
+    "list-corruption",
+  ]);
+
+/** list_lru_del(lru, item, nid, memcg) as a condition: true when the item was removed. */
+export const list_lru_del = (
+  lru: ListLruRef,
+  item: ListRef,
+  key: LruKey,
+  opts: LruOpOpts = {},
+): StepStmt =>
+  lruCondition(
+    "list_lru_del",
+    lru,
+    item,
+    key,
+    opts,
+    (c, k, node) => delLocked(c, lru, k, node, "list_lru_del"),
+    ["list-corruption", "counter-underflow"],
   );
-}
 
 /** list_lru_add_obj-style helpers for folios: the folio's node and memcg pick the sublist. */
 export const list_lru_add_folio = (lru: ListLruRef, f: FolioRef, opts: LruOpOpts = {}): StepStmt =>
