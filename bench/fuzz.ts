@@ -24,6 +24,7 @@ import { fuzzModel } from "../src/fuzz/index.ts";
 import { checkVariant } from "../src/check.ts";
 import { columns } from "../src/cli/columns.ts";
 import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
+import type { ParamValues } from "../src/model/params.ts";
 import { estimateSteps } from "../src/fuzz/run.ts";
 
 interface Opts {
@@ -102,7 +103,7 @@ const bfsCache = new Map<string, Promise<Map<string, number>>>();
 function bfsShortest(
   def: ModelDef,
   variant: string,
-  params: Readonly<Record<string, number>>,
+  params: ParamValues,
 ): Promise<Map<string, number>> {
   const key = `${def.name}/${variant}/${JSON.stringify(params)}`;
   let p = bfsCache.get(key);
@@ -122,7 +123,7 @@ async function cell(
   def: ModelDef,
   variant: string,
   props: readonly string[],
-  params: Readonly<Record<string, number>>,
+  params: ParamValues,
   strategy: Strat,
   o: Opts,
 ): Promise<Cell> {
@@ -255,7 +256,7 @@ interface Scaled {
   readonly model: string;
   readonly variant: string;
   /** Parameters set on top of the variant's (never one the variant fixes). */
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: ParamValues;
 }
 
 const SCALED: readonly Scaled[] = [
@@ -308,7 +309,7 @@ async function runsCell(
   def: ModelDef,
   variant: string,
   props: readonly string[],
-  params: Readonly<Record<string, number>>,
+  params: ParamValues,
   strategy: Strat,
   pctDepth: number,
   seeds: readonly number[],
@@ -367,7 +368,7 @@ function fmtRatio(r: RunsCell, p: RunsCell, budget: number): string {
 async function bfsStates(
   def: ModelDef,
   variant: string,
-  params: Readonly<Record<string, number>>,
+  params: ParamValues,
 ): Promise<string> {
   const c = await checkVariant(def, variant, {
     params,

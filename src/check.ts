@@ -2,6 +2,7 @@
 // render and save each counterexample. The CLI, the tests and the benchmarks all go through here.
 
 import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
+import type { ParamValues } from "./model/params.ts";
 import { explore, type ExploreOptions } from "./explore/explorer.ts";
 import type { CheckResult, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
@@ -11,7 +12,7 @@ import { formatSchedule } from "./trace/schedule.ts";
 
 export interface CheckOptions extends ExploreOptions {
   variant?: string;
-  params?: Readonly<Record<string, number>>;
+  params?: ParamValues;
   /** Folder to save counterexamples in (e.g. "counterexamples"); nothing is saved when unset. */
   saveTo?: string;
   /** The model's file, recorded in saved counterexamples. */

@@ -116,10 +116,16 @@ export const folioExtra = {
   pte_partial: bool(false),
   /** Ghost: try_to_migrate() replaced the folio's PTEs with migration entries. */
   migration_ptes: bool(false),
+  /** Ghost: a migration isolated the folio (folio_isolate_lru() succeeded); no second one can. */
+  isolated: bool(false),
 };
 export type DsFolioFields = FolioFields & typeof folioExtra;
 export type DsFolioS = RecordS<DsFolioFields>;
-export type DsFolioRef = FolioRef & { readonly pte_partial: Ref; readonly migration_ptes: Ref };
+export type DsFolioRef = FolioRef & {
+  readonly pte_partial: Ref;
+  readonly migration_ptes: Ref;
+  readonly isolated: Ref;
+};
 
 /** The Folio record type (one per model build: ptr() needs one shared array per record type). */
 export function folioType(maxRef: number): DsFolioS {
@@ -484,6 +490,50 @@ export function syncSplit(q: Queue, f: FolioRef): Stmt[] {
   return [
     func("split_huge_page", [folio_lock(f), split_folio(q, f, [], []), folio_unlock(f)]),
     put(q, f),
+  ];
+}
+
+/**
+ * split_huge_page(f) as one operation in a CPU's list (the caller's pin is taken at init): a
+ * folio that another CPU has split meanwhile is order 0 under the folio lock, and
+ * split_huge_page() of it has nothing to do.
+ */
+export function splitOp(q: Queue, f: FolioRef): Stmt[] {
+  return [
+    func("split_huge_page", [
+      folio_lock(f),
+      if_(
+        cond(
+          (c) => `folio_test_large(${nm(f, c)})`,
+          (c) => isLarge(c, f),
+        ),
+        [split_folio(q, f, [], [])],
+      ),
+      folio_unlock(f),
+    ]),
+    put(q, f),
+  ];
+}
+
+/**
+ * migrate_pages() of f as one operation in a CPU's list (the pin of the caller that found f is
+ * taken at init): folio_isolate_lru() first; only one migration can isolate a folio, a later one
+ * drops its pin.
+ */
+export function migrateOp(q: Queue, f: DsFolioRef): Stmt[] {
+  return [
+    if_(
+      step(
+        (c, r) => `folio_isolate_lru(${nm(f, c)}) -> ${r ? "true" : "false (isolated already)"}`,
+        (c) => {
+          if (ghost(c, f.isolated) !== 0) return false;
+          setGhost(c, f.isolated, 1);
+          return true;
+        },
+      ),
+      migrate(q, f),
+      [put(q, f)],
+    ),
   ];
 }
 

@@ -123,7 +123,9 @@ const MAX_MEMCGS = 3;
 /** The node kmigrated promotes to (folios start on node 1). */
 const TARGET_NODE = 0;
 
-export default defineModel({
+type P = { nr_folios: number; nr_memcgs: number; memcg_disabled: number; unmap: number };
+
+export default defineModel<P, Options>({
   name: "misplaced-migration",
   doc:
     "migrate_misplaced_folios_batch() (seed 003): the memcg of the first folio gets the " +

@@ -5,6 +5,8 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { parseParams } from "./params.ts";
+import { paramText } from "../model/params.ts";
 import { columns } from "./columns.ts";
 import { loadModels } from "./load.ts";
 import {
@@ -21,7 +23,6 @@ import {
   EXIT_USAGE,
   EXIT_VIOLATION,
   installInterrupt,
-  parseParams,
   positiveInt,
   resultJson,
 } from "./main.ts";
@@ -136,7 +137,7 @@ export async function runDiff(args: string[]): Promise<number> {
     if (differ.length > 0)
       rows.push([
         "(params)",
-        ...runs.map((r) => differ.map((k) => `${k}=${r.result.params[k]}`).join(" ")),
+        ...runs.map((r) => differ.map((k) => paramText(k, r.result.params[k]!)).join(" ")),
       ]);
     rows.push([
       "(verdict)",

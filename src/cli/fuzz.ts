@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { UsageError } from "./errors.ts";
+import { parseParams } from "./params.ts";
 import { loadModels, type LoadedModel } from "./load.ts";
 import { fuzzModel, type FuzzResult } from "../fuzz/fuzz.ts";
 import { formatFailure } from "../fuzz/report.ts";
@@ -19,7 +20,8 @@ export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with s
       --strategy random|pct|preempt   schedule strategy (default pct)
       --runs N --depth D        runs per variant (default 1000), steps per run (default 500)
       --seed S                  session seed; a failure prints the seed that finds it on run 1
-      --param k=v               hold a parameter fixed (the others vary over their min..max)
+      --param k=v               hold a parameter fixed (the others vary: integers over min..max,
+                                operation lists over their declared operations and bounds)
       --pct-depth d             PCT bug depth (default 3)   --preemptions k (default 2)
       --property P              count only violations of P   --max-seconds S  per variant
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
@@ -32,17 +34,6 @@ function int(name: string, v: string | undefined, min: number): number | undefin
   if (!Number.isInteger(n) || n < min)
     throw new UsageError("E_USAGE", `${name} ${v}: expected an integer >= ${min}`);
   return n;
-}
-
-function parseParams(list: readonly string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const p of list ?? []) {
-    const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
-    if (!m)
-      throw new UsageError("E_USAGE", `--param ${p}: expected NAME=INTEGER`, "e.g. --param cpus=3");
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
 }
 
 async function findModels(target: string): Promise<LoadedModel[]> {

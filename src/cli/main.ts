@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
+import { paramDeclText, parseParams } from "./params.ts";
 import { columns } from "./columns.ts";
 import { loadModels, loadFile, type LoadedModel } from "./load.ts";
 import { checkVariant, explain, propertyStatuses, type Checked } from "../check.ts";
@@ -35,7 +36,9 @@ const HELP = `interleave — a model checker for kernel-style concurrency races
 usage:
   interleave check [PATHS...]   explore every interleaving of the models (default path: models)
       --variant V               only this variant
-      --param k=v               set a model parameter (repeatable)
+      --param k=v               set a model parameter (repeatable): an integer, or for a list
+                                of operations the CPUs separated by ";" and each CPU's
+                                operations by ",", e.g. --param third_parties='folio_put(F2);migrate(F1)'
       --strategy bfs|dfs        search order (bfs: shortest counterexamples; dfs: less memory)
       --max-states N --max-depth D --max-seconds S --max-memory MB
                                 bounds: reaching one ends the run as "incomplete"
@@ -132,21 +135,6 @@ export function reportError(e: unknown): number {
   return EXIT_USAGE;
 }
 
-export function parseParams(list: readonly string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const p of list ?? []) {
-    const m = /^([A-Za-z_][\w-]*)=(-?\d+)$/.exec(p);
-    if (!m)
-      throw new UsageError(
-        "E_USAGE",
-        `--param ${p}: expected NAME=INTEGER`,
-        "e.g. --param folios=3",
-      );
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
-
 export function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -230,7 +218,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       }
     }
   }
-  const paramsOf = (lm: LoadedModel): Record<string, number> =>
+  const paramsOf = (lm: LoadedModel): Record<string, number | string> =>
     models.length > 1
       ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lm.def.params))
       : params;
@@ -612,7 +600,7 @@ async function cmdList(args: string[]): Promise<number> {
     const ps = Object.entries(m.params);
     if (ps.length)
       console.log(
-        `  params: ${ps.map(([k, d]) => `${k}=${d.default}${d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : ""}`).join(", ")}`,
+        `  params: ${ps.map(([k, d]) => paramDeclText(k, d)).join(", ")}`,
       );
     for (const v of m.variants) {
       const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;

@@ -2,6 +2,7 @@
 // counterexample.
 
 import type { Move } from "../rt/machine.ts";
+import type { ParamValues } from "../model/params.ts";
 
 export type Verdict = "holds" | "violated" | "incomplete" | "error";
 export type ViolationKind = "invariant" | "assertion" | "deadlock" | "end-state" | "data-race";
@@ -29,7 +30,7 @@ export interface ModelErrorReport {
 export interface CheckResult {
   readonly model: string;
   readonly variant: string;
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: ParamValues;
   readonly verdict: Verdict;
   readonly states: number;
   readonly transitions: number;

@@ -15,6 +15,7 @@ import { replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
 import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
 import { scenarioSpace, ScenarioError, type Params, type ScenarioSpace } from "./scenario.ts";
+import { formatOps, parseOps, type Op } from "../model/params.ts";
 import { contextSwitches, shrinkSchedule } from "./shrink.ts";
 import { makeStrategy, type StrategyOptions } from "./strategies.ts";
 import type { Strategy, StrategyName } from "./strategy.ts";
@@ -330,38 +331,37 @@ async function finish(
     const budget = (opts.shrinkSeconds ?? 20) * 1000;
     const t0 = performance.now();
     const halfway = t0 + budget / 2;
-    for (const range of space.ranges) {
-      while (params[range.name]! > range.min && performance.now() < halfway) {
-        const cur = params[range.name]!;
-        const values = cur - 1 === range.min ? [range.min] : [range.min, cur - 1];
+    let progress = true;
+    while (progress && performance.now() < halfway) {
+      progress = false;
+      for (const cand of smallerScenarios(space, params)) {
+        if (performance.now() > halfway) break;
+        let m: CompiledModel;
+        try {
+          m = space.compile(cand);
+        } catch (e) {
+          if (e instanceof ScenarioError) continue;
+          throw e;
+        }
+        const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
+          seed: runSeed(seed, 7919),
+          numRuns: reduceRuns,
+        });
         let hit: RunResult | undefined;
-        for (const cand of values.map((v) => ({ ...params, [range.name]: v }))) {
-          let m: CompiledModel;
-          try {
-            m = space.compile(cand);
-          } catch (e) {
-            if (e instanceof ScenarioError) continue;
-            throw e;
-          }
-          const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
-            seed: runSeed(seed, 7919),
-            numRuns: reduceRuns,
-          });
-          for (const data of sample) {
-            if (performance.now() > halfway) break;
-            const r = runOnce(m, data, property);
-            if (r.end === "violation" && r.violation!.property === property) {
-              hit = r;
-              break;
-            }
-          }
-          if (hit) {
-            params = cand;
-            moves = hit.moves;
+        for (const data of sample) {
+          if (performance.now() > halfway) break;
+          const r = runOnce(m, data, property);
+          if (r.end === "violation" && r.violation!.property === property) {
+            hit = r;
             break;
           }
         }
-        if (!hit) break;
+        if (hit) {
+          params = cand;
+          moves = hit.moves;
+          progress = true;
+          break;
+        }
       }
     }
     // 3. the concrete schedule: shortest, then fewest context switches (it also gives the
@@ -404,4 +404,40 @@ async function finish(
     return { ...cx, file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name) };
   }
   return cx;
+}
+
+/**
+ * Scenarios one step smaller than p, the likeliest to keep the bug first: each integer parameter
+ * at its minimum, then one less; each operation list without one of its CPUs, then without one
+ * operation.
+ */
+export function smallerScenarios(space: ScenarioSpace, p: Params): Params[] {
+  const out: Params[] = [];
+  for (const r of space.ranges) {
+    const cur = p[r.name];
+    if (typeof cur !== "number" || cur <= r.min) continue;
+    out.push({ ...p, [r.name]: r.min });
+    if (cur - 1 > r.min) out.push({ ...p, [r.name]: cur - 1 });
+  }
+  for (const o of space.opLists) {
+    const text = p[o.name];
+    if (typeof text !== "string") continue;
+    let cpus: Op[][];
+    try {
+      cpus = parseOps(space.def.name, o.name, o.decl, text, p);
+    } catch {
+      continue;
+    }
+    const fewer = (c: Op[][]): void => {
+      if (c.length >= o.decl.cpus.min) out.push({ ...p, [o.name]: formatOps(o.decl, c) });
+    };
+    cpus.forEach((_, i) => fewer(cpus.filter((_c, j) => j !== i)));
+    cpus.forEach((ops, i) => {
+      if (ops.length < 2) return;
+      ops.forEach((_, k) =>
+        fewer(cpus.map((c, j) => (j === i ? c.filter((_o, l) => l !== k) : c))),
+      );
+    });
+  }
+  return out;
 }

@@ -3,11 +3,8 @@
 // commands that reproduce it.
 
 import type { FuzzResult } from "./fuzz.ts";
+import { paramsText } from "../model/params.ts";
 
-function paramText(p: Readonly<Record<string, number>>): string {
-  const e = Object.entries(p);
-  return e.length ? e.map(([k, v]) => `${k}=${v}`).join(" ") : "(no parameters)";
-}
 
 /** The command that re-runs the failing run first. */
 export function fuzzCommand(r: FuzzResult, seed: number): string {
@@ -45,8 +42,8 @@ export function formatFailure(r: FuzzResult): string {
     : "";
   const lines = [
     `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy} on run ${cx.run} of ${r.runsRequested}`,
-    `  found:  ${paramText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
-    `  shrunk: ${paramText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
+    `  found:  ${paramsText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
+    `  shrunk: ${paramsText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
     "",
     cx.diagram,
     "",

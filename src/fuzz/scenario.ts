@@ -5,12 +5,21 @@
 
 import * as fc from "fast-check";
 import { compileModel, resolveParams, type CompiledModel, type ModelDef } from "../model/model.ts";
+import {
+  formatOps,
+  isOpsDecl,
+  normalizeOps,
+  paramText,
+  type OpsParamDecl,
+  type ParamDecl,
+  type ParamValues,
+} from "../model/params.ts";
 import { ModelError } from "../rt/mem.ts";
 import { SchemaError } from "../model/schema.ts";
 import { CompileError } from "../model/compile.ts";
 import { checkVariant, type Checked, type CheckOptions } from "../check.ts";
 
-export type Params = Readonly<Record<string, number>>;
+export type Params = ParamValues;
 
 export interface ParamRange {
   readonly name: string;
@@ -30,11 +39,19 @@ export class ScenarioError extends ModelError {
   }
 }
 
+/** An operation list that varies: its declaration, and the object counts it depends on. */
+export interface OpsRange {
+  readonly name: string;
+  readonly decl: OpsParamDecl;
+}
+
 export interface ScenarioSpace {
   readonly def: ModelDef;
   readonly variant: string;
   /** Parameters that vary, with their ranges. */
   readonly ranges: readonly ParamRange[];
+  /** Operation lists that vary (which operations each extra CPU runs, on which object). */
+  readonly opLists: readonly OpsRange[];
   /** Every parameter's value when nothing varies (defaults, then the variant's, then the caller's). */
   readonly base: Params;
   readonly arbitrary: fc.Arbitrary<Params>;
@@ -47,7 +64,7 @@ export interface ScenarioSpace {
 function key(p: Params): string {
   return Object.keys(p)
     .sort()
-    .map((k) => `${k}=${p[k]}`)
+    .map((k) => paramText(k, p[k]!))
     .join(",");
 }
 
@@ -61,8 +78,15 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
   const base = resolveParams(def, variant, fixed); // validates variant and fixed values
   const byVariant = def.variants[variant]!.params ?? {};
   const ranges: ParamRange[] = [];
-  for (const [name, d] of Object.entries(def.params)) {
-    if (name in fixed || name in byVariant || d.min === undefined || d.max === undefined) continue;
+  const opLists: OpsRange[] = [];
+  const decls = def.params as Readonly<Record<string, ParamDecl>>;
+  for (const [name, d] of Object.entries(decls)) {
+    if (name in fixed || name in byVariant) continue;
+    if (isOpsDecl(d)) {
+      if (d.cpus.max > 0 && d.maxOps > 0) opLists.push({ name, decl: d });
+      continue;
+    }
+    if (d.min === undefined || d.max === undefined) continue;
     if (!Number.isInteger(d.min) || !Number.isInteger(d.max) || d.min > d.max) {
       throw new ScenarioError(
         `model ${def.name}: parameter "${name}" declares the range ${d.min}..${d.max}, which holds no integer`,
@@ -72,9 +96,16 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     }
     if (d.min < d.max) ranges.push({ name, min: d.min, max: d.max });
   }
-  const fields: Record<string, fc.Arbitrary<number>> = {};
+  const fields: Record<string, fc.Arbitrary<unknown>> = {};
   for (const r of ranges) fields[r.name] = fc.integer({ min: r.min, max: r.max });
-  const arbitrary = fc.noBias(fc.record(fields)).map((v) => ({ ...base, ...v }) as Params);
+  for (const o of opLists) fields[o.name] = opListArbitrary(o.decl);
+  const arbitrary = fc.noBias(fc.record(fields)).map((v) => {
+    const out: Record<string, number | string> = { ...base };
+    for (const r of ranges) out[r.name] = v[r.name] as number;
+    // an object index beyond the generated count is taken modulo it (F5 of 3 folios is F2)
+    for (const o of opLists) out[o.name] = opListText(o.decl, v[o.name] as RawOps, out);
+    return out as Params;
+  });
   const cache = new Map<string, CompiledModel | ScenarioError>();
 
   const tryCompile = (p: Params): CompiledModel | Error => {
@@ -93,7 +124,7 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     const named = alone.length > 0 ? alone : suspects;
     const what =
       named.length > 0
-        ? named.map((k) => `params.${k}=${p[k]}`).join(", ")
+        ? named.map((k) => `params.${paramText(k, p[k]!)}`).join(", ")
         : `the scenario ${key(p)}`;
     return new ScenarioError(
       `model ${def.name} (${variant}) rejects the generated scenario ${key(p)}: ${what}: ${err.message}`,
@@ -108,6 +139,7 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     def,
     variant,
     ranges,
+    opLists,
     base,
     arbitrary,
     compile(p) {
@@ -123,4 +155,31 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     },
     check: (p, opts = {}) => checkVariant(def, variant, { ...opts, params: p }),
   };
+}
+
+type RawOps = readonly (readonly { readonly op: string; readonly arg: number }[])[];
+
+/** CPUs (up to cpus.max), each with 1..maxOps operations; shrinks towards fewer of both. */
+function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<RawOps> {
+  const names = Object.keys(d.ops);
+  const op = fc.record({ op: fc.constantFrom(...names), arg: fc.nat(63) });
+  return fc.array(fc.array(op, { minLength: 1, maxLength: d.maxOps }), {
+    minLength: d.cpus.min,
+    maxLength: d.cpus.max,
+  });
+}
+
+/** The text of a generated list: indices folded into 1..count, repeats of once-per-object ops dropped. */
+function opListText(d: OpsParamDecl, raw: RawOps, ints: Readonly<Record<string, unknown>>): string {
+  const cpus = raw.map((ops) =>
+    ops.map((o) => {
+      const a = d.ops[o.op]!.arg;
+      if (!a) return { op: o.op, arg: 0 };
+      const n = ints[a.count];
+      return { op: o.op, arg: typeof n === "number" && n > 0 ? 1 + (o.arg % n) : 1 };
+    }),
+  );
+  let out = normalizeOps(d, cpus);
+  while (out.length < d.cpus.min) out = [...out, [{ op: Object.keys(d.ops)[0]!, arg: 1 }]];
+  return formatOps(d, out);
 }

@@ -20,13 +20,18 @@ import {
 import { collectRaises, CompileError, compileThread, type Node } from "./compile.ts";
 import type { ViolationKind } from "../explore/result.ts";
 import { Mem, ModelError } from "../rt/mem.ts";
+import {
+  isOpsDecl,
+  parseOps,
+  formatOps,
+  type IntParamDecl,
+  type OpsParamDecl,
+  type ParamDecl,
+  type ParamValue,
+  type ParamValues,
+} from "./params.ts";
 
-export interface ParamDecl {
-  readonly default: number;
-  readonly min?: number;
-  readonly max?: number;
-  readonly doc?: string;
-}
+export type { IntParamDecl, OpsParamDecl, ParamValue, ParamValues } from "./params.ts";
 
 /** The expected verdict of a variant: every property holds, or exactly these are violated. */
 export type Expect = "holds" | { readonly violated: readonly string[] };
@@ -35,7 +40,7 @@ export interface VariantDecl<O> {
   readonly doc?: string;
   readonly options: O;
   /** Parameter values for this variant (overriding the model's defaults). */
-  readonly params?: Readonly<Record<string, number>>;
+  readonly params?: ParamValues;
   readonly expect: Expect;
 }
 
@@ -46,16 +51,17 @@ export interface BuildArgs<P, O> {
 }
 
 // options and parameters are typed per model; `ModelDef` with no arguments accepts any model
-export interface ModelDef<P extends Record<string, number> = any, O = any> {
+export interface ModelDef<P extends Record<string, ParamValue> = any, O = any> {
   readonly kind: "interleave-model";
   readonly name: string;
   readonly doc: string;
-  readonly params: { readonly [K in keyof P]: ParamDecl };
+  /** Integer parameters, and operation lists (strings, see params.ts). */
+  readonly params: { readonly [K in keyof P]: ParamDecl & { readonly default: P[K] } };
   readonly variants: Readonly<Record<string, VariantDecl<O>>>;
   readonly build: (args: BuildArgs<P, O>) => AnyModelBuilder;
 }
 
-export function defineModel<P extends Record<string, number>, O>(
+export function defineModel<P extends Record<string, ParamValue>, O>(
   def: Omit<ModelDef<P, O>, "kind">,
 ): ModelDef<P, O> {
   if (Object.keys(def.variants).length === 0) {
@@ -212,7 +218,7 @@ export interface CompiledThread {
 export interface CompiledModel {
   readonly name: string;
   readonly variant: string;
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: ParamValues;
   readonly options: unknown;
   readonly expect: Expect | undefined;
   readonly layout: Layout;
@@ -237,8 +243,8 @@ export interface CompiledModel {
 export function resolveParams(
   def: ModelDef,
   variant: string,
-  overrides: Readonly<Record<string, number>> = {},
-): Record<string, number> {
+  overrides: ParamValues = {},
+): Record<string, ParamValue> {
   const v = def.variants[variant];
   if (!v) {
     throw new ModelError(
@@ -247,24 +253,38 @@ export function resolveParams(
       `its variants are: ${Object.keys(def.variants).join(", ")}`,
     );
   }
-  const out: Record<string, number> = {};
-  for (const [k, d] of Object.entries(def.params)) out[k] = d.default;
+  const out: Record<string, ParamValue> = {};
+  const decls = def.params as Readonly<Record<string, IntParamDecl | OpsParamDecl>>;
+  for (const [k, d] of Object.entries(decls)) out[k] = d.default;
   for (const [k, val] of Object.entries(v.params ?? {})) out[k] = val;
-  for (const [k, val] of Object.entries(overrides)) {
-    const d = def.params[k];
+  for (const [k, raw] of Object.entries(overrides)) {
+    const d = decls[k];
     if (!d) {
       throw new ModelError(
         "E_PARAM",
         `model ${def.name} has no parameter "${k}"`,
-        Object.keys(def.params).length
-          ? `its parameters are: ${Object.keys(def.params).join(", ")}`
+        Object.keys(decls).length
+          ? `its parameters are: ${Object.keys(decls).join(", ")}`
           : "it takes no parameters",
       );
     }
-    if (!Number.isInteger(val)) {
+    if (isOpsDecl(d)) {
+      if (typeof raw !== "string") {
+        throw new ModelError(
+          "E_PARAM",
+          `parameter ${k}=${raw} of model ${def.name} is a list of operations, not a number`,
+          `write it as text, e.g. --param ${k}='${d.default}'${d.doc ? ` (${d.doc})` : ""}`,
+        );
+      }
+      out[k] = raw;
+      continue;
+    }
+    const val = typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof val !== "number" || !Number.isInteger(val)) {
       throw new ModelError(
         "E_PARAM",
         `parameter ${k}=${val} of model ${def.name} is not an integer`,
+        d.doc,
       );
     }
     if ((d.min !== undefined && val < d.min) || (d.max !== undefined && val > d.max)) {
@@ -276,13 +296,26 @@ export function resolveParams(
     }
     out[k] = val;
   }
+  // operation lists are checked once the object counts are known, and kept in canonical form
+  for (const [k, d] of Object.entries(decls)) {
+    if (!isOpsDecl(d)) continue;
+    const text = out[k];
+    if (typeof text !== "string") {
+      throw new ModelError(
+        "E_PARAM",
+        `model ${def.name}: params.${k} is a list of operations, but the variant gives ${String(text)}`,
+        `give it as text, e.g. '${d.default}'`,
+      );
+    }
+    out[k] = formatOps(d, parseOps(def.name, k, d, text, out));
+  }
   return out;
 }
 
 export function compileModel(
   def: ModelDef,
   variant: string,
-  overrides: Readonly<Record<string, number>> = {},
+  overrides: ParamValues = {},
 ): CompiledModel {
   const params = resolveParams(def, variant, overrides);
   try {
@@ -333,7 +366,7 @@ export function modelFrame(stack: string | undefined): string | undefined {
 function compileResolved(
   def: ModelDef,
   variant: string,
-  params: Record<string, number>,
+  params: Record<string, ParamValue>,
 ): CompiledModel {
   const v = def.variants[variant]!;
   const b = def.build({ params, options: v.options, variant }) as ModelBuilder;

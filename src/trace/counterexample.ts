@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UsageError } from "../cli/errors.ts";
+import type { ParamValues } from "../model/params.ts";
 
 export interface CounterexampleFile {
   readonly interleave: 1;
@@ -12,7 +13,7 @@ export interface CounterexampleFile {
   readonly model: string;
   readonly name: string;
   readonly variant: string;
-  readonly params: Readonly<Record<string, number>>;
+  readonly params: ParamValues;
   readonly property: string;
   readonly kind: string;
   readonly message: string;
@@ -83,10 +84,10 @@ export function readCounterexample(path: string): CounterexampleFile {
   need("schedule", "string");
   need("params", "object");
   for (const [k, v] of Object.entries(o.params as Record<string, unknown>)) {
-    if (typeof v !== "number") {
+    if (typeof v !== "number" && typeof v !== "string") {
       throw new UsageError(
         "E_CX_FIELD",
-        `${path}: params.${k} should be a number`,
+        `${path}: params.${k} should be a number (or, for a list of operations, a string)`,
         "fix or regenerate the file",
       );
     }

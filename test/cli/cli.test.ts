@@ -208,7 +208,7 @@ describe("bad input: a clear coded error, exit 2, no stack trace", () => {
   it("bad --param: not NAME=INTEGER, unknown name, out of range, not an integer", async () => {
     const m = "models/classic/philosophers.ts";
     expectUsageError(await cli("check", m, "--param", "n"), "E_USAGE", "expected NAME=INTEGER");
-    expectUsageError(await cli("check", m, "--param", "n=two"), "E_USAGE", "NAME=INTEGER");
+    expectUsageError(await cli("check", m, "--param", "n=two"), "E_PARAM", "n=two", "not an integer");
     expectUsageError(
       await cli("check", m, "--param", "folios=3"),
       "E_PARAM",
@@ -327,10 +327,10 @@ describe("bad input: a clear coded error, exit 2, no stack trace", () => {
     expectUsageError(
       await cli(
         "replay",
-        variant("bad-params", (o) => (o.params = { cpus: "two" })),
+        variant("bad-params", (o) => (o.params = { cpus: true })),
       ),
       "E_CX_FIELD",
-      "params.cpus should be a number",
+      "params.cpus should be a number (or, for a list of operations, a string)",
     );
     expectUsageError(
       await cli(

@@ -77,7 +77,7 @@ describe("fuzz determinism", () => {
 
   it("the same fast-check property with the same seed gives the same result twice", () => {
     const p = scheduleProperty(flagLock, { variant: "test-then-set", strategy: "random" });
-    const once = (): fc.RunDetails<[Record<string, number>, unknown]> =>
+    const once = (): fc.RunDetails<[Readonly<Record<string, number | string>>, unknown]> =>
       fc.check(
         fc.property(...p.arbitraries, (params, data) => p.run(params, data).end !== "violation"),
         { seed: 4242, numRuns: 200 },
