@@ -365,11 +365,7 @@ function fmtRatio(r: RunsCell, p: RunsCell, budget: number): string {
   return rm > budget ? `>${x}x` : pm > budget ? `<${x}x` : `${x}x`;
 }
 
-async function bfsStates(
-  def: ModelDef,
-  variant: string,
-  params: ParamValues,
-): Promise<string> {
+async function bfsStates(def: ModelDef, variant: string, params: ParamValues): Promise<string> {
   const c = await checkVariant(def, variant, {
     params,
     strategy: "bfs",

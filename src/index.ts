@@ -34,6 +34,16 @@ export {
 export type { Ctx, Stmt, StepStmt } from "./model/dsl.ts";
 export { defineModel, ModelBuilder, compileModel } from "./model/model.ts";
 export type { ModelDef, CompiledModel, Expect, World } from "./model/model.ts";
+export { parseOps, formatOps } from "./model/params.ts";
+export type {
+  IntParamDecl,
+  OpsParamDecl,
+  OpDecl,
+  Op,
+  ParamDecl,
+  ParamValue,
+  ParamValues,
+} from "./model/params.ts";
 export { NULL, LIST_POISON1, LIST_POISON2 } from "./model/layout.ts";
 export { Violation, ModelError } from "./rt/mem.ts";
 export { explore } from "./explore/explorer.ts";

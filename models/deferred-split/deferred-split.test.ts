@@ -2,6 +2,9 @@ import { describe, it, expect } from "vitest";
 import model from "./deferred-split.ts";
 import { itHasVerdicts, type VerdictTable } from "../../test/verdicts.ts";
 import { checkVariant, explain, traceLengths as lengths } from "../../src/check.ts";
+import { compileModel } from "../../src/model/model.ts";
+import { runSchedule } from "../../src/fuzz/run.ts";
+import { replay } from "../../src/trace/replay.ts";
 
 // Every variant's verdict, the properties it breaks and the BFS (minimal) trace length of each.
 const expected: VerdictTable = {
@@ -85,6 +88,64 @@ describe("deferred-split model", () => {
     const c = await checkVariant(model, "folio-batch", { params });
     expect(c.result.complete).toBe(true);
     expect(c.result.violations.map((x) => x.property)).toEqual([]);
+  });
+
+  // third_parties: extra CPUs given as operation lists
+  it.each([
+    [
+      "a zap and a migration on one CPU, a split and a partial unmap on another",
+      "folio_put(F2),migrate(F1);split(F1),partial_unmap(F2)",
+    ],
+    ["two migrations of F1 (the second cannot isolate it)", "migrate(F1);migrate(F1)"],
+    ["two splits of F1 (the second finds it order 0)", "split(F1);split(F1)"],
+  ])("folio-batch holds with %s", async (_name, third_parties) => {
+    const c = await checkVariant(model, "folio-batch", { params: { third_parties } });
+    expect(c.result.complete).toBe(true);
+    expect(c.result.violations.map((x) => x.property)).toEqual([]);
+  });
+
+  it("a partial unmap given as an operation breaks the private list as with_partial_unmap does", async () => {
+    const third_parties = "partial_unmap(F1),split(F1);folio_put(F2)";
+    const pl = await checkVariant(model, "private-list", { params: { third_parties } });
+    expect(lengths(pl.result)).toEqual({
+      "stale-membership": 5,
+      "queue-len": 11,
+      "list-integrity": 31,
+      "list-corruption": 41,
+      "lost-membership": 50,
+    });
+    const fb = await checkVariant(model, "folio-batch", { params: { third_parties } });
+    expect(fb.result.violations).toEqual([]);
+    // each list is one CPU, named after its operations
+    expect(pl.model.threads.map((t) => t.name)).toEqual([
+      "deferred_split_scan",
+      "folio_put",
+      "partial_unmap+split",
+      "folio_put",
+      "observer",
+    ]);
+  });
+
+  it("the second migration of a folio cannot isolate it and drops its pin", () => {
+    const m = compileModel(model, "folio-batch", {
+      third_parties: "migrate(F1);migrate(F1)",
+      putters: 0,
+    });
+    const [first, second] = m.threads.filter((t) => t.name === "migrate").map((t) => t.cpu);
+    // the first migration runs to its end, then the second, then everyone else
+    const order = [first!, second!, ...m.threads.keys()];
+    const r = runSchedule(
+      m,
+      { next: (v) => ({ cpu: order.find((t) => v.enabled.includes(t))!, choice: 0 }) },
+      { depth: 500 },
+    );
+    expect(r.end).toBe("done");
+    const steps = replay(m, r.moves).steps.filter((x) => x.cpu === second);
+    expect(steps.map((x) => x.label)).toEqual([
+      "folio_isolate_lru(F1) -> false (isolated already)",
+      // the mapping's reference is back (the first migration failed on this CPU's pin: -EAGAIN)
+      "folio_put(F1) (_refcount 2 -> 1)",
+    ]);
   });
 
   it("every parameter at its bounds builds and checks without a model error", async () => {

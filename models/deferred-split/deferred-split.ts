@@ -26,8 +26,7 @@
 // reference), memcg queues, swapcache, thp_underused() (parameter `underused`), statistics other
 // than the partially-mapped counter.
 
-import { defineModel, ModelBuilder } from "../../src/index.ts";
-import { parseOps, type OpsParamDecl } from "../../src/model/params.ts";
+import { defineModel, ModelBuilder, parseOps, type OpsParamDecl } from "../../src/index.ts";
 import type { Ref } from "../../src/model/ref.ts";
 import type { ListHeadS } from "../../src/model/schema.ts";
 import {
@@ -213,7 +212,8 @@ export default defineModel<P, Opts>({
     for (const o of extra.flat()) if (o.op !== "folio_put") opPins[o.arg - 1]!++;
     opPins[0]! += p.with_partial_unmap + p.with_sync_split + p.with_migration;
     const Folio = folioType(1 + p.scanners + Math.max(...opPins));
-    const m = new ModelBuilder(sharedFields(options.design, Folio, n), { races: true });
+    const slack = extra.flat().length;
+    const m = new ModelBuilder(sharedFields(options.design, Folio, n, {}, slack), { races: true });
     const q = queueOf(m, options.design);
     const F = foliosOf(m);
     const scan = {

@@ -150,16 +150,26 @@ export interface Queue {
   readonly lenName: string;
 }
 
-/** Shared state fields for `design`: the queue, the folios, the partially-mapped statistic. */
-export function sharedFields(design: Design, Folio: DsFolioS, nFolios: number, extra: Fields = {}) {
-  const maxLen = nFolios + 1;
+/**
+ * Shared state fields for `design`: the queue, the folios, the partially-mapped statistic.
+ * `slack` widens the length and the statistic's ranges for scenarios whose extra operations can
+ * queue or count a folio again while a scanner holds it off the queue.
+ */
+export function sharedFields(
+  design: Design,
+  Folio: DsFolioS,
+  nFolios: number,
+  extra: Fields = {},
+  slack = 0,
+) {
+  const maxLen = nFolios + 1 + slack;
   return {
     ...extra,
     ...(design === "list-lru"
       ? { lru: listLruOne(maxLen) }
       : { ds_queue: deferredSplitQueue({ maxLen }) as RecordS }),
     folio: array(nFolios, Folio, { label: (i) => `F${i + 1}` }),
-    nr_anon_partially_mapped: counter(nFolios),
+    nr_anon_partially_mapped: counter(nFolios + slack),
   };
 }
 

@@ -598,10 +598,7 @@ async function cmdList(args: string[]): Promise<number> {
   for (const m of out) {
     console.log(`${m.name}  (${m.file})\n  ${m.doc}`);
     const ps = Object.entries(m.params);
-    if (ps.length)
-      console.log(
-        `  params: ${ps.map(([k, d]) => paramDeclText(k, d)).join(", ")}`,
-      );
+    if (ps.length) console.log(`  params: ${ps.map(([k, d]) => paramDeclText(k, d)).join(", ")}`);
     for (const v of m.variants) {
       const exp = v.expect === "holds" ? "holds" : `violates ${v.expect.violated.join(", ")}`;
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);

@@ -11,7 +11,8 @@ export function paramDeclText(name: string, d: ParamDecl): string {
       .join(" ");
     return `${paramText(name, d.default)} [${d.cpus.min}..${d.cpus.max} CPUs of up to ${d.maxOps}: ${ops}]`;
   }
-  const range = d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : "";
+  const range =
+    d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : "";
   return `${name}=${d.default}${range}`;
 }
 
@@ -19,9 +20,7 @@ export function paramDeclText(name: string, d: ParamDecl): string {
  * `--param NAME=VALUE`: an integer, or the text of a list of operations (checked against the
  * model's declaration when the parameters are resolved).
  */
-export function parseParams(
-  list: readonly string[] | undefined,
-): Record<string, number | string> {
+export function parseParams(list: readonly string[] | undefined): Record<string, number | string> {
   const out: Record<string, number | string> = {};
   for (const p of list ?? []) {
     const m = /^([A-Za-z_][\w-]*)=(.*)$/s.exec(p);
@@ -35,4 +34,3 @@ export function parseParams(
   }
   return out;
 }
-

@@ -5,7 +5,6 @@
 import type { FuzzResult } from "./fuzz.ts";
 import { paramsText } from "../model/params.ts";
 
-
 /** The command that re-runs the failing run first. */
 export function fuzzCommand(r: FuzzResult, seed: number): string {
   const target = r.file ?? r.model;

@@ -208,7 +208,12 @@ describe("bad input: a clear coded error, exit 2, no stack trace", () => {
   it("bad --param: not NAME=INTEGER, unknown name, out of range, not an integer", async () => {
     const m = "models/classic/philosophers.ts";
     expectUsageError(await cli("check", m, "--param", "n"), "E_USAGE", "expected NAME=INTEGER");
-    expectUsageError(await cli("check", m, "--param", "n=two"), "E_PARAM", "n=two", "not an integer");
+    expectUsageError(
+      await cli("check", m, "--param", "n=two"),
+      "E_PARAM",
+      "n=two",
+      "not an integer",
+    );
     expectUsageError(
       await cli("check", m, "--param", "folios=3"),
       "E_PARAM",

@@ -100,10 +100,14 @@ describe("the exhaustive check of one fixed list", () => {
       params: { workers: "inc(C1),inc(C2),inc(C1)" },
     });
     expect(one.result.verdict).toBe("holds");
-    const same = await checkVariant(opsCounters, "racy", { params: { workers: "inc(C1);inc(C1)" } });
+    const same = await checkVariant(opsCounters, "racy", {
+      params: { workers: "inc(C1);inc(C1)" },
+    });
     expect(same.result.verdict).toBe("violated");
     expect(same.result.violations.map((v) => v.property)).toEqual(["all-counted"]);
-    const apart = await checkVariant(opsCounters, "racy", { params: { workers: "inc(C1);inc(C2)" } });
+    const apart = await checkVariant(opsCounters, "racy", {
+      params: { workers: "inc(C1);inc(C2)" },
+    });
     expect(apart.result.verdict).toBe("holds");
     // the CPUs are the lists' CPUs, named after their operations
     const m = compileModel(opsCounters, "racy", { workers: "inc(C1),nop;once(C2)" });
