@@ -24,7 +24,7 @@ import { fuzzModel } from "../src/fuzz/index.ts";
 import { checkVariant } from "../src/check.ts";
 import { columns } from "../src/cli/columns.ts";
 import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
-import type { ParamValues } from "../src/model/params.ts";
+import { paramText, type ParamValues } from "../src/model/params.ts";
 import { estimateSteps } from "../src/fuzz/run.ts";
 
 interface Opts {
@@ -257,7 +257,23 @@ interface Scaled {
   readonly variant: string;
   /** Parameters set on top of the variant's (never one the variant fixes). */
   readonly params: ParamValues;
+  /** One of the variant's properties (default: a run fails on any of them). */
+  readonly property?: string;
 }
+
+// Operation lists for deferred-split: one extra CPU running four operations in order (a longer
+// run where a bug needs one CPU far ahead of another), or two extra CPUs.
+const ONE_CPU_FOUR_OPS = {
+  folios: 3,
+  putters: 0,
+  third_parties: "partial_unmap(F2),folio_put(F3),migrate(F2),folio_put(F1)",
+};
+const TWO_CPUS = {
+  folios: 3,
+  putters: 1,
+  third_parties:
+    "migrate(F1),split(F2),partial_unmap(F3),folio_put(F2);partial_unmap(F1),split(F3)",
+};
 
 const SCALED: readonly Scaled[] = [
   { model: "flag-lock", variant: "test-then-set", params: { cpus: 4 } },
@@ -280,6 +296,26 @@ const SCALED: readonly Scaled[] = [
     variant: "list-lru",
     params: { folios: 3, putters: 3, scanners: 2, with_migration: 1, with_sync_split: 1 },
   },
+  // operations per CPU (third_parties): longer runs
+  { model: "deferred-split", variant: "private-list", params: ONE_CPU_FOUR_OPS },
+  { model: "deferred-split", variant: "private-list", params: TWO_CPUS },
+  { model: "deferred-split", variant: "list-lru", params: ONE_CPU_FOUR_OPS },
+  {
+    model: "deferred-split",
+    variant: "list-lru",
+    params: ONE_CPU_FOUR_OPS,
+    property: "use-after-free",
+  },
+  {
+    model: "deferred-split",
+    variant: "list-lru",
+    params: { folios: 2 },
+    property: "use-after-free",
+  },
+  { model: "deferred-split", variant: "list-lru-clear-before-isolate", params: ONE_CPU_FOUR_OPS },
+  { model: "deferred-split", variant: "private-list-with-partial-unmap", params: ONE_CPU_FOUR_OPS },
+  { model: "deferred-split", variant: "list-lru-with-partial-unmap", params: ONE_CPU_FOUR_OPS },
+  { model: "deferred-split", variant: "private-list-no-prev", params: TWO_CPUS },
   { model: "migration-requeue", variant: "no-requeue-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v2-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v3-folio-batch", params: { other_folio: 1 } },
@@ -405,7 +441,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     if (!def || (o.only && !def.name.includes(o.only))) continue;
     const v = def.variants[sc.variant];
     if (!v || v.expect === "holds") continue;
-    const props = v.expect.violated;
+    const props = sc.property !== undefined ? [sc.property] : v.expect.violated;
     const params = { ...resolveParams(def, sc.variant), ...sc.params };
     const t0 = performance.now();
     const bfs = await bfsStates(def, sc.variant, params);
@@ -427,10 +463,10 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     const pctBest = bestD === o.pctDepth ? pctFixed : await go("pct", bestD, seeds);
     const pre = await go("preempt", o.pctDepth, seeds);
     const ps = Object.entries(sc.params)
-      .map(([a, b]) => `${a}=${b}`)
+      .map(([a, b]) => paramText(a, b))
       .join(" ");
     rows.push([
-      `${def.name} / ${sc.variant}  (${ps})`,
+      `${def.name} / ${sc.variant}${sc.property ? ` [${sc.property}]` : ""}  (${ps})`,
       bfs,
       String(k),
       fmtCell(random, B),

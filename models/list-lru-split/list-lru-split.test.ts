@@ -6,6 +6,7 @@ import {
   violatedProperties as props,
   traceLength as lengthOf,
 } from "../../src/check.ts";
+import { compileModel } from "../../src/model/model.ts";
 
 describe("list-lru-split (seed 004 review: lock-then-freeze vs freeze-then-lock)", () => {
   it("lock-then-freeze as posted: the lost-race branch touches F2 after the free path freed it", async () => {
@@ -87,6 +88,43 @@ describe("list-lru-split (seed 004 review: lock-then-freeze vs freeze-then-lock)
     expect(judgement?.ok).toBe(true);
     expect(result.verdict).toBe("holds");
     expect(result.complete).toBe(true);
+  });
+
+  it("extra folios ahead of F2 and CPUs taking speculative references keep every verdict", async () => {
+    const params = {
+      extra_folios: 1,
+      third_parties: "try_get_put(F1),try_get_put(F2);try_get_put(F3)",
+    };
+    const verdicts: Record<string, string> = {};
+    for (const variant of [
+      "lock-then-freeze",
+      "lock-then-freeze+flag-first",
+      "freeze-then-lock+flag-first",
+    ]) {
+      const { result } = await checkVariant(model, variant, { params });
+      expect(result.complete).toBe(true);
+      verdicts[variant] = `${result.verdict} ${props(result).join(",")}`;
+    }
+    expect(verdicts).toEqual({
+      "lock-then-freeze": "violated use-after-free",
+      "lock-then-freeze+flag-first": "holds ",
+      "freeze-then-lock+flag-first": "holds ",
+    });
+  });
+
+  it("a speculative reference on a queued folio is one more CPU, named after its operations", () => {
+    const m = compileModel(model, "lock-then-freeze", {
+      third_parties: "try_get_put(F2),try_get_put(F1)",
+    });
+    expect(m.threads.map((t) => t.name)).toEqual([
+      "deferred_split_scan",
+      "split_folio",
+      "folio_put",
+      "try_get_put+try_get_put",
+    ]);
+    expect(() =>
+      compileModel(model, "lock-then-freeze", { third_parties: "try_get_put(F3)" }),
+    ).toThrow(/F3 does not exist \(this scenario has F1..F2\)/);
   });
 
   it("every parameter combination builds and explores completely", async () => {

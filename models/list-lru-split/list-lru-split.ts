@@ -121,6 +121,7 @@ import {
 import type { Stmt, StepStmt } from "../../src/index.ts";
 import type { Ref } from "../../src/model/ref.ts";
 import type { AnyModelBuilder } from "../../src/model/model.ts";
+import { parseOps, type Op, type OpsParamDecl } from "../../src/index.ts";
 import type { BoolS, IntS } from "../../src/model/schema.ts";
 import {
   folio,
@@ -175,24 +176,52 @@ interface SplitLocals {
   readonly did_split: Ref<BoolS>;
 }
 
-const Folio = folio({
-  maxRef: 3,
-  ref: 1,
-  partiallyMapped: true,
-  extra: {
-    /** Ghost: the folio has been split into order-0 folios (it needs no queue any more). */
-    split: bool(false),
-    /** Ghost: the rmap state, partially mapped in the page tables (what the flag should say). */
-    rmap_partial: bool(true),
+/** The folio record type of one build (ptr() needs one shared record type per build). */
+const folioType = (maxRef: number) =>
+  folio({
+    maxRef,
+    ref: 1,
+    partiallyMapped: true,
+    extra: {
+      /** Ghost: the folio has been split into order-0 folios (it needs no queue any more). */
+      split: bool(false),
+      /** Ghost: the rmap state, partially mapped in the page tables (what the flag should say). */
+      rmap_partial: bool(true),
+    },
+  });
+
+type P = {
+  split_can_fail: number;
+  third_party: number;
+  extra_folios: number;
+  third_parties: string;
+};
+
+/** Folios in a scenario: F1 (split), F2 (put by CPU2) if third_party, then the extra ones. */
+const nrFolios = (p: Readonly<Record<string, unknown>>): number =>
+  1 + Number(p["third_party"] ?? 0) + Number(p["extra_folios"] ?? 0);
+
+/** Extra CPUs taking speculative references (the scenario's free part). */
+const thirdParties: OpsParamDecl = {
+  kind: "ops",
+  default: "",
+  ops: {
+    try_get_put: {
+      arg: { prefix: "F", count: nrFolios },
+      doc: "a speculative reference (a PFN walker, a page cache lookup): folio_try_get(), then folio_put() if it got one",
+    },
   },
-});
+  cpus: { min: 0, max: 2 },
+  maxOps: 3,
+  doc: "extra CPUs, ';' between CPUs and ',' between one CPU's operations, e.g. 'try_get_put(F1),try_get_put(F2)'",
+};
 
 const setGhost = (c: { m: { b: Int32Array } }, r: Ref<BoolS>, v: boolean): void => {
   c.m.b[r.$off(c.m.b)] = v ? 1 : 0;
 };
 const local = (c: { m: { b: Int32Array } }, r: Ref<BoolS>): boolean => c.m.b[r.$off(c.m.b)] !== 0;
 
-export default defineModel<{ split_can_fail: number; third_party: number }, Options>({
+export default defineModel<P, Options>({
   name: "list-lru-split",
   doc: "Seed 004 review: the synchronous split locks the list_lru then freezes (as posted) vs freezes then locks (as suggested), against the list_lru shrink walk's lost-race branch",
   params: {
@@ -208,6 +237,13 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
       max: 1,
       doc: "1: a second queued folio F2 whose last reference CPU2 drops (free path vs the walk's lost-race branch)",
     },
+    extra_folios: {
+      default: 0,
+      min: 0,
+      max: 2,
+      doc: "other queued, partially mapped folios (named after F1 and F2), on the sublist between F1 and F2: the walk isolates and splits each",
+    },
+    third_parties: thirdParties,
   },
   variants: {
     "lock-then-freeze": {
@@ -246,11 +282,26 @@ export default defineModel<{ split_can_fail: number; third_party: number }, Opti
     },
   },
   build: ({ params, options }) => {
-    return buildModel(1 + params.third_party, params.split_can_fail === 1, options);
+    const extra = parseOps(
+      "list-lru-split",
+      "third_parties",
+      thirdParties,
+      params.third_parties,
+      params,
+    );
+    return buildModel(params, extra, options);
   },
 });
 
-function buildModel(nf: number, canFail: boolean, { order, callback }: Options): AnyModelBuilder {
+function buildModel(
+  p: P,
+  extra: readonly (readonly Op[])[],
+  { order, callback }: Options,
+): AnyModelBuilder {
+  const nf = nrFolios(p);
+  const canFail = p.split_can_fail === 1;
+  // the split's pin and the walk's reference, plus one per CPU taking speculative references
+  const Folio = folioType(3 + extra.length);
   const Lru = listLru({ name: "deferred_split_lru", maxItems: nf });
   const m = new ModelBuilder({
     /** Not memcg aware here: one sublist, deferred_split_lru.node[0]. */
@@ -473,15 +524,28 @@ function buildModel(nf: number, canFail: boolean, { order, callback }: Options):
   );
 
   // CPU2: the last reference to F2 goes away
-  if (nf > 1) {
+  if (p.third_party) {
     const f2 = s.folio[1]!;
     m.thread("folio_put", { l: lruSubLocal(Lru) }, ({ l }) => [folio_put(f2, freePath(l.l))]);
+  }
+
+  // extra CPUs: speculative references, each a folio_try_get() and, if it got one, a folio_put()
+  for (const ops of extra) {
+    m.thread(ops.map((o) => o.op).join("+"), { l: lruSubLocal(Lru) }, ({ l }) =>
+      ops.map((o) => {
+        const f = s.folio[o.arg - 1]!;
+        return func("try_get_put", [if_(folio_try_get(f), [folio_put(f, freePath(l.l))])]);
+      }),
+    );
   }
 
   m.init((sv) => {
     // queue every folio on the sublist, in order; F1 is locked by CPU1
     const head = sv.deferred_split_lru.sub[0]!.list;
-    const nodes = [head, ...Array.from({ length: nf }, (_, i) => sv.folio[i]!._deferred_list)];
+    // F1, the extra folios, then F2 (CPU2's): the walk meets the extra ones before F2
+    const queued = [0, ...Array.from({ length: p.extra_folios }, (_, i) => 1 + p.third_party + i)];
+    if (p.third_party) queued.push(1);
+    const nodes = [head, ...queued.map((i) => sv.folio[i]!._deferred_list)];
     for (let i = 0; i < nodes.length; i++) {
       nodes[i]!.next = nodes[(i + 1) % nodes.length]!.id;
       nodes[i]!.prev = nodes[(i + nodes.length - 1) % nodes.length]!.id;

@@ -9,6 +9,7 @@ import {
   formatOps,
   isOpsDecl,
   normalizeOps,
+  objectsOf,
   paramText,
   type OpsParamDecl,
   type ParamDecl,
@@ -173,10 +174,9 @@ function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<RawOps> {
 function opListText(d: OpsParamDecl, raw: RawOps, ints: Readonly<Record<string, unknown>>): string {
   const cpus = raw.map((ops) =>
     ops.map((o) => {
-      const a = d.ops[o.op]!.arg;
-      if (!a) return { op: o.op, arg: 0 };
-      const n = ints[a.count];
-      return { op: o.op, arg: typeof n === "number" && n > 0 ? 1 + (o.arg % n) : 1 };
+      if (!d.ops[o.op]!.arg) return { op: o.op, arg: 0 };
+      const n = objectsOf(d, o.op, ints as Params);
+      return { op: o.op, arg: n > 0 ? 1 + (o.arg % n) : 1 };
     }),
   );
   let out = normalizeOps(d, cpus);

@@ -24,8 +24,24 @@ export interface IntParamDecl {
 export interface OpArgDecl {
   /** Prefix of the object's name: "F" gives F1, F2, ... */
   readonly prefix: string;
-  /** The integer parameter that counts the objects (the index goes 1..its value). */
-  readonly count: string;
+  /**
+   * How many objects there are (the index goes 1..count): the name of the integer parameter that
+   * counts them, or a function of the integer parameters when no single one does.
+   */
+  readonly count: string | ((ints: Readonly<Record<string, ParamValue>>) => number);
+}
+
+/** The number of objects an operation may act on in a scenario, and how to say where it comes from. */
+function objectCount(a: OpArgDecl, ints: Readonly<Record<string, ParamValue>>): [number, string] {
+  if (typeof a.count === "function") {
+    const n = a.count(ints);
+    return [n, `this scenario has ${a.prefix}1..${a.prefix}${n}`];
+  }
+  const n = ints[a.count];
+  return [
+    typeof n === "number" ? n : 0,
+    `params.${a.count}=${String(n)} gives ${a.prefix}1..${a.prefix}${String(n)}`,
+  ];
 }
 
 export interface OpDecl {
@@ -129,13 +145,15 @@ export function parseOps(
             );
           }
           arg = Number(m[3]);
-          const n = ints[decl.arg.count];
-          if (typeof n !== "number" || arg < 1 || arg > n) {
+          const [n, whence] = objectCount(decl.arg, ints);
+          if (arg < 1 || arg > n) {
             throw opError(
               model,
               name,
-              `${where}: ${decl.arg.prefix}${arg} does not exist (params.${decl.arg.count}=${String(n)} gives ${decl.arg.prefix}1..${decl.arg.prefix}${String(n)})`,
-              `use an index in 1..${String(n)}, or raise --param ${decl.arg.count}`,
+              `${where}: ${decl.arg.prefix}${arg} does not exist (${whence})`,
+              typeof decl.arg.count === "string"
+                ? `use an index in 1..${n}, or raise --param ${decl.arg.count}`
+                : `use an index in 1..${n}`,
             );
           }
         } else if (m[3] !== undefined) {
@@ -187,6 +205,16 @@ export function parseOps(
 export function formatOp(d: OpsParamDecl, o: Op): string {
   const a = d.ops[o.op]?.arg;
   return a ? `${o.op}(${a.prefix}${o.arg})` : o.op;
+}
+
+/** How many objects operation `op` may act on given the integer parameters (0: none). */
+export function objectsOf(
+  d: OpsParamDecl,
+  op: string,
+  ints: Readonly<Record<string, ParamValue>>,
+): number {
+  const a = d.ops[op]?.arg;
+  return a ? objectCount(a, ints)[0] : 0;
 }
 
 /** The text form of an operation list (the canonical value of the parameter). */
