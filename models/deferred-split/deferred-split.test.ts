@@ -126,6 +126,31 @@ describe("deferred-split model", () => {
     ]);
   });
 
+  it("a folio on no queue at the start (unqueued) is queued by its first partial unmap", () => {
+    const m = compileModel(model, "folio-batch", {
+      unqueued: 1,
+      putters: 0,
+      third_parties: "partial_unmap(F1)",
+    });
+    const zap = m.threads.find((t) => t.name === "partial_unmap")!.cpu;
+    // the partial unmap runs first, then everyone else
+    const r = runSchedule(
+      m,
+      {
+        next: (v) => ({ cpu: v.enabled.includes(zap) ? zap : v.enabled[0]!, choice: 0 }),
+      },
+      { depth: 500 },
+    );
+    expect(r.end).toBe("done");
+    const labels = replay(m, r.moves)
+      .steps.filter((x) => x.cpu === zap)
+      .map((x) => x.label);
+    // F2 is on the queue from the start, F1 joins it
+    expect(labels).toContain("list_empty(&F1->_deferred_list) -> true");
+    expect(labels).toContain("list_add_tail(&F1._deferred_list, &ds_queue.split_queue)");
+    expect(labels).toContain("ds_queue->split_queue_len++ (1 -> 2)");
+  });
+
   it("the second migration of a folio cannot isolate it and drops its pin", () => {
     const m = compileModel(model, "folio-batch", {
       third_parties: "migrate(F1);migrate(F1)",

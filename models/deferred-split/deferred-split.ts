@@ -92,6 +92,7 @@ type P = {
   with_sync_split: number;
   with_migration: number;
   batch_size: number;
+  unqueued: number;
   third_parties: string;
 };
 
@@ -143,6 +144,12 @@ export default defineModel<P, Opts>({
       doc: "a CPU migrates F1 (isolated: it holds a pin)",
     },
     batch_size: { default: 31, min: 1, max: 31, doc: "FOLIO_BATCH_SIZE of the folio-batch design" },
+    unqueued: {
+      default: 0,
+      min: 0,
+      max: 2,
+      doc: "how many of the first folios (F1, F2, ...) are on no queue at the start: fully mapped, not partially mapped (a partial unmap queues them); partially_mapped counts among the others",
+    },
     third_parties: thirdParties,
   },
   variants: {
@@ -205,7 +212,8 @@ export default defineModel<P, Opts>({
   },
   build: ({ params: p, options }) => {
     const n = p.folios;
-    const pm = Math.min(p.partially_mapped, n);
+    const unqueued = Math.min(p.unqueued, n);
+    const pm = Math.min(p.partially_mapped, n - unqueued);
     const extra = parseOps("deferred-split", "third_parties", thirdParties, p.third_parties, p);
     // the pins each folio's operations hold from the start (folio_put drops the mapping's reference)
     const opPins = Array.from({ length: n }, () => 0);
@@ -268,7 +276,7 @@ export default defineModel<P, Opts>({
         w,
         q,
         F,
-        Array.from({ length: n }, (_, i) => i),
+        Array.from({ length: n - unqueued }, (_, i) => unqueued + i),
       );
     });
     installProperties(m, q);
