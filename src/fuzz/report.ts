@@ -3,7 +3,7 @@
 // commands that reproduce it.
 
 import type { FuzzResult } from "./fuzz.ts";
-import { paramsText } from "../model/params.ts";
+import { paramsText, paramText } from "../model/params.ts";
 
 /** The command that re-runs the failing run first. */
 export function fuzzCommand(r: FuzzResult, seed: number): string {
@@ -11,7 +11,7 @@ export function fuzzCommand(r: FuzzResult, seed: number): string {
   return (
     `npx interleave fuzz ${target} --variant ${r.variant} --strategy ${r.strategy} --seed ${seed} --runs 1 --depth ${r.depth}` +
     Object.entries(r.fixed)
-      .map(([k, v]) => ` --param ${k}=${v}`)
+      .map(([k, v]) => ` --param ${paramText(k, v)}`)
       .join("")
   );
 }

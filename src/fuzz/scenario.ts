@@ -10,6 +10,7 @@ import {
   isOpsDecl,
   normalizeOps,
   objectsOf,
+  parseOps,
   paramText,
   type OpsParamDecl,
   type ParamDecl,
@@ -97,16 +98,45 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     }
     if (d.min < d.max) ranges.push({ name, min: d.min, max: d.max });
   }
+  // a fixed operation list names objects: their counts may not go below what it names
+  const fixedLists: { name: string; decl: OpsParamDecl; text: string }[] = [];
+  for (const [name, d] of Object.entries(decls)) {
+    if (!isOpsDecl(d) || opLists.some((o) => o.name === name)) continue;
+    const text = base[name];
+    if (typeof text === "string" && text !== "") fixedLists.push({ name, decl: d, text });
+  }
+  for (const f of fixedLists) {
+    for (const o of parseOps(def.name, f.name, f.decl, f.text, base).flat()) {
+      const count = f.decl.ops[o.op]!.arg?.count;
+      if (typeof count !== "string") continue;
+      const i = ranges.findIndex((r) => r.name === count);
+      if (i < 0 || ranges[i]!.min >= o.arg) continue;
+      ranges[i] = { ...ranges[i]!, min: o.arg };
+    }
+  }
   const fields: Record<string, fc.Arbitrary<unknown>> = {};
   for (const r of ranges) fields[r.name] = fc.integer({ min: r.min, max: r.max });
   for (const o of opLists) fields[o.name] = opListArbitrary(o.decl);
-  const arbitrary = fc.noBias(fc.record(fields)).map((v) => {
-    const out: Record<string, number | string> = { ...base };
-    for (const r of ranges) out[r.name] = v[r.name] as number;
-    // an object index beyond the generated count is taken modulo it (F5 of 3 folios is F2)
-    for (const o of opLists) out[o.name] = opListText(o.decl, v[o.name] as RawOps, out);
-    return out as Params;
-  });
+  // a count computed from several parameters cannot be bounded above: such scenarios are left out
+  const fitsFixedLists = (p: Params): boolean =>
+    fixedLists.every((f) => {
+      try {
+        parseOps(def.name, f.name, f.decl, f.text, p);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  const arbitrary = fc
+    .noBias(fc.record(fields))
+    .map((v) => {
+      const out: Record<string, number | string> = { ...base };
+      for (const r of ranges) out[r.name] = v[r.name] as number;
+      // an object index beyond the generated count is taken modulo it (F5 of 3 folios is F2)
+      for (const o of opLists) out[o.name] = opListText(o.decl, v[o.name] as RawOps, out);
+      return out as Params;
+    })
+    .filter(fitsFixedLists);
   const cache = new Map<string, CompiledModel | ScenarioError>();
 
   const tryCompile = (p: Params): CompiledModel | Error => {

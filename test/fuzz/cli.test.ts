@@ -122,6 +122,49 @@ describe("interleave fuzz", () => {
     expect((await run(["fuzz", "peterson", "--runs", "0"])).code).toBe(2);
   });
 
+  it("takes an operation list with --param, quoted in the command that reproduces the run", async () => {
+    const r = await run([
+      "fuzz",
+      "models/deferred-split/deferred-split.ts",
+      "--variant",
+      "private-list",
+      "--param",
+      "third_parties=partial_unmap(F1);split(F2)",
+      "--param",
+      "putters=0",
+      "--runs",
+      "200",
+      "--seed",
+      "3",
+      "--no-save",
+    ]);
+    expect(r.code).toBe(1);
+    // the fixed list is kept as given (it is not shrunk away) and quoted for the shell
+    expect(r.out).toContain("third_parties='partial_unmap(F1);split(F2)'");
+    expect(r.out).toMatch(
+      /--seed \d+ --runs 1 --depth 500 --param third_parties='partial_unmap\(F1\);split\(F2\)' --param putters=0/,
+    );
+    // folios is not drawn below the F2 the list names
+    expect(r.out).toMatch(/shrunk: folios=2 .*third_parties='partial_unmap\(F1\);split\(F2\)'/);
+  });
+
+  it("rejects an operation list the model does not declare, naming the CPU and the operation", async () => {
+    const r = await run([
+      "fuzz",
+      "models/deferred-split/deferred-split.ts",
+      "--variant",
+      "folio-batch",
+      "--param",
+      "third_parties=folio_put(F1);frob(F2)",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      `params.third_parties: CPU 2's operation 1 "frob(F2)": no operation "frob"`,
+    );
+    expect(r.err).toContain("folio_put(Fi), partial_unmap(Fi), split(Fi), migrate(Fi)");
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
   it("is listed in --help", async () => {
     const r = await run(["--help"]);
     expect(r.out).toMatch(/interleave fuzz MODEL/);

@@ -10,6 +10,7 @@ import { scenarioSpace } from "../../src/fuzz/scenario.ts";
 import { fuzzModel, smallerScenarios } from "../../src/fuzz/fuzz.ts";
 import { checkVariant } from "../../src/check.ts";
 import opsCounters, { workers } from "../fixtures/ops-counters.ts";
+import listLruSplit from "../../models/list-lru-split/list-lru-split.ts";
 
 const ints = { counters: 2 };
 const parse = (text: string) => parseOps("ops-counters", "workers", workers, text, ints);
@@ -146,6 +147,31 @@ describe("the scenario space of an operation list", () => {
     }
     expect([...seen].sort()).toEqual(["inc", "nop", "once"]);
     expect(maxCpus).toBe(3);
+  });
+
+  it("a fixed list keeps the counts it names: C3 holds counters at 3 or more", () => {
+    const fixed = scenarioSpace(opsCounters, "racy", { workers: "inc(C3)", counters: 3 });
+    expect(fixed.ranges).toEqual([]);
+    const varying = scenarioSpace(opsCounters, "racy", { workers: "inc(C2);inc(C1)" });
+    expect(varying.ranges).toEqual([{ name: "counters", min: 2, max: 3 }]);
+    for (const p of fc.sample(varying.arbitrary, { numRuns: 50, seed: 3 })) {
+      expect(p["counters"]).toBeGreaterThanOrEqual(2);
+      expect(() => varying.compile(p)).not.toThrow();
+    }
+  });
+
+  it("a count computed from several parameters: scenarios without the named object are left out", () => {
+    const space = scenarioSpace(listLruSplit, "lock-then-freeze", {
+      third_parties: "try_get_put(F3)",
+    });
+    const seen = new Set<string>();
+    for (const p of fc.sample(space.arbitrary, { numRuns: 60, seed: 4 })) {
+      const n = 1 + (p["third_party"] as number) + (p["extra_folios"] as number);
+      expect(n).toBeGreaterThanOrEqual(3);
+      expect(() => space.compile(p)).not.toThrow();
+      seen.add(`${p["third_party"]}/${p["extra_folios"]}`);
+    }
+    expect(seen.size).toBeGreaterThan(1);
   });
 
   it("offers smaller scenarios: each count lower, each CPU dropped, each operation dropped", () => {
