@@ -162,12 +162,13 @@ describe("the scenario space of an operation list", () => {
 
   it("a count computed from several parameters: scenarios without the named object are left out", () => {
     const space = scenarioSpace(listLruSplit, "lock-then-freeze", {
-      third_parties: "try_get_put(F3)",
+      third_parties: "try_get_put(F2)",
     });
     const seen = new Set<string>();
     for (const p of fc.sample(space.arbitrary, { numRuns: 60, seed: 4 })) {
       const n = 1 + (p["third_party"] as number) + (p["extra_folios"] as number);
-      expect(n).toBeGreaterThanOrEqual(3);
+      // third_party=0 with no extra folio has F1 only
+      expect(n).toBeGreaterThanOrEqual(2);
       expect(() => space.compile(p)).not.toThrow();
       seen.add(`${p["third_party"]}/${p["extra_folios"]}`);
     }
