@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
-import { paramDeclText, parseParams } from "./params.ts";
+import { paramDeclText, paramsJson, parseParams } from "./params.ts";
 import { columns } from "./columns.ts";
 import { loadModels, loadFile, type LoadedModel } from "./load.ts";
 import { checkVariant, explain, propertyStatuses, type Checked } from "../check.ts";
@@ -592,7 +592,13 @@ async function cmdList(args: string[]): Promise<number> {
   // a variant that does not build is a model error: listed, and the exit code says so
   const status = out.some((m) => m.variants.some((v) => v.error)) ? EXIT_USAGE : EXIT_OK;
   if (values.json) {
-    console.log(JSON.stringify(out, null, 2));
+    console.log(
+      JSON.stringify(
+        out.map((m) => ({ ...m, params: paramsJson(m.params) })),
+        null,
+        2,
+      ),
+    );
     return status;
   }
   for (const m of out) {

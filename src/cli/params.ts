@@ -34,3 +34,12 @@ export function parseParams(list: readonly string[] | undefined): Record<string,
   }
   return out;
 }
+
+/** The declarations as JSON: an object count computed by a function is described in words. */
+export function paramsJson(params: Readonly<Record<string, ParamDecl>>): unknown {
+  return JSON.parse(
+    JSON.stringify(params, (k, v: unknown) =>
+      k === "count" && typeof v === "function" ? "computed from the other parameters" : v,
+    ),
+  );
+}
