@@ -39,6 +39,7 @@ export type {
   IntParamDecl,
   OpsParamDecl,
   OpDecl,
+  OpArgDecl,
   Op,
   ParamDecl,
   ParamValue,

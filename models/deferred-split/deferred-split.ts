@@ -36,9 +36,10 @@ import {
   initQueue,
   installProperties,
   migrate,
-  migrateOp,
+  folioOps,
+  folioOpThreads,
+  opPins,
   partialUnmap,
-  splitOp,
   queueOf,
   scanLocals,
   sharedFields,
@@ -58,25 +59,7 @@ interface Opts {
 const thirdParties: OpsParamDecl = {
   kind: "ops",
   default: "",
-  ops: {
-    folio_put: {
-      arg: { prefix: "F", count: "folios" },
-      oncePerObject: "a folio has one mapping here, and its reference is dropped once",
-      doc: "zap the whole mapping and drop its reference (the free path runs on the last one)",
-    },
-    partial_unmap: {
-      arg: { prefix: "F", count: "folios" },
-      doc: "zap part of the mapping: deferred_split_folio(folio, true), then drop the zapped PTEs' reference",
-    },
-    split: {
-      arg: { prefix: "F", count: "folios" },
-      doc: "split_huge_page() by a caller holding a pin (nothing to do once the folio is order 0)",
-    },
-    migrate: {
-      arg: { prefix: "F", count: "folios" },
-      doc: "isolate and migrate (one migration can isolate a folio; a later one drops its pin)",
-    },
-  },
+  ops: folioOps({ prefix: "F", count: "folios" }),
   cpus: { min: 0, max: 3 },
   maxOps: 4,
   doc: "extra CPUs, ';' between CPUs and ',' between one CPU's operations, e.g. 'folio_put(F2),migrate(F1);split(F1)'",
@@ -216,10 +199,9 @@ export default defineModel<P, Opts>({
     const pm = Math.min(p.partially_mapped, n - unqueued);
     const extra = parseOps("deferred-split", "third_parties", thirdParties, p.third_parties, p);
     // the pins each folio's operations hold from the start (folio_put drops the mapping's reference)
-    const opPins = Array.from({ length: n }, () => 0);
-    for (const o of extra.flat()) if (o.op !== "folio_put") opPins[o.arg - 1]!++;
-    opPins[0]! += p.with_partial_unmap + p.with_sync_split + p.with_migration;
-    const Folio = folioType(1 + p.scanners + Math.max(...opPins));
+    const pins = opPins(extra, n);
+    pins[0]! += p.with_partial_unmap + p.with_sync_split + p.with_migration;
+    const Folio = folioType(1 + p.scanners + Math.max(...pins));
     const slack = extra.flat().length;
     const m = new ModelBuilder(sharedFields(options.design, Folio, n, {}, slack), { races: true });
     const q = queueOf(m, options.design);
@@ -246,17 +228,7 @@ export default defineModel<P, Opts>({
     if (p.with_partial_unmap) m.thread("zap_pte_range", {}, () => [partialUnmap(q, F[0]!)]);
     if (p.with_sync_split) m.thread("split_huge_page", {}, () => syncSplit(q, F[0]!));
     if (p.with_migration) m.thread("migrate_pages", {}, () => migrate(q, F[0]!));
-    for (const ops of extra) {
-      m.thread(ops.map((o) => o.op).join("+"), {}, () =>
-        ops.flatMap((o) => {
-          const f = F[o.arg - 1]!;
-          if (o.op === "folio_put") return [unmapAndPut(q, f)];
-          if (o.op === "partial_unmap") return [partialUnmap(q, f)];
-          if (o.op === "split") return splitOp(q, f);
-          return migrateOp(q, f);
-        }),
-      );
-    }
+    folioOpThreads(m, q, F, extra);
     m.init((_s, w) => {
       const b = w.m.b;
       for (let i = 0; i < n; i++) {
@@ -267,7 +239,7 @@ export default defineModel<P, Opts>({
       }
       const F1 = F[0]!;
       // the mapping's reference, the zapped PTEs' reference, the split's and the migration's pins
-      for (let i = 0; i < n; i++) b[F[i]!._refcount.$off(b)] = 1 + opPins[i]!;
+      for (let i = 0; i < n; i++) b[F[i]!._refcount.$off(b)] = 1 + pins[i]!;
       // the migration of with_migration isolated F1 before the scenario starts
       b[F1.isolated.$off(b)] = p.with_migration;
       const stat = q.split.stat as Ref;

@@ -56,6 +56,9 @@ import {
   type StepStmt,
   ModelBuilder,
   type World,
+  type Op,
+  type OpArgDecl,
+  type OpsParamDecl,
   Violation,
 } from "../../src/index.ts";
 import type { Fields, RecordS } from "../../src/model/schema.ts";
@@ -545,6 +548,59 @@ export function migrateOp(q: Queue, f: DsFolioRef): Stmt[] {
       [put(q, f)],
     ),
   ];
+}
+
+/**
+ * The operations an extra CPU can run on a folio (the `third_parties` operation list of the
+ * models built on this file), each on a folio `arg` allows.
+ */
+export function folioOps(arg: OpArgDecl): OpsParamDecl["ops"] {
+  return {
+    folio_put: {
+      arg,
+      oncePerObject: "a folio has one mapping here, and its reference is dropped once",
+      doc: "zap the whole mapping and drop its reference (the free path runs on the last one)",
+    },
+    partial_unmap: {
+      arg,
+      doc: "zap part of the mapping: deferred_split_folio(folio, true), then drop the zapped PTEs' reference",
+    },
+    split: {
+      arg,
+      doc: "split_huge_page() by a caller holding a pin (nothing to do once the folio is order 0)",
+    },
+    migrate: {
+      arg,
+      doc: "isolate and migrate (one migration can isolate a folio; a later one drops its pin)",
+    },
+  };
+}
+
+/** The references each folio's operations hold from the start (folio_put drops the mapping's). */
+export function opPins(ops: readonly (readonly Op[])[], nFolios: number): number[] {
+  const pins = Array.from({ length: nFolios }, () => 0);
+  for (const o of ops.flat()) if (o.op !== "folio_put") pins[o.arg - 1]!++;
+  return pins;
+}
+
+/** One CPU per operation list, named after its operations, running them in order. */
+export function folioOpThreads(
+  m: ModelBuilder<Sh>,
+  q: Queue,
+  F: { readonly [i: number]: DsFolioRef },
+  lists: readonly (readonly Op[])[],
+): void {
+  for (const ops of lists) {
+    m.thread(ops.map((o) => o.op).join("+"), {}, () =>
+      ops.flatMap((o): Stmt[] => {
+        const f = F[o.arg - 1]!;
+        if (o.op === "folio_put") return [unmapAndPut(q, f)];
+        if (o.op === "partial_unmap") return [partialUnmap(q, f)];
+        if (o.op === "split") return splitOp(q, f);
+        return migrateOp(q, f);
+      }),
+    );
+  }
 }
 
 export interface MigrateHooks {

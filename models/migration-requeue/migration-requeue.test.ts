@@ -57,4 +57,30 @@ describe("migration-requeue model", () => {
     });
     expect(lengths(c.result)).toEqual({ "requeue-mismatch": 19 });
   });
+
+  it("extra CPUs on F3 (an operation list): v3 keeps its bug, a partial unmap corrupts the private list", async () => {
+    const split = await checkVariant(model, "v3-folio-batch", {
+      params: { other_folio: 1, third_parties: "split(F3)" },
+    });
+    expect(lengths(split.result)).toEqual({ "lost-membership": 40, "requeue-mismatch": 40 });
+    const zap = await checkVariant(model, "v2-private-list", {
+      params: { other_folio: 1, third_parties: "partial_unmap(F3)" },
+    });
+    expect(lengths(zap.result)).toEqual({
+      "recorded-state-stale": 8,
+      "list-integrity": 28,
+      "lost-membership": 55,
+    });
+  });
+
+  it("an operation on F3 needs other_folio=1, and F1 and F2 are not for the extra CPUs", async () => {
+    await expect(
+      checkVariant(model, "v3-folio-batch", { params: { third_parties: "split(F3)" } }),
+    ).rejects.toThrow(/F3 does not exist \(this scenario has no F3 or later\)/);
+    await expect(
+      checkVariant(model, "v3-folio-batch", {
+        params: { other_folio: 1, third_parties: "migrate(F1)" },
+      }),
+    ).rejects.toThrow(/F1 is not one this operation takes \(this scenario has F3..F3\)/);
+  });
 });

@@ -49,6 +49,8 @@ import {
   step,
   if_,
   func,
+  parseOps,
+  type OpsParamDecl,
   type World,
 } from "../../src/index.ts";
 import type { Ref } from "../../src/model/ref.ts";
@@ -58,6 +60,8 @@ import { PROP } from "../../src/kernel/catalogue.ts";
 import {
   deferred_split_folio,
   deferred_split_scan,
+  folioOpThreads,
+  folioOps,
   folioType,
   foliosOf,
   initQueue,
@@ -66,6 +70,7 @@ import {
   put,
   queueOf,
   scanLocals,
+  opPins,
   sharedFields,
   type Design,
 } from "../deferred-split/scan.ts";
@@ -82,6 +87,20 @@ type P = {
   with_scanner: number;
   underused: number;
   other_folio: number;
+  third_parties: string;
+};
+
+/**
+ * Extra CPUs working on the other folio F3 (F1 and F2 are the migration's source and
+ * destination): zap, partial unmap, split, a second migration.
+ */
+const thirdParties: OpsParamDecl = {
+  kind: "ops",
+  default: "",
+  ops: folioOps({ prefix: "F", first: 3, count: (p) => 2 + Number(p["other_folio"] ?? 0) }),
+  cpus: { min: 0, max: 2 },
+  maxOps: 3,
+  doc: "extra CPUs on F3 (needs other_folio=1), ';' between CPUs and ',' between one CPU's operations, e.g. 'partial_unmap(F3),folio_put(F3);split(F3)'",
 };
 
 const REQUEUE_MISMATCH = "requeue-mismatch";
@@ -178,6 +197,7 @@ export default defineModel<P, Opts>({
       max: 1,
       doc: "another folio F3 (fully mapped) queued after the source",
     },
+    third_parties: thirdParties,
   },
   variants: variants as unknown as Record<
     string,
@@ -185,7 +205,15 @@ export default defineModel<P, Opts>({
   >,
   build: ({ params: p, options }) => {
     const n = 2 + p.other_folio;
-    const Folio = folioType(3);
+    const opLists = parseOps(
+      "migration-requeue",
+      "third_parties",
+      thirdParties,
+      p.third_parties,
+      p,
+    );
+    const pins = opPins(opLists, n);
+    const Folio = folioType(3 + Math.max(...pins));
     const ghostFields = {
       mig: record(
         {
@@ -204,7 +232,8 @@ export default defineModel<P, Opts>({
         "ghost",
       ),
     };
-    const m = new ModelBuilder(sharedFields(options.design, Folio, n, ghostFields), {
+    const slack = opLists.flat().length;
+    const m = new ModelBuilder(sharedFields(options.design, Folio, n, ghostFields, slack), {
       races: true,
     });
     const q = queueOf(m, options.design);
@@ -376,6 +405,7 @@ export default defineModel<P, Opts>({
         },
       ],
     ]);
+    folioOpThreads(m, q, F, opLists);
     installProperties(m, q, { skip: [PROP.queueLen, PROP.staleMembership], extra });
 
     m.endState(REQUEUE_MISMATCH, (w: World) => {
@@ -399,7 +429,11 @@ export default defineModel<P, Opts>({
       b[(q.split.stat as Ref).$off(b)] = pm;
       const queued: number[] = [];
       if (p.src_queued) queued.push(0);
-      if (p.other_folio) queued.push(2);
+      if (p.other_folio) {
+        queued.push(2);
+        // the mapping's reference and the pins of the extra CPUs' operations on F3
+        b[F[2]!._refcount.$off(b)] = 1 + pins[2]!;
+      }
       initQueue(w, q, F, queued);
     });
     return m;

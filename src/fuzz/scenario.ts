@@ -202,14 +202,18 @@ function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<RawOps> {
 
 /** The text of a generated list: indices folded into 1..count, repeats of once-per-object ops dropped. */
 function opListText(d: OpsParamDecl, raw: RawOps, ints: Readonly<Record<string, unknown>>): string {
+  // an operation with no object to act on in this scenario is left out
   const cpus = raw.map((ops) =>
-    ops.map((o) => {
-      if (!d.ops[o.op]!.arg) return { op: o.op, arg: 0 };
-      const n = objectsOf(d, o.op, ints as Params);
-      return { op: o.op, arg: n > 0 ? 1 + (o.arg % n) : 1 };
+    ops.flatMap((o) => {
+      if (!d.ops[o.op]!.arg) return [{ op: o.op, arg: 0 }];
+      const { first, last } = objectsOf(d, o.op, ints as Params);
+      return last >= first ? [{ op: o.op, arg: first + (o.arg % (last - first + 1)) }] : [];
     }),
   );
   let out = normalizeOps(d, cpus);
-  while (out.length < d.cpus.min) out = [...out, [{ op: Object.keys(d.ops)[0]!, arg: 1 }]];
+  // a list that must have CPUs gets the first declared operation on its first object
+  const [op0, decl0] = Object.entries(d.ops)[0]!;
+  while (out.length < d.cpus.min)
+    out = [...out, [{ op: op0, arg: decl0.arg ? (decl0.arg.first ?? 1) : 0 }]];
   return formatOps(d, out);
 }

@@ -29,19 +29,25 @@ export interface OpArgDecl {
    * counts them, or a function of the integer parameters when no single one does.
    */
   readonly count: string | ((ints: Readonly<Record<string, ParamValue>>) => number);
+  /** The first index the operation may take (default 1): e.g. 3 when F1 and F2 have set roles. */
+  readonly first?: number;
 }
 
-/** The number of objects an operation may act on in a scenario, and how to say where it comes from. */
+/**
+ * The last index an operation may take in a scenario (the object count), and how to say where
+ * the range comes from.
+ */
 function objectCount(a: OpArgDecl, ints: Readonly<Record<string, ParamValue>>): [number, string] {
+  const first = a.first ?? 1;
+  const range = (n: number): string =>
+    n >= first ? `${a.prefix}${first}..${a.prefix}${n}` : `no ${a.prefix}${first} or later`;
   if (typeof a.count === "function") {
     const n = a.count(ints);
-    return [n, `this scenario has ${a.prefix}1..${a.prefix}${n}`];
+    return [n, `this scenario has ${range(n)}`];
   }
-  const n = ints[a.count];
-  return [
-    typeof n === "number" ? n : 0,
-    `params.${a.count}=${String(n)} gives ${a.prefix}1..${a.prefix}${String(n)}`,
-  ];
+  const v = ints[a.count];
+  const n = typeof v === "number" ? v : 0;
+  return [n, `params.${a.count}=${String(v)} gives ${range(n)}`];
 }
 
 export interface OpDecl {
@@ -146,14 +152,18 @@ export function parseOps(
           }
           arg = Number(m[3]);
           const [n, whence] = objectCount(decl.arg, ints);
-          if (arg < 1 || arg > n) {
+          const first = decl.arg.first ?? 1;
+          if (arg < first || arg > n) {
+            const what = arg < first ? "is not one this operation takes" : "does not exist";
             throw opError(
               model,
               name,
-              `${where}: ${decl.arg.prefix}${arg} does not exist (${whence})`,
+              `${where}: ${decl.arg.prefix}${arg} ${what} (${whence})`,
               typeof decl.arg.count === "string"
-                ? `use an index in 1..${n}, or raise --param ${decl.arg.count}`
-                : `use an index in 1..${n}`,
+                ? `use an index in ${first}..${Math.max(first, n)}, or raise --param ${decl.arg.count}`
+                : n >= first
+                  ? `use an index in ${first}..${n}`
+                  : `set the parameters so that ${decl.arg.prefix}${first} exists${d.doc ? ` (${name}: ${d.doc})` : ""}`,
             );
           }
         } else if (m[3] !== undefined) {
@@ -207,14 +217,14 @@ export function formatOp(d: OpsParamDecl, o: Op): string {
   return a ? `${o.op}(${a.prefix}${o.arg})` : o.op;
 }
 
-/** How many objects operation `op` may act on given the integer parameters (0: none). */
+/** The indices operation `op` may take given the integer parameters (last < first: none). */
 export function objectsOf(
   d: OpsParamDecl,
   op: string,
   ints: Readonly<Record<string, ParamValue>>,
-): number {
+): { first: number; last: number } {
   const a = d.ops[op]?.arg;
-  return a ? objectCount(a, ints)[0] : 0;
+  return a ? { first: a.first ?? 1, last: objectCount(a, ints)[0] } : { first: 1, last: 0 };
 }
 
 /** The text form of an operation list (the canonical value of the parameter). */
