@@ -163,10 +163,15 @@ export async function runFuzz(args: string[]): Promise<number> {
   const stopped = results.filter((r) => r.stopped !== undefined && !r.counterexample && !r.error);
   if (json) console.log(JSON.stringify({ results: results.map(resultJson) }, null, 2));
   else {
-    const bad = results.filter((r) => r.counterexample).length;
+    const bad = results.filter((r) => r.counterexample && !r.error).length;
+    const failed = results.filter((r) => r.error).length;
+    const found = [
+      ...(bad ? [`${bad} with a violation`] : []),
+      ...(failed ? [`${failed} with an error (above)`] : []),
+    ];
     console.log(
       `${results.length} variant(s) fuzzed, ${runs} ${strategy} runs each (seed ${seed}): ` +
-        (bad ? `${bad} with a violation` : "no violation found") +
+        (found.length ? found.join(", ") : "no violation found") +
         (results.some((r) => !r.counterexample && !r.error)
           ? ". Finding nothing in N random runs is not a proof: `interleave check` explores every interleaving."
           : ".") +

@@ -165,6 +165,16 @@ describe("interleave fuzz", () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it("a model error in a run exits 2 and the summary says so (not 'no violation found')", async () => {
+    const r = await run(["fuzz", "test/fixtures/bad-range.ts", "--runs", "50", "--seed", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("E_RANGE");
+    expect(r.out).toMatch(
+      /1 variant\(s\) fuzzed, 50 pct runs each \(seed 1\): 1 with an error \(above\)\./,
+    );
+    expect(r.out).not.toContain("no violation found");
+  });
+
   it("is listed in --help", async () => {
     const r = await run(["--help"]);
     expect(r.out).toMatch(/interleave fuzz MODEL/);
