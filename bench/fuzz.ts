@@ -336,6 +336,11 @@ const SCALED: readonly Scaled[] = [
   { model: "migration-requeue", variant: "no-requeue-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v2-private-list", params: { other_folio: 1 } },
   { model: "migration-requeue", variant: "v3-folio-batch", params: { other_folio: 1 } },
+  {
+    model: "migration-requeue",
+    variant: "v3-folio-batch",
+    params: { other_folio: 1, third_parties: "partial_unmap(F3),split(F3),folio_put(F3)" },
+  },
   { model: "list-lru-split", variant: "freeze-then-lock", params: { third_party: 1 } },
   {
     model: "list-lru-split",
