@@ -259,7 +259,8 @@ async function defaultSection(o: Opts): Promise<void> {
   console.log(
     `\nagainst the goals: PCT >= 10x fewer runs than random on ${goal.met.length} of ${goal.seedBugs} seed bugs` +
       ` (${goal.met.join(", ") || "none"}); on ${goal.shallow} of them random needs fewer than 10 runs, so no 10x gap` +
-      ` can exist at these parameters. Shrunk <= 2x the BFS shortest: ${goal.worstShrink <= 2 ? "met" : "NOT met"}` +
+      ` can exist at these parameters (${goal.met.length} of the ${goal.seedBugs - goal.shallow} where random needs 10 or more).` +
+      ` Shrunk <= 2x the BFS shortest: ${goal.worstShrink <= 2 ? "met" : "NOT met"}` +
       ` (${goal.cxs} counterexamples, worst ${goal.worstShrink.toFixed(2)}x).`,
   );
 }
