@@ -50,6 +50,16 @@ export { Violation, ModelError } from "./rt/mem.ts";
 export { explore } from "./explore/explorer.ts";
 export type { ExploreOptions } from "./explore/explorer.ts";
 export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts";
+// The exhaustive checker as a library call, and helpers that fail a test with the race diagram.
+export { checkModel, checkVariant, explain } from "./check.ts";
+export type { Checked, CheckOptions } from "./check.ts";
+export {
+  expectHolds,
+  expectAsDeclared,
+  checkMatchers,
+  describeChecked,
+  CheckFailure,
+} from "./expect.ts";
 // Kernel primitives beyond list_head/spinlock: folios, refcounts, flags, counters, the deferred
 // split queue, and the property catalogue.
 export * from "./kernel/folio.ts";
