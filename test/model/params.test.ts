@@ -36,6 +36,25 @@ describe("parseOps", () => {
     expect(formatOps(workers, parse(" inc(C2) , nop ; once(C1)"))).toBe("inc(C2),nop;once(C1)");
   });
 
+  it("text and lists round-trip: parse(format(x)) is x for every list the declaration allows", () => {
+    const op = fc.oneof(
+      fc.record({ op: fc.constant("inc"), arg: fc.integer({ min: 1, max: 2 }) }),
+      fc.record({ op: fc.constant("nop"), arg: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 3 }),
+        (cpus) => {
+          const text = formatOps(workers, cpus);
+          expect(parse(text)).toEqual(cpus);
+          // spaces around the separators do not matter
+          expect(parse(text.replaceAll(",", " , ").replaceAll(";", " ; "))).toEqual(cpus);
+        },
+      ),
+      { numRuns: 200, seed: 11 },
+    );
+  });
+
   it("names the parameter, the CPU, the operation and the cause", () => {
     const unknown = failure("inc(C1);frob(C1)");
     expect(unknown.code).toBe("E_PARAM");
