@@ -1,15 +1,12 @@
 // `--param` on the command line, and how a parameter's declaration is listed.
 
 import { UsageError } from "./errors.ts";
-import { isOpsDecl, paramText, type ParamDecl } from "../model/params.ts";
+import { isOpsDecl, opNames, paramText, type ParamDecl } from "../model/params.ts";
 
 /** `name=default [min..max]`, or for a list of operations its default and its operations. */
 export function paramDeclText(name: string, d: ParamDecl): string {
   if (isOpsDecl(d)) {
-    const ops = Object.entries(d.ops)
-      .map(([op, o]) => (o.arg ? `${op}(${o.arg.prefix}i)` : op))
-      .join(" ");
-    return `${paramText(name, d.default)} [${d.cpus.min}..${d.cpus.max} CPUs of up to ${d.maxOps}: ${ops}]`;
+    return `${paramText(name, d.default)} [${d.cpus.min}..${d.cpus.max} CPUs of up to ${d.maxOps}: ${opNames(d)}]`;
   }
   const range =
     d.min !== undefined || d.max !== undefined ? ` [${d.min ?? ""}..${d.max ?? ""}]` : "";

@@ -12,6 +12,7 @@ import {
   objectsOf,
   parseOps,
   paramText,
+  type OpLists,
   type OpsParamDecl,
   type ParamDecl,
   type ParamValues,
@@ -41,7 +42,7 @@ export class ScenarioError extends ModelError {
   }
 }
 
-/** An operation list that varies: its declaration, and the object counts it depends on. */
+/** An operation list that varies, with its declaration. */
 export interface OpsRange {
   readonly name: string;
   readonly decl: OpsParamDecl;
@@ -133,7 +134,7 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
       const out: Record<string, number | string> = { ...base };
       for (const r of ranges) out[r.name] = v[r.name] as number;
       // an object index beyond the generated count is taken modulo it (F5 of 3 folios is F2)
-      for (const o of opLists) out[o.name] = opListText(o.decl, v[o.name] as RawOps, out);
+      for (const o of opLists) out[o.name] = opListText(o.decl, v[o.name] as OpLists, out);
       return out as Params;
     })
     .filter(fitsFixedLists);
@@ -188,10 +189,8 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
   };
 }
 
-type RawOps = readonly (readonly { readonly op: string; readonly arg: number }[])[];
-
 /** CPUs (up to cpus.max), each with 1..maxOps operations; shrinks towards fewer of both. */
-function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<RawOps> {
+function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<OpLists> {
   const names = Object.keys(d.ops);
   const op = fc.record({ op: fc.constantFrom(...names), arg: fc.nat(63) });
   return fc.array(fc.array(op, { minLength: 1, maxLength: d.maxOps }), {
@@ -201,7 +200,11 @@ function opListArbitrary(d: OpsParamDecl): fc.Arbitrary<RawOps> {
 }
 
 /** The text of a generated list: indices folded into 1..count, repeats of once-per-object ops dropped. */
-function opListText(d: OpsParamDecl, raw: RawOps, ints: Readonly<Record<string, unknown>>): string {
+function opListText(
+  d: OpsParamDecl,
+  raw: OpLists,
+  ints: Readonly<Record<string, unknown>>,
+): string {
   // an operation with no object to act on in this scenario is left out
   const cpus = raw.map((ops) =>
     ops.flatMap((o) => {

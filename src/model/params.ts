@@ -104,7 +104,8 @@ function syntaxHint(name: string, d: OpsParamDecl): string {
   );
 }
 
-const opNames = (d: OpsParamDecl): string =>
+/** The declared operations as people write them: `folio_put(Fi), partial_unmap(Fi), ...`. */
+export const opNames = (d: OpsParamDecl): string =>
   Object.entries(d.ops)
     .map(([op, o]) => (o.arg ? `${op}(${o.arg.prefix}i)` : op))
     .join(", ");
@@ -212,7 +213,7 @@ export function parseOps(
   return cpus;
 }
 
-export function formatOp(d: OpsParamDecl, o: Op): string {
+function formatOp(d: OpsParamDecl, o: Op): string {
   const a = d.ops[o.op]?.arg;
   return a ? `${o.op}(${a.prefix}${o.arg})` : o.op;
 }
