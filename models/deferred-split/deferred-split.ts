@@ -21,6 +21,9 @@
 // partial unmap (deferred_split_folio(folio, true)), a synchronous split_huge_page() (lock the
 // queue, freeze, dequeue, split or -EAGAIN), a migration of a queued folio (unmap, freeze,
 // unqueue, unfreeze; the destination is model 2's subject and is left out here).
+// The same four operations, on any folio and in any order, make up `third_parties`: a list of
+// extra CPUs, each running its operations in turn (e.g. 'partial_unmap(F2),folio_put(F3);split(F1)').
+// `unqueued` starts the first folios off the queue (fully mapped), for a partial unmap to queue.
 //
 // Left out: unmap/remap around split and migration (the freeze counts the mapping as one
 // reference), memcg queues, swapcache, thp_underused() (parameter `underused`), statistics other
