@@ -30,7 +30,11 @@
 //       folio_unqueue_deferred_split() (unlocked data_race(list_empty()) test, then
 //       list_lru_lock + __list_lru_del + clear the flag), then frees F2. This is the case the
 //       callback's lost-race branch is written for.
-// Initially F1 (and F2) are partially mapped and queued on the sublist.
+// Initially F1 (and F2) are partially mapped and queued on the sublist. Two more parameters make
+// the scenario longer: `extra_folios` queues more partially mapped folios between F1 and F2 (the
+// walk isolates and splits each before it reaches F2), and `third_parties` adds CPUs taking
+// speculative references (an operation list of try_get_put(Fi): folio_try_get(), then folio_put()
+// if it got one, which may run the free path).
 //
 // The split that FAILS after the freeze (param split_can_fail, default 0): HYPOTHETICAL. For
 // the folios this dequeue applies to (dequeue_deferred = folio_test_anon() && order > 1) the

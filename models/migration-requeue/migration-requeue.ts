@@ -25,7 +25,9 @@
 //
 // CPUs: migrate_pages() of the source F1 into the destination F2 (F1 isolated: the migration
 // holds a pin; try_to_migrate() unmaps it, dropping the mapping's reference; the freeze expects
-// the pin alone), optionally deferred_split_scan(), and an observer CPU (see scan.ts).
+// the pin alone), optionally deferred_split_scan(), and an observer CPU (see scan.ts). With
+// other_folio=1, `third_parties` adds CPUs working on F3 (an operation list of folio_put,
+// partial_unmap, split and migrate, as in models/deferred-split).
 //
 // Properties besides the catalogue's (list-integrity, use-after-free, nr-partially-mapped,
 // lost-membership on the real mapping):
