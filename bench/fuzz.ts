@@ -16,7 +16,7 @@
 // first failure only, PCT at d=3 and at the best d of {2,3,5} picked on separate tuning seeds,
 // and the explorer's state count at that size.
 //
-//   npm run bench:fuzz -- --section default|scaled|all   (default: all)
+//   npm run bench:fuzz -- --section default|scaled|throughput|all   (default: all)
 //   npm run bench:fuzz -- --scaled-budget 2000 --scaled-seconds 25 --tune-seeds 5
 
 import { loadModels } from "../src/cli/load.ts";
@@ -35,7 +35,7 @@ interface Opts {
   depth: number;
   pctDepth: number;
   preemptions: number;
-  section: "default" | "scaled" | "all";
+  section: "default" | "scaled" | "throughput" | "all";
   scaledBudget: number;
   scaledSeconds: number;
   tuneSeeds: number;
@@ -66,8 +66,8 @@ function parse(argv: string[]): Opts {
     else if (a === "--pct-depth") o.pctDepth = Number(v);
     else if (a === "--preemptions") o.preemptions = Number(v);
     else if (a === "--section") {
-      if (v !== "default" && v !== "scaled" && v !== "all")
-        throw new Error(`--section ${v}: expected default, scaled or all`);
+      if (v !== "default" && v !== "scaled" && v !== "throughput" && v !== "all")
+        throw new Error(`--section ${v}: expected default, scaled, throughput or all`);
       o.section = v;
     } else if (a === "--scaled-budget") o.scaledBudget = Number(v);
     else if (a === "--scaled-seconds") o.scaledSeconds = Number(v);
@@ -525,13 +525,51 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
   );
 }
 
+// Throughput: runs per second when every run draws a new scenario from the whole declared
+// space (operation lists included), where building each scenario dominates, against runs on one
+// fixed scenario, where the runs themselves do.
+async function throughputSection(defs: ReadonlyMap<string, ModelDef>): Promise<void> {
+  const rows: string[][] = [["model / variant", "scenario", "runs", "seconds", "runs/s"]];
+  for (const [model, variant] of [
+    ["deferred-split", "folio-batch"],
+    ["list-lru-split", "lock-then-freeze+flag-first"],
+  ] as const) {
+    const def = defs.get(model);
+    if (!def) continue;
+    for (const fixed of [false, true]) {
+      const runs = 500;
+      const t0 = performance.now();
+      await fuzzModel(def, {
+        variant,
+        strategy: "pct",
+        runs,
+        seed: 5,
+        params: fixed ? resolveParams(def, variant) : {},
+        shrink: false,
+        confirm: false,
+      });
+      const secs = (performance.now() - t0) / 1000;
+      rows.push([
+        `${model} / ${variant}`,
+        fixed ? "fixed (the variant's own)" : "drawn per run (whole space)",
+        String(runs),
+        secs.toFixed(2),
+        (runs / secs).toFixed(0),
+      ]);
+    }
+  }
+  console.log(
+    `\nthroughput (PCT d=3, no violation expected: variants that hold):\n${columns(rows)}`,
+  );
+}
+
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
-  if (o.section !== "scaled") await defaultSection(o);
-  if (o.section !== "default") {
-    const models = await loadModels(["models"]);
-    await scaledSection(o, new Map(models.map((m) => [m.def.name, m.def])));
-  }
+  if (o.section === "default" || o.section === "all") await defaultSection(o);
+  const models = await loadModels(["models"]);
+  const defs = new Map(models.map((m) => [m.def.name, m.def]));
+  if (o.section === "scaled" || o.section === "all") await scaledSection(o, defs);
+  if (o.section === "throughput" || o.section === "all") await throughputSection(defs);
 }
 
 await main();

@@ -65,7 +65,10 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
       alt: PENDING,
       targets: [],
       funcs: funcs.join(" > "),
-      site: st.site,
+      // read when a message needs it (a getter keeps the step's site unwritten until then)
+      get site() {
+        return st.site;
+      },
       raises: st.raises,
     };
     if (kind !== EITHER && n.nchoices !== 1 && n.nchoices !== -1 && n.nchoices < 1) {

@@ -84,11 +84,21 @@ export function isOwnFrame(file: string): boolean {
 }
 
 /** Where the model author wrote the statement: the first stack frame outside src/. */
-export function callSite(): string {
+/**
+ * The caller's site, captured now and written out when first asked for. Capturing the stack is
+ * cheap; writing it out (with source maps, under tsx) is what costs, and most sites are never
+ * shown: a randomized run over many scenarios builds each scenario's steps anew.
+ */
+export function lazyCallSite(): () => string {
   const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 30;
-  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = 20;
+  const err = new Error();
   Error.stackTraceLimit = saved;
+  let text: string | undefined;
+  return () => (text ??= siteFromStack(err.stack ?? ""));
+}
+
+function siteFromStack(stack: string): string {
   for (const line of stack.split("\n").slice(1)) {
     const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
     if (!m) continue;
@@ -114,6 +124,7 @@ export function step<C = Ctx>(
   run: (c: C, choice: number) => unknown,
   opts: StepOptions<C> = {},
 ): StepStmt {
+  const site = lazyCallSite();
   return {
     kind: "step",
     label: label as Label,
@@ -121,7 +132,9 @@ export function step<C = Ctx>(
     guard: opts.guard as unknown as GuardFn | undefined,
     waitsFor: opts.waitsFor as unknown as ((c: Ctx) => string) | undefined,
     choices: (opts.choices ?? 1) as number | ((c: Ctx) => number),
-    site: callSite(),
+    get site() {
+      return site();
+    },
     raises: opts.raises,
   };
 }
@@ -180,14 +193,24 @@ export function either(label: string, ...alts: Stmt[][]): Stmt {
 }
 
 export function break_(): Stmt {
-  return { kind: "break", site: callSite() };
+  return jump("break");
 }
 export function continue_(): Stmt {
-  return { kind: "continue", site: callSite() };
+  return jump("continue");
+}
+/** A break, continue or return, with its site written out only when an error needs it. */
+function jump(kind: "break" | "continue" | "return"): Stmt {
+  const site = lazyCallSite();
+  return {
+    kind,
+    get site() {
+      return site();
+    },
+  };
 }
 /** Leaves the innermost `func`, or ends the thread. */
 export function return_(): Stmt {
-  return { kind: "return", site: callSite() };
+  return jump("return");
 }
 /** A named kernel function: `return_()` inside it jumps to its end; traces show the name. */
 export function func(name: string, body: Stmt[]): Stmt {
@@ -197,7 +220,14 @@ export function label(name: string): Stmt {
   return { kind: "label", name };
 }
 export function goto_(name: string): Stmt {
-  return { kind: "goto", name, site: callSite() };
+  const site = lazyCallSite();
+  return {
+    kind: "goto",
+    name,
+    get site() {
+      return site();
+    },
+  };
 }
 
 /** Fails the property (an assertion inside a step). */

@@ -286,3 +286,24 @@ describe("CompiledModel.properties", () => {
     );
   });
 });
+
+describe("step sites", () => {
+  it("every step of every bundled model knows the file:line it was written at", async () => {
+    const { loadModels } = await import("../../src/cli/load.ts");
+    const { compileModel } = await import("../../src/model/model.ts");
+    let steps = 0;
+    for (const { def } of await loadModels(["models"])) {
+      for (const v of Object.keys(def.variants)) {
+        for (const t of compileModel(def, v).threads) {
+          for (const n of t.nodes) {
+            steps++;
+            expect(n.site, `${def.name}/${v} ${t.name} step ${n.pc}`).toMatch(
+              /^(models|src)\/[\w/.-]+\.ts:\d+$/,
+            );
+          }
+        }
+      }
+    }
+    expect(steps).toBeGreaterThan(2000);
+  });
+});
