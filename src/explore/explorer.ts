@@ -3,9 +3,15 @@
 // are packed into the store's chunks, moves and parents are Int32Arrays.
 
 import type { CompiledModel } from "../model/model.ts";
-import { ACTION, BRANCH } from "../model/compile.ts";
 import { ACC_MARKED, ACC_WRITE, ModelError, Violation } from "../rt/mem.ts";
-import { decodeMove, encodeMove, labelOf, waitingFor, type Move } from "../rt/machine.ts";
+import {
+  decodeMove,
+  encodeMove,
+  labelOf,
+  successorPc,
+  waitingFor,
+  type Move,
+} from "../rt/machine.ts";
 import { Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
 import { HashTable, type VisitedSet } from "./visited.ts";
@@ -238,14 +244,7 @@ class Explorer {
             m.trk = false;
             this.saveAccesses(t, r);
           }
-          next[th.pcOff] =
-            node.kind === ACTION
-              ? node.next
-              : node.kind === BRANCH
-                ? r
-                  ? node.next
-                  : node.alt
-                : node.targets[c]!;
+          next[th.pcOff] = successorPc(node, r, c);
           this.transitions++;
           const h = packer.pack(next);
           const slot = visited.findOrSlot(packer.out, h);

@@ -1,5 +1,6 @@
 // Executing one step of one CPU, outside the explorer's inner loop: used by replay, the trace
-// printer and the randomized engine. The explorer inlines the same logic for speed.
+// printer and the randomized engine. The explorer's inner loop has its own copy of execute()
+// (it reuses buffers and records accesses) but shares successorPc().
 
 import type { CompiledModel, CompiledThread } from "../model/model.ts";
 import { ACTION, BRANCH, type Node } from "../model/compile.ts";
@@ -62,6 +63,21 @@ export function enabledCpus(model: CompiledModel, b: Int32Array): number[] {
 }
 
 /**
+ * Where a CPU goes after `node` ran with result r and choice c: an action to its next node, a
+ * condition to `next` or `alt` by its result, an `either` to the branch of its choice. The
+ * explorer's inner loop calls it too (small enough for the JIT to inline).
+ */
+export function successorPc(node: Node, r: unknown, choice: number): number {
+  return node.kind === ACTION
+    ? node.next
+    : node.kind === BRANCH
+      ? r
+        ? node.next
+        : node.alt
+      : node.targets[choice]!;
+}
+
+/**
  * Executes CPU t's next step with `choice`, in place on `b` (which must be a copy the caller
  * owns). Returns the step's result. Throws what the step throws.
  */
@@ -75,14 +91,7 @@ export function execute(model: CompiledModel, t: number, choice: number, b: Int3
   m.cpu = t;
   try {
     const r = node.run(th.ctx, choice);
-    b[th.pcOff] =
-      node.kind === ACTION
-        ? node.next
-        : node.kind === BRANCH
-          ? r
-            ? node.next
-            : node.alt
-          : node.targets[choice]!;
+    b[th.pcOff] = successorPc(node, r, choice);
     return r;
   } finally {
     m.b = saved;
