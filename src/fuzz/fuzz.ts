@@ -331,6 +331,11 @@ async function finish(
     const budget = (opts.shrinkSeconds ?? 20) * 1000;
     const t0 = performance.now();
     const halfway = t0 + budget / 2;
+    // the same decisions are tried on every smaller scenario
+    const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
+      seed: runSeed(seed, 7919),
+      numRuns: reduceRuns,
+    });
     let progress = true;
     while (progress && performance.now() < halfway) {
       progress = false;
@@ -343,10 +348,6 @@ async function finish(
           if (e instanceof ScenarioError) continue;
           throw e;
         }
-        const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
-          seed: runSeed(seed, 7919),
-          numRuns: reduceRuns,
-        });
         let hit: RunResult | undefined;
         for (const data of sample) {
           if (performance.now() > halfway) break;
