@@ -108,11 +108,10 @@ export function runSchedule(
       };
     }
     moves.push(mv);
-    const pre = b.slice();
     try {
       execute(model, mv.cpu, mv.choice, b);
     } catch (e) {
-      b.set(pre);
+      // the run ends here; the half-written state is not looked at again
       return { moves, violation: errorOutcome(e), end: "violation" };
     }
     last = mv.cpu;
