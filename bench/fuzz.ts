@@ -85,8 +85,8 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-type Strat = "random" | "pct" | "preempt";
-const STRATS: readonly Strat[] = ["random", "pct", "preempt"];
+type Strat = "random" | "pct" | "preempt" | "mix";
+const STRATS: readonly Strat[] = ["random", "pct", "preempt", "mix"];
 
 interface Cell {
   found: number;
@@ -191,7 +191,16 @@ async function defaultSection(o: Opts): Promise<void> {
       if (v.expect !== "holds") bugs.push({ def, variant, props: v.expect.violated, seed });
     }
   }
-  const goal = { seedBugs: 0, met: [] as string[], shallow: 0, worstShrink: 0, cxs: 0 };
+  const goal = {
+    seedBugs: 0,
+    met: [] as string[],
+    shallow: 0,
+    worstShrink: 0,
+    cxs: 0,
+    mixWorst: 0,
+    mixWorstBug: "",
+    mixMissed: [] as string[],
+  };
   console.log(
     `fuzz bench: ${bugs.length} seeded bug(s) (variants declared violated); ${o.seeds} session seeds per strategy, ` +
       `budget ${o.budget} runs per seed, depth ${o.depth}, at most ${o.maxSeconds}s per cell; PCT d=${o.pctDepth}, preemption bound ${o.preemptions}\n`,
@@ -201,7 +210,9 @@ async function defaultSection(o: Opts): Promise<void> {
     "random runs",
     "pct runs",
     "preempt runs",
+    "mix runs",
     "random/pct",
+    "mix/best",
     "found len",
     "shrunk len",
     "shrunk/BFS med (max)",
@@ -235,12 +246,30 @@ async function defaultSection(o: Opts): Promise<void> {
     }
     goal.cxs += ratios.length;
     goal.worstShrink = Math.max(goal.worstShrink, ...ratios);
+    // the portfolio against the best single strategy on this bug
+    const best = Math.min(rm, pm, median(cells.preempt.runs));
+    const mm = median(cells.mix.runs);
+    const mixVsBest =
+      best > o.budget
+        ? "-"
+        : mm > o.budget
+          ? `>${(o.budget / best).toFixed(1)}x`
+          : `${(mm / best).toFixed(1)}x`;
+    if (best <= o.budget) {
+      if (mm > o.budget) goal.mixMissed.push(`${b.def.name}/${b.variant}`);
+      else if (mm / best > goal.mixWorst) {
+        goal.mixWorst = mm / best;
+        goal.mixWorstBug = `${b.def.name}/${b.variant}`;
+      }
+    }
     rows.push([
       `${b.def.name} / ${b.variant}`,
       fmtRuns(cells.random, o.budget),
       fmtRuns(cells.pct, o.budget),
       fmtRuns(cells.preempt, o.budget),
+      fmtRuns(cells.mix, o.budget),
       approx === "?" ? "-" : `${approx}${ratio.toFixed(2)}x`,
+      mixVsBest,
       foundLen.length ? String(median(foundLen)) : "-",
       shrunkLen.length ? String(median(shrunkLen)) : "-",
       ratios.length ? `${median(ratios).toFixed(2)} (${Math.max(...ratios).toFixed(2)})` : "-",
@@ -253,7 +282,8 @@ async function defaultSection(o: Opts): Promise<void> {
   console.log(columns(rows));
   console.log(
     "\nruns: median runs to the first failure over the seeds (seeds that found it / seeds run); random/pct: how many" +
-      "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). found/shrunk len: median trace length over" +
+      "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). mix: each run draws one of random," +
+      "\npct d=2, 3, 5 and preempt k=2; mix/best: its runs over the fewest of random, pct and preempt. found/shrunk len: median trace length over" +
       "\nevery counterexample found; shrunk/BFS: shrunk length over the explorer's shortest for the same property and scenario.",
   );
   console.log(
@@ -261,7 +291,10 @@ async function defaultSection(o: Opts): Promise<void> {
       ` (${goal.met.join(", ") || "none"}); on ${goal.shallow} of them random needs fewer than 10 runs, so no 10x gap` +
       ` can exist at these parameters (${goal.met.length} of the ${goal.seedBugs - goal.shallow} where random needs 10 or more).` +
       ` Shrunk <= 2x the BFS shortest: ${goal.worstShrink <= 2 ? "met" : "NOT met"}` +
-      ` (${goal.cxs} counterexamples, worst ${goal.worstShrink.toFixed(2)}x).`,
+      ` (${goal.cxs} counterexamples, worst ${goal.worstShrink.toFixed(2)}x).` +
+      ` Mix: at most ${goal.mixWorst.toFixed(1)}x the runs of the best single strategy (${goal.mixWorstBug || "-"})` +
+      (goal.mixMissed.length ? `; over budget on ${goal.mixMissed.join(", ")}` : "") +
+      ".",
   );
 }
 
@@ -455,6 +488,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     `pct d=${o.pctDepth} runs`,
     "pct best-d runs",
     "preempt runs",
+    "mix runs",
     `random/pct d=${o.pctDepth}`,
     "random/pct best",
   ];
@@ -487,6 +521,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     const pctFixed = await go("pct", o.pctDepth, seeds);
     const pctBest = bestD === o.pctDepth ? pctFixed : await go("pct", bestD, seeds);
     const pre = await go("preempt", o.pctDepth, seeds);
+    const mixed = await go("mix", o.pctDepth, seeds);
     const ps = Object.entries(sc.params)
       .map(([a, b]) => paramText(a, b))
       .join(" ");
@@ -506,6 +541,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
       fmtCell(pctFixed, B),
       `d=${bestD}: ${fmtCell(pctBest, B)}`,
       fmtCell(pre, B),
+      fmtCell(mixed, B),
       fmtRatio(random, pctFixed, B),
       fmtRatio(random, pctBest, B),
     ]);

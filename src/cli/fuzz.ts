@@ -1,4 +1,4 @@
-// interleave fuzz MODEL [--variant V] [--strategy random|pct|preempt] [--runs N] [--depth D]
+// interleave fuzz MODEL [--variant V] [--strategy mix|random|pct|preempt] [--runs N] [--depth D]
 //                       [--seed S] [--param k=v] [--json] ...
 // Randomized runs of a model (see src/fuzz/). MODEL is a model file, a folder, or a model's name
 // (looked up under models/). Exit codes as `check`: 0 no violation found (not a proof),
@@ -17,7 +17,8 @@ import { EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt 
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
-      --strategy random|pct|preempt   schedule strategy (default pct)
+      --strategy mix|random|pct|preempt   schedule strategy (default mix: each run draws one
+                                of random, pct d=2, d=3, d=5 and preempt k=2)
       --runs N --depth D        runs per variant (default 1000), steps per run (default 500)
       --seed S                  session seed; a failure prints the seed that finds it on run 1
       --param k=v               hold a parameter fixed (the others vary: integers over min..max,
@@ -63,7 +64,7 @@ export async function runFuzz(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       variant: { type: "string" },
-      strategy: { type: "string", default: "pct" },
+      strategy: { type: "string", default: "mix" },
       runs: { type: "string" },
       depth: { type: "string" },
       seed: { type: "string" },
@@ -91,7 +92,7 @@ export async function runFuzz(args: string[]): Promise<number> {
   if (!STRATEGY_NAMES.includes(strategy as never) || strategy === "replay") {
     throw new UsageError(
       "E_USAGE",
-      `--strategy ${strategy}: expected random, pct or preempt`,
+      `--strategy ${strategy}: expected mix, random, pct or preempt`,
       "to replay a saved counterexample use `interleave replay FILE`",
     );
   }
@@ -100,6 +101,20 @@ export async function runFuzz(args: string[]): Promise<number> {
   const seed = int("--seed", values.seed, 0) ?? Math.floor(Math.random() * 0x7fffffff);
   const pctDepth = int("--pct-depth", values["pct-depth"], 1);
   const preemptions = int("--preemptions", values.preemptions, 0);
+  if (pctDepth !== undefined && strategy !== "pct")
+    throw new UsageError(
+      "E_USAGE",
+      `--pct-depth applies to --strategy pct, not ${strategy}`,
+      strategy === "mix"
+        ? "mix runs PCT at d=2, 3 and 5 among its arms; for one depth use --strategy pct --pct-depth d"
+        : "add --strategy pct, or drop --pct-depth",
+    );
+  if (preemptions !== undefined && strategy !== "preempt")
+    throw new UsageError(
+      "E_USAGE",
+      `--preemptions applies to --strategy preempt, not ${strategy}`,
+      "add --strategy preempt, or drop --preemptions",
+    );
   const params = parseParams(values.param);
   const models = await findModels(positionals[0]!);
   if (models.length === 0)
@@ -126,7 +141,7 @@ export async function runFuzz(args: string[]): Promise<number> {
         let live = false;
         const r = await fuzzModel(lm.def, {
           variant: v,
-          strategy: strategy as "random" | "pct" | "preempt",
+          strategy: strategy as "mix" | "random" | "pct" | "preempt",
           runs,
           depth,
           seed,
@@ -192,6 +207,7 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
     model: r.model,
     variant: r.variant,
     strategy: r.strategy,
+    strategyArgs: r.strategyArgs,
     seed: r.seed,
     runs: r.runs,
     runsRequested: r.runsRequested,
@@ -209,6 +225,7 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
           message: cx.message,
           seed: cx.seed,
           run: cx.run,
+          arm: cx.arm ?? null,
           found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
           shrunk: {
             params: cx.shrunk.params,

@@ -24,7 +24,7 @@ import { saveFuzzCounterexample } from "./save.ts";
 export interface FuzzOptions extends StrategyOptions {
   /** Variant to fuzz (default: the first declared). */
   readonly variant?: string;
-  /** "random", "pct" (default), "preempt", "replay" (with `schedule`), or a Strategy. */
+  /** "mix" (default), "random", "pct", "preempt", "replay" (with `schedule`), or a Strategy. */
   readonly strategy?: StrategyName | Strategy<unknown>;
   /** Runs before giving up (default 1000). Finding nothing is not a proof. */
   readonly runs?: number;
@@ -79,6 +79,8 @@ export interface FuzzCounterexample {
   readonly seed: number;
   /** 1-based number of the failing run in this session. */
   readonly run: number;
+  /** What scheduled the failing run, when the strategy says (mix: its arm, e.g. "pct d=5"). */
+  readonly arm?: string;
   /** As the run found it. */
   readonly found: TraceSize;
   /** After shrinking (equal to `found` when shrinking is off). */
@@ -100,6 +102,8 @@ export interface FuzzResult {
   readonly model: string;
   readonly variant: string;
   readonly strategy: StrategyName;
+  /** Options that rebuild the strategy on the command line (e.g. ["--pct-depth", "5"]). */
+  readonly strategyArgs: readonly string[];
   readonly seed: number;
   /** Runs executed (up to and including the failing one). */
   readonly runs: number;
@@ -138,7 +142,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   const variant = opts.variant ?? Object.keys(def.variants)[0]!;
   const space = scenarioSpace(def, variant, opts.params ?? {});
   const strat =
-    typeof opts.strategy === "object" ? opts.strategy : makeStrategy(opts.strategy ?? "pct", opts);
+    typeof opts.strategy === "object" ? opts.strategy : makeStrategy(opts.strategy ?? "mix", opts);
   const runs = opts.runs ?? 1000;
   const depth = opts.depth ?? 500;
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
@@ -163,7 +167,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   let failing = false;
   let scenarioErr: ScenarioError | undefined;
   let infeasible: string | undefined;
-  let first: { params: Params; r: RunResult } | undefined;
+  let first: { params: Params; r: RunResult; arm?: string } | undefined;
   const isFailure = (r: RunResult): boolean => {
     if (r.end !== "violation") return false;
     const v = r.violation!;
@@ -199,7 +203,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (!failing) {
       failing = true;
       lock = r.violation!.property;
-      first = { params, r };
+      first = { params, r, arm: strat.describe?.(data) };
     }
     return false;
   });
@@ -208,6 +212,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     model: def.name,
     variant,
     strategy: strat.name,
+    strategyArgs: strat.cliArgs ?? [],
     seed,
     runsRequested: runs,
     depth,
@@ -304,7 +309,7 @@ async function finish(
     target: string | readonly string[] | undefined,
   ) => RunResult,
   property: string,
-  first: { params: Params; r: RunResult },
+  first: { params: Params; r: RunResult; arm?: string },
   shrunkValue: [Params, unknown] | null,
   seed: number,
   run: number,
@@ -395,6 +400,7 @@ async function finish(
     message: violation.message,
     seed,
     run,
+    ...(first.arm !== undefined ? { arm: first.arm } : {}),
     found,
     shrunk: size(params, moves),
     bfs,
@@ -402,7 +408,10 @@ async function finish(
     diagram: text,
   };
   if (opts.saveTo !== undefined && opts.file !== undefined) {
-    return { ...cx, file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name) };
+    return {
+      ...cx,
+      file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name, strat.cliArgs),
+    };
   }
   return cx;
 }

@@ -117,6 +117,8 @@ export function pct(d = 3): Strategy<PctData> {
     throw new RangeError(`PCT depth ${d}: expected an integer >= 1`);
   return {
     name: "pct",
+    label: `pct d=${d}`,
+    cliArgs: ["--pct-depth", String(d)],
     arbitrary: () =>
       fc.noBias(
         fc.record({

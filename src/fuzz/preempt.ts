@@ -68,6 +68,8 @@ export function preempt(bound = 2): Strategy<PreemptData> {
   const pt = fc.record({ at: fc.nat(SPAN - 1), to: fc.nat(SPAN - 1) });
   return {
     name: "preempt",
+    label: `preempt k=${bound}`,
+    cliArgs: ["--preemptions", String(bound)],
     arbitrary: () =>
       fc.noBias(
         fc.record({

@@ -86,6 +86,7 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
             diagram: text,
           },
           strat.name,
+          strat.cliArgs,
         );
         where = `\nsaved to ${path}; replay: npx interleave replay ${path}`;
       }

@@ -9,7 +9,9 @@ import { paramsText, paramText } from "../model/params.ts";
 export function fuzzCommand(r: FuzzResult, seed: number): string {
   const target = r.file ?? r.model;
   return (
-    `npx interleave fuzz ${target} --variant ${r.variant} --strategy ${r.strategy} --seed ${seed} --runs 1 --depth ${r.depth}` +
+    `npx interleave fuzz ${target} --variant ${r.variant} --strategy ${r.strategy}` +
+    r.strategyArgs.map((a) => ` ${a}`).join("") +
+    ` --seed ${seed} --runs 1 --depth ${r.depth}` +
     Object.entries(r.fixed)
       .map(([k, v]) => ` --param ${paramText(k, v)}`)
       .join("")
@@ -40,7 +42,7 @@ export function formatFailure(r: FuzzResult): string {
       : `; BFS ${cx.bfs.complete ? "finds no such trace (!)" : `incomplete after ${cx.bfs.states} states`}`
     : "";
   const lines = [
-    `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy} on run ${cx.run} of ${r.runsRequested}`,
+    `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy}${cx.arm !== undefined ? ` (arm ${cx.arm})` : ""} on run ${cx.run} of ${r.runsRequested}`,
     `  found:  ${paramsText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
     `  shrunk: ${paramsText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
     "",

@@ -24,6 +24,7 @@ export function saveFuzzCounterexample(
   file: string,
   cx: FuzzCounterexample,
   strategy: string,
+  strategyArgs: readonly string[] = [],
 ): string {
   const m = cx.model;
   const path = fuzzCounterexamplePath(root, m.name, m.variant, cx.property);
@@ -42,6 +43,8 @@ export function saveFuzzCounterexample(
     diagram: cx.diagram.split("\n"),
     fuzz: {
       strategy,
+      ...(strategyArgs.length ? { options: strategyArgs.join(" ") } : {}),
+      ...(cx.arm !== undefined ? { arm: cx.arm } : {}),
       seed: cx.seed >= 0 ? cx.seed : null,
       found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
       shrunk: { length: cx.shrunk.length, switches: cx.shrunk.switches },

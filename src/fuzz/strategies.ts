@@ -2,13 +2,20 @@
 
 import { UsageError } from "../cli/errors.ts";
 import type { Move } from "../rt/machine.ts";
+import { mix } from "./mix.ts";
 import { pct } from "./pct.ts";
 import { preempt } from "./preempt.ts";
 import { random } from "./random.ts";
 import { replaySchedule } from "./replay.ts";
 import type { Strategy, StrategyName } from "./strategy.ts";
 
-export const STRATEGY_NAMES: readonly StrategyName[] = ["random", "pct", "preempt", "replay"];
+export const STRATEGY_NAMES: readonly StrategyName[] = [
+  "random",
+  "pct",
+  "preempt",
+  "mix",
+  "replay",
+];
 
 export interface StrategyOptions {
   /** PCT's bug depth d (d−1 priority change points); default 3. */
@@ -27,6 +34,8 @@ export function makeStrategy(name: string, opts: StrategyOptions = {}): Strategy
       return pct(opts.pctDepth ?? 3) as Strategy<unknown>;
     case "preempt":
       return preempt(opts.preemptions ?? 2) as Strategy<unknown>;
+    case "mix":
+      return mix() as Strategy<unknown>;
     case "replay":
       if (!opts.schedule)
         throw new UsageError(

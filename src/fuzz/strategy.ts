@@ -7,7 +7,7 @@ import type { Arbitrary } from "fast-check";
 import type { CompiledModel } from "../model/model.ts";
 import type { Move } from "../rt/machine.ts";
 
-export type StrategyName = "random" | "pct" | "preempt" | "replay";
+export type StrategyName = "random" | "pct" | "preempt" | "mix" | "replay";
 
 /** What a scheduler sees before each step. */
 export interface SchedView {
@@ -39,9 +39,15 @@ export interface ScheduleContext {
 
 export interface Strategy<D> {
   readonly name: StrategyName;
+  /** The name with its parameters, for reports (e.g. "pct d=3"); defaults to the name. */
+  readonly label?: string;
   /** The random decisions of one run, as data. */
   arbitrary(ctx: { readonly depth: number }): Arbitrary<D>;
   scheduler(data: D, ctx: ScheduleContext): Scheduler;
+  /** What scheduled this run, when the data decides it (a portfolio's arm, e.g. "pct d=5"). */
+  describe?(data: D): string;
+  /** Command-line options that rebuild this strategy (e.g. ["--pct-depth", "5"]). */
+  readonly cliArgs?: readonly string[];
 }
 
 /**

@@ -57,7 +57,7 @@ describe("fuzz API", () => {
     expect(msg).toMatch(/deadlock violated/);
     expect(msg).toMatch(/CPU0 \(philosopher0\)\s+CPU1 \(philosopher1\)/);
     expect(msg).toMatch(
-      /seed \d+: npx interleave fuzz models\/classic\/philosophers\.ts --variant left-then-right --strategy pct --seed \d+ --runs 1/,
+      /seed \d+: npx interleave fuzz models\/classic\/philosophers\.ts --variant left-then-right --strategy mix --seed \d+ --runs 1/,
     );
     expect((err as FuzzFailure).result.counterexample!.shrunk.params.n).toBe(2);
   });
@@ -71,7 +71,7 @@ describe("fuzz API", () => {
     expect(r.counterexample!.property).toBe("deadlock");
     await expect(
       expectFuzzFinds(philosophers, "deadlock", { variant: "ordered", runs: 20, seed: 2 }),
-    ).rejects.toThrow(/deadlock not found in 20 pct runs \(seed 2\)/);
+    ).rejects.toThrow(/deadlock not found in 20 mix runs \(seed 2\)/);
   });
 
   it("the toSurviveFuzzing matcher", async () => {

@@ -36,7 +36,7 @@ describe("interleave fuzz", () => {
     expect(r.out).toMatch(/deadlock violated/);
     expect(r.out).toMatch(/CPU0 \(peterson_lock0\)/);
     const seed =
-      /seed (\d+): npx interleave fuzz models\/classic\/peterson\.ts --variant no-turn --strategy pct --seed \1 --runs 1/.exec(
+      /seed (\d+): npx interleave fuzz models\/classic\/peterson\.ts --variant no-turn --strategy mix --seed \1 --runs 1/.exec(
         r.out,
       );
     expect(seed).not.toBeNull();
@@ -56,7 +56,9 @@ describe("interleave fuzz", () => {
       "--no-save",
     ]);
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/found by pct on run 1 of 1/);
+    expect(again.out).toMatch(
+      /found by mix \(arm (random|pct d=[235]|preempt k=2)\) on run 1 of 1/,
+    );
   });
 
   it("exits 0 when nothing is found, saying it is not a proof", async () => {
@@ -109,7 +111,7 @@ describe("interleave fuzz", () => {
     expect((await run(["fuzz"])).code).toBe(2);
     const s = await run(["fuzz", "peterson", "--strategy", "dfs"]);
     expect(s.code).toBe(2);
-    expect(s.err).toMatch(/--strategy dfs: expected random, pct or preempt/);
+    expect(s.err).toMatch(/--strategy dfs: expected mix, random, pct or preempt/);
     const p = await run(["fuzz", "philosophers", "--param", "n=9"]);
     expect(p.code).toBe(2);
     expect(p.err).toMatch(/n=9 .* outside 2\.\.6/);
@@ -120,6 +122,49 @@ describe("interleave fuzz", () => {
     expect(m.code).toBe(2);
     expect(m.err).toMatch(/neither a file nor the name of a model/);
     expect((await run(["fuzz", "peterson", "--runs", "0"])).code).toBe(2);
+    const d = await run(["fuzz", "peterson", "--pct-depth", "5"]);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/--pct-depth applies to --strategy pct, not mix/);
+    expect(d.err).toMatch(/hint: mix runs PCT at d=2, 3 and 5/);
+    const k = await run(["fuzz", "peterson", "--strategy", "pct", "--preemptions", "1"]);
+    expect(k.code).toBe(2);
+    expect(k.err).toMatch(/--preemptions applies to --strategy preempt, not pct/);
+  });
+
+  it("the command that reproduces a PCT run keeps its depth", async () => {
+    const r = await run([
+      "fuzz",
+      "models/classic/peterson.ts",
+      "--variant",
+      "no-turn",
+      "--strategy",
+      "pct",
+      "--pct-depth",
+      "5",
+      "--seed",
+      "4",
+      "--no-save",
+    ]);
+    expect(r.code).toBe(1);
+    const seed = /--strategy pct --pct-depth 5 --seed (\d+) --runs 1/.exec(r.out);
+    expect(seed, r.out).not.toBeNull();
+    const again = await run([
+      "fuzz",
+      "models/classic/peterson.ts",
+      "--variant",
+      "no-turn",
+      "--strategy",
+      "pct",
+      "--pct-depth",
+      "5",
+      "--seed",
+      seed![1]!,
+      "--runs",
+      "1",
+      "--no-save",
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/found by pct on run 1 of 1/);
   });
 
   it("takes an operation list with --param, quoted in the command that reproduces the run", async () => {
@@ -170,7 +215,7 @@ describe("interleave fuzz", () => {
     expect(r.code).toBe(2);
     expect(r.out).toContain("E_RANGE");
     expect(r.out).toMatch(
-      /1 variant\(s\) fuzzed, 50 pct runs each \(seed 1\): 1 with an error \(above\)\./,
+      /1 variant\(s\) fuzzed, 50 mix runs each \(seed 1\): 1 with an error \(above\)\./,
     );
     expect(r.out).not.toContain("no violation found");
   });

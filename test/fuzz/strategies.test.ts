@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import philosophers from "../../models/classic/philosophers.ts";
 import flagLock from "../../models/classic/flag-lock.ts";
-import { compileModel, type CompiledModel } from "../../src/model/model.ts";
+import { compileModel, resolveParams, type CompiledModel } from "../../src/model/model.ts";
 import { execute, isEnabled, type Move } from "../../src/rt/machine.ts";
 import { estimateSteps, runSchedule } from "../../src/fuzz/run.ts";
 import { SPAN } from "../../src/fuzz/strategy.ts";
@@ -11,6 +11,10 @@ import { pct, _internals as P } from "../../src/fuzz/pct.ts";
 import { preempt } from "../../src/fuzz/preempt.ts";
 import { random, _internals as R } from "../../src/fuzz/random.ts";
 import { replaySchedule } from "../../src/fuzz/replay.ts";
+import { defaultArms, describeArms, mix } from "../../src/fuzz/mix.ts";
+import { fuzzModel } from "../../src/fuzz/fuzz.ts";
+import { formatFailure } from "../../src/fuzz/report.ts";
+import migrationRequeue from "../../models/migration-requeue/migration-requeue.ts";
 import type { SchedView } from "../../src/fuzz/strategy.ts";
 
 function view(enabled: number[], step: number, last: number, nch = 1): SchedView {
@@ -259,5 +263,62 @@ describe("uniform random", () => {
       runSchedule(model, replaySchedule(bad).scheduler(bad, { k: 1, depth: 10 }), { depth: 10 })
         .end,
     ).toBe("infeasible");
+  });
+});
+
+describe("mix (a portfolio of strategies)", () => {
+  const arms = defaultArms();
+
+  it("draws each arm about equally often", () => {
+    const counts = arms.map(() => 0);
+    for (const d of fc.sample(mix().arbitrary({ depth: 20 }), { seed: 3, numRuns: 2500 }))
+      counts[d.arm]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(400); // 500 expected each
+  });
+
+  it("a run is scheduled by its arm alone: the same moves as that arm with the same data", () => {
+    const model = compileModel(philosophers, "left-then-right", { n: 3 });
+    const k = estimateSteps(model, 60);
+    const m = mix();
+    for (const d of fc.sample(m.arbitrary({ depth: 60 }), { seed: 4, numRuns: 60 })) {
+      const viaMix = runSchedule(model, m.scheduler(d, { k, depth: 60 }), { depth: 60 });
+      const arm = arms[d.arm]!;
+      const direct = runSchedule(model, arm.scheduler(d.data, { k, depth: 60 }), { depth: 60 });
+      expect(viaMix.moves).toEqual(direct.moves);
+      expect(m.describe!(d)).toBe(arm.label ?? arm.name);
+    }
+  });
+
+  it("names its arms, and rejects an arm that does not exist or cannot be one", () => {
+    expect(describeArms()).toBe("random, pct d=2, pct d=3, pct d=5, preempt k=2");
+    expect(() => mix().scheduler({ arm: 9, data: null }, { k: 1, depth: 1 })).toThrow(
+      /arm 9 does not exist \(5 arms\)/,
+    );
+    expect(() => mix([])).toThrow(/at least one/);
+    expect(() => mix([replaySchedule([])])).toThrow(/cannot be replay/);
+  });
+
+  it("finds both a bug PCT misses and one random misses, within the same budget", async () => {
+    // flag-lock's test-then-set: random finds it in a few runs, PCT d=3 in tens; migration-requeue's
+    // v1-private-list (bench:fuzz): PCT in 2, random in over a thousand.
+    const r = await fuzzModel(flagLock, {
+      variant: "test-then-set",
+      strategy: "mix",
+      runs: 200,
+      seed: 5,
+      confirm: false,
+      shrink: false,
+    });
+    expect(r.counterexample).toBeDefined();
+    const mr = await fuzzModel(migrationRequeue, {
+      variant: "v1-private-list",
+      strategy: "mix",
+      runs: 200,
+      seed: 5,
+      params: resolveParams(migrationRequeue, "v1-private-list"),
+      confirm: false,
+      shrink: false,
+    });
+    expect(mr.counterexample, formatFailure(mr)).toBeDefined();
   });
 });
