@@ -232,6 +232,9 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
             length: cx.shrunk.length,
             switches: cx.shrunk.switches,
           },
+          shortest: cx.shortest
+            ? { length: cx.shortest.length, switches: cx.shortest.switches }
+            : null,
           bfs: cx.bfs ?? null,
           file: cx.file ?? null,
         }

@@ -85,6 +85,11 @@ export interface FuzzCounterexample {
   readonly found: TraceSize;
   /** After shrinking (equal to `found` when shrinking is off). */
   readonly shrunk: TraceSize;
+  /**
+   * The exhaustive explorer's shortest trace in the shrunk scenario, when it is shorter than the
+   * shrunk one: then it is the trace shown (`diagram`) and saved.
+   */
+  readonly shortest?: TraceSize;
   /** The exhaustive explorer on the shrunk scenario. */
   readonly bfs?: {
     readonly shortest: number | undefined;
@@ -295,6 +300,21 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   return done(runs);
 }
 
+/** The explorer's shortest schedule, with its context switches reduced when that keeps it failing. */
+function shortestShown(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  property: string,
+): { moves: readonly Move[]; violation: Outcome } | undefined {
+  try {
+    const sh = shrinkSchedule(model, schedule, property, { maxSeconds: 2 });
+    return { moves: sh.moves, violation: sh.violation };
+  } catch {
+    // a schedule the run cannot follow to the same violation: keep the shrunk one
+    return undefined;
+  }
+}
+
 function size(params: Params, moves: readonly Move[]): TraceSize {
   return { params, moves, length: moves.length, switches: contextSwitches(moves) };
 }
@@ -382,6 +402,7 @@ async function finish(
   const model = space.compile(params);
   model.file = opts.file;
   let bfs: FuzzCounterexample["bfs"];
+  let shortest: { moves: readonly Move[]; violation: Outcome } | undefined;
   if (opts.confirm !== false) {
     const lim = typeof opts.confirm === "object" ? opts.confirm : {};
     const c = await space.check(params, {
@@ -391,18 +412,25 @@ async function finish(
     });
     const v = c.result.violations.find((x) => x.property === property);
     bfs = { shortest: v?.length, complete: c.result.complete, states: c.result.states };
+    // the explorer's trace is shorter than the shrunk one: show that one, with its context
+    // switches shrunk the same way (a shortest trace stays as long, but may group better)
+    if (v !== undefined && v.schedule.length < moves.length) {
+      shortest = shortestShown(model, v.schedule, property);
+    }
   }
-  const rep = replay(model, moves);
-  const text = diagram(model, rep.steps, violation);
+  const shown = shortest ?? { moves, violation };
+  const rep = replay(model, shown.moves);
+  const text = diagram(model, rep.steps, shown.violation);
   const cx: FuzzCounterexample = {
     property,
-    kind: violation.kind,
-    message: violation.message,
+    kind: shown.violation.kind,
+    message: shown.violation.message,
     seed,
     run,
     ...(first.arm !== undefined ? { arm: first.arm } : {}),
     found,
     shrunk: size(params, moves),
+    ...(shortest ? { shortest: size(params, shortest.moves) } : {}),
     bfs,
     model,
     diagram: text,

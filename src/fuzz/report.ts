@@ -45,6 +45,11 @@ export function formatFailure(r: FuzzResult): string {
     `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy}${cx.arm !== undefined ? ` (arm ${cx.arm})` : ""} on run ${cx.run} of ${r.runsRequested}`,
     `  found:  ${paramsText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
     `  shrunk: ${paramsText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
+    ...(cx.shortest
+      ? [
+          `  shown:  the explorer's shortest trace, ${cx.shortest.length} steps, ${cx.shortest.switches} context switches`,
+        ]
+      : []),
     "",
     cx.diagram,
     "",

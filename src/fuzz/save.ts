@@ -37,8 +37,8 @@ export function saveFuzzCounterexample(
     property: cx.property,
     kind: cx.kind,
     message: cx.message,
-    length: cx.shrunk.length,
-    schedule: formatSchedule(cx.shrunk.moves),
+    length: (cx.shortest ?? cx.shrunk).length,
+    schedule: formatSchedule((cx.shortest ?? cx.shrunk).moves),
     replay: `npx interleave replay ${path}`,
     diagram: cx.diagram.split("\n"),
     fuzz: {
@@ -49,6 +49,8 @@ export function saveFuzzCounterexample(
       found: { params: cx.found.params, length: cx.found.length, switches: cx.found.switches },
       shrunk: { length: cx.shrunk.length, switches: cx.shrunk.switches },
       bfsShortest: cx.bfs?.shortest ?? null,
+      // the schedule above: the shrunk one, or the explorer's shortest when it is shorter
+      shown: cx.shortest ? "bfs-shortest" : "shrunk",
     },
   };
   // written whole or not at all (tests replay every stored file while suites save theirs), and

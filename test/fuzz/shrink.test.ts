@@ -7,7 +7,9 @@ import { join } from "node:path";
 import * as fc from "fast-check";
 import flagLock from "../../models/classic/flag-lock.ts";
 import philosophers from "../../models/classic/philosophers.ts";
-import { compileModel } from "../../src/model/model.ts";
+import deviceMigration from "../../models/device-migration-split/device-migration-split.ts";
+import { compileModel, resolveParams } from "../../src/model/model.ts";
+import { formatFailure } from "../../src/fuzz/report.ts";
 import { fuzzModel, scheduleProperty } from "../../src/fuzz/index.ts";
 import { contextSwitches, shrinkSchedule, _internals as S } from "../../src/fuzz/shrink.ts";
 import { replay } from "../../src/trace/replay.ts";
@@ -102,6 +104,38 @@ describe("shrinking", () => {
     expect(cx.bfs?.shortest).toBe(5);
     expect(cx.shrunk.length).toBeLessThanOrEqual(2 * cx.bfs!.shortest!);
     expect(cx.shrunk.params.n).toBe(5); // held fixed
+  });
+
+  it("when the explorer's trace is shorter than the shrunk one, that trace is shown and saved", async () => {
+    // measured: seed 1 shrinks this stale-migration-entry to 15 steps; BFS's shortest is 13
+    const dir = mkdtempSync(join(tmpdir(), "fuzz-short-"));
+    const variant = "unmap-then-split-with-flag";
+    const r = await fuzzModel(deviceMigration, {
+      variant,
+      seed: 1,
+      runs: 500,
+      params: resolveParams(deviceMigration, variant),
+      saveTo: dir,
+      file: "models/device-migration-split/device-migration-split.ts",
+    });
+    const cx = r.counterexample!;
+    expect(cx.shrunk.length).toBeGreaterThan(cx.bfs!.shortest!);
+    expect(cx.shortest?.length).toBe(cx.bfs!.shortest);
+    const rep = replay(cx.model, cx.shortest!.moves);
+    expect(rep.outcomes.map((o) => o.property)).toContain(cx.property);
+    expect(cx.diagram).toContain(`=> ${cx.property}`);
+    expect(formatFailure(r)).toMatch(
+      new RegExp(`shown:  the explorer's shortest trace, ${cx.bfs!.shortest} steps`),
+    );
+    const saved = JSON.parse(readFileSync(cx.file!, "utf8")) as {
+      length: number;
+      schedule: string;
+      fuzz: { shown: string; shrunk: { length: number } };
+    };
+    expect(saved.length).toBe(cx.bfs!.shortest);
+    expect(saved.fuzz.shown).toBe("bfs-shortest");
+    expect(saved.fuzz.shrunk.length).toBe(cx.shrunk.length);
+    expect(parseSchedule(saved.schedule)).toEqual(cx.shortest!.moves);
   });
 
   it("a saved fuzz counterexample replays with `interleave replay`", async () => {
