@@ -14,7 +14,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["bin/*.mjs", "eslint.config.js"],
+          allowDefaultProject: ["bin/*.mjs", "src/fuzz/*.mjs", "eslint.config.js"],
         },
         tsconfigRootDir: import.meta.dirname,
       },

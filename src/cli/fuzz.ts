@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { UsageError } from "./errors.ts";
 import { parseParams } from "./params.ts";
 import { loadModels, type LoadedModel } from "./load.ts";
-import { fuzzModel, type FuzzResult } from "../fuzz/fuzz.ts";
+import type { FuzzResult } from "../fuzz/fuzz.ts";
+import { fuzzParallel } from "../fuzz/parallel.ts";
 import { formatFailure } from "../fuzz/report.ts";
 import { STRATEGY_NAMES } from "../fuzz/strategies.ts";
 import { resolveParams } from "../model/model.ts";
@@ -25,6 +26,8 @@ export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with s
                                 operation lists over their declared operations and bounds)
       --pct-depth d             PCT bug depth (default 3)   --preemptions k (default 2)
       --property P              count only violations of P   --max-seconds S  per variant
+      --jobs N                  worker threads sharing the runs (default 1); the result is the
+                                same as with one (the lowest failing run wins)
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
       --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
       --json                    machine-readable results on stdout`;
@@ -72,6 +75,7 @@ export async function runFuzz(args: string[]): Promise<number> {
       "pct-depth": { type: "string" },
       property: { type: "string" },
       "max-seconds": { type: "string" },
+      jobs: { type: "string" },
       preemptions: { type: "string" },
       "no-shrink": { type: "boolean" },
       "no-confirm": { type: "boolean" },
@@ -116,6 +120,7 @@ export async function runFuzz(args: string[]): Promise<number> {
       "add --strategy preempt, or drop --preemptions",
     );
   const params = parseParams(values.param);
+  const jobs = int("--jobs", values.jobs, 1) ?? 1;
   const models = await findModels(positionals[0]!);
   if (models.length === 0)
     throw new UsageError(
@@ -139,7 +144,9 @@ export async function runFuzz(args: string[]): Promise<number> {
         if (signal.stop) break;
         let last = 0;
         let live = false;
-        const r = await fuzzModel(lm.def, {
+        const r = await fuzzParallel(lm.def, {
+          jobs,
+          modelFile: lm.file,
           variant: v,
           strategy: strategy as "mix" | "random" | "pct" | "preempt",
           runs,

@@ -54,7 +54,19 @@ export interface FuzzOptions extends StrategyOptions {
   readonly file?: string;
   readonly onProgress?: (p: FuzzProgress) => void;
   /** Set `stop` to true (e.g. from a SIGINT handler) to end the session early. */
-  readonly signal?: { stop: boolean };
+  readonly signal?: { readonly stop: boolean };
+  /**
+   * Run only part of the session (a worker of `fuzzParallel`): runs first, first+stride, ...,
+   * none past limit() (a lower run already ended the session); ran() hears of each run.
+   */
+  readonly part?: SessionPart;
+}
+
+export interface SessionPart {
+  readonly first: number;
+  readonly stride: number;
+  limit(): number;
+  ran(run: number, steps: number, cutAtDepth: boolean): void;
 }
 
 export interface FuzzProgress {
@@ -235,7 +247,9 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
 
   const deadline = opts.maxSeconds !== undefined ? t0 + opts.maxSeconds * 1000 : Infinity;
   let lastYield = t0;
-  for (let i = 0; i < runs; i++) {
+  const part = opts.part;
+  for (let i = part?.first ?? 0; i < runs; i += part?.stride ?? 1) {
+    if (part && i > part.limit()) return done(i);
     const now = performance.now();
     if (i > 0 && now > deadline) return done(i, { stopped: "time" });
     if (opts.signal?.stop) return done(i, { stopped: "interrupted" });
@@ -245,7 +259,9 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
       lastYield = performance.now();
     }
     const s = runSeed(seed, i);
+    const before = { steps, cutAtDepth };
     const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
+    part?.ran(i, steps - before.steps, cutAtDepth > before.cutAtDepth);
     if (scenarioErr) {
       return done(i + 1, {
         error: {

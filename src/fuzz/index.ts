@@ -1,5 +1,8 @@
 // The randomized engine's public API.
 export { fuzzModel, runSeed } from "./fuzz.ts";
+export { fuzzParallel } from "./parallel.ts";
+export type { ParallelFuzzOptions } from "./parallel.ts";
+export { mix, defaultArms, describeArms } from "./mix.ts";
 export type {
   FuzzOptions,
   FuzzResult,

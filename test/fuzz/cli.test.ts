@@ -131,6 +131,24 @@ describe("interleave fuzz", () => {
     expect(k.err).toMatch(/--preemptions applies to --strategy preempt, not pct/);
   });
 
+  it("--jobs 2 prints what --jobs 1 prints", async () => {
+    const args = [
+      "fuzz",
+      "models/classic/flag-lock.ts",
+      "--seed",
+      "5",
+      "--runs",
+      "400",
+      "--no-save",
+    ];
+    const one = await run(args);
+    const two = await run([...args, "--jobs", "2"]);
+    expect(one.code).toBe(1);
+    expect(two.code).toBe(1);
+    expect(two.out).toBe(one.out);
+    expect((await run([...args, "--jobs", "0"])).err).toMatch(/--jobs 0: expected an integer >= 1/);
+  });
+
   it("the command that reproduces a PCT run keeps its depth", async () => {
     const r = await run([
       "fuzz",

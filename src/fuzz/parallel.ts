@@ -1,0 +1,180 @@
+// A fuzz session spread over worker threads, with the same result as the serial session of the
+// same seed. Run i of a session depends only on (seed, i) (runSeed), so worker w of n takes runs
+// w, w+n, w+2n, ... in order. The first run that ends the session (a violation the session
+// counts, a rejected scenario) is the one with the lowest number, whichever worker found it: a
+// worker that finds one lowers a shared limit, and no worker starts a run past the limit. Once
+// all have stopped, the run at the limit is run again here, alone and with shrinking, as the
+// serial session would have (`--seed` of that run, `--runs 1`), and the steps of the runs
+// before it are added from the workers' records. The workers load the model from its file, so
+// the model must be one: a model built in memory can only be fuzzed serially.
+
+import { Worker } from "node:worker_threads";
+import { resolve } from "node:path";
+import type { ModelDef } from "../model/model.ts";
+import { fuzzModel, runSeed, type FuzzOptions, type FuzzResult } from "./fuzz.ts";
+import type { StrategyName } from "./strategy.ts";
+
+/** Options a worker can take (plain data: they cross to another thread). */
+export type WorkerFuzzOptions = Pick<
+  FuzzOptions,
+  "variant" | "runs" | "depth" | "params" | "property" | "maxSeconds" | "pctDepth" | "preemptions"
+> & { readonly strategy: Exclude<StrategyName, "replay">; readonly seed: number };
+
+export interface WorkerInput {
+  readonly file: string;
+  readonly model: string;
+  readonly opts: WorkerFuzzOptions;
+  readonly index: number;
+  readonly first: number;
+  readonly stride: number;
+  /** Int32 [limit: lowest run that ended the session so far, stop flag]. */
+  readonly control: SharedArrayBuffer;
+  /** Float64 per worker: [runs done, steps]. */
+  readonly progress: SharedArrayBuffer;
+}
+
+export type WorkerOutput =
+  | {
+      /** Steps of each run this worker made, in order; -1 - steps for a run cut at the depth bound. */
+      readonly records: Int32Array;
+      readonly eventAt: number | undefined;
+      readonly stopped: FuzzResult["stopped"];
+      readonly crash?: undefined;
+    }
+  | { readonly crash: string };
+
+export interface ParallelFuzzOptions extends FuzzOptions {
+  /** Worker threads (1: the serial session, in this thread). */
+  readonly jobs: number;
+  /** The model's file (the workers load it). */
+  readonly modelFile: string;
+}
+
+export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Promise<FuzzResult> {
+  const jobs = opts.jobs;
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new RangeError(`jobs ${jobs}: expected an integer >= 1`);
+  if (jobs === 1) return fuzzModel(def, opts);
+  if (typeof opts.strategy === "object" || opts.strategy === "replay")
+    throw new RangeError("fuzzParallel: the strategy must be a name other than replay");
+  const runs = opts.runs ?? 1000;
+  const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  const t0 = performance.now();
+  const control = new SharedArrayBuffer(8);
+  const ctl = new Int32Array(control);
+  ctl[0] = runs;
+  const progress = new SharedArrayBuffer(16 * jobs);
+  const prog = new Float64Array(progress);
+  const wopts: WorkerFuzzOptions = {
+    variant: opts.variant ?? Object.keys(def.variants)[0]!,
+    strategy: opts.strategy ?? "mix",
+    runs,
+    depth: opts.depth,
+    seed,
+    params: opts.params,
+    property: opts.property,
+    maxSeconds: opts.maxSeconds,
+    pctDepth: opts.pctDepth,
+    preemptions: opts.preemptions,
+  };
+  const file = resolve(opts.modelFile);
+  const n = Math.min(jobs, runs);
+  const outs = await new Promise<WorkerOutput[]>((done, fail) => {
+    const results: WorkerOutput[] = new Array<WorkerOutput>(n);
+    let left = n;
+    const timer = setInterval(() => {
+      if (opts.signal?.stop) Atomics.store(ctl, 1, 1);
+      if (opts.onProgress) {
+        let r = 0;
+        let s = 0;
+        for (let w = 0; w < n; w++) {
+          r += prog[2 * w]!;
+          s += prog[2 * w + 1]!;
+        }
+        opts.onProgress({ run: r, runs, steps: s, seconds: (performance.now() - t0) / 1000 });
+      }
+    }, 100);
+    for (let w = 0; w < n; w++) {
+      const input: WorkerInput = {
+        file,
+        model: def.name,
+        opts: wopts,
+        index: w,
+        first: w,
+        stride: n,
+        control,
+        progress,
+      };
+      const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), {
+        workerData: input,
+      });
+      let got = false;
+      worker.once("message", (m: WorkerOutput) => {
+        got = true;
+        results[w] = m;
+      });
+      worker.once("error", (e: unknown) => {
+        clearInterval(timer);
+        Atomics.store(ctl, 1, 1);
+        fail(e instanceof Error ? e : new Error(String(e)));
+      });
+      worker.once("exit", (code) => {
+        if (!got) results[w] = { crash: `worker ${w} exited with code ${code} before reporting` };
+        if (--left === 0) {
+          clearInterval(timer);
+          done(results);
+        }
+      });
+    }
+  });
+  const crash = outs.find((o) => o.crash !== undefined);
+  if (crash?.crash !== undefined) throw new Error(`fuzz worker failed: ${crash.crash}`);
+  const limit = Atomics.load(ctl, 0);
+  let done = 0;
+  let steps = 0;
+  let cutAtDepth = 0;
+  let stopped: FuzzResult["stopped"];
+  outs.forEach((o, w) => {
+    if (o.crash !== undefined) return;
+    stopped ??= o.stopped;
+    o.records.forEach((rec, k) => {
+      if (w + k * n >= limit) return; // the run that ended the session, and any past it
+      done++;
+      steps += rec < 0 ? -1 - rec : rec;
+      if (rec < 0) cutAtDepth++;
+    });
+  });
+  const seconds = (): number => (performance.now() - t0) / 1000;
+  if (limit >= runs) {
+    // nothing ended the session: every run made counts
+    const r = await fuzzModel(def, { ...opts, seed, runs: 0 });
+    return {
+      ...r,
+      runs: done,
+      runsRequested: runs,
+      steps,
+      cutAtDepth,
+      seconds: seconds(),
+      ...(stopped ? { stopped } : {}),
+    };
+  }
+  // the run that ended it, again, alone, with shrinking and the BFS check as configured
+  // (not interruptible, as the serial session's shrinking is not)
+  const again = await fuzzModel(def, {
+    ...opts,
+    seed: runSeed(seed, limit),
+    runs: 1,
+    signal: undefined,
+  });
+  const cx = again.counterexample;
+  return {
+    ...again,
+    seed,
+    runs: limit + 1,
+    runsRequested: runs,
+    steps: steps + again.steps,
+    cutAtDepth: cutAtDepth + again.cutAtDepth,
+    seconds: seconds(),
+    ...(cx ? { counterexample: { ...cx, run: limit + 1 } } : {}),
+  };
+}
