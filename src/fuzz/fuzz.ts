@@ -377,35 +377,7 @@ async function finish(
       seed: runSeed(seed, 7919),
       numRuns: reduceRuns,
     });
-    let progress = true;
-    while (progress && performance.now() < halfway) {
-      progress = false;
-      for (const cand of smallerScenarios(space, params)) {
-        if (performance.now() > halfway) break;
-        let m: CompiledModel;
-        try {
-          m = space.compile(cand);
-        } catch (e) {
-          if (e instanceof ScenarioError) continue;
-          throw e;
-        }
-        let hit: RunResult | undefined;
-        for (const data of sample) {
-          if (performance.now() > halfway) break;
-          const r = runOnce(m, data, property);
-          if (r.end === "violation" && r.violation!.property === property) {
-            hit = r;
-            break;
-          }
-        }
-        if (hit) {
-          params = cand;
-          moves = hit.moves;
-          progress = true;
-          break;
-        }
-      }
-    }
+    ({ params, moves } = reduceScenario(space, params, moves, property, sample, runOnce, halfway));
     // 3. the concrete schedule: shortest, then fewest context switches (it also gives the
     //    violation as the final schedule shows it). Phases 2 and 3 share a time budget; within
     //    it, shrinking is deterministic.
@@ -458,6 +430,53 @@ async function finish(
     };
   }
   return cx;
+}
+
+/**
+ * The smallest scenario reached by steps of smallerScenarios() in which one of `sample`'s
+ * decisions still breaks `property` (each step takes the first smaller scenario that does),
+ * with the failing moves there; the given scenario and moves when none is smaller. Stops at
+ * `deadline` (performance.now() time).
+ */
+export function reduceScenario(
+  space: ScenarioSpace,
+  params: Params,
+  moves: readonly Move[],
+  property: string,
+  sample: readonly unknown[],
+  runOnce: (m: CompiledModel, data: unknown, target: string) => RunResult,
+  deadline: number,
+): { params: Params; moves: readonly Move[] } {
+  let progress = true;
+  while (progress && performance.now() < deadline) {
+    progress = false;
+    for (const cand of smallerScenarios(space, params)) {
+      if (performance.now() > deadline) break;
+      let m: CompiledModel;
+      try {
+        m = space.compile(cand);
+      } catch (e) {
+        if (e instanceof ScenarioError) continue;
+        throw e;
+      }
+      let hit: RunResult | undefined;
+      for (const data of sample) {
+        if (performance.now() > deadline) break;
+        const r = runOnce(m, data, property);
+        if (r.end === "violation" && r.violation!.property === property) {
+          hit = r;
+          break;
+        }
+      }
+      if (hit) {
+        params = cand;
+        moves = hit.moves;
+        progress = true;
+        break;
+      }
+    }
+  }
+  return { params, moves };
 }
 
 /**

@@ -18,7 +18,7 @@
 // choices of nondeterministic steps.
 
 import * as fc from "fast-check";
-import { SPAN, type Scheduler, type Strategy } from "./strategy.ts";
+import { SPAN, stateHash, type Scheduler, type Strategy } from "./strategy.ts";
 
 /** CPUs beyond this many share the last keys' order by CPU number. */
 const MAX_KEYED_CPUS = 64;
@@ -71,7 +71,7 @@ export interface PctState {
   readonly prio: number[];
   readonly at: Map<number, number>;
   /** States seen in this run (to spot a CPU spinning without progress). */
-  readonly seen: Set<string>;
+  readonly seen: Set<number>;
   /** Yields so far (a spinning CPU's priority becomes −yields, below everyone's). */
   yields: number;
 }
@@ -95,7 +95,7 @@ function pctScheduler(
       // is spinning (a busy-wait loop). The paper assumes every run ends within k steps; a
       // spinning CPU of the highest priority would instead starve the CPU it waits for until
       // the depth bound. So it yields: its priority drops below every other.
-      const key = view.state.join(",");
+      const key = stateHash(view.state);
       if (state.seen.has(key)) {
         if (view.last >= 0) state.prio[view.last] = -++state.yields;
       } else state.seen.add(key);

@@ -6,7 +6,7 @@
 // still run (a preemption) to another enabled CPU picked at random.
 
 import * as fc from "fast-check";
-import { SPAN, type Scheduler, type Strategy } from "./strategy.ts";
+import { SPAN, stateHash, type Scheduler, type Strategy } from "./strategy.ts";
 
 const PICK_SLOTS = 64;
 
@@ -28,7 +28,7 @@ function preemptScheduler(
     if (!at.has(s)) at.set(s, p.to);
   }
   let used = 0;
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   return {
     preemptions: () => used,
     next(view) {
@@ -36,7 +36,7 @@ function preemptScheduler(
       const slot = data.picks[view.step % PICK_SLOTS] ?? 0;
       // back in a state already seen in this run: the last CPU is spinning (busy-wait) and
       // counts as blocked, so switching away from it is not a preemption
-      const key = view.state.join(",");
+      const key = stateHash(view.state);
       const spinning = seen.has(key);
       seen.add(key);
       let cpu: number;

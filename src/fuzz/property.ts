@@ -5,8 +5,9 @@
 // property, `holds` shrinks the concrete schedule too, saves the counterexample and throws an
 // error whose message is the diagram and the replay command.
 
-import type * as fc from "fast-check";
-import type { ModelDef } from "../model/model.ts";
+import * as fc from "fast-check";
+import type { CompiledModel, ModelDef } from "../model/model.ts";
+import { reduceScenario } from "./fuzz.ts";
 import { diagram } from "../trace/diagram.ts";
 import { replay } from "../trace/replay.ts";
 import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
@@ -41,13 +42,23 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
   const depth = opts.depth ?? 500;
   const strat = makeStrategy(opts.strategy ?? "random", opts);
   const ks = new Map<string, number>();
-  const run = (params: Params, data: unknown): RunResult => {
-    const m = space.compile(params);
-    const key = JSON.stringify(params);
+  const kOf = (m: CompiledModel, key: string): number => {
     let k = ks.get(key);
     if (k === undefined) ks.set(key, (k = estimateSteps(m, depth)));
-    return runSchedule(m, strat.scheduler(data, { k, depth }), { depth });
+    return k;
   };
+  const run = (params: Params, data: unknown): RunResult => {
+    const m = space.compile(params);
+    return runSchedule(m, strat.scheduler(data, { k: kOf(m, JSON.stringify(params)), depth }), {
+      depth,
+    });
+  };
+  const run0 = (m: CompiledModel, data: unknown, target: string): RunResult =>
+    runSchedule(m, strat.scheduler(data, { k: kOf(m, JSON.stringify(m.params)), depth }), {
+      depth,
+      target,
+    });
+  let sample: unknown[] | undefined;
   return {
     space,
     arbitraries: [space.arbitrary, strat.arbitrary({ depth })],
@@ -56,8 +67,21 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
       const r = run(params, data);
       if (r.end !== "violation") return;
       const v = r.violation!;
-      const m = space.compile(params);
-      const sh = shrinkSchedule(m, r.moves, v.property, { maxTries: 500 });
+      // fewer CPUs, folios, operations: fast-check's shrink of the scenario keeps the decisions,
+      // which rarely break the property in a smaller scenario; a sample of decisions is tried
+      // on each smaller one (as interleave fuzz does), then the schedule is shrunk
+      const reduced = reduceScenario(
+        space,
+        params,
+        r.moves,
+        v.property,
+        (sample ??= fc.sample(strat.arbitrary({ depth }), { seed: 7919, numRuns: 50 })),
+        run0,
+        // fast-check calls this on every failing candidate of its own shrink: keep each short
+        performance.now() + 3_000,
+      );
+      const m = space.compile(reduced.params);
+      const sh = shrinkSchedule(m, reduced.moves, v.property, { maxTries: 500 });
       const text = diagram(m, replay(m, sh.moves).steps, sh.violation);
       let where = "";
       if (opts.file !== undefined) {
@@ -77,7 +101,7 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
               switches: contextSwitches(r.moves),
             },
             shrunk: {
-              params,
+              params: reduced.params,
               moves: sh.moves,
               length: sh.moves.length,
               switches: contextSwitches(sh.moves),
@@ -92,7 +116,11 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
       }
       throw new Error(
         `${def.name} / ${opts.variant} ${JSON.stringify(params)}: ${v.property} violated (${v.kind}) in ${r.moves.length} steps, ` +
-          `shrunk to ${sh.moves.length} (schedule "${formatSchedule(sh.moves)}"):\n\n${text}${where}`,
+          `shrunk to ${sh.moves.length}` +
+          (JSON.stringify(reduced.params) !== JSON.stringify(params)
+            ? ` in ${JSON.stringify(reduced.params)}`
+            : "") +
+          ` (schedule "${formatSchedule(sh.moves)}"):\n\n${text}${where}`,
       );
     },
   };

@@ -62,7 +62,12 @@ export function runSchedule(
     last: -1,
     choices: (t: number) => choicesOf(model, t, b),
   };
-  let stop = stopOn(stateOutcomes(model, b), opts.target);
+  // a data race ends the run only when no other property is looked for, or it is the one
+  const target = opts.target;
+  const races =
+    target === undefined ||
+    (typeof target === "string" ? target === "data-race" : target.includes("data-race"));
+  let stop = stopOn(stateOutcomes(model, b, races), target);
   if (stop) return { moves, violation: stop, end: "violation" };
   for (;;) {
     const enabled: number[] = [];
@@ -115,7 +120,7 @@ export function runSchedule(
       return { moves, violation: errorOutcome(e), end: "violation" };
     }
     last = mv.cpu;
-    stop = stopOn(stateOutcomes(model, b), opts.target);
+    stop = stopOn(stateOutcomes(model, b, races), target);
     if (stop) return { moves, violation: stop, end: "violation" };
   }
 }

@@ -55,3 +55,24 @@ export interface Strategy<D> {
  * least common multiple of 1..16, so the result is exactly uniform for up to 16 options.
  */
 export const SPAN = 720720;
+
+/**
+ * A 53-bit hash of a state, for the states-seen-in-this-run sets of the spin checks (PCT,
+ * preempt): a number key instead of a string of the whole state. Two lanes of multiply-xorshift
+ * mixing; two of the few hundred states of a run colliding (odds about n²/2^54) would only make
+ * a CPU yield once when it need not, and the same seed still gives the same run.
+ */
+export function stateHash(b: Int32Array): number {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x9e3779b9 | 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i]!;
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h1 ^= h1 >>> 15;
+    h2 = Math.imul(h2 + x, 0x27d4eb2f);
+    h2 ^= h2 >>> 13;
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
+  return (h1 >>> 0) * 0x200000 + ((h2 ^ (h2 >>> 13)) >>> 11);
+}

@@ -155,8 +155,12 @@ export function errorOutcome(e: unknown): Outcome {
   };
 }
 
-/** Violations visible in state b: invariants, deadlock, end-state properties, data races. */
-export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
+/**
+ * Violations visible in state b: invariants, deadlock, end-state properties, data races (unless
+ * `races` is false: a caller that does not look for them skips their cost, a dry run of every
+ * enabled CPU's step).
+ */
+export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true): Outcome[] {
   const out: Outcome[] = [];
   const m = model.mem;
   const saved = m.b;
@@ -216,7 +220,7 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array): Outcome[] {
       m.b = saved;
     }
   }
-  if (model.races && enabled.length > 1) {
+  if (races && model.races && enabled.length > 1) {
     const race = findRace(model, b, enabled);
     if (race) out.push(race);
   }
@@ -230,9 +234,10 @@ export function findRace(
   enabled: readonly number[],
 ): Outcome | undefined {
   const m = model.mem;
-  const acc: { t: number; list: number[]; result: unknown }[] = [];
+  const acc: { t: number; list: Int32Array; result: unknown }[] = [];
+  const copy = new Int32Array(b.length);
   for (const t of enabled) {
-    const copy = b.slice();
+    copy.set(b);
     m.nacc = 0;
     m.trk = true;
     let result: unknown;
@@ -243,7 +248,7 @@ export function findRace(
       continue;
     }
     m.trk = false;
-    acc.push({ t, list: Array.from(m.acc.subarray(0, m.nacc)), result });
+    acc.push({ t, list: m.acc.slice(0, m.nacc), result });
   }
   const lay = model.layout;
   for (let i = 0; i < acc.length; i++) {

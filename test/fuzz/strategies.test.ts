@@ -6,7 +6,7 @@ import flagLock from "../../models/classic/flag-lock.ts";
 import { compileModel, resolveParams, type CompiledModel } from "../../src/model/model.ts";
 import { execute, isEnabled, type Move } from "../../src/rt/machine.ts";
 import { estimateSteps, runSchedule } from "../../src/fuzz/run.ts";
-import { SPAN } from "../../src/fuzz/strategy.ts";
+import { SPAN, stateHash } from "../../src/fuzz/strategy.ts";
 import { pct, _internals as P } from "../../src/fuzz/pct.ts";
 import { preempt } from "../../src/fuzz/preempt.ts";
 import { random, _internals as R } from "../../src/fuzz/random.ts";
@@ -320,5 +320,19 @@ describe("mix (a portfolio of strategies)", () => {
       shrink: false,
     });
     expect(mr.counterexample, formatFailure(mr)).toBeDefined();
+  });
+});
+
+describe("stateHash (the spin checks' key)", () => {
+  it("equal states hash equal; 50,000 distinct small states do not collide", () => {
+    expect(stateHash(Int32Array.of(1, 2, 3))).toBe(stateHash(Int32Array.of(1, 2, 3)));
+    expect(stateHash(Int32Array.of(1, 2, 3))).not.toBe(stateHash(Int32Array.of(3, 2, 1)));
+    const seen = new Set<number>();
+    for (let i = 0; i < 50_000; i++) {
+      const h = stateHash(Int32Array.of(i & 7, (i >> 3) & 7, (i >> 6) & 7, i >> 9, -1));
+      expect(Number.isSafeInteger(h) && h >= 0).toBe(true);
+      seen.add(h);
+    }
+    expect(seen.size).toBe(50_000);
   });
 });
