@@ -587,6 +587,7 @@ async function throughputSection(models: readonly LoadedModel[]): Promise<void> 
         const t0 = performance.now();
         await fuzzParallel(def, {
           jobs,
+          isolate: true,
           modelFile: lm.file,
           variant,
           strategy: "pct",
@@ -611,7 +612,8 @@ async function throughputSection(models: readonly LoadedModel[]): Promise<void> 
     }
   }
   console.log(
-    `\nthroughput (PCT d=3, no violation expected: variants that hold; --jobs 2 includes starting the workers):\n${columns(rows)}` +
+    `\nthroughput (PCT d=3, no violation expected: variants that hold; each session in fresh worker threads, one or two,` +
+      ` starting them included):\n${columns(rows)}` +
       `\n(${availableParallelism()} CPUs here)`,
   );
 }

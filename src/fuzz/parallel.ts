@@ -48,13 +48,19 @@ export interface ParallelFuzzOptions extends FuzzOptions {
   readonly jobs: number;
   /** The model's file (the workers load it). */
   readonly modelFile: string;
+  /**
+   * Run even a single job in a worker thread: a fresh JavaScript heap. A thread that has run
+   * many other models runs a new one up to 3x slower (its shared code is less specialised);
+   * benchmarks use this to compare like with like.
+   */
+  readonly isolate?: boolean;
 }
 
 export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Promise<FuzzResult> {
   const jobs = opts.jobs;
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new RangeError(`jobs ${jobs}: expected an integer >= 1`);
-  if (jobs === 1) return fuzzModel(def, opts);
+  if (jobs === 1 && opts.isolate !== true) return fuzzModel(def, opts);
   if (typeof opts.strategy === "object" || opts.strategy === "replay")
     throw new RangeError("fuzzParallel: the strategy must be a name other than replay");
   const runs = opts.runs ?? 1000;

@@ -82,6 +82,25 @@ describe("fuzz over worker threads", () => {
     same(serial, par);
   });
 
+  it("one job in a fresh worker (isolate) gives the serial result too", async () => {
+    const o = {
+      variant: "test-then-set",
+      strategy: "mix",
+      runs: 500,
+      seed: 9,
+      confirm: false,
+    } as const;
+    const serial = await fuzzModel(flagLock, o);
+    const isolated = await fuzzParallel(flagLock, {
+      ...o,
+      jobs: 1,
+      isolate: true,
+      modelFile: "models/classic/flag-lock.ts",
+    });
+    expect(serial.counterexample).toBeDefined();
+    same(serial, isolated);
+  });
+
   it("refuses what a worker cannot rebuild", async () => {
     const o = { variant: "ordered", runs: 10, modelFile: "models/classic/philosophers.ts" };
     await expect(fuzzParallel(philosophers, { ...o, jobs: 0 })).rejects.toThrow(/jobs 0/);
