@@ -176,7 +176,9 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
   return {
     ...again,
     seed,
-    runs: limit + 1,
+    // limit + 1, unless a worker stopped early (time, interrupt): then some runs below the
+    // failing one were never made, and only the runs made count
+    runs: done + 1,
     runsRequested: runs,
     steps: steps + again.steps,
     cutAtDepth: cutAtDepth + again.cutAtDepth,
