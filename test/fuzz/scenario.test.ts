@@ -2,7 +2,7 @@
 // is a clear error naming the parameter; the fuzzer detects the same properties as the explorer.
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { defineModel, int, ModelBuilder } from "../../src/index.ts";
+import counter from "../fixtures/counter.ts";
 import peterson from "../../models/classic/peterson.ts";
 import flagLock from "../../models/classic/flag-lock.ts";
 import philosophers from "../../models/classic/philosophers.ts";
@@ -11,48 +11,13 @@ import { fuzzModel, scenarioSpace, ScenarioError } from "../../src/fuzz/index.ts
 import { formatFailure } from "../../src/fuzz/report.ts";
 import type { ModelDef } from "../../src/model/model.ts";
 
-// counter++ as a load and a store: lost updates (end state), and a data race unless marked
-const counter = defineModel({
-  name: "counter",
-  doc: "non-atomic increments",
-  params: {
-    cpus: { default: 2, min: 1, max: 3, doc: "CPUs incrementing" },
-    start: { default: 0, min: 0, max: 5, doc: "initial value" },
-  },
-  variants: {
-    racy: { options: { races: true }, expect: { violated: ["data-race", "all-counted"] } },
-    quiet: { options: { races: false }, expect: { violated: ["all-counted"] } },
-    single: { options: { races: true }, params: { cpus: 1 }, expect: "holds" },
-  },
-  build: ({ params, options }) => {
-    const m = new ModelBuilder({ base: int(0, 4), counter: int(0, 3) }, { races: options.races });
-    for (let i = 0; i < params.cpus; i++) {
-      m.thread(`inc${i}`, { tmp: int(0, 3) }, ({ step }) => [
-        step("tmp = counter", ({ s, l }) => {
-          l.tmp = s.counter;
-        }),
-        step("counter = tmp + 1", ({ s, l }) => {
-          s.counter = l.tmp + 1;
-        }),
-      ]);
-    }
-    m.init((s) => {
-      s.base = params.start; // start=5 does not fit base's 0..4: build rejects it
-    });
-    m.endState("all-counted", ({ s }) => s.counter === params.cpus || `counter is ${s.counter}`);
-    return m;
-  },
-});
-
 describe("scenario space", () => {
   it("varies the parameters with a range, within it, and holds the variant's and the caller's fixed", () => {
-    const sp = scenarioSpace(counter as unknown as ModelDef, "racy");
+    const sp = scenarioSpace(counter, "racy");
     expect(sp.ranges.map((r) => r.name)).toEqual(["cpus", "start"]);
-    const held = scenarioSpace(counter as unknown as ModelDef, "racy", { start: 2 });
+    const held = scenarioSpace(counter, "racy", { start: 2 });
     expect(held.ranges.map((r) => r.name)).toEqual(["cpus"]);
-    expect(
-      scenarioSpace(counter as unknown as ModelDef, "single").ranges.map((r) => r.name),
-    ).toEqual(["start"]);
+    expect(scenarioSpace(counter, "single").ranges.map((r) => r.name)).toEqual(["start"]);
     for (const p of fc.sample(held.arbitrary, { seed: 1, numRuns: 100 })) {
       expect(p.start).toBe(2);
       expect(p.cpus).toBeGreaterThanOrEqual(1);
@@ -68,7 +33,7 @@ describe("scenario space", () => {
   });
 
   it("a generated scenario the model rejects is an error naming the parameter, not a crash", async () => {
-    const r = await fuzzModel(counter as unknown as ModelDef, {
+    const r = await fuzzModel(counter, {
       variant: "quiet",
       strategy: "random",
       runs: 500,
@@ -83,7 +48,7 @@ describe("scenario space", () => {
     expect(formatFailure(r)).toMatch(/error E_SCENARIO/);
     expect(() => sp()).toThrow(ScenarioError);
     function sp(): void {
-      scenarioSpace(counter as unknown as ModelDef, "quiet").compile({ cpus: 3, start: 5 });
+      scenarioSpace(counter, "quiet").compile({ cpus: 3, start: 5 });
     }
   });
 
@@ -103,9 +68,9 @@ describe("the fuzzer detects what the explorer detects", () => {
     [flagLock, "test-and-set", { cpus: 3 }],
     [philosophers, "left-then-right", { n: 3 }],
     [philosophers, "ordered", { n: 3 }],
-    [counter as unknown as ModelDef, "racy", { cpus: 2, start: 0 }],
-    [counter as unknown as ModelDef, "quiet", { cpus: 2, start: 0 }],
-    [counter as unknown as ModelDef, "single", { start: 0 }],
+    [counter, "racy", { cpus: 2, start: 0 }],
+    [counter, "quiet", { cpus: 2, start: 0 }],
+    [counter, "single", { start: 0 }],
   ];
   for (const [def, variant, params] of cases) {
     it(`${def.name} / ${variant} ${JSON.stringify(params)}`, async () => {
