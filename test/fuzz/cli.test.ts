@@ -150,37 +150,20 @@ describe("interleave fuzz", () => {
   });
 
   it("the command that reproduces a PCT run keeps its depth", async () => {
-    const r = await run([
+    const pct5 = [
       "fuzz",
       "models/classic/peterson.ts",
       "--variant",
       "no-turn",
       "--strategy",
       "pct",
-      "--pct-depth",
-      "5",
-      "--seed",
-      "4",
-      "--no-save",
-    ]);
+    ];
+    pct5.push("--pct-depth", "5", "--no-save");
+    const r = await run([...pct5, "--seed", "4"]);
     expect(r.code).toBe(1);
     const seed = /--strategy pct --pct-depth 5 --seed (\d+) --runs 1/.exec(r.out);
     expect(seed, r.out).not.toBeNull();
-    const again = await run([
-      "fuzz",
-      "models/classic/peterson.ts",
-      "--variant",
-      "no-turn",
-      "--strategy",
-      "pct",
-      "--pct-depth",
-      "5",
-      "--seed",
-      seed![1]!,
-      "--runs",
-      "1",
-      "--no-save",
-    ]);
+    const again = await run([...pct5, "--seed", seed![1]!, "--runs", "1"]);
     expect(again.code).toBe(1);
     expect(again.out).toMatch(/found by pct on run 1 of 1/);
   });
