@@ -204,7 +204,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (failing && ++shrinkRuns > fcShrinkRuns) return true;
     let m: CompiledModel;
     try {
-      m = space.compile(params);
+      m = space.compileForRun(params);
     } catch (e) {
       if (!(e instanceof ScenarioError)) throw e;
       if (!failing) scenarioErr ??= e;
@@ -357,7 +357,7 @@ async function finish(
   if (opts.shrink !== false) {
     // 1. fast-check's shrink of scenario and decisions
     if (shrunkValue) {
-      const r = runOnce(space.compile(shrunkValue[0]), shrunkValue[1], property);
+      const r = runOnce(space.compileForRun(shrunkValue[0]), shrunkValue[1], property);
       if (
         r.end === "violation" &&
         r.violation!.property === property &&
@@ -381,7 +381,7 @@ async function finish(
     // 3. the concrete schedule: shortest, then fewest context switches (it also gives the
     //    violation as the final schedule shows it). Phases 2 and 3 share a time budget; within
     //    it, shrinking is deterministic.
-    const sh = shrinkSchedule(space.compile(params), moves, property, {
+    const sh = shrinkSchedule(space.compileForRun(params), moves, property, {
       maxSeconds: Math.max(1, (t0 + budget - performance.now()) / 1000),
     });
     moves = sh.moves;
@@ -408,11 +408,13 @@ async function finish(
   }
   const shown = shortest ?? { moves, violation };
   const rep = replay(model, shown.moves);
-  const text = diagram(model, rep.steps, shown.violation);
+  // the violation as the scenario built with its sites words it (runs build it without them)
+  const said = rep.outcomes.find((o) => o.property === property) ?? shown.violation;
+  const text = diagram(model, rep.steps, said);
   const cx: FuzzCounterexample = {
     property,
-    kind: shown.violation.kind,
-    message: shown.violation.message,
+    kind: said.kind,
+    message: said.message,
     seed,
     run,
     ...(first.arm !== undefined ? { arm: first.arm } : {}),
@@ -454,7 +456,7 @@ export function reduceScenario(
       if (performance.now() > deadline) break;
       let m: CompiledModel;
       try {
-        m = space.compile(cand);
+        m = space.compileForRun(cand);
       } catch (e) {
         if (e instanceof ScenarioError) continue;
         throw e;

@@ -48,7 +48,7 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
     return k;
   };
   const run = (params: Params, data: unknown): RunResult => {
-    const m = space.compile(params);
+    const m = space.compileForRun(params);
     return runSchedule(m, strat.scheduler(data, { k: kOf(m, JSON.stringify(params)), depth }), {
       depth,
     });
@@ -80,9 +80,14 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
         // fast-check calls this on every failing candidate of its own shrink: keep each short
         performance.now() + 3_000,
       );
+      const sh = shrinkSchedule(space.compileForRun(reduced.params), reduced.moves, v.property, {
+        maxTries: 500,
+      });
+      // shown from the scenario built with its sites (runs build it without them)
       const m = space.compile(reduced.params);
-      const sh = shrinkSchedule(m, reduced.moves, v.property, { maxTries: 500 });
-      const text = diagram(m, replay(m, sh.moves).steps, sh.violation);
+      const rep = replay(m, sh.moves);
+      const said = rep.outcomes.find((o) => o.property === v.property) ?? sh.violation;
+      const text = diagram(m, rep.steps, said);
       let where = "";
       if (opts.file !== undefined) {
         const path = saveFuzzCounterexample(
@@ -90,8 +95,8 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
           opts.file,
           {
             property: v.property,
-            kind: sh.violation.kind,
-            message: sh.violation.message,
+            kind: said.kind,
+            message: said.message,
             seed: -1,
             run: 1,
             found: {

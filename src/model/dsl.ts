@@ -84,6 +84,30 @@ export function isOwnFrame(file: string): boolean {
 }
 
 /** Where the model author wrote the statement: the first stack frame outside src/. */
+let recordSites = true;
+const unrecorded = (): string => "(site not recorded)";
+
+/**
+ * Runs `build` with the sites of the steps it writes not recorded. Capturing a stack per step
+ * is most of the cost of building a scenario; a randomized run over many scenarios builds each
+ * one anew, and shows nothing of most of them. Whatever is shown comes from the same scenario
+ * built again with its sites (ScenarioSpace.compile vs compileForRun).
+ */
+export function withoutSites<T>(build: () => T): T {
+  const saved = recordSites;
+  recordSites = false;
+  try {
+    return build();
+  } finally {
+    recordSites = saved;
+  }
+}
+
+/** The site of the step being written, or a placeholder inside withoutSites(). */
+function siteOfCaller(): () => string {
+  return recordSites ? lazyCallSite() : unrecorded;
+}
+
 /**
  * The caller's site, captured now and written out when first asked for. Capturing the stack is
  * cheap; writing it out (with source maps, under tsx) is what costs, and most sites are never
@@ -124,7 +148,7 @@ export function step<C = Ctx>(
   run: (c: C, choice: number) => unknown,
   opts: StepOptions<C> = {},
 ): StepStmt {
-  const site = lazyCallSite();
+  const site = siteOfCaller();
   return {
     kind: "step",
     label: label as Label,
@@ -200,7 +224,7 @@ export function continue_(): Stmt {
 }
 /** A break, continue or return, with its site written out only when an error needs it. */
 function jump(kind: "break" | "continue" | "return"): Stmt {
-  const site = lazyCallSite();
+  const site = siteOfCaller();
   return {
     kind,
     get site() {
@@ -220,7 +244,7 @@ export function label(name: string): Stmt {
   return { kind: "label", name };
 }
 export function goto_(name: string): Stmt {
-  const site = lazyCallSite();
+  const site = siteOfCaller();
   return {
     kind: "goto",
     name,

@@ -52,6 +52,29 @@ describe("scenario space", () => {
     }
   });
 
+  it("runs build scenarios without step sites; what is shown names them", async () => {
+    const sp = scenarioSpace(counter, "racy");
+    const sited = sp.compile({ cpus: 2, start: 0 });
+    const bare = scenarioSpace(counter, "racy").compileForRun({ cpus: 2, start: 0 });
+    const siteOf = (m: typeof sited): string => m.threads[0]!.nodes[0]!.site;
+    expect(siteOf(sited)).toMatch(/^test\/fixtures\/counter\.ts:\d+$/);
+    expect(siteOf(bare)).toBe("(site not recorded)");
+    // a data race found by a run is reported with the sites of both accesses
+    const r = await fuzzModel(counter, {
+      variant: "racy",
+      strategy: "random",
+      runs: 200,
+      seed: 1,
+      property: "data-race",
+      confirm: false,
+    });
+    expect(r.counterexample?.property).toBe("data-race");
+    expect(r.counterexample!.message).toMatch(
+      /\(test\/fixtures\/counter\.ts:\d+\).*\(test\/fixtures\/counter\.ts:\d+\)/,
+    );
+    expect(r.counterexample!.diagram).not.toContain("site not recorded");
+  });
+
   it("an unknown variant or a fixed parameter out of range is refused up front", async () => {
     await expect(fuzzModel(philosophers, { variant: "nope" })).rejects.toThrow(/no variant "nope"/);
     await expect(
