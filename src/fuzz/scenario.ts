@@ -71,6 +71,9 @@ export interface ScenarioSpace {
   check(params: Params, opts?: CheckOptions): Promise<Checked>;
 }
 
+/** Scenarios built for runs that are kept (the oldest goes first). */
+const RUN_CACHE = 256;
+
 function key(p: Params): string {
   return Object.keys(p)
     .sort()
@@ -197,6 +200,9 @@ export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}
     } catch {
       return compile(p); // the error as compile() gives it (sites included), or a model
     }
+    // a bounded cache: a space with operation lists rarely draws a scenario twice, and
+    // keeping every one built makes each garbage collection slower (it was half the time)
+    if (runCache.size >= RUN_CACHE) runCache.delete(runCache.keys().next().value!);
     runCache.set(k, built);
     return built;
   };

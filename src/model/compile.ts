@@ -31,6 +31,41 @@ export interface Node {
   raises: readonly string[] | undefined;
 }
 
+/**
+ * A node of a compiled thread. A class, so that the site getter is on the prototype: an object
+ * literal with a getter is a slow (dictionary-mode) object in V8.
+ */
+class StepNode implements Node {
+  run: RunFn;
+  guard: GuardFn | undefined;
+  waitsFor: ((c: Ctx) => string) | undefined;
+  nchoices: number;
+  choicesFn: ((c: Ctx) => number) | undefined;
+  label: Label;
+  next = PENDING;
+  alt = PENDING;
+  targets: number[] = [];
+  raises: readonly string[] | undefined;
+  constructor(
+    public pc: number,
+    public kind: number,
+    private readonly stmt: StepStmt,
+    public funcs: string,
+  ) {
+    this.run = stmt.run;
+    this.guard = stmt.guard;
+    this.waitsFor = stmt.waitsFor;
+    this.nchoices = typeof stmt.choices === "number" ? stmt.choices : -1;
+    this.choicesFn = typeof stmt.choices === "function" ? stmt.choices : undefined;
+    this.label = stmt.label;
+    this.raises = stmt.raises;
+  }
+  /** Read when a message needs it: the step's site stays unwritten until then. */
+  get site(): string {
+    return this.stmt.site;
+  }
+}
+
 export class CompileError extends Error {
   override name = "CompileError";
 }
@@ -48,29 +83,16 @@ const PENDING = -2;
 export function compileThread(body: Stmt[], threadName: string): Node[] {
   const nodes: Node[] = [];
   const labels = new Map<string, number>();
-  const gotos: { node: Node; field: "next" | "alt" | number; name: string; site: string }[] = [];
+  const gotos: {
+    node: Node;
+    field: "next" | "alt" | number;
+    name: string;
+    stmt: { readonly site: string };
+  }[] = [];
   const END = -1;
 
   const alloc = (st: StepStmt, kind: number, funcs: string[]): Node => {
-    const n: Node = {
-      pc: nodes.length,
-      kind,
-      run: st.run,
-      guard: st.guard,
-      waitsFor: st.waitsFor,
-      nchoices: typeof st.choices === "number" ? st.choices : -1,
-      choicesFn: typeof st.choices === "function" ? st.choices : undefined,
-      label: st.label,
-      next: PENDING,
-      alt: PENDING,
-      targets: [],
-      funcs: funcs.join(" > "),
-      // read when a message needs it (a getter keeps the step's site unwritten until then)
-      get site() {
-        return st.site;
-      },
-      raises: st.raises,
-    };
+    const n = new StepNode(nodes.length, kind, st, funcs.join(" > "));
     if (kind !== EITHER && n.nchoices !== 1 && n.nchoices !== -1 && n.nchoices < 1) {
       throw new CompileError(`${st.site}: a step needs at least one choice`);
     }
@@ -153,7 +175,7 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
           node: undefined as unknown as Node,
           field: "next",
           name: s.name,
-          site: s.site,
+          stmt: s, // its site is written out only for an error
         });
         return gotoTarget(s.name);
     }
@@ -170,7 +192,7 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
     if (to === undefined) {
       const g = gotos.find((x) => x.name === name);
       throw new CompileError(
-        `${g?.site ?? threadName}: goto_("${name}") to a label that does not exist`,
+        `${g?.stmt.site ?? threadName}: goto_("${name}") to a label that does not exist`,
       );
     }
     if (seen.has(t))

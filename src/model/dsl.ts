@@ -142,25 +142,65 @@ export function boolResult(r: unknown): string {
   return r === undefined ? "?" : r ? "true" : "false";
 }
 
+// Statements whose site is written out when first read. The getter lives on a class: an object
+// literal with a getter is a slow (dictionary-mode) object in V8, and a scenario has hundreds
+// of steps (a whole-space fuzz run builds a scenario per run).
+class Sited {
+  constructor(private readonly siteOf: () => string) {}
+  get site(): string {
+    return this.siteOf();
+  }
+}
+
+class Step extends Sited implements StepStmt {
+  readonly kind = "step";
+  constructor(
+    readonly label: Label,
+    readonly run: RunFn,
+    readonly guard: GuardFn | undefined,
+    readonly waitsFor: ((c: Ctx) => string) | undefined,
+    readonly choices: number | ((c: Ctx) => number),
+    readonly raises: readonly string[] | undefined,
+    siteOf: () => string,
+  ) {
+    super(siteOf);
+  }
+}
+
+class Jump extends Sited {
+  constructor(
+    readonly kind: "break" | "continue" | "return",
+    siteOf: () => string,
+  ) {
+    super(siteOf);
+  }
+}
+
+class Goto extends Sited {
+  readonly kind = "goto";
+  constructor(
+    readonly name: string,
+    siteOf: () => string,
+  ) {
+    super(siteOf);
+  }
+}
+
 /** One atomic step. `run` may return a boolean, used when the step is a condition. */
 export function step<C = Ctx>(
   label: string | ((c: C, result: unknown, choice: number) => string),
   run: (c: C, choice: number) => unknown,
   opts: StepOptions<C> = {},
 ): StepStmt {
-  const site = siteOfCaller();
-  return {
-    kind: "step",
-    label: label as Label,
-    run: run as unknown as RunFn,
-    guard: opts.guard as unknown as GuardFn | undefined,
-    waitsFor: opts.waitsFor as unknown as ((c: Ctx) => string) | undefined,
-    choices: (opts.choices ?? 1) as number | ((c: Ctx) => number),
-    get site() {
-      return site();
-    },
-    raises: opts.raises,
-  };
+  return new Step(
+    label as Label,
+    run as unknown as RunFn,
+    opts.guard as unknown as GuardFn | undefined,
+    opts.waitsFor as unknown as ((c: Ctx) => string) | undefined,
+    (opts.choices ?? 1) as number | ((c: Ctx) => number),
+    opts.raises,
+    siteOfCaller(),
+  );
 }
 
 /**
@@ -224,13 +264,7 @@ export function continue_(): Stmt {
 }
 /** A break, continue or return, with its site written out only when an error needs it. */
 function jump(kind: "break" | "continue" | "return"): Stmt {
-  const site = siteOfCaller();
-  return {
-    kind,
-    get site() {
-      return site();
-    },
-  };
+  return new Jump(kind, siteOfCaller());
 }
 /** Leaves the innermost `func`, or ends the thread. */
 export function return_(): Stmt {
@@ -244,14 +278,7 @@ export function label(name: string): Stmt {
   return { kind: "label", name };
 }
 export function goto_(name: string): Stmt {
-  const site = siteOfCaller();
-  return {
-    kind: "goto",
-    name,
-    get site() {
-      return site();
-    },
-  };
+  return new Goto(name, siteOfCaller());
 }
 
 /** Fails the property (an assertion inside a step). */
