@@ -8,49 +8,33 @@ export const ACTION = 0;
 export const BRANCH = 1;
 export const EITHER = 2;
 
-export interface Node {
-  pc: number;
-  kind: number;
-  run: RunFn;
-  guard: GuardFn | undefined;
-  waitsFor: ((c: Ctx) => string) | undefined;
-  /** Static number of choices, or -1 when `choicesFn` decides. */
-  nchoices: number;
-  choicesFn: ((c: Ctx) => number) | undefined;
-  label: Label;
-  /** Successor (ACTION), successor when true (BRANCH). */
-  next: number;
-  /** Successor when false (BRANCH). */
-  alt: number;
-  /** Successor per choice (EITHER). */
-  targets: number[];
-  /** Enclosing kernel functions, outermost first (e.g. `folio_put > __folio_put`). */
-  funcs: string;
-  site: string;
-  /** Properties the step declares it can raise (static; the explorer does not read it). */
-  raises: readonly string[] | undefined;
-}
-
 /**
- * A node of a compiled thread. A class, so that the site getter is on the prototype: an object
- * literal with a getter is a slow (dictionary-mode) object in V8.
+ * One node of a compiled thread: one atomic step and its successors. A class, so that the
+ * site getter is on the prototype: an object literal with a getter is a slow (dictionary-mode)
+ * object in V8, and the explorer and every run read these.
  */
-class StepNode implements Node {
-  run: RunFn;
-  guard: GuardFn | undefined;
-  waitsFor: ((c: Ctx) => string) | undefined;
-  nchoices: number;
-  choicesFn: ((c: Ctx) => number) | undefined;
-  label: Label;
+export class Node {
+  readonly run: RunFn;
+  readonly guard: GuardFn | undefined;
+  readonly waitsFor: ((c: Ctx) => string) | undefined;
+  /** Static number of choices, or -1 when `choicesFn` decides. */
+  readonly nchoices: number;
+  readonly choicesFn: ((c: Ctx) => number) | undefined;
+  readonly label: Label;
+  /** Successor (ACTION), successor when true (BRANCH). */
   next = PENDING;
+  /** Successor when false (BRANCH). */
   alt = PENDING;
+  /** Successor per choice (EITHER). */
   targets: number[] = [];
-  raises: readonly string[] | undefined;
+  /** Properties the step declares it can raise (static; the explorer does not read it). */
+  readonly raises: readonly string[] | undefined;
   constructor(
     public pc: number,
-    public kind: number,
+    readonly kind: number,
     private readonly stmt: StepStmt,
-    public funcs: string,
+    /** Enclosing kernel functions, outermost first (e.g. `folio_put > __folio_put`). */
+    readonly funcs: string,
   ) {
     this.run = stmt.run;
     this.guard = stmt.guard;
@@ -60,7 +44,7 @@ class StepNode implements Node {
     this.label = stmt.label;
     this.raises = stmt.raises;
   }
-  /** Read when a message needs it: the step's site stays unwritten until then. */
+  /** Where the step was written (file:line), written out when a message first needs it. */
   get site(): string {
     return this.stmt.site;
   }
@@ -92,7 +76,7 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
   const END = -1;
 
   const alloc = (st: StepStmt, kind: number, funcs: string[]): Node => {
-    const n = new StepNode(nodes.length, kind, st, funcs.join(" > "));
+    const n = new Node(nodes.length, kind, st, funcs.join(" > "));
     if (kind !== EITHER && n.nchoices !== 1 && n.nchoices !== -1 && n.nchoices < 1) {
       throw new CompileError(`${st.site}: a step needs at least one choice`);
     }
