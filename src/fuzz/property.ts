@@ -41,23 +41,14 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
   const space = scenarioSpace(def, opts.variant, opts.params ?? {});
   const depth = opts.depth ?? 500;
   const strat = makeStrategy(opts.strategy ?? "random", opts);
-  const ks = new Map<string, number>();
-  const kOf = (m: CompiledModel, key: string): number => {
-    let k = ks.get(key);
-    if (k === undefined) ks.set(key, (k = estimateSteps(m, depth)));
-    return k;
+  const ks = new WeakMap<CompiledModel, number>();
+  const runOn = (m: CompiledModel, data: unknown, target?: string): RunResult => {
+    let k = ks.get(m);
+    if (k === undefined) ks.set(m, (k = estimateSteps(m, depth)));
+    return runSchedule(m, strat.scheduler(data, { k, depth }), { depth, target });
   };
-  const run = (params: Params, data: unknown): RunResult => {
-    const m = space.compileForRun(params);
-    return runSchedule(m, strat.scheduler(data, { k: kOf(m, JSON.stringify(params)), depth }), {
-      depth,
-    });
-  };
-  const run0 = (m: CompiledModel, data: unknown, target: string): RunResult =>
-    runSchedule(m, strat.scheduler(data, { k: kOf(m, JSON.stringify(m.params)), depth }), {
-      depth,
-      target,
-    });
+  const run = (params: Params, data: unknown): RunResult =>
+    runOn(space.compileForRun(params), data);
   let sample: unknown[] | undefined;
   return {
     space,
@@ -76,7 +67,7 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
         r.moves,
         v.property,
         (sample ??= fc.sample(strat.arbitrary({ depth }), { seed: 7919, numRuns: 50 })),
-        run0,
+        runOn,
         // fast-check calls this on every failing candidate of its own shrink: keep each short
         performance.now() + 3_000,
       );
