@@ -87,8 +87,8 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-type Strat = "random" | "pct" | "preempt" | "mix";
-const STRATS: readonly Strat[] = ["random", "pct", "preempt", "mix"];
+type Strat = "random" | "pct" | "preempt" | "pos" | "mix";
+const STRATS: readonly Strat[] = ["random", "pct", "preempt", "pos", "mix"];
 
 interface Cell {
   found: number;
@@ -212,6 +212,7 @@ async function defaultSection(o: Opts): Promise<void> {
     "random runs",
     "pct runs",
     "preempt runs",
+    "pos runs",
     "mix runs",
     "random/pct",
     "mix/best",
@@ -249,7 +250,7 @@ async function defaultSection(o: Opts): Promise<void> {
     goal.cxs += ratios.length;
     goal.worstShrink = Math.max(goal.worstShrink, ...ratios);
     // the portfolio against the best single strategy on this bug
-    const best = Math.min(rm, pm, median(cells.preempt.runs));
+    const best = Math.min(rm, pm, median(cells.preempt.runs), median(cells.pos.runs));
     const mm = median(cells.mix.runs);
     const mixVsBest =
       best > o.budget
@@ -269,6 +270,7 @@ async function defaultSection(o: Opts): Promise<void> {
       fmtRuns(cells.random, o.budget),
       fmtRuns(cells.pct, o.budget),
       fmtRuns(cells.preempt, o.budget),
+      fmtRuns(cells.pos, o.budget),
       fmtRuns(cells.mix, o.budget),
       approx === "?" ? "-" : `${approx}${ratio.toFixed(2)}x`,
       mixVsBest,
@@ -284,8 +286,9 @@ async function defaultSection(o: Opts): Promise<void> {
   console.log(columns(rows));
   console.log(
     "\nruns: median runs to the first failure over the seeds (seeds that found it / seeds run); random/pct: how many" +
-      "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). mix: each run draws one of random," +
-      "\npct d=2, 3, 5 and preempt k=2; mix/best: its runs over the fewest of random, pct and preempt. found/shrunk len: median trace length over" +
+      "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). pos: partial order sampling. mix: each" +
+      "\nrun draws one of random, pct d=2, 3, 5, preempt k=2 and pos; mix/best: its runs over the fewest of random, pct," +
+      "\npreempt and pos. found/shrunk len: median trace length over" +
       "\nevery counterexample found; shrunk/BFS: shrunk length over the explorer's shortest for the same property and scenario.",
   );
   console.log(
@@ -490,6 +493,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     `pct d=${o.pctDepth} runs`,
     "pct best-d runs",
     "preempt runs",
+    "pos runs",
     "mix runs",
     `random/pct d=${o.pctDepth}`,
     "random/pct best",
@@ -523,6 +527,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
     const pctFixed = await go("pct", o.pctDepth, seeds);
     const pctBest = bestD === o.pctDepth ? pctFixed : await go("pct", bestD, seeds);
     const pre = await go("preempt", o.pctDepth, seeds);
+    const posCell = await go("pos", o.pctDepth, seeds);
     const mixed = await go("mix", o.pctDepth, seeds);
     const ps = Object.entries(sc.params)
       .map(([a, b]) => paramText(a, b))
@@ -543,6 +548,7 @@ async function scaledSection(o: Opts, defs: ReadonlyMap<string, ModelDef>): Prom
       fmtCell(pctFixed, B),
       `d=${bestD}: ${fmtCell(pctBest, B)}`,
       fmtCell(pre, B),
+      fmtCell(posCell, B),
       fmtCell(mixed, B),
       fmtRatio(random, pctFixed, B),
       fmtRatio(random, pctBest, B),

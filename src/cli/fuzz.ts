@@ -1,4 +1,4 @@
-// interleave fuzz MODEL [--variant V] [--strategy mix|random|pct|preempt] [--runs N] [--depth D]
+// interleave fuzz MODEL [--variant V] [--strategy mix|random|pct|preempt|pos] [--runs N] [--depth D]
 //                       [--seed S] [--param k=v] [--json] ...
 // Randomized runs of a model (see src/fuzz/). MODEL is a model file, a folder, or a model's name
 // (looked up under models/). Exit codes as `check`: 0 no violation found (not a proof),
@@ -18,8 +18,8 @@ import { EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt 
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
-      --strategy mix|random|pct|preempt   schedule strategy (default mix: each run draws one
-                                of random, pct d=2, d=3, d=5 and preempt k=2)
+      --strategy mix|random|pct|preempt|pos   schedule strategy (default mix: each run draws
+                                one of random, pct d=2, d=3, d=5, preempt k=2 and pos)
       --runs N --depth D        runs per variant (default 1000), steps per run (default 500)
       --seed S                  session seed; a failure prints the seed that finds it on run 1
       --param k=v               hold a parameter fixed (the others vary: integers over min..max,
@@ -96,7 +96,7 @@ export async function runFuzz(args: string[]): Promise<number> {
   if (!STRATEGY_NAMES.includes(strategy as never) || strategy === "replay") {
     throw new UsageError(
       "E_USAGE",
-      `--strategy ${strategy}: expected mix, random, pct or preempt`,
+      `--strategy ${strategy}: expected mix, random, pct, preempt or pos`,
       "to replay a saved counterexample use `interleave replay FILE`",
     );
   }
@@ -148,7 +148,7 @@ export async function runFuzz(args: string[]): Promise<number> {
           jobs,
           modelFile: lm.file,
           variant: v,
-          strategy: strategy as "mix" | "random" | "pct" | "preempt",
+          strategy: strategy as "mix" | "random" | "pct" | "preempt" | "pos",
           runs,
           depth,
           seed,

@@ -21,6 +21,7 @@ export { makeStrategy, STRATEGY_NAMES } from "./strategies.ts";
 export { random } from "./random.ts";
 export { pct } from "./pct.ts";
 export { preempt } from "./preempt.ts";
+export { pos } from "./pos.ts";
 export { replaySchedule } from "./replay.ts";
 export type { Strategy, Scheduler, SchedView, StrategyName } from "./strategy.ts";
 export { fuzzCounterexamplePath, saveFuzzCounterexample } from "./save.ts";

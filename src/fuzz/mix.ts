@@ -1,14 +1,15 @@
 // A portfolio of strategies: each run draws one arm (uniform random, PCT at a few depths,
-// bounded preemption) and schedules the whole run with it. No single strategy is best on every
+// bounded preemption, POS) and schedules the whole run with it. No single strategy is best on every
 // bug (`npm run bench:fuzz`: random wins on short windows that need many switches, PCT on
 // bugs that need one CPU to run long stretches uninterrupted), and a bug's depth is not known
 // before it is found. If arm i finds a bug with probability p_i per run, the portfolio finds it
-// with probability mean(p_i) >= max(p_i)/arms: never more than `arms` times the runs of the
-// best arm, whichever that is. The data is plain: the arm's index and that arm's own data, so
+// with probability mean(p_i) >= max(p_i)/arms: in expectation never more than `arms` times the
+// runs of the best arm, whichever that is. The data is plain: the arm's index and that arm's own data, so
 // it replays, and fast-check shrinks it within the arm (and towards arm 0).
 
 import * as fc from "fast-check";
 import { pct } from "./pct.ts";
+import { pos } from "./pos.ts";
 import { preempt } from "./preempt.ts";
 import { random } from "./random.ts";
 import type { Scheduler, Strategy } from "./strategy.ts";
@@ -20,9 +21,9 @@ export interface MixData {
   readonly data: unknown;
 }
 
-/** The arms of `mix()` when none are given: random, PCT d=2, d=3, d=5, preempt k=2. */
+/** The arms of `mix()` when none are given: random, PCT d=2, d=3, d=5, preempt k=2, POS. */
 export function defaultArms(): readonly Strategy<unknown>[] {
-  return [random, pct(2), pct(3), pct(5), preempt(2)] as readonly Strategy<unknown>[];
+  return [random, pct(2), pct(3), pct(5), preempt(2), pos] as readonly Strategy<unknown>[];
 }
 
 export function mix(arms: readonly Strategy<unknown>[] = defaultArms()): Strategy<MixData> {

@@ -4,6 +4,7 @@ import { UsageError } from "../cli/errors.ts";
 import type { Move } from "../rt/machine.ts";
 import { mix } from "./mix.ts";
 import { pct } from "./pct.ts";
+import { pos } from "./pos.ts";
 import { preempt } from "./preempt.ts";
 import { random } from "./random.ts";
 import { replaySchedule } from "./replay.ts";
@@ -34,6 +35,8 @@ export function makeStrategy(name: string, opts: StrategyOptions = {}): Strategy
       return pct(opts.pctDepth ?? 3) as Strategy<unknown>;
     case "preempt":
       return preempt(opts.preemptions ?? 2) as Strategy<unknown>;
+    case "pos":
+      return pos as Strategy<unknown>;
     case "mix":
       return mix() as Strategy<unknown>;
     case "replay":

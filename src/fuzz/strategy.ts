@@ -7,7 +7,7 @@ import type { Arbitrary } from "fast-check";
 import type { CompiledModel } from "../model/model.ts";
 import type { Move } from "../rt/machine.ts";
 
-export type StrategyName = "random" | "pct" | "preempt" | "mix" | "replay";
+export type StrategyName = "random" | "pct" | "preempt" | "pos" | "mix" | "replay";
 
 /** What a scheduler sees before each step. */
 export interface SchedView {

@@ -227,6 +227,32 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true)
   return out;
 }
 
+/**
+ * The shared-state accesses (`off * 4 + ACC_WRITE/ACC_MARKED` flags) of CPU t's next step with
+ * this choice in state b, from a dry run on `scratch` (b is not touched); undefined when the
+ * step throws.
+ */
+export function stepAccesses(
+  model: CompiledModel,
+  t: number,
+  choice: number,
+  b: Int32Array,
+  scratch: Int32Array = new Int32Array(b.length),
+): { list: Int32Array; result: unknown } | undefined {
+  const m = model.mem;
+  scratch.set(b);
+  m.nacc = 0;
+  m.trk = true;
+  try {
+    const result = execute(model, t, choice, scratch);
+    return { list: m.acc.slice(0, m.nacc), result };
+  } catch {
+    return undefined;
+  } finally {
+    m.trk = false;
+  }
+}
+
 /** Per state size: the first CPU seen at each word, and whether another CPU or a write was. */
 const raceScratch = new Map<number, { first: Int32Array; seen: Uint8Array; touched: Int32Array }>();
 
@@ -274,22 +300,11 @@ export function findRace(
   b: Int32Array,
   enabled: readonly number[],
 ): Outcome | undefined {
-  const m = model.mem;
   const acc: { t: number; list: Int32Array; result: unknown }[] = [];
   const copy = new Int32Array(b.length);
   for (const t of enabled) {
-    copy.set(b);
-    m.nacc = 0;
-    m.trk = true;
-    let result: unknown;
-    try {
-      result = execute(model, t, 0, copy);
-    } catch {
-      m.trk = false;
-      continue;
-    }
-    m.trk = false;
-    acc.push({ t, list: m.acc.slice(0, m.nacc), result });
+    const a = stepAccesses(model, t, 0, b, copy);
+    if (a) acc.push({ t, ...a });
   }
   if (!anyRace(b.length, acc)) return undefined;
   // there is one: find the first pair in CPU order and word it

@@ -57,7 +57,7 @@ describe("interleave fuzz", () => {
     ]);
     expect(again.code).toBe(1);
     expect(again.out).toMatch(
-      /found by mix \(arm (random|pct d=[235]|preempt k=2)\) on run 1 of 1/,
+      /found by mix \(arm (random|pct d=[235]|preempt k=2|pos)\) on run 1 of 1/,
     );
   });
 
@@ -111,7 +111,7 @@ describe("interleave fuzz", () => {
     expect((await run(["fuzz"])).code).toBe(2);
     const s = await run(["fuzz", "peterson", "--strategy", "dfs"]);
     expect(s.code).toBe(2);
-    expect(s.err).toMatch(/--strategy dfs: expected mix, random, pct or preempt/);
+    expect(s.err).toMatch(/--strategy dfs: expected mix, random, pct, preempt or pos/);
     const p = await run(["fuzz", "philosophers", "--param", "n=9"]);
     expect(p.code).toBe(2);
     expect(p.err).toMatch(/n=9 .* outside 2\.\.6/);

@@ -6,7 +6,7 @@ import flagLock from "../../models/classic/flag-lock.ts";
 import philosophers from "../../models/classic/philosophers.ts";
 import { fuzzModel, runSeed, scheduleProperty } from "../../src/fuzz/index.ts";
 
-const strategies = ["random", "pct", "preempt", "mix"] as const;
+const strategies = ["random", "pct", "preempt", "pos", "mix"] as const;
 
 describe("fuzz determinism", () => {
   for (const strategy of strategies) {

@@ -67,7 +67,7 @@ describe("shrinking", () => {
   });
 
   it("shrunk counterexamples replay, are no longer than found, and no more interleaved", async () => {
-    for (const strategy of ["random", "pct", "preempt", "mix"] as const) {
+    for (const strategy of ["random", "pct", "preempt", "pos", "mix"] as const) {
       for (const seed of [1, 2, 3]) {
         const r = await fuzzModel(flagLock, {
           variant: "test-then-set",
