@@ -44,7 +44,7 @@ export function fuzzSuite(def: ModelDef, file: string, o: SuiteOptions = {}): vo
     for (const [variant, decl] of Object.entries(def.variants)) {
       if (o.variants && !o.variants.includes(variant)) continue;
       if (decl.expect === "holds") {
-        for (const strategy of ["random", "pct"] as const) {
+        for (const strategy of ["random", "pct", "pos"] as const) {
           const p = scheduleProperty(def, { variant, strategy, depth, file });
           test.prop(p.arbitraries, { numRuns: o.numRuns ?? 60, seed, includeErrorInReport: true })(
             `${variant}: no ${strategy} run violates a property`,
