@@ -13,7 +13,7 @@ import type { Move } from "../rt/machine.ts";
 import type { Outcome } from "../trace/replay.ts";
 import { replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
-import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
+import { strategyRunner, type RunResult, type StrategyRun } from "./run.ts";
 import { scenarioSpace, ScenarioError, type Params, type ScenarioSpace } from "./scenario.ts";
 import { formatOps, parseOps, type Op } from "../model/params.ts";
 import { contextSwitches, shrinkSchedule } from "./shrink.ts";
@@ -164,17 +164,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   const depth = opts.depth ?? 500;
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
   const t0 = performance.now();
-  const kCache = new WeakMap<CompiledModel, number>();
-  const kOf = (m: CompiledModel): number => {
-    let k = kCache.get(m);
-    if (k === undefined) kCache.set(m, (k = estimateSteps(m, depth)));
-    return k;
-  };
-  const runOnce = (
-    m: CompiledModel,
-    data: unknown,
-    target: string | readonly string[] | undefined,
-  ): RunResult => runSchedule(m, strat.scheduler(data, { k: kOf(m), depth }), { depth, target });
+  const runOnce = strategyRunner(strat, depth);
 
   let steps = 0;
   let cutAtDepth = 0;
@@ -339,11 +329,7 @@ async function finish(
   space: ScenarioSpace,
   opts: FuzzOptions,
   strat: Strategy<unknown>,
-  runOnce: (
-    m: CompiledModel,
-    data: unknown,
-    target: string | readonly string[] | undefined,
-  ) => RunResult,
+  runOnce: StrategyRun,
   property: string,
   first: { params: Params; r: RunResult; arm?: string },
   shrunkValue: [Params, unknown] | null,
@@ -446,7 +432,7 @@ export function reduceScenario(
   moves: readonly Move[],
   property: string,
   sample: readonly unknown[],
-  runOnce: (m: CompiledModel, data: unknown, target: string) => RunResult,
+  runOnce: StrategyRun,
   deadline: number,
 ): { params: Params; moves: readonly Move[] } {
   let progress = true;

@@ -6,11 +6,11 @@
 // error whose message is the diagram and the replay command.
 
 import * as fc from "fast-check";
-import type { CompiledModel, ModelDef } from "../model/model.ts";
+import type { ModelDef } from "../model/model.ts";
 import { reduceScenario } from "./fuzz.ts";
 import { diagram } from "../trace/diagram.ts";
 import { replay } from "../trace/replay.ts";
-import { estimateSteps, runSchedule, type RunResult } from "./run.ts";
+import { strategyRunner, type RunResult } from "./run.ts";
 import { scenarioSpace, type Params, type ScenarioSpace } from "./scenario.ts";
 import { contextSwitches, shrinkSchedule } from "./shrink.ts";
 import { makeStrategy, type StrategyOptions } from "./strategies.ts";
@@ -41,12 +41,7 @@ export function scheduleProperty(def: ModelDef, opts: SchedulePropertyOptions): 
   const space = scenarioSpace(def, opts.variant, opts.params ?? {});
   const depth = opts.depth ?? 500;
   const strat = makeStrategy(opts.strategy ?? "random", opts);
-  const ks = new WeakMap<CompiledModel, number>();
-  const runOn = (m: CompiledModel, data: unknown, target?: string): RunResult => {
-    let k = ks.get(m);
-    if (k === undefined) ks.set(m, (k = estimateSteps(m, depth)));
-    return runSchedule(m, strat.scheduler(data, { k, depth }), { depth, target });
-  };
+  const runOn = strategyRunner(strat, depth);
   const run = (params: Params, data: unknown): RunResult =>
     runOn(space.compileForRun(params), data);
   let sample: unknown[] | undefined;

@@ -6,7 +6,7 @@
 import type { CompiledModel } from "../model/model.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
 import { errorOutcome, stateOutcomes, type Outcome } from "../trace/replay.ts";
-import type { Scheduler, SchedView } from "./strategy.ts";
+import type { Scheduler, SchedView, Strategy } from "./strategy.ts";
 
 export type RunEnd = "violation" | "done" | "depth" | "stopped" | "infeasible";
 
@@ -186,4 +186,23 @@ function runLength(
     }
     last = mv.cpu;
   }
+}
+
+/** Runs a strategy's decisions on compiled scenarios; PCT's k (estimateSteps) is kept per scenario. */
+export type StrategyRun = (
+  model: CompiledModel,
+  data: unknown,
+  target?: string | readonly string[],
+) => RunResult;
+
+export function strategyRunner(
+  strat: Pick<Strategy<unknown>, "scheduler">,
+  depth: number,
+): StrategyRun {
+  const ks = new WeakMap<CompiledModel, number>();
+  return (model, data, target) => {
+    let k = ks.get(model);
+    if (k === undefined) ks.set(model, (k = estimateSteps(model, depth)));
+    return runSchedule(model, strat.scheduler(data, { k, depth }), { depth, target });
+  };
 }
