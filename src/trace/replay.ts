@@ -253,47 +253,6 @@ export function stepAccesses(
   }
 }
 
-/** Per state size: the first CPU seen at each word, and whether another CPU or a write was. */
-const raceScratch = new Map<number, { first: Int32Array; seen: Uint8Array; touched: Int32Array }>();
-
-/**
- * Whether two of the CPUs' unmarked accesses hit the same word, one of them a write: some word
- * is accessed by two CPUs or more and written by one of them. Linear in the accesses; the
- * pairwise search that names the race runs only when there is one.
- */
-export function anyRace(words: number, acc: readonly { t: number; list: Int32Array }[]): boolean {
-  let sc = raceScratch.get(words);
-  if (!sc) {
-    sc = {
-      first: new Int32Array(words).fill(-1),
-      seen: new Uint8Array(words),
-      touched: new Int32Array(words),
-    };
-    raceScratch.set(words, sc);
-  }
-  const { first, seen, touched } = sc;
-  let nt = 0;
-  for (const a of acc) {
-    for (const x of a.list) {
-      if (x & ACC_MARKED) continue;
-      const w = x >> 2;
-      if (first[w] === -1) {
-        first[w] = a.t;
-        touched[nt++] = w;
-      } else if (first[w] !== a.t) seen[w] = seen[w]! | 1; // a second CPU
-      if (x & ACC_WRITE) seen[w] = seen[w]! | 2;
-    }
-  }
-  let race = false;
-  for (let i = 0; i < nt; i++) {
-    const w = touched[i]!;
-    if (seen[w] === 3) race = true;
-    first[w] = -1;
-    seen[w] = 0;
-  }
-  return race;
-}
-
 /** The data-race check of the explorer, for one state. */
 export function findRace(
   model: CompiledModel,
@@ -306,8 +265,6 @@ export function findRace(
     const a = stepAccesses(model, t, 0, b, copy);
     if (a) acc.push({ t, ...a });
   }
-  if (!anyRace(b.length, acc)) return undefined;
-  // there is one: find the first pair in CPU order and word it
   const lay = model.layout;
   for (let i = 0; i < acc.length; i++) {
     for (let j = i + 1; j < acc.length; j++) {
