@@ -4,7 +4,7 @@
 import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
 import type { ParamValues } from "./model/params.ts";
 import { explore, type ExploreOptions } from "./explore/explorer.ts";
-import type { CheckResult, ViolationKind, ViolationReport } from "./explore/result.ts";
+import type { CheckResult, Severity, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
 import { diagram } from "./trace/diagram.ts";
 import { counterexamplePath, writeCounterexample } from "./trace/counterexample.ts";
@@ -95,6 +95,8 @@ export type PropertyState = "holds" | "violated" | "incomplete" | "off" | "error
 export interface PropertyStatus {
   readonly name: string;
   readonly kind: ViolationKind;
+  /** Declared severity (the violation's own, for a property raised without a declaration). */
+  readonly severity?: Severity;
   readonly status: PropertyState;
   /** Steps of the counterexample, when violated. */
   readonly length?: number;
@@ -108,18 +110,20 @@ export interface PropertyStatus {
 export function propertyStatuses(c: Checked): PropertyStatus[] {
   const r = c.result;
   const out: PropertyStatus[] = [];
-  const one = (name: string, kind: ViolationKind): PropertyStatus => {
+  const one = (name: string, kind: ViolationKind, sev: Severity | undefined): PropertyStatus => {
+    const s = sev ? { severity: sev } : {};
     const v = r.violations.find((x) => x.property === name);
-    if (v) return { name, kind, status: "violated", length: v.length };
-    if (kind === "data-race" && !c.races) return { name, kind, status: "off" };
-    if (r.verdict === "error") return { name, kind, status: "error" };
-    return { name, kind, status: r.complete ? "holds" : "incomplete" };
+    if (v) return { name, kind, ...s, status: "violated", length: v.length };
+    if (kind === "data-race" && !c.races) return { name, kind, ...s, status: "off" };
+    if (r.verdict === "error") return { name, kind, ...s, status: "error" };
+    return { name, kind, ...s, status: r.complete ? "holds" : "incomplete" };
   };
-  for (const p of c.model.properties) if (p.kind !== "data-race") out.push(one(p.name, p.kind));
+  for (const p of c.model.properties)
+    if (p.kind !== "data-race") out.push(one(p.name, p.kind, p.severity));
   // listed whether or not it ran: "off" says the check was disabled
-  out.push(one("data-race", "data-race"));
+  out.push(one("data-race", "data-race", "warn"));
   for (const v of r.violations)
-    if (!out.some((p) => p.name === v.property)) out.push(one(v.property, v.kind));
+    if (!out.some((p) => p.name === v.property)) out.push(one(v.property, v.kind, v.severity));
   return out;
 }
 
@@ -161,6 +165,7 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
     params: model.params,
     property: v.property,
     kind: v.kind,
+    ...(v.severity ? { severity: v.severity } : {}),
     message: v.message,
     length: v.length,
     schedule: formatSchedule(v.schedule),

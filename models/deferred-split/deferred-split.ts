@@ -25,6 +25,20 @@
 // extra CPUs, each running its operations in turn (e.g. 'partial_unmap(F2),folio_put(F3);split(F1)').
 // `unqueued` starts the first folios off the queue (fully mapped), for a partial unmap to queue.
 //
+// Verdicts under the severities and the LKMM race rule (see README "Severities" and "Data races"):
+// - private-list-no-prev also breaks counter-underflow: list-corruption is a warning now (DEBUG_LIST
+//   reports and refuses the operation, the kernel goes on), so the search follows the corrupted
+//   queue further: the free path unqueues F2, which the torn private list put back on the queue,
+//   and split_queue_len goes below 0 (an unsigned long in the kernel: it wraps). Until the
+//   severities, the list-corruption report ended that path.
+// - private-list-with-partial-unmap and list-lru-with-partial-unmap also break data-race, a true
+//   race under the LKMM: the scanner's UNLOCKED list_del_init() of F1 from its private (dispose)
+//   list writes F1->prev with WRITE_ONCE (INIT_LIST_HEAD), while the partial unmap's
+//   deferred_split_folio() writes the same word with a plain store in list_add_tail()
+//   (`new->prev = prev`) under the queue lock, which the scanner does not hold. Only one of the two
+//   accesses is marked; the old rule (both plain) missed it. It is the race the seeds argue
+//   about, seen at the word that is torn.
+//
 // Left out: unmap/remap around split and migration (the freeze counts the mapping as one
 // reference), memcg queues, swapcache, thp_underused() (parameter `underused`), statistics other
 // than the partially-mapped counter.
@@ -152,6 +166,7 @@ export default defineModel<P, Opts>({
           "use-after-free",
           "bad-page-state",
           "list-integrity",
+          "counter-underflow",
         ],
       },
     },
@@ -179,7 +194,15 @@ export default defineModel<P, Opts>({
       doc: "v6.12..v6.17 scan while F1 (queued, not partially mapped) is partially unmapped",
       options: { design: "private-list", safePrev: true },
       params: { with_partial_unmap: 1 },
-      expect: { violated: ["queue-len", "stale-membership", "list-integrity", "lost-membership"] },
+      expect: {
+        violated: [
+          "queue-len",
+          "stale-membership",
+          "list-integrity",
+          "lost-membership",
+          "data-race",
+        ],
+      },
     },
     "folio-batch-with-partial-unmap": {
       doc: "seed 002's scan while F1 is partially unmapped",
@@ -192,7 +215,13 @@ export default defineModel<P, Opts>({
       options: { design: "list-lru", safePrev: false },
       params: { with_partial_unmap: 1 },
       expect: {
-        violated: ["stale-membership", "use-after-free", "list-integrity", "list-corruption"],
+        violated: [
+          "stale-membership",
+          "use-after-free",
+          "list-integrity",
+          "list-corruption",
+          "data-race",
+        ],
       },
     },
   },

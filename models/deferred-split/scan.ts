@@ -348,7 +348,7 @@ export function folio_unqueue_deferred_split(q: Queue, f: FolioRef, onUnqueued: 
         (c) => {
           if (!isLarge(c, f)) return true;
           const id = f._deferred_list.$node(c.m.b);
-          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+          return c.m.getRacy(c.m.layout.nodes[id]!.nextOff) === id;
         },
       ),
       [return_()],

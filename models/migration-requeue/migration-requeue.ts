@@ -309,7 +309,7 @@ export default defineModel<P, Opts>({
                           const id = src._deferred_list.$node(b);
                           const nonEmpty =
                             b[src.order.$off(b)]! > 1 &&
-                            c.m.getMarked(c.m.layout.nodes[id]!.nextOff) !== id;
+                            c.m.getRacy(c.m.layout.nodes[id]!.nextOff) !== id;
                           c.m.set(local.$off(b), nonEmpty ? 1 : 0);
                           gset(c, g["src_deferred_split"]!, nonEmpty ? 1 : 0);
                           gset(

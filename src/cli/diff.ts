@@ -16,7 +16,7 @@ import {
   type Checked,
   type PropertyStatus,
 } from "../check.ts";
-import type { ViolationReport } from "../explore/result.ts";
+import type { Severity, ViolationReport } from "../explore/result.ts";
 import {
   EXIT_INCOMPLETE,
   EXIT_OK,
@@ -108,6 +108,7 @@ export async function runDiff(args: string[]): Promise<number> {
         {
           model: def.name,
           properties: props.map((p) => p.name),
+          severities: Object.fromEntries(props.map((p) => [p.name, p.severity ?? null])),
           variants: runs.map((r, i) => ({
             ...resultJson(r),
             cells: Object.fromEntries(
@@ -122,13 +123,14 @@ export async function runDiff(args: string[]): Promise<number> {
     );
   } else {
     const rows = [
-      ["property", ...names],
+      ["property", "severity", ...names],
       ...props.map((p) => [
         p.declared ? p.name : `${p.name} *`,
+        p.severity ?? "-",
         ...runs.map((_, i) => cellText(table.cells[i]!.get(p.name))),
       ]),
     ];
-    rows.push(["(states)", ...runs.map((r) => String(r.result.states))]);
+    rows.push(["(states)", "", ...runs.map((r) => String(r.result.states))]);
     // variants may declare their own parameters: show the ones that differ, or the table
     // would compare different scenarios without saying so
     const differ = Object.keys(runs[0]?.result.params ?? {}).filter((k) =>
@@ -137,10 +139,12 @@ export async function runDiff(args: string[]): Promise<number> {
     if (differ.length > 0)
       rows.push([
         "(params)",
+        "",
         ...runs.map((r) => differ.map((k) => paramText(k, r.result.params[k]!)).join(" ")),
       ]);
     rows.push([
       "(verdict)",
+      "",
       ...runs.map(
         (r) =>
           r.result.verdict +
@@ -202,8 +206,8 @@ export interface Contrast {
 }
 
 export interface DiffTable {
-  /** The rows: every property a variant declares or breaks, in first-seen order. */
-  readonly props: readonly { name: string; declared: boolean }[];
+  /** The rows: every property a variant declares or breaks, in first-seen order, with its severity. */
+  readonly props: readonly { name: string; declared: boolean; severity?: Severity }[];
   /** Per run, its status of each property it has. */
   readonly cells: readonly Map<string, PropertyStatus>[];
   readonly contrasts: readonly Contrast[];
@@ -211,7 +215,7 @@ export interface DiffTable {
 
 /** The table property x variant of a diff, from the checked runs (in the order given). */
 export function diffTable(runs: readonly Checked[]): DiffTable {
-  const props: { name: string; declared: boolean }[] = [];
+  const props: { name: string; declared: boolean; severity?: Severity }[] = [];
   const cells = runs.map((r) => {
     const m = new Map<string, PropertyStatus>();
     for (const s of propertyStatuses(r)) m.set(s.name, s);
@@ -222,8 +226,16 @@ export function diffTable(runs: readonly Checked[]): DiffTable {
     for (const s of cells[i]!.values()) {
       const known = declared.has(s.name) || s.kind === "data-race";
       const row = props.find((p) => p.name === s.name);
-      if (!row) props.push({ name: s.name, declared: known });
-      else if (known) row.declared = true;
+      if (!row)
+        props.push({
+          name: s.name,
+          declared: known,
+          ...(s.severity ? { severity: s.severity } : {}),
+        });
+      else {
+        if (known) row.declared = true;
+        row.severity ??= s.severity;
+      }
     }
   });
   // a property no variant declares was only seen where it broke: where it was not seen, say

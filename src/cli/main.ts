@@ -419,6 +419,7 @@ export function resultJson(c: Checked): Record<string, unknown> {
     violations: r.violations.map((v) => ({
       property: v.property,
       kind: v.kind,
+      severity: v.severity ?? null,
       length: v.length,
       file: v.file ?? null,
       message: v.message,
@@ -427,6 +428,7 @@ export function resultJson(c: Checked): Record<string, unknown> {
     properties: propertyStatuses(c).map((p) => ({
       name: p.name,
       kind: p.kind,
+      severity: p.severity ?? null,
       status: p.status,
       length: p.length ?? null,
     })),
@@ -568,11 +570,15 @@ async function cmdList(args: string[]): Promise<number> {
     const variants = Object.entries(def.variants).map(([name, v]) => {
       let props: string[] = [];
       let kinds: Record<string, string> = {};
+      let severities: Record<string, string> = {};
       let error: { code: string; message: string } | null = null;
       try {
         const m = compileModel(def, name);
         props = m.properties.map((p) => p.name);
         kinds = Object.fromEntries(m.properties.map((p) => [p.name, p.kind]));
+        severities = Object.fromEntries(
+          m.properties.flatMap((p) => (p.severity ? [[p.name, p.severity]] : [])),
+        );
       } catch (e) {
         if (!(e instanceof ModelError)) throw e;
         error = { code: e.code, message: e.message };
@@ -584,6 +590,7 @@ async function cmdList(args: string[]): Promise<number> {
         params: v.params ?? {},
         properties: props,
         kinds,
+        severities,
         error,
       };
     });
@@ -610,7 +617,11 @@ async function cmdList(args: string[]): Promise<number> {
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);
       if (v.error) console.log(`      does not build: error ${v.error.code}: ${v.error.message}`);
       else {
-        const of = (k: string): string[] => v.properties.filter((p) => v.kinds[p] === k);
+        // each property with its severity: (warn) the search goes on past it, (bug) the path ends
+        const of = (k: string): string[] =>
+          v.properties
+            .filter((p) => v.kinds[p] === k)
+            .map((p) => (v.severities[p] ? `${p} (${v.severities[p]})` : p));
         const groups = [
           ["invariants", of("invariant")],
           ["end state", of("end-state")],

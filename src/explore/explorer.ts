@@ -3,7 +3,15 @@
 // are packed into the store's chunks, moves and parents are Int32Arrays.
 
 import type { CompiledModel } from "../model/model.ts";
-import { ACC_MARKED, ACC_WRITE, ModelError, Violation } from "../rt/mem.ts";
+import {
+  ACC_MARKED,
+  ACC_RACY,
+  ACC_SHIFT,
+  ACC_WRITE,
+  ModelError,
+  Violation,
+  type Severity,
+} from "../rt/mem.ts";
 import {
   decodeMove,
   encodeMove,
@@ -52,6 +60,7 @@ export const DEFAULT_MAX_MEMORY = Math.min(8 * 2 ** 30, Math.floor(totalmem() * 
 interface Found {
   property: string;
   kind: ViolationKind;
+  severity: Severity | undefined;
   message: string;
   /** State whose path leads to the violation, plus an optional last move. */
   state: number;
@@ -85,6 +94,8 @@ class Explorer {
   private readonly accBuf: Int32Array[];
   private readonly accLen: Int32Array;
   private readonly accRes: unknown[];
+  /** Offsets of the lock words (a race needs the two accesses not both inside one lock). */
+  private readonly lockOffs: Int32Array;
   private readonly maxStates: number;
   private readonly maxDepth: number;
   private readonly maxMemory: number;
@@ -105,6 +116,7 @@ class Explorer {
     this.accBuf = Array.from({ length: n }, () => new Int32Array(64));
     this.accLen = new Int32Array(n);
     this.accRes = new Array<unknown>(n);
+    this.lockOffs = lockOffsets(model);
     this.maxStates = opts.maxStates ?? Infinity;
     this.maxDepth = opts.maxDepth ?? Infinity;
     this.maxMemory = opts.maxMemory ?? DEFAULT_MAX_MEMORY;
@@ -244,6 +256,11 @@ class Explorer {
             m.trk = false;
             this.saveAccesses(t, r);
           }
+          if (m.pending.length > 0) {
+            // warn-severity violations of this step: reported, and the step's state is kept
+            this.takeWarnings(idx, encodeMove(t, c));
+            if (stopAtFirst) return;
+          }
           next[th.pcOff] = successorPc(node, r, c);
           this.transitions++;
           const h = packer.pack(next);
@@ -288,7 +305,12 @@ class Explorer {
     this.accRes[t] = r;
   }
 
-  /** Two enabled steps of different CPUs touch the same word, one writes, neither is marked. */
+  /**
+   * The LKMM / KCSAN rule: two enabled steps of different CPUs touch the same word, one of them
+   * writes, at least one of the two accesses is plain (not marked), neither is inside
+   * data_race(), and no lock is held by both CPUs at their accesses (a CPU inside a critical
+   * section keeps the other out of it; a step may take the lock itself before its access).
+   */
   private checkRaces(idx: number): void {
     const T = this.model.threads.length;
     for (let a = 0; a < T; a++) {
@@ -301,12 +323,14 @@ class Explorer {
         const B = this.accBuf[b]!;
         for (let i = 0; i < na; i++) {
           const x = A[i]!;
-          if (x & ACC_MARKED) continue;
+          if (x & ACC_RACY) continue;
           for (let j = 0; j < nb; j++) {
             const y = B[j]!;
-            if (y & ACC_MARKED) continue;
-            if (x >> 2 !== y >> 2) continue;
+            if (y & ACC_RACY) continue;
+            if (x >> ACC_SHIFT !== y >> ACC_SHIFT) continue;
             if (((x | y) & ACC_WRITE) === 0) continue;
+            if (x & y & ACC_MARKED) continue;
+            if (orderedByLock(this.lockOffs, this.cur, a, A, i, b, B, j)) continue;
             this.reportRace(idx, a, x, b, y);
             return;
           }
@@ -317,25 +341,41 @@ class Explorer {
 
   private reportRace(idx: number, a: number, x: number, b: number, y: number): void {
     const model = this.model;
-    const lay = model.layout;
-    const field = lay.fields[x >> 2]!.name;
-    const what = (t: number, acc: number): string => {
+    const label = (t: number): { label: string; site: string } => {
       const th = model.threads[t]!;
       const node = th.nodes[this.cur[th.pcOff]!]!;
-      const lbl = labelOf(model, t, node, this.cur, this.accRes[t], 0);
-      return `CPU${t} ${acc & ACC_WRITE ? "writes" : "reads"} ${field} in \`${lbl}\` (${node.site})`;
+      return { label: labelOf(model, t, node, this.cur, this.accRes[t], 0), site: node.site };
     };
     this.record({
       property: "data-race",
       kind: "data-race",
-      message:
-        `data race on ${field}: ${what(a, x)}, while ${what(b, y)}; neither access is marked ` +
-        `data_race()/READ_ONCE()/WRITE_ONCE() and no common lock orders them`,
+      severity: "warn",
+      message: raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) }),
       state: idx,
       lastMove: -1,
     });
   }
 
+  /** The warn-severity violations the step just run left in mem.pending, for transition (idx, move). */
+  private takeWarnings(idx: number, move: number): void {
+    const p = this.model.mem.pending;
+    for (const v of p) {
+      this.record({
+        property: v.property,
+        kind: "assertion",
+        severity: "warn",
+        message: v.message,
+        state: idx,
+        lastMove: move,
+      });
+    }
+    p.length = 0;
+  }
+
+  /**
+   * Checks every invariant in state idx (mem.b); false when a bug-severity one is broken (the
+   * state is not expanded). A broken warn-severity invariant is reported and the state expanded.
+   */
   private checkInvariants(idx: number): boolean {
     const invs = this.model.invariants;
     let ok = true;
@@ -349,11 +389,12 @@ class Explorer {
           this.record({
             property: e.property,
             kind: "assertion",
+            severity: inv.severity,
             message: e.message,
             state: idx,
             lastMove: -1,
           });
-          ok = false;
+          if (inv.severity === "bug") ok = false;
           continue;
         }
         this.modelError = {
@@ -364,10 +405,11 @@ class Explorer {
         return false;
       }
       if (r !== true) {
-        ok = false;
+        if (inv.severity === "bug") ok = false;
         this.record({
           property: inv.name,
           kind: "invariant",
+          severity: inv.severity,
           message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
           state: idx,
           lastMove: -1,
@@ -394,6 +436,7 @@ class Explorer {
         this.record({
           property: p.name,
           kind: "end-state",
+          severity: undefined,
           message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`,
           state: idx,
           lastMove: -1,
@@ -414,6 +457,7 @@ class Explorer {
     this.record({
       property: "deadlock",
       kind: "deadlock",
+      severity: undefined,
       message: `deadlock: no CPU can make progress; ${waits.join("; ")}`,
       state: idx,
       lastMove: -1,
@@ -421,10 +465,14 @@ class Explorer {
   }
 
   private stepThrew(e: unknown, idx: number, move: number): void {
+    // what the step reported before it threw is reported too
+    if (this.model.mem.pending.length > 0) this.takeWarnings(idx, move);
     if (e instanceof Violation) {
+      // a thrown violation ends the path: bug, whatever it was declared
       this.record({
         property: e.property,
         kind: "assertion",
+        severity: "bug",
         message: e.message,
         state: idx,
         lastMove: move,
@@ -456,6 +504,7 @@ class Explorer {
       return {
         property: f.property,
         kind: f.kind,
+        ...(f.severity === undefined ? {} : { severity: f.severity }),
         message: f.message,
         schedule,
         length: schedule.length,
@@ -508,6 +557,75 @@ class Explorer {
     const verdict = violations.length > 0 ? "violated" : complete ? "holds" : "incomplete";
     return { ...base, verdict };
   }
+}
+
+/** The offsets of the model's lock words (spinlock_t and the like), for orderedByLock(). */
+export function lockOffsets(model: CompiledModel): Int32Array {
+  const out: number[] = [];
+  model.layout.fields.forEach((f, off) => {
+    if (f?.kind === "lock") out.push(off);
+  });
+  return Int32Array.from(out);
+}
+
+/**
+ * Whether CPU a's access A[i] and CPU b's access B[j] (from their enabled steps in state `pre`)
+ * are both made holding one same lock: the lock words each CPU holds in `pre`, each toggled by
+ * the CPU's writes to it in its step before that access (a write to a free lock word takes it, a
+ * write to a held one releases it).
+ */
+export function orderedByLock(
+  locks: Int32Array,
+  pre: Int32Array,
+  a: number,
+  A: Int32Array,
+  i: number,
+  b: number,
+  B: Int32Array,
+  j: number,
+): boolean {
+  for (let k = 0; k < locks.length; k++) {
+    const L = locks[k]!;
+    if (heldAt(L, pre[L] === a, A, i) && heldAt(L, pre[L] === b, B, j)) return true;
+  }
+  return false;
+}
+
+function heldAt(L: number, held: boolean, acc: Int32Array, upto: number): boolean {
+  for (let k = 0; k < upto; k++) {
+    const x = acc[k]!;
+    if (x >> ACC_SHIFT === L && x & ACC_WRITE) held = !held;
+  }
+  return held;
+}
+
+/** One side of a data race, for its message. */
+export interface RaceSide {
+  readonly cpu: number;
+  /** The access: `off << ACC_SHIFT | ACC_*` flags. */
+  readonly acc: number;
+  readonly label: string;
+  readonly site: string;
+}
+
+/**
+ * A data race's message: the word, each CPU's access (read or write, plain or marked, in which
+ * step), and which access is plain (the one to mark, or to put under the common lock).
+ */
+export function raceMessage(model: CompiledModel, a: RaceSide, b: RaceSide): string {
+  const field = model.layout.fields[a.acc >> ACC_SHIFT]!.name;
+  const what = (s: RaceSide): string =>
+    `CPU${s.cpu} ${s.acc & ACC_MARKED ? "marked " : "plain "}${s.acc & ACC_WRITE ? "writes" : "reads"} ${field} in \`${s.label}\` (${s.site})`;
+  const plainA = (a.acc & ACC_MARKED) === 0;
+  const plainB = (b.acc & ACC_MARKED) === 0;
+  const which =
+    plainA && plainB
+      ? "both accesses are plain"
+      : `the plain access is CPU${plainA ? a.cpu : b.cpu}'s ${(plainA ? a.acc : b.acc) & ACC_WRITE ? "write" : "read"} (the other is marked: a marked access does not make a plain one safe)`;
+  return (
+    `data race on ${field}: ${what(a)}, while ${what(b)}; ${which}, and no common lock orders ` +
+    `them (mark both with READ_ONCE()/WRITE_ONCE() or atomics, take the lock, or say data_race() if the race is intended)`
+  );
 }
 
 function wrapError(e: unknown, context: string): Error {

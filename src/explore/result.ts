@@ -3,6 +3,9 @@
 
 import type { Move } from "../rt/machine.ts";
 import type { ParamValues } from "../model/params.ts";
+import type { Severity } from "../rt/mem.ts";
+
+export type { Severity } from "../rt/mem.ts";
 
 export type Verdict = "holds" | "violated" | "incomplete" | "error";
 export type ViolationKind = "invariant" | "assertion" | "deadlock" | "end-state" | "data-race";
@@ -11,6 +14,12 @@ export type StopReason = "states" | "depth" | "time" | "memory" | "interrupted";
 export interface ViolationReport {
   readonly property: string;
   readonly kind: ViolationKind;
+  /**
+   * What the search did past it: "warn" went on (WARN_ON-style; invariants by default; data
+   * races), "bug" ended the path (BUG_ON-style). None for deadlock and end-state violations:
+   * nothing follows them.
+   */
+  readonly severity?: Severity;
   readonly message: string;
   readonly schedule: readonly Move[];
   readonly length: number;

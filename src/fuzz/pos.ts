@@ -14,7 +14,7 @@
 
 import * as fc from "fast-check";
 import { stepAccesses } from "../trace/replay.ts";
-import { ACC_WRITE } from "../rt/mem.ts";
+import { ACC_SHIFT, ACC_WRITE } from "../rt/mem.ts";
 import type { Scheduler, Strategy } from "./strategy.ts";
 
 /** A small deterministic random source (mulberry32): numbers in [0, 1). */
@@ -30,7 +30,8 @@ function randomSource(seed: number): () => number {
 
 /** Two access lists touch the same word and one of the two accesses writes. */
 function conflicts(a: Int32Array, b: Int32Array): boolean {
-  for (const x of a) for (const y of b) if (x >> 2 === y >> 2 && (x | y) & ACC_WRITE) return true;
+  for (const x of a)
+    for (const y of b) if (x >> ACC_SHIFT === y >> ACC_SHIFT && (x | y) & ACC_WRITE) return true;
   return false;
 }
 

@@ -1,11 +1,13 @@
 // One randomized run: follow a scheduler from the initial state, without a visited set, checking
 // in every state exactly what the exhaustive explorer checks there (invariants, deadlock,
 // end-state properties, data races: trace/replay.ts's stateOutcomes) and, on every step, the
-// assertions a step throws. The run stops at the first violation.
+// assertions a step throws or reports. The run stops at the first violation of the property
+// looked for (any, when none is named); past another property's, it goes on exactly where the
+// explorer does: past a warn-severity one, not past a bug-severity one.
 
 import type { CompiledModel } from "../model/model.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
-import { errorOutcome, stateOutcomes, type Outcome } from "../trace/replay.ts";
+import { errorOutcome, stateOutcomes, takeWarnings, type Outcome } from "../trace/replay.ts";
 import type { Scheduler, SchedView, Strategy } from "./strategy.ts";
 
 export type RunEnd = "violation" | "done" | "depth" | "stopped" | "infeasible";
@@ -24,9 +26,10 @@ export interface RunOptions {
   /** Steps after which the run ends without a verdict. */
   readonly depth: number;
   /**
-   * The property looked for: reported first when several break in the same state, and a data
-   * race does not end the run when another property is looked for (the explorer too goes on
-   * past a racy state; an invariant, an assertion, a deadlock or an end state ends its path).
+   * The property looked for: reported first when several break in the same state. When another
+   * property is looked for, a warn-severity violation (a data race, a WARN_ON-style assertion,
+   * an invariant by default) does not end the run, as the explorer goes on past it; a
+   * bug-severity one ends it, as it ends the explorer's path.
    */
   readonly target?: string | readonly string[];
 }
@@ -41,8 +44,8 @@ function stopOn(
     typeof target === "string" ? o.property === target : target?.includes(o.property),
   );
   if (hit) return hit;
-  const ending = target === undefined ? outs : outs.filter((o) => o.kind !== "data-race");
-  return ending[0];
+  if (target === undefined) return outs[0];
+  return outs.find((o) => o.severity === "bug" || o.kind === "model-error");
 }
 
 export function runSchedule(
@@ -117,10 +120,15 @@ export function runSchedule(
       execute(model, mv.cpu, mv.choice, b);
     } catch (e) {
       // the run ends here; the half-written state is not looked at again
-      return { moves, violation: errorOutcome(e), end: "violation" };
+      const thrown = errorOutcome(e);
+      return {
+        moves,
+        violation: stopOn([...takeWarnings(model), thrown], target) ?? thrown,
+        end: "violation",
+      };
     }
     last = mv.cpu;
-    stop = stopOn(stateOutcomes(model, b, races), target);
+    stop = stopOn([...takeWarnings(model), ...stateOutcomes(model, b, races)], target);
     if (stop) return { moves, violation: stop, end: "violation" };
   }
 }

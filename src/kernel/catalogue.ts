@@ -2,65 +2,48 @@
 // name. Each function registers an invariant or end-state property on a ModelBuilder, given
 // the refs it needs; assertions used inside steps are exported as check functions. The step
 // factories of list.ts, folio.ts, spinlock.ts, list_lru.ts and memcg.ts declare the assertions
-// below that they raise (`raises` in their step options); a model step that calls a run-time
-// helper (assertLive, addCounter, checkDoubleUnqueue, checkMemcg...) declares them itself.
+// below that they raise (`raises` in their step options, with the severity of properties.ts); a
+// model step that calls a run-time helper (assertLive, addCounter, checkDoubleUnqueue,
+// checkMemcg...) declares them itself (`raises: raises(PROP.x)`).
 //
-// | property             | kind        | raised by                                   | meaning |
-// |----------------------|-------------|---------------------------------------------|---------|
-// | list-corruption      | assertion   | list.ts (CONFIG_DEBUG_LIST checks)          | __list_add_valid / __list_del_entry_valid failed |
-// | list-integrity       | invariant   | listIntegrity()                              | a list's next/prev pointers disagree while its lock is free (lockless lists: at quiescence) |
-// | use-after-free       | assert+inv  | folio.ts ops, assertLive(), useAfterFree()  | an op on a freed folio; a freed folio still linked into a list |
-// | bad-page-state       | assertion   | folio.ts free_folio                          | a folio freed while its _deferred_list is not empty ("on deferred list") |
-// | refcount-underflow   | assertion   | folio_put                                    | put of a zero refcount |
-// | bad-get              | assertion   | folio_get                                    | folio_get on a zero refcount |
-// | bad-unfreeze         | assertion   | folio_ref_unfreeze                           | unfreeze of a count that is not frozen (not 0) |
-// | bad-folio-unlock     | assertion   | folio_unlock                                 | unlock of a folio that is not locked |
-// | bad-unlock           | assertion   | spinlock.ts                                  | spin_unlock of a lock the CPU does not hold |
-// | counter-underflow    | assertion   | folio.ts counters                            | a counter (split_queue_len, a stat) decremented below 0 |
-// | double-unqueue       | assertion   | checkDoubleUnqueue() in the unqueue step     | split_queue_len decremented for a folio not on that queue |
-// | stale-membership     | invariant   | staleMembership()                            | !list_empty(&f->_deferred_list) while f is on no queue |
-// | queue-len            | invariant   | queueLenConsistent()                         | split_queue_len != the queue's real length while its lock is free |
-// | lost-membership      | end state   | lostMembership()                             | at quiescence, a live partially mapped folio is on no queue |
-// | nr-partially-mapped  | invariant   | partiallyMappedCounter()                     | the statistic != the number of folios with PG_partially_mapped (locks free) |
-// | null-memcg-deref     | assertion   | memcg.ts (checkMemcg / memcg ops)            | a NULL memcg (memory cgroups disabled) dereferenced |
-// | list-lru-unlocked    | assertion   | list_lru.ts                                  | a list_lru op that needs the sublist lock without it (or a walk status after dropping it) |
-// | bogus-entry          | assertion   | ref.ts (list_first_entry on an empty list)   | container_of() of a list head used as an object |
-// | null-deref           | assertion   | ref.ts                                       | a NULL pointer local dereferenced |
-// | deadlock             | explorer    | built in                                     | no CPU can move and some have not finished |
-// | data-race            | explorer    | built in                                     | two enabled steps access a word, one writes, neither marked |
+// Severity: warn = reported, the search goes on past it (the kernel goes on); bug = the path
+// ends (the kernel stops the CPU). See SEVERITY in properties.ts for the kernel behaviour behind
+// each; test/kernel/catalogue.test.ts has, for each property, a scenario that raises it and a
+// look-alike that must not.
+//
+// | property             | kind        | severity | raised by                                   | meaning |
+// |----------------------|-------------|----------|---------------------------------------------|---------|
+// | list-corruption      | assertion   | warn     | list.ts (CONFIG_DEBUG_LIST checks)          | __list_add_valid / __list_del_entry_valid failed: reported, the operation refused (following a NULL/poisoned pointer: an oops, bug) |
+// | list-integrity       | invariant   | warn     | listIntegrity()                             | a list's next/prev pointers disagree while its lock is free (lockless lists: at quiescence) |
+// | use-after-free       | assert+inv  | bug      | folio.ts ops, assertLive(), useAfterFree()  | an op on a freed folio; a freed folio still reachable on a list |
+// | bad-page-state       | assertion   | warn     | folio.ts free_folio                         | a folio freed while its _deferred_list is not empty ("on deferred list"): reported, the page leaked (not freed) |
+// | refcount-underflow   | assertion   | bug      | folio_put                                   | put of a zero refcount (VM_BUG_ON_PAGE) |
+// | bad-get              | assertion   | bug      | folio_get                                   | folio_get on a zero refcount (VM_BUG_ON_FOLIO) |
+// | bad-unfreeze         | assertion   | bug      | folio_ref_unfreeze                          | unfreeze of a count that is not frozen (VM_BUG_ON) |
+// | bad-folio-unlock     | assertion   | bug      | folio_unlock                                | unlock of a folio that is not locked (VM_BUG_ON_FOLIO) |
+// | bad-unlock           | assertion   | warn     | spinlock.ts                                 | spin_unlock of a lock the CPU does not hold (spin_bug prints; the unlock happens) |
+// | counter-underflow    | assertion   | bug      | folio.ts counters                           | a counter (split_queue_len, a stat) decremented below its range |
+// | double-unqueue       | assertion   | warn     | checkDoubleUnqueue() in the unqueue step    | split_queue_len decremented for a folio the queue does not count |
+// | stale-membership     | invariant   | warn     | staleMembership()                           | !list_empty(&f->_deferred_list) while f is on no queue |
+// | queue-len            | invariant   | warn     | queueLenConsistent()                        | split_queue_len != the queue's real length while its lock is free |
+// | lost-membership      | end state   | -        | lostMembership()                            | at quiescence, a live partially mapped folio is on no queue |
+// | nr-partially-mapped  | invariant   | warn     | partiallyMappedCounter()                    | the statistic != the number of folios with PG_partially_mapped (locks free) |
+// | null-memcg-deref     | assertion   | bug      | memcg.ts (checkMemcg / memcg ops)           | a NULL memcg (memory cgroups disabled) dereferenced |
+// | list-lru-unlocked    | assertion   | bug      | list_lru.ts                                 | a list_lru op that needs the sublist lock without it (or a walk status after dropping it) |
+// | bogus-entry          | assertion   | bug      | ref.ts (list_first_entry on an empty list)  | container_of() of a list head used as an object |
+// | null-deref           | assertion   | bug      | ref.ts                                      | a NULL pointer local dereferenced |
+// | deadlock             | explorer    | -        | built in                                    | no CPU can move and some have not finished |
+// | data-race            | explorer    | warn     | built in                                    | two enabled steps of different CPUs access a word, one writes, at least one is plain, neither in data_race() |
 
 import type { ModelBuilder, World } from "../model/model.ts";
 import type { Ref } from "../model/ref.ts";
 import type { Fields, IntS, ListHeadS, LockS } from "../model/schema.ts";
-import { Violation, type Mem } from "../rt/mem.ts";
+import type { Mem } from "../rt/mem.ts";
 import { headOf, listLength } from "./list.ts";
+import { PROP, SEVERITY, type PropertyName } from "./properties.ts";
 import type { DsQueueRef, FolioList, FolioRef } from "./folio.ts";
 
-/** The catalogue's property names (stable: tests, expected verdicts and counterexample paths use them). */
-export const PROP = {
-  listCorruption: "list-corruption",
-  listIntegrity: "list-integrity",
-  useAfterFree: "use-after-free",
-  badPageState: "bad-page-state",
-  refcountUnderflow: "refcount-underflow",
-  badGet: "bad-get",
-  badUnfreeze: "bad-unfreeze",
-  badFolioUnlock: "bad-folio-unlock",
-  badUnlock: "bad-unlock",
-  counterUnderflow: "counter-underflow",
-  doubleUnqueue: "double-unqueue",
-  staleMembership: "stale-membership",
-  queueLen: "queue-len",
-  lostMembership: "lost-membership",
-  nrPartiallyMapped: "nr-partially-mapped",
-  nullMemcgDeref: "null-memcg-deref",
-  listLruUnlocked: "list-lru-unlocked",
-  bogusEntry: "bogus-entry",
-  nullDeref: "null-deref",
-  deadlock: "deadlock",
-  dataRace: "data-race",
-} as const;
-export type PropertyName = (typeof PROP)[keyof typeof PROP];
+export { PROP, SEVERITY, raise, raises, type PropertyName } from "./properties.ts";
 
 type ListRef = Ref<ListHeadS>;
 /** A queue given as a deferred split queue, or as the list head of a queue (e.g. a list_lru sublist). */
@@ -89,9 +72,16 @@ function fname(f: FolioRef, b: Int32Array): string {
 
 /**
  * double-unqueue: called where split_queue_len is decremented for folio f (before its
- * list_del_init): f's _deferred_list must be on queue q. The step calling it declares
- * `raises: [PROP.doubleUnqueue]` (folio.ts's unqueue_accounting does), so that the property is
- * listed, and shown holding, wherever that step is compiled.
+ * list_del_init): the queue q must count f in its length. It does when f is on q's list, and
+ * also when f is on a private list (a head declared without a lock: the scanner's on-stack
+ * LIST_HEAD(list)): before folio_batch (v6.7..v6.17), deferred_split_scan() list_move()s the
+ * folios it took to its private list WITHOUT `split_queue_len--`, so a folio there still counts
+ * in its queue's length, and the free path's unqueue of such a folio (the scanner's own
+ * folio_put dropping the last reference) rightly decrements it. It does not when f's
+ * _deferred_list is empty (unqueued twice) or when f is on another queue's list (a list with a
+ * lock: the wrong queue). Reported with the declared severity (warn: the decrement goes on). The
+ * step calling it declares `raises: raises(PROP.doubleUnqueue)` (folio.ts's unqueue_accounting
+ * does), so that the property is listed, and shown holding, wherever that step is compiled.
  */
 export function checkDoubleUnqueue(c: { m: Mem }, f: FolioRef, q: QueueLike): void {
   const m = c.m;
@@ -100,15 +90,17 @@ export function checkDoubleUnqueue(c: { m: Mem }, f: FolioRef, q: QueueLike): vo
   const qh = headRef(q).$node(b);
   const h = headOf(m, id);
   if (h === qh) return;
-  const where =
-    b[m.layout.nodes[id]!.nextOff] === id
-      ? "its _deferred_list is empty"
-      : h >= 0
-        ? `it is on ${nodeName(m, h)}`
-        : "its _deferred_list reaches no list head";
-  throw new Violation(
+  const empty = b[m.layout.nodes[id]!.nextOff] === id;
+  // a private list: its entries still count in the length of the queue they were taken from
+  if (!empty && h >= 0 && m.layout.nodes[h]!.lockOff < 0) return;
+  const where = empty
+    ? "its _deferred_list is empty: it was already unqueued"
+    : h >= 0
+      ? `it is on ${nodeName(m, h)}, another queue`
+      : "its _deferred_list reaches no list head";
+  m.report(
     PROP.doubleUnqueue,
-    `double unqueue: the length of ${nodeName(m, qh)} is decremented for ${fname(f, b)}, which is not on it (${where})`,
+    `double unqueue: the length of ${nodeName(m, qh)} is decremented for ${fname(f, b)}, which it does not count (${where})`,
   );
 }
 
@@ -223,8 +215,12 @@ export function listIntegrity<F extends Fields>(
 }
 
 /**
- * use-after-free (as an invariant): a freed folio must not be linked into any list: its
- * _deferred_list must point to itself and no other node may point to it.
+ * use-after-free (as an invariant, severity bug): a freed folio must not be reachable on a list:
+ * no list head, and no node reachable from a head by following next pointers, may point to its
+ * _deferred_list (by next or prev). What the freed folio's own node holds does not matter:
+ * LIST_POISON after list_del(), or the stale pointers of a torn deletion, are not followed by
+ * anyone. Nor does a node that is itself off every list (in the middle of its own deletion:
+ * unlinked from its neighbours, its own ->next not yet rewritten): nobody follows its pointers.
  */
 export function useAfterFree<F extends Fields>(
   mb: ModelBuilder<F>,
@@ -232,27 +228,41 @@ export function useAfterFree<F extends Fields>(
   name: string = PROP.useAfterFree,
 ): void {
   const fs = folioRefs(folios);
-  mb.invariant(name, (w: World) => {
-    const m = w.m;
-    const b = m.b;
-    const nodes = m.layout.nodes;
-    for (const f of fs) {
-      if (b[f.freed.$off(b)] === 0) continue;
-      const id = f._deferred_list.$node(b);
-      const self = nodes[id]!;
-      if (b[self.nextOff] !== id || b[self.prevOff] !== id) {
-        const h = headOf(m, id);
-        return `use-after-free: ${fname(f, b)} was freed while still linked${h >= 0 ? ` on ${nodeName(m, h)}` : ""}`;
-      }
-      for (const n of nodes) {
-        if (n.id === id) continue;
-        if (b[n.nextOff] === id || b[n.prevOff] === id) {
-          return `use-after-free: ${nodeName(m, n.id)} points to ${fname(f, b)}._deferred_list, but ${fname(f, b)} was freed`;
+  mb.invariant(
+    name,
+    (w: World) => {
+      const m = w.m;
+      const b = m.b;
+      const nodes = m.layout.nodes;
+      let freed = false;
+      for (const f of fs) if (b[f.freed.$off(b)] !== 0) freed = true;
+      if (!freed) return true;
+      // pass 0: a freed folio reachable from a head; pass 1: a reachable node pointing to one
+      for (let pass = 0; pass < 2; pass++) {
+        for (const head of nodes) {
+          if (head.role !== "head") continue;
+          // walk the list from its head (bounded: a corrupt list may not come back)
+          let x = head.id;
+          for (let k = 0; k <= nodes.length; k++) {
+            const n = nodes[x]!;
+            for (const f of fs) {
+              if (b[f.freed.$off(b)] === 0) continue;
+              const id = f._deferred_list.$node(b);
+              if (pass === 0 && x === id)
+                return `use-after-free: ${fname(f, b)} was freed while still linked on ${nodeName(m, head.id)}`;
+              if (pass === 1 && (b[n.nextOff] === id || b[n.prevOff] === id))
+                return `use-after-free: ${nodeName(m, x)} (on ${nodeName(m, head.id)}) points to ${fname(f, b)}._deferred_list, but ${fname(f, b)} was freed`;
+            }
+            const nx = b[n.nextOff]!;
+            if (nx === head.id || !nodes[nx]) break;
+            x = nx;
+          }
         }
       }
-    }
-    return true;
-  });
+      return true;
+    },
+    { severity: SEVERITY[PROP.useAfterFree] },
+  );
 }
 
 /**

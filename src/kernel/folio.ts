@@ -327,7 +327,11 @@ export interface FreeOpts {
   clearFlags?: boolean;
 }
 
-/** The final free (free_unref_folio / free_frozen_pages): marks the folio freed. */
+/**
+ * The final free (free_unref_folio / free_frozen_pages): marks the folio freed. A folio whose
+ * _deferred_list is not empty is `bad-page-state` (warn): reported, and not freed (bad_page()
+ * leaks it), as free_tail_page_prepare() / free_pages_prepare() do.
+ */
 export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
   const check = opts.checkDeferredList ?? true;
   return step(
@@ -339,11 +343,13 @@ export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
         const id = f._deferred_list.$node(m.b);
         if (m.b[m.layout.nodes[id]!.nextOff] !== id) {
           const h = headOf(m, id);
-          throw new Violation(
+          // bad_page(): reported, and the page is not freed (leaked) so as not to spread the damage
+          m.report(
             "bad-page-state",
             `Bad page state: ${nm(f, c)} freed while on a deferred list` +
               (h >= 0 ? ` (${m.layout.nodeName(h)})` : " (its _deferred_list is not empty)"),
           );
+          return;
         }
       }
       if (opts.clearFlags) c.m.setMarked(f.partially_mapped.$off(c.m.b), 0);
@@ -659,7 +665,7 @@ export function __folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): 
 
 /**
  * folio_unqueue_deferred_split(f): returns early for order <= 1, and when
- * `data_race(list_empty(&f->_deferred_list))` (an unlocked, marked read); else the locked unqueue.
+ * `data_race(list_empty(&f->_deferred_list))` (an unlocked, intentionally racy read: no data-race report); else the locked unqueue.
  */
 export function folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): Stmt {
   return func("folio_unqueue_deferred_split", [
@@ -671,7 +677,7 @@ export function folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): St
           const b = c.m.b;
           if (b[f.order.$off(b)]! <= 1) return true;
           const id = f._deferred_list.$node(b);
-          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+          return c.m.getRacy(c.m.layout.nodes[id]!.nextOff) === id;
         },
       ),
       [return_()],

@@ -1,6 +1,12 @@
 // struct list_head (include/linux/list.h) with the CONFIG_DEBUG_LIST checks of
 // lib/list_debug.c.
 //
+// CONFIG_DEBUG_LIST: a failed check is reported as `list-corruption` with the catalogue's
+// severity (warn: the search goes on) and the operation is refused as the kernel refuses it:
+// __list_add() writes nothing, __list_del_entry() leaves the neighbours alone (list_del() still
+// poisons the entry, list_del_init() still re-initialises it). Dereferencing a NULL or poisoned
+// pointer is an oops: `list-corruption` that always ends the path.
+//
 // Granularity: an operation is one atomic step when the CPU holds the lock that protects every
 // list it touches (the `lock` of each list head involved, see listHead()). Otherwise it is split
 // into its individual pointer writes, one step each, in the kernel's order, so that a torn
@@ -13,6 +19,7 @@ import type { Ref } from "../model/ref.ts";
 import type { ListHeadS, NodePtrS, PtrS } from "../model/schema.ts";
 import { BOGUS, LIST_POISON1, LIST_POISON2, NULL, type Layout } from "../model/layout.ts";
 import { Violation, type Mem } from "../rt/mem.ts";
+import { raises } from "./properties.ts";
 
 export type ListRef = Ref<ListHeadS>;
 
@@ -48,21 +55,24 @@ function scratchOf(c: Ctx): Regs {
 type Micro = (c: Ctx, r: Regs) => void;
 
 /** What every list step can raise: the CONFIG_DEBUG_LIST checks and bad pointers. */
-const LIST_RAISES = { raises: ["list-corruption"] } as const;
+const LIST_RAISES = { raises: raises("list-corruption") } as const;
+
+/**
+ * Register 2 of an operation whose DEBUG_LIST check failed, until its last write: the writes
+ * in between are skipped (the kernel refuses the operation). Otherwise register 2 is NULL (or,
+ * after a splice, holds a node id).
+ */
+const REFUSED = LIST_POISON2;
 
 function nodeText(lay: Layout, id: number): string {
   return lay.nodeName(id);
 }
 
-/** Offset of node `id`'s next word; a NULL or poisoned pointer is list corruption. */
+/** Offset of node `id`'s next word; dereferencing a NULL or poisoned pointer is an oops. */
 function nextOff(m: Mem, id: number, what: string): number {
   const n = m.layout.nodes[id];
-  if (id < 0 || !n) {
-    throw new Violation(
-      "list-corruption",
-      `list corruption: ${what} dereferences ${m.layout.nodeName(id)}`,
-    );
-  }
+  if (id < 0 || !n)
+    m.bug("list-corruption", `list corruption: ${what} dereferences ${m.layout.nodeName(id)}`);
   return n.nextOff;
 }
 
@@ -121,6 +131,7 @@ function listOp(
     (c, r) => (r ? name(c) : `${name(c)} [1/${k}: ${notes[0]}]`),
     (c) => {
       if (atomic(c)) {
+        machineRegs[2] = NULL;
         for (let i = 0; i < k; i++) micros[i]!(c, REGS);
         return true;
       }
@@ -131,7 +142,9 @@ function listOp(
   );
   const rest = micros.slice(1).map((mi, i) =>
     step(
-      (c) => `${name(c)} [${i + 2}/${k}: ${notes[i + 1]}]`,
+      (c) =>
+        `${name(c)} [${i + 2}/${k}: ${notes[i + 1]}]` +
+        (scratchOf(c).get(2) === REFUSED ? " (skipped: the operation was refused)" : ""),
       (c) => {
         mi(c, scratchOf(c));
       },
@@ -143,7 +156,8 @@ function listOp(
 
 // Register use: 0 = prev, 1 = next, 2 = extra (splice).
 
-function delValid(m: Mem, e: number, prev: number, next: number): void {
+/** __list_del_entry_valid(): false (reported) when the entry cannot be deleted. */
+function delValid(m: Mem, e: number, prev: number, next: number): boolean {
   const lay = m.layout;
   const where = (): string => {
     const h = headOf(m, prev >= 0 ? prev : e);
@@ -158,58 +172,78 @@ function delValid(m: Mem, e: number, prev: number, next: number): void {
           : next === NULL
             ? "->next is NULL"
             : "->prev is NULL";
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_del corruption: ${nodeText(lay, e)}${bad} (deleting an entry that was already deleted?)`,
     );
+    return false;
   }
   const pn = m.get(nextOff(m, prev, `list_del(${nodeText(lay, e)})`));
   if (pn !== e) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_del corruption${where()}: prev->next should be ${nodeText(lay, e)}, but was ${nodeText(lay, pn)} (prev=${nodeText(lay, prev)})`,
     );
+    return false;
   }
   const np = m.get(nextOff(m, next, `list_del(${nodeText(lay, e)})`) + 1);
   if (np !== e) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_del corruption${where()}: next->prev should be ${nodeText(lay, e)}, but was ${nodeText(lay, np)} (next=${nodeText(lay, next)})`,
     );
+    return false;
   }
+  return true;
 }
 
-function addValid(m: Mem, e: number, prev: number, next: number): void {
+/** __list_add_valid(): false (reported) when the entry cannot be added there. */
+function addValid(m: Mem, e: number, prev: number, next: number): boolean {
   const lay = m.layout;
   if (next === NULL || prev === NULL || next < 0 || prev < 0) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_add corruption: adding ${nodeText(lay, e)} between ${nodeText(lay, prev)} and ${nodeText(lay, next)}`,
     );
+    return false;
   }
   const np = m.get(lay.nodes[next]!.nextOff + 1);
   if (np !== prev) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_add corruption: next->prev should be prev (${nodeText(lay, prev)}), but was ${nodeText(lay, np)} (next=${nodeText(lay, next)})`,
     );
+    return false;
   }
   const pn = m.get(lay.nodes[prev]!.nextOff);
   if (pn !== next) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_add corruption: prev->next should be next (${nodeText(lay, next)}), but was ${nodeText(lay, pn)} (prev=${nodeText(lay, prev)})`,
     );
+    return false;
   }
   if (e === prev || e === next) {
-    throw new Violation(
+    m.report(
       "list-corruption",
       `list_add double add: ${nodeText(lay, e)} is already next to itself (new=${nodeText(lay, e)}, prev=${nodeText(lay, prev)}, next=${nodeText(lay, next)})`,
     );
+    return false;
   }
+  return true;
 }
 
-/** Writes of __list_del_entry(e): read and check, then next->prev = prev; WRITE_ONCE(prev->next, next). */
+/** Register 2 says the operation was refused: skip this write; the last write clears the mark. */
+function refused(r: Regs, last: boolean): boolean {
+  if (r.get(2) !== REFUSED) return false;
+  if (last) r.set(2, NULL);
+  return true;
+}
+
+/**
+ * Writes of __list_del_entry(e): read and check, then next->prev = prev; WRITE_ONCE(prev->next,
+ * next). A failed check skips both writes.
+ */
 function delMicros(e: (c: Ctx) => number): Micro[] {
   return [
     (c, r) => {
@@ -217,18 +251,25 @@ function delMicros(e: (c: Ctx) => number): Micro[] {
       const o = nextOff(c.m, id, "list_del");
       const prev = c.m.get(o + 1);
       const next = c.m.get(o);
-      delValid(c.m, id, prev, next);
+      if (!delValid(c.m, id, prev, next)) {
+        r.set(2, REFUSED);
+        return;
+      }
       r.set(0, prev);
       r.set(1, next);
       c.m.set(nextOff(c.m, next, "list_del") + 1, prev);
     },
     (c, r) => {
+      if (refused(r, true)) return;
       c.m.setMarked(nextOff(c.m, r.get(0), "list_del"), r.get(1));
     },
   ];
 }
 
-/** Writes of __list_add(e, prev, next) where `where` picks prev and next from the target head. */
+/**
+ * Writes of __list_add(e, prev, next) where `where` picks prev and next from the target head.
+ * A failed check skips every write.
+ */
 function addMicros(e: (c: Ctx) => number, h: (c: Ctx) => number, tail: boolean): Micro[] {
   return [
     (c, r) => {
@@ -237,18 +278,24 @@ function addMicros(e: (c: Ctx) => number, h: (c: Ctx) => number, tail: boolean):
       const prev = tail ? c.m.get(ho + 1) : head;
       const next = tail ? head : c.m.get(ho);
       const id = e(c);
-      addValid(c.m, id, prev, next);
+      if (!addValid(c.m, id, prev, next)) {
+        r.set(2, REFUSED);
+        return;
+      }
       r.set(0, prev);
       r.set(1, next);
       c.m.set(nextOff(c.m, next, "list_add") + 1, id);
     },
     (c, r) => {
+      if (refused(r, false)) return;
       c.m.set(nextOff(c.m, e(c), "list_add"), r.get(1));
     },
     (c, r) => {
+      if (refused(r, false)) return;
       c.m.set(nextOff(c.m, e(c), "list_add") + 1, r.get(0));
     },
     (c, r) => {
+      if (refused(r, true)) return;
       c.m.setMarked(nextOff(c.m, r.get(0), "list_add"), e(c));
     },
   ];
@@ -382,10 +429,10 @@ function splice(list: ListRef, h: ListRef, init: boolean): Stmt {
         if (r.get(0) !== L(c)) c.m.setMarked(nextOff(c.m, L(c), fn), L(c));
       },
       (c, r) => {
-        if (r.get(0) !== L(c)) c.m.set(nextOff(c.m, L(c), fn) + 1, L(c));
+        if (r.get(0) !== L(c)) c.m.setMarked(nextOff(c.m, L(c), fn) + 1, L(c));
       },
     );
-    notes.push("INIT_LIST_HEAD(list): next", "INIT_LIST_HEAD(list): prev");
+    notes.push("INIT_LIST_HEAD(list): WRITE_ONCE(next)", "INIT_LIST_HEAD(list): WRITE_ONCE(prev)");
   }
   const atomic = (c: Ctx): boolean => locked(c.m, L(c), c.cpu) && locked(c.m, H(c), c.cpu);
   return listOp((c) => `${fn}(${nm(list)(c)}, ${nm(h)(c)})`, notes, micros, atomic);
@@ -497,6 +544,7 @@ export function list_for_each_entry_safe(
 // operation runs under the list's lock (list_lru_add, list_lru_isolate...). `e`/`head` are node ids.
 
 const run = (c: Ctx, micros: readonly Micro[]): void => {
+  machineRegs[2] = NULL;
   for (const mi of micros) mi(c, REGS);
 };
 
@@ -547,6 +595,7 @@ export function listSpliceInitNow(c: Ctx, list: number, head: number): void {
   m.set(ho, first);
   m.set(nextOff(m, last, "list_splice_init"), at);
   m.set(nextOff(m, at, "list_splice_init") + 1, last);
+  // INIT_LIST_HEAD: WRITE_ONCE(list->next, list); WRITE_ONCE(list->prev, list)
   m.setMarked(lo, list);
-  m.set(lo + 1, list);
+  m.setMarked(lo + 1, list);
 }

@@ -342,7 +342,16 @@ function lruCondition(
       const k = resolve(c, lru, key, opts.mc, false);
       return `${fn}(${subName(lru, k, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`;
     },
-    (c) => run(c, resolve(c, lru, key, opts.mc, false), item.$node(c.m.b)),
+    (c) => {
+      // lock, operate, unlock in one step: the lock word is written both ways, so that the
+      // race check sees the accesses made under the sublist lock
+      const k = resolve(c, lru, key, opts.mc, false);
+      const lockOff = lru.sub[k]!.lock.$off(c.m.b);
+      c.m.setMarked(lockOff, c.cpu);
+      const r = run(c, k, item.$node(c.m.b));
+      c.m.setMarked(lockOff, -1);
+      return r;
+    },
     { ...lockGuard(lru, key, opts.mc, false), raises },
   );
 }

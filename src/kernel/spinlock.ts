@@ -1,10 +1,10 @@
 // spinlock_t: spin_lock / spin_unlock / spin_trylock and the _irq/_irqsave forms (same
 // semantics here: a model has no interrupts). The lock word holds the holding CPU, or -1.
+// Unlocking a lock the CPU does not hold is `bad-unlock` (warn: reported, then released anyway).
 
 import { boolResult, step, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
 import type { LockS } from "../model/schema.ts";
-import { Violation } from "../rt/mem.ts";
 
 export const UNLOCKED = -1;
 
@@ -32,12 +32,13 @@ function unlockStep(lock: Ref<LockS>, fn: string): StepStmt {
     (c) => {
       const off = lock.$off(c.m.b);
       const h = c.m.getMarked(off);
-      if (h !== c.cpu) {
-        throw new Violation(
-          "bad-unlock",
-          `${fn}(&${lock.$name(c.m.b)}) by CPU${c.cpu}, but the lock is ${holderText(h, c.cpu)}`,
-        );
-      }
+      // CONFIG_DEBUG_SPINLOCK's spin_bug() ("already unlocked", "wrong owner") prints and the
+      // unlock goes on: reported with bad-unlock's severity (warn), and the lock is released
+      c.m.check(
+        h === c.cpu,
+        "bad-unlock",
+        `${fn}(&${lock.$name(c.m.b)}) by CPU${c.cpu}, but the lock is ${holderText(h, c.cpu)}`,
+      );
       c.m.setMarked(off, UNLOCKED);
     },
     { raises: ["bad-unlock"] },

@@ -2,7 +2,8 @@
 // its successors. Control statements (break, continue, return, goto, sequencing) are resolved
 // here and cost no step.
 
-import type { GuardFn, Label, RunFn, Stmt, StepStmt, Ctx } from "./dsl.ts";
+import type { GuardFn, Label, Raise, RunFn, Stmt, StepStmt, Ctx } from "./dsl.ts";
+import type { Severity } from "../rt/mem.ts";
 
 export const ACTION = 0;
 export const BRANCH = 1;
@@ -28,7 +29,7 @@ export class Node {
   /** Successor per choice (EITHER). */
   targets: number[] = [];
   /** Properties the step declares it can raise (static; the explorer does not read it). */
-  readonly raises: readonly string[] | undefined;
+  readonly raises: readonly Raise[] | undefined;
   constructor(
     public pc: number,
     readonly kind: number,
@@ -224,10 +225,19 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
 
 /**
  * The assertion properties the compiled threads can raise: every name a reachable step declares
- * in `raises`, in first-seen order (thread by thread, in program order).
+ * in `raises`, in first-seen order (thread by thread, in program order), with the severity the
+ * first step that gives one declares (undefined when no step says).
  */
-export function collectRaises(programs: readonly (readonly Node[])[]): string[] {
-  const out = new Set<string>();
-  for (const nodes of programs) for (const n of nodes) for (const p of n.raises ?? []) out.add(p);
-  return [...out];
+export function collectRaises(
+  programs: readonly (readonly Node[])[],
+): Map<string, Severity | undefined> {
+  const out = new Map<string, Severity | undefined>();
+  for (const nodes of programs)
+    for (const n of nodes)
+      for (const r of n.raises ?? []) {
+        if (typeof r === "string") {
+          if (!out.has(r)) out.set(r, undefined);
+        } else if (out.get(r.name) === undefined) out.set(r.name, r.severity);
+      }
+  return out;
 }

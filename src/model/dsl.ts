@@ -7,7 +7,7 @@
 
 import type { Schema } from "./schema.ts";
 import type { ViewOf } from "./view.ts";
-import type { Mem } from "../rt/mem.ts";
+import type { Mem, Severity } from "../rt/mem.ts";
 import { Violation } from "../rt/mem.ts";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +23,17 @@ export type RunFn = (c: Ctx, choice: number) => unknown;
 export type GuardFn = (c: Ctx) => boolean;
 /** A step's name in traces: fixed, or computed from the state before the step and its result. */
 export type Label = string | ((c: Ctx, result: unknown, choice: number) => string);
+
+/**
+ * A property a step can raise: its name, or its name with the severity it is raised with
+ * (`{ name: "list-corruption", severity: "warn" }`). A bare name says nothing of the severity:
+ * the model's own declaration (`m.property()`) or another step's decides, else "bug".
+ */
+export type Raise = string | { readonly name: string; readonly severity: Severity };
+
+export function raiseName(r: Raise): string {
+  return typeof r === "string" ? r : r.name;
+}
 
 export interface StepStmt {
   readonly kind: "step";
@@ -41,7 +52,7 @@ export interface StepStmt {
    * that they are listed and shown holding where no run breaks them. Static: not consulted
    * while exploring.
    */
-  readonly raises: readonly string[] | undefined;
+  readonly raises: readonly Raise[] | undefined;
 }
 
 export type Stmt =
@@ -66,8 +77,11 @@ export interface StepOptions<C> {
   guard?: (c: C) => boolean;
   waitsFor?: (c: C) => string;
   choices?: number | ((c: C) => number);
-  /** The properties the step's code can raise (`check(..., "name", ...)`, a primitive's Violation). */
-  raises?: readonly string[];
+  /**
+   * The properties the step's code can raise (`c.m.check(cond, "name", ...)`, a primitive's
+   * Violation), each a name or `{ name, severity }`.
+   */
+  raises?: readonly Raise[];
 }
 
 /** The checker's own source folder (…/src/), whose frames are never the model author's. */
@@ -160,7 +174,7 @@ class Step extends Sited implements StepStmt {
     readonly guard: GuardFn | undefined,
     readonly waitsFor: ((c: Ctx) => string) | undefined,
     readonly choices: number | ((c: Ctx) => number),
-    readonly raises: readonly string[] | undefined,
+    readonly raises: readonly Raise[] | undefined,
     siteOf: () => string,
   ) {
     super(siteOf);
@@ -281,22 +295,43 @@ export function goto_(name: string): Stmt {
   return new Goto(name, siteOfCaller());
 }
 
-/** Fails the property (an assertion inside a step). */
+/**
+ * BUG_ON(!cond) inside a step: fails the property and ends the path, whatever its declared
+ * severity. For a check that follows the declared severity (a warn-severity one records the
+ * violation and lets the step go on) use `c.m.check(cond, property, message)`.
+ */
 export function check(cond: boolean, property: string, message: string): asserts cond {
-  if (!cond) throw new Violation(property, message);
+  if (!cond) throw new Violation(property, message, "bug");
 }
 
-/** An assertion as its own step: `BUG_ON`/`VM_WARN_ON` style. */
+/**
+ * An assertion as its own step. `severity` "bug" (default: BUG_ON / VM_BUG_ON) ends the path
+ * where it fails; "warn" (WARN_ON / VM_WARN_ON_FOLIO) reports it and the CPU goes on.
+ */
 export function assert_<C = Ctx>(
   property: string,
   message: string,
   pred: (c: C) => boolean,
+  opts: { severity?: Severity } = {},
 ): StepStmt {
+  const severity = opts.severity ?? "bug";
   return step<C>(
-    `assert(${message})`,
+    `${severity === "warn" ? "WARN_ON" : "assert"}(${message})`,
     (c) => {
-      check(pred(c), property, message);
+      if (pred(c)) return;
+      const m = (c as unknown as Ctx).m;
+      if (severity === "warn") m.warn(property, message);
+      else m.bug(property, message);
     },
-    { raises: [property] },
+    { raises: [{ name: property, severity }] },
   );
+}
+
+/** `WARN_ON(!pred)` as its own step: assert_ with severity "warn" (reported, the CPU goes on). */
+export function warn_on<C = Ctx>(
+  property: string,
+  message: string,
+  pred: (c: C) => boolean,
+): StepStmt {
+  return assert_<C>(property, message, pred, { severity: "warn" });
 }

@@ -19,7 +19,7 @@ import {
 } from "./dsl.ts";
 import { collectRaises, CompileError, compileThread, type Node } from "./compile.ts";
 import type { ViolationKind } from "../explore/result.ts";
-import { Mem, ModelError } from "../rt/mem.ts";
+import { DEFAULT_SEVERITIES, Mem, ModelError, type Severity } from "../rt/mem.ts";
 import {
   isOpsDecl,
   parseOps,
@@ -88,6 +88,24 @@ export interface CpuView {
 /** An invariant returns true when it holds, or false / a message describing the violation. */
 export type Predicate<S extends Schema> = (w: World<S>) => boolean | string;
 
+export interface InvariantOptions {
+  /**
+   * "warn" (default): a state that breaks it is reported and still expanded, so what happens
+   * next is searched too; "bug": the state is not expanded (the path ends there).
+   */
+  readonly severity?: Severity;
+}
+
+export interface PropertyOptions {
+  readonly doc?: string;
+  /**
+   * The severity of the property's checks that follow the declaration (`c.m.check`,
+   * `c.m.report`, the kernel primitives): "warn" reports and goes on, "bug" ends the path.
+   * Default: what the steps that raise it declare, else "bug".
+   */
+  readonly severity?: Severity;
+}
+
 interface ThreadDecl {
   cpu: number;
   name: string;
@@ -125,11 +143,11 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   readonly shared: RecordS<F>;
   readonly s: RecordRef<RecordS<F>>;
   readonly threads: ThreadDecl[] = [];
-  readonly invariants: { name: string; fn: Predicate<RecordS<F>> }[] = [];
+  readonly invariants: { name: string; fn: Predicate<RecordS<F>>; severity: Severity }[] = [];
   readonly endStates: { name: string; fn: Predicate<RecordS<F>> }[] = [];
   readonly inits: ((s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void)[] = [];
   /** Assertion properties the model raises from its own steps (`check()` in step code). */
-  readonly assertions: { name: string; doc: string | undefined }[] = [];
+  readonly assertions: { name: string; doc: string | undefined; severity?: Severity }[] = [];
   races = true;
 
   constructor(shared: F, opts: ModelOptions = {}) {
@@ -174,9 +192,12 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     return this;
   }
 
-  /** A property checked in every reachable state. */
-  invariant(name: string, fn: Predicate<RecordS<F>>): this {
-    this.invariants.push({ name, fn });
+  /**
+   * A property checked in every reachable state. By default a warning: a state that breaks it
+   * is reported and still expanded; `{ severity: "bug" }` ends the path there.
+   */
+  invariant(name: string, fn: Predicate<RecordS<F>>, opts: InvariantOptions = {}): this {
+    this.invariants.push({ name, fn, severity: checkSeverity(opts.severity ?? "warn", name) });
     return this;
   }
 
@@ -191,12 +212,30 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
    * step code), so that it is listed and shown holding where no run breaks it. Steps can also
    * say it themselves with `step(label, run, { raises: [name] })`.
    */
-  property(name: string, doc?: string): this {
+  property(name: string, opts?: string | PropertyOptions): this {
     if (typeof name !== "string" || name.trim() === "")
       throw new SchemaError("property(): the property needs a non-empty name");
-    if (!this.assertions.some((a) => a.name === name)) this.assertions.push({ name, doc });
+    const o: PropertyOptions = typeof opts === "string" ? { doc: opts } : (opts ?? {});
+    const severity = o.severity === undefined ? undefined : checkSeverity(o.severity, name);
+    const prev = this.assertions.find((a) => a.name === name);
+    if (!prev) {
+      this.assertions.push(severity ? { name, doc: o.doc, severity } : { name, doc: o.doc });
+    } else if (severity) {
+      if (prev.severity && prev.severity !== severity)
+        throw new SchemaError(
+          `property("${name}"): declared with severity "${prev.severity}" and again with "${severity}"`,
+        );
+      prev.severity = severity;
+    }
     return this;
   }
+}
+
+function checkSeverity(s: unknown, name: string): Severity {
+  if (s === "warn" || s === "bug") return s;
+  throw new SchemaError(
+    `property "${name}": severity ${JSON.stringify(s)} is not "warn" (WARN_ON: reported, the search goes on) or "bug" (BUG_ON: the path ends)`,
+  );
 }
 
 /** A property a compiled model can report, and how it is checked. */
@@ -204,6 +243,11 @@ export interface PropertyDecl {
   readonly name: string;
   readonly kind: ViolationKind;
   readonly doc?: string;
+  /**
+   * What the search does past a violation: "warn" goes on, "bug" ends the path. None for
+   * deadlock and end-state properties (nothing follows them).
+   */
+  readonly severity?: Severity;
 }
 
 export interface CompiledThread {
@@ -225,7 +269,7 @@ export interface CompiledModel {
   readonly mem: Mem;
   readonly threads: readonly CompiledThread[];
   readonly init: Int32Array;
-  readonly invariants: readonly { name: string; fn: Predicate<Schema> }[];
+  readonly invariants: readonly { name: string; fn: Predicate<Schema>; severity: Severity }[];
   readonly endStates: readonly { name: string; fn: Predicate<Schema> }[];
   readonly races: boolean;
   /**
@@ -415,16 +459,28 @@ function compileResolved(
   for (const f of b.inits) (f as (s: unknown, w: World) => void)(sView, world);
   const init = mem.b;
   const properties: PropertyDecl[] = [];
-  const declare = (name: string, kind: ViolationKind, doc?: string): void => {
+  const declare = (name: string, kind: ViolationKind, severity?: Severity, doc?: string): void => {
     if (properties.some((p) => p.name === name)) return;
-    properties.push(doc === undefined ? { name, kind } : { name, kind, doc });
+    properties.push({
+      name,
+      kind,
+      ...(severity === undefined ? {} : { severity }),
+      ...(doc === undefined ? {} : { doc }),
+    });
   };
-  for (const i of b.invariants) declare(i.name, "invariant");
+  // an assertion's severity: the model's m.property(), else the first step that gives one, else
+  // the catalogue's (src/kernel/properties.ts), else bug
+  const raised = collectRaises(programs);
+  const dflt = (p: string): Severity => DEFAULT_SEVERITIES.get(p) ?? "bug";
+  for (const i of b.invariants) declare(i.name, "invariant", i.severity);
   for (const e of b.endStates) declare(e.name, "end-state");
-  for (const a of b.assertions) declare(a.name, "assertion", a.doc);
-  for (const p of collectRaises(programs)) declare(p, "assertion");
+  for (const a of b.assertions)
+    declare(a.name, "assertion", a.severity ?? raised.get(a.name) ?? dflt(a.name), a.doc);
+  for (const [p, sev] of raised) declare(p, "assertion", sev ?? dflt(p));
   declare("deadlock", "deadlock");
-  if (b.races) declare("data-race", "data-race");
+  // KCSAN reports a race and the kernel goes on
+  if (b.races) declare("data-race", "data-race", "warn");
+  for (const p of properties) if (p.severity) mem.severities.set(p.name, p.severity);
   return {
     name: def.name,
     variant,
@@ -435,7 +491,11 @@ function compileResolved(
     mem,
     threads,
     init,
-    invariants: b.invariants as unknown as { name: string; fn: Predicate<Schema> }[],
+    invariants: b.invariants as unknown as {
+      name: string;
+      fn: Predicate<Schema>;
+      severity: Severity;
+    }[],
     endStates: b.endStates as unknown as { name: string; fn: Predicate<Schema> }[],
     races: b.races,
     properties,

@@ -79,7 +79,9 @@ export function successorPc(node: Node, r: unknown, choice: number): number {
 
 /**
  * Executes CPU t's next step with `choice`, in place on `b` (which must be a copy the caller
- * owns). Returns the step's result. Throws what the step throws.
+ * owns). Returns the step's result. Throws what the step throws (a bug-severity Violation, a
+ * model error); the warn-severity violations it raised are left in `model.mem.pending` (cleared
+ * when the step starts) for the caller to take.
  */
 export function execute(model: CompiledModel, t: number, choice: number, b: Int32Array): unknown {
   const th = model.threads[t]!;
@@ -87,6 +89,7 @@ export function execute(model: CompiledModel, t: number, choice: number, b: Int3
   if (!node) throw new Error(`CPU${t} has finished`);
   const m = model.mem;
   const saved = m.b;
+  m.pending.length = 0;
   m.b = b;
   m.cpu = t;
   try {
@@ -111,6 +114,7 @@ export function labelOf(
   const m = model.mem;
   const saved = m.b;
   const savedTrk = m.trk;
+  const savedPending = m.pending.length;
   m.b = pre.slice();
   m.trk = false;
   try {
@@ -120,6 +124,7 @@ export function labelOf(
   } finally {
     m.b = saved;
     m.trk = savedTrk;
+    m.pending.length = savedPending;
   }
 }
 

@@ -4,12 +4,30 @@
 
 import type { Layout } from "../model/layout.ts";
 
+/**
+ * What the kernel does when a check fails, and so what the search does past a violation:
+ * - `warn`: WARN_ON / VM_WARN_ON_FOLIO / a DEBUG_LIST report / KCSAN: the splat is printed and
+ *   the kernel goes on; the violation is reported and the search continues past it, so the
+ *   properties that break later on the same path are found too;
+ * - `bug`: BUG_ON / VM_BUG_ON / an oops (NULL dereference, use-after-free): the CPU stops; the
+ *   violation is reported and the path ends there.
+ */
+export type Severity = "warn" | "bug";
+
+/**
+ * The severity a property has when neither the model nor a step declares one: filled by the
+ * kernel's property catalogue (src/kernel/properties.ts) for its names; anything else is "bug".
+ */
+export const DEFAULT_SEVERITIES = new Map<string, Severity>();
+
 /** A step broke a property (an assertion in the model or a kernel primitive's check). */
 export class Violation extends Error {
   override name = "Violation";
   constructor(
     readonly property: string,
     message: string,
+    /** A thrown violation ends its path: "bug"; a recorded one ("warn") is only carried here. */
+    readonly severity: Severity = "bug",
   ) {
     super(message);
   }
@@ -27,9 +45,16 @@ export class ModelError extends Error {
   }
 }
 
+// An access is recorded as `off << ACC_SHIFT | flags`.
 export const ACC_WRITE = 1;
-/** The access is intentional or atomic (data_race(), READ_ONCE, an atomic_t op, a lock word). */
+/** A marked access (LKMM): READ_ONCE/WRITE_ONCE, an atomic_t op, a bit operation, a lock word. */
 export const ACC_MARKED = 2;
+/**
+ * An access inside data_race(): intentionally racy, never reported (KCSAN's data_race()), even
+ * against a plain write. Distinct from ACC_MARKED: a marked access still races with a plain one.
+ */
+export const ACC_RACY = 4;
+export const ACC_SHIFT = 3;
 
 export class Mem {
   b: Int32Array;
@@ -37,12 +62,21 @@ export class Mem {
   cpu = -1;
   /** Record accesses (set by the explorer when the data-race check is on). */
   trk = false;
-  /** > 0 while accesses are intentional/atomic. */
+  /** > 0 while accesses are marked (READ_ONCE/WRITE_ONCE/atomic): see `marking()`. */
   marked = 0;
+  /** > 0 inside data_race(): accesses are never part of a reported race. See `dataRace()`. */
+  racy = 0;
   acc = new Int32Array(64);
   nacc = 0;
   readonly min: Int32Array;
   readonly max: Int32Array;
+  /**
+   * Violations of warn-severity properties raised by the running step: it goes on; the explorer
+   * (or the run, or the replay) takes them after the step, attributing them to that transition.
+   */
+  readonly pending: Violation[] = [];
+  /** Declared severity of each property (compileModel fills it); undeclared names are "bug". */
+  severities = new Map<string, Severity>();
 
   constructor(readonly layout: Layout) {
     this.b = layout.initialState();
@@ -73,14 +107,77 @@ export class Mem {
     this.b[off] = v;
   }
 
+  /** A read inside data_race(): intentionally racy (never reported, not even against a plain write). */
+  getRacy(off: number): number {
+    if (this.trk) this.note(off, ACC_RACY);
+    return this.b[off]!;
+  }
+
+  /** Runs `fn` with every access it makes marked (READ_ONCE/WRITE_ONCE, atomics). */
+  marking<T>(fn: () => T): T {
+    this.marked++;
+    try {
+      return fn();
+    } finally {
+      this.marked--;
+    }
+  }
+
+  /** data_race(expr): runs `fn` with every access it makes intentionally racy (KCSAN: no report). */
+  dataRace<T>(fn: () => T): T {
+    this.racy++;
+    try {
+      return fn();
+    } finally {
+      this.racy--;
+    }
+  }
+
   note(off: number, kind: number): void {
     if (this.marked > 0) kind |= ACC_MARKED;
+    if (this.racy > 0) kind |= ACC_RACY;
     if (this.nacc === this.acc.length) {
       const a = new Int32Array(this.acc.length * 2);
       a.set(this.acc);
       this.acc = a;
     }
-    this.acc[this.nacc++] = off * 4 + kind;
+    this.acc[this.nacc++] = (off << ACC_SHIFT) | kind;
+  }
+
+  /** The declared severity of a property (else the catalogue's, else "bug"). */
+  severityOf(property: string): Severity {
+    return this.severities.get(property) ?? DEFAULT_SEVERITIES.get(property) ?? "bug";
+  }
+
+  /**
+   * A failed check of `property`, with the severity it is declared with: a `warn` one is recorded
+   * and returns (the caller goes on, as the kernel does after WARN_ON: usually by refusing the
+   * operation), a `bug` one throws (the path ends, as after BUG_ON).
+   */
+  report(property: string, message: string): void {
+    if (this.severityOf(property) === "warn")
+      this.pending.push(new Violation(property, message, "warn"));
+    else throw new Violation(property, message, "bug");
+  }
+
+  /**
+   * `if (!m.check(cond, "prop", msg)) return;`: true when cond holds, else reports the violation
+   * (see report(): a warn-severity one returns false, a bug-severity one throws).
+   */
+  check(cond: boolean, property: string, message: string): boolean {
+    if (cond) return true;
+    this.report(property, message);
+    return false;
+  }
+
+  /** WARN_ON(): always a warning (recorded, the step goes on), whatever the declaration says. */
+  warn(property: string, message: string): void {
+    this.pending.push(new Violation(property, message, "warn"));
+  }
+
+  /** BUG_ON() / an oops: always ends the path. */
+  bug(property: string, message: string): never {
+    throw new Violation(property, message, "bug");
   }
 
   rangeFault(off: number, v: number): never {

@@ -16,6 +16,8 @@ export interface CounterexampleFile {
   readonly params: ParamValues;
   readonly property: string;
   readonly kind: string;
+  /** "warn" (the search went on past it) or "bug" (it ended the path); absent for deadlock/end-state. */
+  readonly severity?: string;
   readonly message: string;
   readonly length: number;
   /** Moves "cpu" or "cpu:choice", space separated (see trace/schedule.ts). */

@@ -30,9 +30,13 @@ export function diagram(
   if (used.length === 0) used.push(...model.threads.map((t) => t.cpu));
   const col = new Map(used.map((c, i) => [c, i]));
   const headers = used.map((c) => `CPU${c} (${model.threads[c]!.name})`);
-  const cells: { col: number; lines: string[] }[] = steps.map((s) => {
+  const cells: { col: number; lines: string[] }[] = steps.map((s, i) => {
     const lines = [s.label];
     if (showChanges) for (const ch of s.changes) lines.push(`  ${ch.name} ${ch.from} -> ${ch.to}`);
+    // a warning the CPU went on past (the last step's is the outcome, shown below)
+    const last = i === steps.length - 1 && outcome !== undefined;
+    for (const w of s.warnings ?? [])
+      if (!(last && w.property === outcome.property)) lines.push(`  WARNING: ${w.message}`);
     return { col: col.get(s.cpu)!, lines };
   });
   const width = used.map((_, i) => {

@@ -13,8 +13,9 @@ import {
   waitingFor,
   type Move,
 } from "../rt/machine.ts";
-import { ACC_MARKED, ACC_WRITE } from "../rt/mem.ts";
+import { ACC_RACY, ACC_SHIFT, ACC_WRITE, ACC_MARKED, type Severity } from "../rt/mem.ts";
 import type { ViolationKind } from "../explore/result.ts";
+import { lockOffsets, orderedByLock, raceMessage } from "../explore/explorer.ts";
 
 export interface Change {
   /** Field name in the model's terms; CPU-local fields by their local name. */
@@ -31,12 +32,19 @@ export interface TraceStep {
   readonly funcs: string;
   readonly site: string;
   readonly changes: readonly Change[];
+  /** Warn-severity violations the step raised (it went on past them). */
+  readonly warnings?: readonly Outcome[];
 }
 
 export interface Outcome {
   readonly property: string;
   readonly kind: ViolationKind | "model-error";
   readonly message: string;
+  /**
+   * "warn": the path goes on past it; "bug": it ends the path (a thrown assertion, a
+   * bug-severity invariant). None for deadlock, end-state and model errors.
+   */
+  readonly severity?: Severity;
 }
 
 export interface Replayed {
@@ -117,6 +125,7 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
     } catch (e) {
       thrown = e;
     }
+    const warnings = takeWarnings(model);
     const label = labelOf(model, cpu, node, pre, result, choice);
     steps.push({
       cpu,
@@ -125,12 +134,13 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
       funcs: node.funcs,
       site: node.site,
       changes: thrown ? [] : diff(model, pre, b, cpu),
+      ...(warnings.length ? { warnings } : {}),
     });
     if (thrown !== undefined) {
       b.set(pre);
       const o = errorOutcome(thrown);
       if (i === schedule.length - 1)
-        return { steps, outcomes: [o], final: b, infeasible: undefined };
+        return { steps, outcomes: [...warnings, o], final: b, infeasible: undefined };
       return {
         steps,
         outcomes,
@@ -139,14 +149,29 @@ export function replay(model: CompiledModel, schedule: readonly Move[]): Replaye
       };
     }
   }
-  outcomes.push(...stateOutcomes(model, b));
+  // the last step's warnings show at the end, with what the state breaks
+  outcomes.push(...(steps[steps.length - 1]?.warnings ?? []), ...stateOutcomes(model, b));
   return { steps, outcomes, final: b, infeasible: undefined };
+}
+
+/** The warn-severity violations the step just executed raised (mem.pending), as outcomes. */
+export function takeWarnings(model: CompiledModel): Outcome[] {
+  const p = model.mem.pending;
+  if (p.length === 0) return [];
+  const out = p.map((v): Outcome => ({
+    property: v.property,
+    kind: "assertion",
+    message: v.message,
+    severity: "warn",
+  }));
+  p.length = 0;
+  return out;
 }
 
 /** What a step, guard or property that threw amounts to: a violation, or a model error. */
 export function errorOutcome(e: unknown): Outcome {
   if (e instanceof Violation)
-    return { property: e.property, kind: "assertion", message: e.message };
+    return { property: e.property, kind: "assertion", message: e.message, severity: "bug" };
   const msg = e instanceof Error ? e.message : String(e);
   return {
     property: e instanceof ModelError ? e.code : "model-error",
@@ -173,6 +198,7 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true)
           property: inv.name,
           kind: "invariant",
           message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
+          severity: inv.severity,
         });
       }
     }
@@ -228,9 +254,9 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true)
 }
 
 /**
- * The shared-state accesses (`off * 4 + ACC_WRITE/ACC_MARKED` flags) of CPU t's next step with
- * this choice in state b, from a dry run on `scratch` (b is not touched); undefined when the
- * step throws.
+ * The shared-state accesses (`off << ACC_SHIFT | ACC_WRITE/ACC_MARKED/ACC_RACY` flags) of CPU
+ * t's next step with this choice in state b, from a dry run on `scratch` (b is not touched; what
+ * it reports is dropped); undefined when the step throws.
  */
 export function stepAccesses(
   model: CompiledModel,
@@ -250,7 +276,21 @@ export function stepAccesses(
     return undefined;
   } finally {
     m.trk = false;
+    m.pending.length = 0;
   }
+}
+
+/**
+ * Whether accesses x and y (of two different CPUs) race under the LKMM / KCSAN rule: the same
+ * word, at least one writes, at least one is plain, neither is inside data_race().
+ */
+export function races(x: number, y: number): boolean {
+  return (
+    x >> ACC_SHIFT === y >> ACC_SHIFT &&
+    ((x | y) & ACC_WRITE) !== 0 &&
+    ((x | y) & ACC_RACY) === 0 &&
+    (x & y & ACC_MARKED) === 0
+  );
 }
 
 /** The data-race check of the explorer, for one state. */
@@ -265,25 +305,32 @@ export function findRace(
     const a = stepAccesses(model, t, 0, b, copy);
     if (a) acc.push({ t, ...a });
   }
-  const lay = model.layout;
+  let locks: Int32Array | undefined;
   for (let i = 0; i < acc.length; i++) {
     for (let j = i + 1; j < acc.length; j++) {
-      for (const x of acc[i]!.list) {
-        if (x & ACC_MARKED) continue;
-        for (const y of acc[j]!.list) {
-          if (y & ACC_MARKED || x >> 2 !== y >> 2 || ((x | y) & ACC_WRITE) === 0) continue;
-          const field = lay.fields[x >> 2]!.name;
-          const what = (a: { t: number; result: unknown }, k: number): string => {
-            const th = model.threads[a.t]!;
-            const node = nextNode(th, b)!;
-            return `CPU${a.t} ${k & ACC_WRITE ? "writes" : "reads"} ${field} in \`${labelOf(model, a.t, node, b, a.result, 0)}\` (${node.site})`;
+      const A = acc[i]!.list;
+      const B = acc[j]!.list;
+      for (let ia = 0; ia < A.length; ia++) {
+        const x = A[ia]!;
+        for (let jb = 0; jb < B.length; jb++) {
+          const y = B[jb]!;
+          if (!races(x, y)) continue;
+          locks ??= lockOffsets(model);
+          if (orderedByLock(locks, b, acc[i]!.t, A, ia, acc[j]!.t, B, jb)) continue;
+          const side = (a: { t: number; result: unknown }, k: number) => {
+            const node = nextNode(model.threads[a.t]!, b)!;
+            return {
+              cpu: a.t,
+              acc: k,
+              label: labelOf(model, a.t, node, b, a.result, 0),
+              site: node.site,
+            };
           };
           return {
             property: "data-race",
             kind: "data-race",
-            message:
-              `data race on ${field}: ${what(acc[i]!, x)}, while ${what(acc[j]!, y)}; neither access is marked ` +
-              `data_race()/READ_ONCE()/WRITE_ONCE() and no common lock orders them`,
+            message: raceMessage(model, side(acc[i]!, x), side(acc[j]!, y)),
+            severity: "warn",
           };
         }
       }

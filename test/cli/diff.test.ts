@@ -6,18 +6,21 @@ import { cli } from "../helpers.ts";
 
 const FIX = "test/fixtures/diff-variants.ts";
 
-/** The table's rows (up to "(states)") as property -> cells. */
-function rows(stdout: string): Map<string, string[]> {
+/** The table's rows (up to "(states)") as property -> cells (after the severity column). */
+function rows(stdout: string, severity = false): Map<string, string[]> {
   const lines = stdout.split("\n");
   const at = lines.findIndex((l) => l.startsWith("property "));
   const out = new Map<string, string[]>();
   for (const l of lines.slice(at + 1)) {
     if (l.startsWith("(")) break;
     const cells = l.split(/ {2,}/);
-    out.set(cells[0]!, cells.slice(1));
+    out.set(cells[0]!, severity ? [cells[1]!] : cells.slice(2));
   }
   return out;
 }
+
+const lines = (m: Map<string, string[]>): Record<string, string> =>
+  Object.fromEntries([...m].map(([k, v]) => [k, v[0]!]));
 
 describe("interleave diff", () => {
   it("shows declared properties holding, data-race off, one diagram per differing property", async () => {
@@ -33,6 +36,16 @@ describe("interleave diff", () => {
     expect(t.get("x-small")).toEqual(["violated (1)", "violated (3)", "holds", "violated (1)"]);
     // raised by a step that declares nothing: still a row, marked
     expect(t.get("surprise *")).toEqual(["holds", "violated (3)", "holds", "holds"]);
+    // the severity column: what the search does past a violation
+    const sev = rows(r.stdout, true);
+    expect(lines(sev)).toEqual({
+      "x-small": "warn",
+      "y-ok": "bug",
+      "bad-unlock": "warn",
+      deadlock: "-",
+      "data-race": "warn",
+      "surprise *": "bug",
+    });
     // two properties differ: two diagrams, the shortest of x-small's three
     expect(r.stdout.match(/^=> /gm)).toHaveLength(2);
     expect(r.stdout).toContain(
@@ -64,6 +77,7 @@ describe("interleave diff", () => {
     const r = await cli("diff", FIX, "--no-save", "--json");
     const out = JSON.parse(r.stdout) as {
       properties: string[];
+      severities: Record<string, string | null>;
       variants: {
         variant: string;
         cells: Record<string, string>;
@@ -79,11 +93,20 @@ describe("interleave diff", () => {
       "data-race",
       "surprise",
     ]);
+    expect(out.severities).toEqual({
+      "x-small": "warn",
+      "y-ok": "bug",
+      "bad-unlock": "warn",
+      deadlock: null,
+      "data-race": "warn",
+      surprise: "bug",
+    });
     const fixed = out.variants.find((v) => v.variant === "fixed")!;
     expect(fixed.cells["data-race"]).toBe("off");
     expect(fixed.properties.find((p) => p.name === "data-race")).toEqual({
       name: "data-race",
       kind: "data-race",
+      severity: "warn",
       status: "off",
       length: null,
     });
@@ -126,7 +149,8 @@ describe("interleave diff", () => {
     ).results;
     expect(short!.properties.find((p) => p.name === "data-race")!.status).toBe("off");
     const l = await cli("list", FIX);
-    expect(l.stdout).toContain("assertions: y-ok, bad-unlock");
+    expect(l.stdout).toContain("assertions: y-ok (bug), bad-unlock (warn)");
+    expect(l.stdout).toContain("invariants: x-small (warn)");
     expect(l.stdout).toContain("explorer:   deadlock, (data-race off)");
     expect(l.stdout).not.toContain("assertions of the primitives");
   });

@@ -261,16 +261,55 @@ describe("CompiledModel.properties", () => {
       },
       { races: true },
     );
+    // severities: invariants warn by default; a bare raised name takes the catalogue's
+    // (bad-unlock: warn) or else bug; assert_() is BUG_ON-style; data races are KCSAN reports
     expect(m.properties).toEqual([
-      { name: "inv", kind: "invariant" },
+      { name: "inv", kind: "invariant", severity: "warn" },
       { name: "end", kind: "end-state" },
-      { name: "declared", kind: "assertion", doc: "a doc" },
-      { name: "bad-unlock", kind: "assertion" },
-      { name: "x-bound", kind: "assertion" },
-      { name: "x-le-3", kind: "assertion" },
+      { name: "declared", kind: "assertion", doc: "a doc", severity: "bug" },
+      { name: "bad-unlock", kind: "assertion", severity: "warn" },
+      { name: "x-bound", kind: "assertion", severity: "bug" },
+      { name: "x-le-3", kind: "assertion", severity: "bug" },
       { name: "deadlock", kind: "deadlock" },
-      { name: "data-race", kind: "data-race" },
+      { name: "data-race", kind: "data-race", severity: "warn" },
     ]);
+  });
+
+  it("severities: declared by invariant(), property() and raises; the model's declaration wins", () => {
+    const m = tiny({ x: int(0, 3) }, (b) => {
+      cpu(b, "a", ({ step, assert_ }) => [
+        step("s", () => undefined, {
+          raises: [
+            { name: "w", severity: "warn" },
+            "plain",
+            { name: "overridden", severity: "warn" },
+          ],
+        }),
+        assert_("warned", "x <= 3", () => true, { severity: "warn" }),
+      ]);
+      b.invariant("fatal", () => true, { severity: "bug" })
+        .property("overridden", { severity: "bug" })
+        .property("list-corruption", { doc: "CONFIG_BUG_ON_DATA_CORRUPTION=y", severity: "bug" });
+    });
+    const sev = Object.fromEntries(m.properties.map((p) => [p.name, p.severity]));
+    expect(sev).toEqual({
+      fatal: "bug",
+      overridden: "bug",
+      "list-corruption": "bug",
+      w: "warn",
+      plain: "bug",
+      warned: "warn",
+      deadlock: undefined,
+    });
+    // what the run-time checks (c.m.report / c.m.check) follow
+    expect(m.mem.severityOf("overridden")).toBe("bug");
+    expect(m.mem.severityOf("w")).toBe("warn");
+    expect(m.mem.severityOf("list-corruption")).toBe("bug");
+    expect(m.mem.severityOf("bad-page-state")).toBe("warn"); // the catalogue's
+    expect(m.mem.severityOf("never-declared")).toBe("bug");
+    expect(() =>
+      tiny({ x: int(0, 3) }, (b) => b.property("p", { severity: "fatal" as "bug" })),
+    ).toThrow(/severity "fatal" is not "warn"/);
   });
 
   it("has no data-race without the race check; kernel primitives declare what they raise", () => {
