@@ -5,7 +5,14 @@ import type { Move } from "../rt/machine.ts";
 import type { ParamValues } from "../model/params.ts";
 
 export type Verdict = "holds" | "violated" | "incomplete" | "error";
-export type ViolationKind = "invariant" | "assertion" | "deadlock" | "end-state" | "data-race";
+export type ViolationKind =
+  | "invariant"
+  | "assertion"
+  | "deadlock"
+  | "end-state"
+  | "data-race"
+  /** A fair infinite run (a lasso) or a run to an end state breaks it: termination, eventually, leadsTo. */
+  | "liveness";
 export type StopReason = "states" | "depth" | "time" | "memory" | "interrupted";
 
 export interface ViolationReport {
@@ -14,6 +21,12 @@ export interface ViolationReport {
   readonly message: string;
   readonly schedule: readonly Move[];
   readonly length: number;
+  /**
+   * Liveness (a lasso): the index in `schedule` where the cycle starts; the moves from there to
+   * the end repeat forever (the state after them equals the state at the index). Absent for a
+   * finite counterexample.
+   */
+  readonly cycle?: number;
   /** Where the counterexample was saved, when it was. */
   file?: string;
 }
@@ -42,6 +55,8 @@ export interface CheckResult {
   readonly memoryBytes: number;
   readonly violations: readonly ViolationReport[];
   readonly error?: ModelErrorReport;
+  /** Whether the liveness properties (termination, eventually, leadsTo) were checked. */
+  readonly liveness?: boolean;
 }
 
 export interface Progress {
