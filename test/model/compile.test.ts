@@ -270,6 +270,7 @@ describe("CompiledModel.properties", () => {
       { name: "x-le-3", kind: "assertion" },
       { name: "deadlock", kind: "deadlock" },
       { name: "data-race", kind: "data-race" },
+      { name: "termination", kind: "liveness" },
     ]);
   });
 
@@ -277,7 +278,7 @@ describe("CompiledModel.properties", () => {
     const m = tiny({ a: listHead(), n: listNode() }, (b) => {
       cpu(b, "t", ({ s }) => [list_add(s.n, s.a), list_del(s.n)]);
     });
-    expect(m.properties.map((p) => p.name)).toEqual(["list-corruption", "deadlock"]);
+    expect(m.properties.map((p) => p.name)).toEqual(["list-corruption", "deadlock", "termination"]);
   });
 
   it("property() needs a name", () => {
