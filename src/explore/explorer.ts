@@ -495,7 +495,9 @@ class Explorer {
 
   private result(): CheckResult {
     const model = this.model;
+    const tl = performance.now();
     const lassos = this.liveness();
+    const livenessSeconds = (performance.now() - tl) / 1000;
     const seconds = (performance.now() - this.t0) / 1000;
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
@@ -534,6 +536,7 @@ class Explorer {
       memoryBytes: this.memoryBytes(),
       violations,
       liveness: this.lv !== null,
+      livenessSeconds,
     };
     if (this.modelError) {
       const me = this.modelError;

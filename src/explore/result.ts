@@ -57,6 +57,8 @@ export interface CheckResult {
   readonly error?: ModelErrorReport;
   /** Whether the liveness properties (termination, eventually, leadsTo) were checked. */
   readonly liveness?: boolean;
+  /** Of `seconds`, the time the liveness analysis took after the search. */
+  readonly livenessSeconds?: number;
 }
 
 export interface Progress {
