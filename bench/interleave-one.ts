@@ -1,18 +1,22 @@
 // One interleave run of the twin, in its own process so that its peak RSS is its own:
-//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes]
+//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness]
 // Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes.
+// Safety only (as SPIN's -DSAFETY run) unless --liveness: then the state graph's edges are kept
+// and termination is checked after the search (livenessSeconds of the seconds).
 
 import { compileModel, explore } from "../src/index.ts";
 import twin from "./twins/scan_private.ts";
 
-const [N, P, maxMemory] = process.argv.slice(2).map(Number);
+const args = process.argv.slice(2);
+const liveness = args.includes("--liveness");
+const [N, P, maxMemory] = args.filter((a) => a !== "--liveness").map(Number);
 if (!Number.isInteger(N) || !Number.isInteger(P)) {
   console.error("usage: interleave-one.ts N P [maxMemoryBytes]");
   process.exit(2);
 }
 const model = compileModel(twin, "twin", { folios: N!, putters: P! });
 const cpu0 = process.cpuUsage();
-const r = await explore(model, maxMemory ? { maxMemory } : {});
+const r = await explore(model, { liveness, ...(maxMemory ? { maxMemory } : {}) });
 const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
@@ -24,6 +28,8 @@ console.log(
     // user + system CPU time of the exploration (robust when other processes share the cores)
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     verdict: r.verdict,
+    liveness,
+    livenessSeconds: r.livenessSeconds ?? 0,
     stopReason: r.stopReason ?? null,
     tableBytes: r.memoryBytes,
     // resourceUsage().maxRSS is in KiB

@@ -64,9 +64,10 @@ interface IlRun {
   verdict: string;
   tableBytes: number;
   maxRssBytes: number;
+  livenessSeconds: number;
 }
 
-function runInterleave(s: Size): IlRun {
+function runInterleave(s: Size, liveness = false): IlRun {
   const root = join(BENCH_DIR, "..");
   const r = spawnSync(
     process.execPath,
@@ -75,6 +76,7 @@ function runInterleave(s: Size): IlRun {
       join(BENCH_DIR, "interleave-one.ts"),
       String(s.N),
       String(s.P),
+      ...(liveness ? ["0", "--liveness"] : []),
     ],
     { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
   );
@@ -215,6 +217,9 @@ async function main(): Promise<void> {
     console.log("state counts: equal at every size.");
   }
 
+  livenessCost(sizes[sizes.length - 1]!);
+  if (models) await livenessOnModels();
+
   if (models) {
     console.log(
       "\nbundled models (interleave, each variant, default parameters, at most 5 s each):",
@@ -247,6 +252,147 @@ async function main(): Promise<void> {
     }
     console.log(table(mrows));
   }
+}
+
+/** One row of the liveness table: a run without and one with the liveness check. */
+function livenessRows(
+  what: string,
+  off: { states: number; transitions: number; seconds: number; bytes: number; rss?: number },
+  on: {
+    states: number;
+    transitions: number;
+    seconds: number;
+    bytes: number;
+    rss?: number;
+    analysis: number;
+  },
+): string[][] {
+  const mib = (b: number | undefined): string => (b === undefined ? "-" : fmt(b / MiB, 1));
+  return [
+    [
+      what,
+      "safety only",
+      fmtInt(off.states),
+      fmtInt(off.transitions),
+      fmt(off.seconds, 3),
+      "-",
+      mib(off.bytes),
+      fmt(off.bytes / off.states, 1),
+      mib(off.rss),
+      "",
+      "",
+    ],
+    [
+      "",
+      "+ liveness",
+      fmtInt(on.states),
+      fmtInt(on.transitions),
+      fmt(on.seconds, 3),
+      fmt(on.analysis, 3),
+      mib(on.bytes),
+      fmt(on.bytes / on.states, 1),
+      mib(on.rss),
+      fmt(on.seconds / off.seconds),
+      fmt(on.bytes / off.bytes),
+    ],
+  ];
+}
+
+const LIVENESS_HEADER = [
+  "model",
+  "check",
+  "states",
+  "transitions",
+  "seconds",
+  "of which SCC",
+  "table MiB",
+  "bytes/state",
+  "peak MiB",
+  "time x",
+  "memory x",
+];
+
+/** The cost of the liveness check on the largest twin (each run in its own process). */
+function livenessCost(s: Size): void {
+  console.log(
+    `\nliveness (termination under weak fairness) on the twin N=${s.N} P=${s.P}, each run in its own process (CPU seconds):`,
+  );
+  const off = runInterleave(s);
+  const on = runInterleave(s, true);
+  const row = (
+    r: IlRun,
+  ): {
+    states: number;
+    transitions: number;
+    seconds: number;
+    bytes: number;
+    rss: number;
+    analysis: number;
+  } => ({
+    states: r.states,
+    transitions: r.transitions,
+    // CPU seconds: robust when other processes share the cores
+    seconds: r.cpuSeconds,
+    bytes: r.tableBytes,
+    rss: r.maxRssBytes,
+    analysis: r.livenessSeconds,
+  });
+  console.log(table([LIVENESS_HEADER, ...livenessRows(`twin ${s.N},${s.P}`, row(off), row(on))]));
+  const edgeBytes = on.tableBytes - off.tableBytes;
+  console.log(
+    `kept for liveness: ${fmt(edgeBytes / MiB, 1)} MiB = ${fmt(edgeBytes / on.states, 1)} bytes/state ` +
+      `(${fmt(edgeBytes / on.transitions, 1)} bytes/transition: 4-byte target + 1-byte CPU per edge, ` +
+      `12 bytes/state for the edge range and enabled CPUs, arrays grown by doubling); ` +
+      `verdicts ${off.verdict} / ${on.verdict}.`,
+  );
+  console.log(
+    `Recomputing the edges instead (re-executing every step of every stored state after the search) ` +
+      `would cost about the search again: ${fmt(off.cpuSeconds, 2)} CPU s here, vs ${fmt(on.livenessSeconds, 2)} s ` +
+      `for the SCC analysis over kept edges.`,
+  );
+}
+
+/** The cost of the liveness check on the largest bundled model (in this process). */
+async function livenessOnModels(): Promise<void> {
+  const root = join(BENCH_DIR, "..");
+  const loaded = await loadModels([join(root, "models")]);
+  let best: { def: (typeof loaded)[number]["def"]; v: string; states: number } | undefined;
+  for (const { def } of loaded) {
+    for (const v of Object.keys(def.variants)) {
+      const r = await explore(compileModel(def, v), { maxSeconds: 5, liveness: false });
+      if (!best || r.states > best.states) best = { def, v, states: r.states };
+    }
+  }
+  if (!best) return;
+  // the best of five runs each, in CPU time (a small model: JIT warm-up and timer noise; other
+  // processes on the cores)
+  const run = async (liveness: boolean) => {
+    let b: Awaited<ReturnType<typeof explore>> | undefined;
+    let cpu = Infinity;
+    let analysis = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const c0 = process.cpuUsage();
+      const r = await explore(compileModel(best.def, best.v), { liveness });
+      const c = process.cpuUsage(c0);
+      cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+      analysis = Math.min(analysis, r.livenessSeconds ?? 0);
+      b = r;
+    }
+    return { ...b!, seconds: cpu, livenessSeconds: analysis };
+  };
+  const off = await run(false);
+  const on = await run(true);
+  console.log(
+    `\nliveness on the largest bundled model, ${best.def.name}/${best.v} (best of 5; CPU seconds):`,
+  );
+  const row = (r: typeof on) => ({
+    states: r.states,
+    transitions: r.transitions,
+    seconds: r.seconds,
+    bytes: r.memoryBytes,
+    analysis: r.livenessSeconds ?? 0,
+  });
+  console.log(table([LIVENESS_HEADER, ...livenessRows(best.def.name, row(off), row(on))]));
 }
 
 await main();

@@ -25,6 +25,8 @@ export interface Checked {
   readonly judgement: Judgement | undefined;
   /** Whether the data-race check ran (the model's setting, or the caller's override). */
   readonly races: boolean;
+  /** Whether the liveness check ran (termination, eventually, leadsTo). */
+  readonly liveness: boolean;
 }
 
 export interface Judgement {
@@ -56,6 +58,7 @@ export async function checkVariant(
     result,
     judgement: model.expect ? judge(result, model.expect) : undefined,
     races: opts.races ?? model.races,
+    liveness: result.liveness === true,
   };
 }
 
@@ -88,7 +91,7 @@ export function judge(r: CheckResult, expect: Expect): Judgement {
 /**
  * What a run says of one property: broken (with the trace length), kept over the whole state
  * space, not decided because a bound stopped the run, not checked at all ("off": the data-race
- * check disabled), or unknown because the model failed.
+ * or liveness check disabled), or unknown because the model failed.
  */
 export type PropertyState = "holds" | "violated" | "incomplete" | "off" | "error";
 
@@ -115,13 +118,16 @@ export function propertyStatuses(c: Checked): PropertyStatus[] {
     const v = r.violations.find((x) => x.property === name);
     if (v) return { name, kind, ...s, status: "violated", length: v.length };
     if (kind === "data-race" && !c.races) return { name, kind, ...s, status: "off" };
+    if (kind === "liveness" && !c.liveness) return { name, kind, ...s, status: "off" };
     if (r.verdict === "error") return { name, kind, ...s, status: "error" };
     return { name, kind, ...s, status: r.complete ? "holds" : "incomplete" };
   };
   for (const p of c.model.properties)
-    if (p.kind !== "data-race") out.push(one(p.name, p.kind, p.severity));
+    if (p.kind !== "data-race" && p.kind !== "liveness") out.push(one(p.name, p.kind, p.severity));
   // listed whether or not it ran: "off" says the check was disabled
   out.push(one("data-race", "data-race", "warn"));
+  for (const p of c.model.properties)
+    if (p.kind === "liveness") out.push(one(p.name, p.kind, p.severity));
   for (const v of r.violations)
     if (!out.some((p) => p.name === v.property)) out.push(one(v.property, v.kind, v.severity));
   return out;
@@ -148,10 +154,15 @@ export function stopText(reason: CheckResult["stopReason"]): string {
 /** The kernel-commit style diagram of a violation. */
 export function explain(
   model: CompiledModel,
-  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind">,
+  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle">,
 ): string {
   const rep = replay(model, v.schedule);
-  return diagram(model, rep.steps, { property: v.property, kind: v.kind, message: v.message });
+  return diagram(
+    model,
+    rep.steps,
+    { property: v.property, kind: v.kind, message: v.message },
+    v.cycle !== undefined ? { cycleStart: v.cycle } : {},
+  );
 }
 
 export function saveViolation(root: string, model: CompiledModel, v: ViolationReport): string {
@@ -169,6 +180,7 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
     message: v.message,
     length: v.length,
     schedule: formatSchedule(v.schedule),
+    ...(v.cycle !== undefined ? { cycle: v.cycle } : {}),
     replay: `npx interleave replay ${path}`,
     diagram: text.split("\n"),
   });

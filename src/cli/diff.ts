@@ -40,6 +40,7 @@ export async function runDiff(args: string[]): Promise<number> {
       save: { type: "string", default: "counterexamples" },
       "no-save": { type: "boolean" },
       "all-traces": { type: "boolean" },
+      "no-liveness": { type: "boolean" },
       expect: { type: "boolean" },
     },
   });
@@ -94,6 +95,7 @@ export async function runDiff(args: string[]): Promise<number> {
           maxStates: positiveInt("--max-states", values["max-states"]),
           maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
           saveTo: values["no-save"] ? undefined : values.save,
+          liveness: values["no-liveness"] ? false : undefined,
         }),
       );
     }
@@ -159,7 +161,9 @@ export async function runDiff(args: string[]): Promise<number> {
         `* raised by a step that does not declare it (\`raises\` / m.property()): "holds" means only "not seen"`,
       );
     if (table.cells.some((m) => [...m.values()].some((c) => c.status === "off")))
-      notes.push("off: the data-race check was disabled for that variant (races: false)");
+      notes.push(
+        "off: the data-race check (races: false) or the liveness check (--no-liveness) was disabled",
+      );
     if (table.cells.some((m) => props.some((p) => !m.has(p.name))))
       notes.push("-: the variant does not have that property (not checked)");
     if (notes.length) console.log(`\n${notes.join("\n")}`);

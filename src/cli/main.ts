@@ -44,6 +44,8 @@ usage:
                                 bounds: reaching one ends the run as "incomplete"
       --stop-first              stop at the first violation
       --no-races                skip the data-race check
+      --no-liveness             skip the liveness check (termination under weak fairness,
+                                eventually, leadsTo): no edge of the state graph is kept
       --expect                  exit 0 exactly when every verdict is the one the model declares
       --save DIR                where counterexamples go (default: counterexamples)
       --no-save                 do not save counterexamples
@@ -55,7 +57,8 @@ usage:
                                 property one variant breaks and another keeps, the shortest
                                 counterexample
       --variants a,b            only these variants (default: all)
-      --param k=v --max-states N --max-seconds S --save DIR --no-save --json   as for check
+      --param k=v --max-states N --max-seconds S --save DIR --no-save --no-liveness --json
+                                as for check
       --all-traces              print the counterexample of every breaking variant
       --expect                  exit 0 exactly when every variant's verdict is the declared one
                                 (default: 1 when any variant violates a property, else 3 when a
@@ -185,6 +188,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       "max-memory": { type: "string" },
       "stop-first": { type: "boolean" },
       "no-races": { type: "boolean" },
+      "no-liveness": { type: "boolean" },
       expect: { type: "boolean" },
       save: { type: "string", default: "counterexamples" },
       "no-save": { type: "boolean" },
@@ -272,6 +276,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             ...bounds,
             stopAtFirst: values["stop-first"],
             races: values["no-races"] ? false : undefined,
+            liveness: values["no-liveness"] ? false : undefined,
             saveTo: values["no-save"] ? undefined : values.save,
             file: lm.file,
             signal,
@@ -520,7 +525,13 @@ async function cmdReplay(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError("E_CX_FIELD", `${file}: field "schedule": ${(e as Error).message}`);
   }
-  const rep = replay(model, schedule);
+  // a liveness counterexample: replay checks the cycle closes, is fair, and breaks the property
+  const isLiveness = cx.kind === "liveness" || cx.cycle !== undefined;
+  const rep = replay(
+    model,
+    schedule,
+    isLiveness ? { liveness: { property: cx.property, cycle: cx.cycle } } : {},
+  );
   const hit = rep.outcomes.find((o) => o.property === cx.property);
   if (values.json) {
     console.log(
@@ -541,7 +552,10 @@ async function cmdReplay(args: string[]): Promise<number> {
       `${cx.name} / ${cx.variant} ${JSON.stringify(cx.params)}: ${cx.property}, ${schedule.length} steps\n`,
     );
     console.log(
-      diagram(model, rep.steps, hit ?? rep.outcomes[0], { changes: !values["no-changes"] }),
+      diagram(model, rep.steps, hit ?? rep.outcomes[0], {
+        changes: !values["no-changes"],
+        ...(cx.cycle !== undefined ? { cycleStart: cx.cycle } : {}),
+      }),
     );
   }
   if (hit) {
@@ -633,6 +647,7 @@ async function cmdList(args: string[]): Promise<number> {
               ...(of("data-race").length ? of("data-race") : ["(data-race off)"]),
             ],
           ],
+          ["liveness", of("liveness")],
         ] as const;
         for (const [title, ps] of groups)
           if (ps.length) console.log(`      ${`${title}:`.padEnd(12)}${ps.join(", ")}`);

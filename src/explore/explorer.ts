@@ -23,6 +23,7 @@ import {
 import { Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
 import { HashTable, type VisitedSet } from "./visited.ts";
+import { checkLiveness, LIVENESS_MAX_CPUS, LivenessGraph, type Lasso } from "./liveness.ts";
 import type {
   CheckResult,
   Progress,
@@ -43,6 +44,11 @@ export interface ExploreOptions {
   stopAtFirst?: boolean;
   /** Override the model's data-race check. */
   races?: boolean;
+  /**
+   * Override the model's liveness check (termination under weak fairness, eventually, leadsTo;
+   * default on): the search then keeps every edge of the state graph.
+   */
+  liveness?: boolean;
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
   /** Set `stop` to true (e.g. from a SIGINT handler) to end the run with "incomplete". */
@@ -83,6 +89,8 @@ class Explorer {
   private readonly cur: Int32Array;
   private readonly next: Int32Array;
   private readonly races: boolean;
+  /** The state graph for the liveness check, or null when it is off. */
+  private readonly lv: LivenessGraph | null;
   private readonly found = new Map<string, Found>();
   private transitions = 0;
   private maxDepthSeen = 0;
@@ -113,6 +121,8 @@ class Explorer {
     this.next = new Int32Array(model.layout.words);
     this.races = opts.races ?? model.races;
     const n = model.threads.length;
+    this.lv =
+      (opts.liveness ?? model.liveness) && n <= LIVENESS_MAX_CPUS ? new LivenessGraph() : null;
     this.accBuf = Array.from({ length: n }, () => new Int32Array(64));
     this.accLen = new Int32Array(n);
     this.accRes = new Array<unknown>(n);
@@ -169,13 +179,16 @@ class Explorer {
   }
 
   private memoryBytes(): number {
-    return this.store.bytes + this.visited.bytes + this.frontier.bytes;
+    return (
+      this.store.bytes + this.visited.bytes + this.frontier.bytes + (this.lv ? this.lv.bytes : 0)
+    );
   }
 
   /** What the tables may allocate while `states` more states are added (growth is by doubling). */
   private growthWithin(states: number): number {
     const f = this.frontier.size + states > this.frontier.bytes / 4 ? 2 * this.frontier.bytes : 0;
-    return this.store.growthWithin(states) + this.visited.growthWithin(states) + f;
+    const g = this.lv ? this.lv.growthWithin(this.store.count, states) : 0;
+    return this.store.growthWithin(states) + this.visited.growthWithin(states) + f + g;
   }
 
   /** Expands states until the deadline (checked every few states) or a stop. */
@@ -193,6 +206,7 @@ class Explorer {
     const races = this.races && !this.found.has("data-race");
     const stopAtFirst = this.opts.stopAtFirst === true;
     const hasInvariants = model.invariants.length > 0;
+    const lv = this.lv;
     let k = 0;
     while (frontier.size > 0) {
       if ((++k & 127) === 0) {
@@ -216,11 +230,16 @@ class Explorer {
       }
       let enabled = 0;
       let live = 0;
+      // liveness: the enabled CPUs, where this state's edges start, whether a guard failed
+      let enMask = 0;
+      let guardThrew = false;
+      const e0 = lv !== null ? lv.ne : 0;
       for (let t = 0; t < T; t++) {
         const th = threads[t]!;
         const pc = cur[th.pcOff]!;
         if (pc === th.end) continue;
-        live++;
+        // an endless CPU (a kthread loop) blocked with every other CPU done is an end state
+        if (!th.endless) live++;
         const node = th.nodes[pc]!;
         m.b = cur;
         m.cpu = t;
@@ -229,11 +248,13 @@ class Explorer {
           if (node.guard !== undefined && !node.guard(th.ctx)) continue;
           if (nch < 0) nch = node.choicesFn!(th.ctx);
         } catch (e) {
+          guardThrew = true;
           this.stepThrew(e, idx, encodeMove(t, 0));
           if (this.modelError) return;
           continue;
         }
         enabled++;
+        enMask |= 1 << t;
         for (let c = 0; c < nch; c++) {
           next.set(cur);
           m.b = next;
@@ -265,13 +286,17 @@ class Explorer {
           this.transitions++;
           const h = packer.pack(next);
           const slot = visited.findOrSlot(packer.out, h);
-          if (slot >= 0) continue;
+          if (slot >= 0) {
+            if (lv !== null) lv.edge(slot, t);
+            continue;
+          }
           if (store.count >= this.maxStates) {
             this.stop = "states";
             return;
           }
           const ni = store.add(packer.out, h, idx, encodeMove(t, c), depth + 1);
           visited.insertAt(-1 - slot, ni, h);
+          if (lv !== null) lv.edge(ni, t);
           if (depth + 1 > this.maxDepthSeen) this.maxDepthSeen = depth + 1;
           if (hasInvariants) {
             m.b = next;
@@ -281,6 +306,7 @@ class Explorer {
         }
       }
       m.b = cur;
+      if (lv !== null && !guardThrew) lv.commit(idx, e0, enMask);
       if (enabled === 0) {
         if (live > 0) this.deadlock(idx);
         else this.checkEndStates(idx);
@@ -496,8 +522,30 @@ class Explorer {
     return moves.map(decodeMove);
   }
 
+  /** The liveness properties, over the graph the search recorded (lassos of those broken). */
+  private liveness(): Lasso[] {
+    if (this.lv === null || this.modelError !== undefined) return [];
+    if (this.opts.stopAtFirst === true && this.found.size > 0) return [];
+    try {
+      return checkLiveness({
+        model: this.model,
+        store: this.store,
+        packer: this.packer,
+        graph: this.lv,
+      });
+    } catch (e) {
+      // a liveness predicate that throws is the model's error, as an invariant's is
+      if (!(e instanceof ModelError)) throw e;
+      this.modelError = { error: e, state: 0, lastMove: -1 };
+      return [];
+    }
+  }
+
   private result(): CheckResult {
     const model = this.model;
+    const tl = performance.now();
+    const lassos = this.liveness();
+    const livenessSeconds = (performance.now() - tl) / 1000;
     const seconds = (performance.now() - this.t0) / 1000;
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
@@ -510,6 +558,17 @@ class Explorer {
         length: schedule.length,
       };
     });
+    for (const l of lassos) {
+      const schedule = [...l.stem, ...l.cycle].map(decodeMove);
+      violations.push({
+        property: l.property,
+        kind: "liveness",
+        message: l.message,
+        schedule,
+        length: schedule.length,
+        ...(l.cycle.length > 0 ? { cycle: l.stem.length } : {}),
+      });
+    }
     if (this.opts.signal?.stop && this.stop === undefined && this.frontier.size > 0)
       this.stop = "interrupted";
     const complete = this.stop === undefined && !this.depthCut && this.modelError === undefined;
@@ -525,6 +584,8 @@ class Explorer {
       stopReason: this.stop ?? (this.depthCut ? ("depth" as const) : undefined),
       memoryBytes: this.memoryBytes(),
       violations,
+      liveness: this.lv !== null,
+      livenessSeconds,
     };
     if (this.modelError) {
       const me = this.modelError;

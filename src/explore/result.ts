@@ -8,7 +8,14 @@ import type { Severity } from "../rt/mem.ts";
 export type { Severity } from "../rt/mem.ts";
 
 export type Verdict = "holds" | "violated" | "incomplete" | "error";
-export type ViolationKind = "invariant" | "assertion" | "deadlock" | "end-state" | "data-race";
+export type ViolationKind =
+  | "invariant"
+  | "assertion"
+  | "deadlock"
+  | "end-state"
+  | "data-race"
+  /** A fair infinite run (a lasso) or a run to an end state breaks it: termination, eventually, leadsTo. */
+  | "liveness";
 export type StopReason = "states" | "depth" | "time" | "memory" | "interrupted";
 
 export interface ViolationReport {
@@ -23,6 +30,12 @@ export interface ViolationReport {
   readonly message: string;
   readonly schedule: readonly Move[];
   readonly length: number;
+  /**
+   * Liveness (a lasso): the index in `schedule` where the cycle starts; the moves from there to
+   * the end repeat forever (the state after them equals the state at the index). Absent for a
+   * finite counterexample.
+   */
+  readonly cycle?: number;
   /** Where the counterexample was saved, when it was. */
   file?: string;
 }
@@ -51,6 +64,10 @@ export interface CheckResult {
   readonly memoryBytes: number;
   readonly violations: readonly ViolationReport[];
   readonly error?: ModelErrorReport;
+  /** Whether the liveness properties (termination, eventually, leadsTo) were checked. */
+  readonly liveness?: boolean;
+  /** Of `seconds`, the time the liveness analysis took after the search. */
+  readonly livenessSeconds?: number;
 }
 
 export interface Progress {

@@ -112,6 +112,31 @@ interface ThreadDecl {
   locals: RecordS;
   localsBase: number;
   body: Stmt[];
+  fair: boolean;
+  endless: boolean;
+}
+
+/** How the liveness check treats a CPU (see README "Liveness"). */
+export interface ThreadOptions {
+  /**
+   * Weak fairness for this CPU (default true): a CPU that stays enabled eventually runs. A CPU
+   * declared `fair: false` may stop forever (a task that may never be scheduled again): nothing
+   * waits for it, but if it keeps running it must still finish.
+   */
+  readonly fair?: boolean;
+  /**
+   * The CPU need not finish (a kthread main loop, `for (;;)`): it is still scheduled fairly and
+   * must not starve the others; blocked forever once the others have finished is its end state.
+   */
+  readonly endless?: boolean;
+}
+
+/** A liveness property under weak fairness: `eventually(p)` = leadsTo(initial state, p). */
+export interface LivenessDecl<S extends Schema = Schema> {
+  readonly name: string;
+  /** Where an obligation starts: undefined = the initial state only (eventually). */
+  readonly p: Predicate<S> | undefined;
+  readonly q: Predicate<S>;
 }
 
 /** What a thread body is written with: refs to the state, and statement makers typed for it. */
@@ -130,6 +155,8 @@ export interface ThreadRefs<F extends Fields, LF extends Fields> {
 export interface ModelOptions {
   /** Report data races between enabled steps (default on). */
   races?: boolean;
+  /** Check termination and the eventually/leadsTo properties (default on). */
+  liveness?: boolean;
 }
 
 /** What a build function returns: a ModelBuilder of any shared-state shape. */
@@ -148,7 +175,9 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   readonly inits: ((s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void)[] = [];
   /** Assertion properties the model raises from its own steps (`check()` in step code). */
   readonly assertions: { name: string; doc: string | undefined; severity?: Severity }[] = [];
+  readonly liveness: LivenessDecl<RecordS<F>>[] = [];
   races = true;
+  checkLiveness = true;
 
   constructor(shared: F, opts: ModelOptions = {}) {
     super();
@@ -156,6 +185,7 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     this.layout.alloc(this.shared, "", -1, "");
     this.s = makeRef(this.layout, this.shared, 0, "", "s") as RecordRef<RecordS<F>>;
     if (opts.races !== undefined) this.races = opts.races;
+    if (opts.liveness !== undefined) this.checkLiveness = opts.liveness;
   }
 
   /** Adds a CPU running `name` with these locals; returns its CPU number. */
@@ -163,8 +193,13 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     name: string,
     locals: LF,
     body: (t: ThreadRefs<F, LF>) => Stmt[],
+    opts: ThreadOptions = {},
   ): number {
     const cpu = this.threads.length;
+    for (const k of Object.keys(opts)) {
+      if (k !== "fair" && k !== "endless")
+        throw new SchemaError(`thread ${name}: unknown option "${k}" (options: fair, endless)`);
+    }
     for (const k of Object.keys(locals)) {
       if (k.startsWith("__"))
         throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
@@ -182,7 +217,15 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
       F,
       LF
     >;
-    this.threads.push({ cpu, name, locals: rec, localsBase, body: body(refs) });
+    this.threads.push({
+      cpu,
+      name,
+      locals: rec,
+      localsBase,
+      body: body(refs),
+      fair: opts.fair ?? true,
+      endless: opts.endless ?? false,
+    });
     return cpu;
   }
 
@@ -205,6 +248,39 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   endState(name: string, fn: Predicate<RecordS<F>>): this {
     this.endStates.push({ name, fn });
     return this;
+  }
+
+  /**
+   * A liveness property: on every run under weak fairness (see `thread`'s options), `p`
+   * eventually holds (in the initial state or later). Broken by a fair cycle, or a run to an end
+   * state, on which p never holds.
+   */
+  eventually(name: string, p: Predicate<RecordS<F>>): this {
+    this.addLiveness(name, undefined, p);
+    return this;
+  }
+
+  /**
+   * `p ~> q`: whenever p holds, q holds then or later, on every run under weak fairness ("a
+   * queued partially mapped folio is eventually scanned or freed").
+   */
+  leadsTo(name: string, p: Predicate<RecordS<F>>, q: Predicate<RecordS<F>>): this {
+    this.addLiveness(name, p, q);
+    return this;
+  }
+
+  private addLiveness(
+    name: string,
+    p: Predicate<RecordS<F>> | undefined,
+    q: Predicate<RecordS<F>>,
+  ): void {
+    if (typeof name !== "string" || name.trim() === "")
+      throw new SchemaError("eventually()/leadsTo(): the property needs a non-empty name");
+    if (this.liveness.some((l) => l.name === name) || name === "termination")
+      throw new SchemaError(`liveness property "${name}" is declared twice`);
+    if (typeof q !== "function" || (p !== undefined && typeof p !== "function"))
+      throw new SchemaError(`liveness property "${name}": give predicates (w) => boolean`);
+    this.liveness.push({ name, p, q });
   }
 
   /**
@@ -257,6 +333,10 @@ export interface CompiledThread {
   readonly end: number;
   readonly pcOff: number;
   readonly ctx: Ctx;
+  /** Weak fairness applies to this CPU (ThreadOptions.fair). */
+  readonly fair: boolean;
+  /** The CPU need not finish (ThreadOptions.endless). */
+  readonly endless: boolean;
 }
 
 export interface CompiledModel {
@@ -272,6 +352,10 @@ export interface CompiledModel {
   readonly invariants: readonly { name: string; fn: Predicate<Schema>; severity: Severity }[];
   readonly endStates: readonly { name: string; fn: Predicate<Schema> }[];
   readonly races: boolean;
+  /** The model's own setting for the liveness check (ModelOptions.liveness). */
+  readonly liveness: boolean;
+  /** eventually / leadsTo properties (termination is built in). */
+  readonly livenessProps: readonly LivenessDecl[];
   /**
    * Every property the model can report, each once: invariants, end-state properties, the
    * assertions its steps declare (`raises`, `assert_`, `property()`), deadlock, and data-race
@@ -441,6 +525,8 @@ function compileResolved(
       end: programs[i]!.length,
       pcOff: lay.pcOff[t.cpu]!,
       ctx: { s: sView, l, cpu: t.cpu, m: mem },
+      fair: t.fair,
+      endless: t.endless,
     };
   });
   const cpus: CpuView[] = threads.map((t) => ({
@@ -480,6 +566,8 @@ function compileResolved(
   declare("deadlock", "deadlock");
   // KCSAN reports a race and the kernel goes on
   if (b.races) declare("data-race", "data-race", "warn");
+  declare("termination", "liveness");
+  for (const l of b.liveness) declare(l.name, "liveness");
   for (const p of properties) if (p.severity) mem.severities.set(p.name, p.severity);
   return {
     name: def.name,
@@ -498,6 +586,8 @@ function compileResolved(
     }[],
     endStates: b.endStates as unknown as { name: string; fn: Predicate<Schema> }[],
     races: b.races,
+    liveness: b.checkLiveness,
+    livenessProps: b.liveness as unknown as LivenessDecl[],
     properties,
     world,
     file: undefined,

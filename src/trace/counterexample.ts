@@ -22,6 +22,11 @@ export interface CounterexampleFile {
   readonly length: number;
   /** Moves "cpu" or "cpu:choice", space separated (see trace/schedule.ts). */
   readonly schedule: string;
+  /**
+   * Liveness lassos: the index of the move where the cycle starts; the moves from there to the
+   * end repeat forever (replay checks that they lead back to the state at the index).
+   */
+  readonly cycle?: number;
   /** How to replay it. */
   readonly replay: string;
   readonly diagram: readonly string[];
@@ -85,6 +90,16 @@ export function readCounterexample(path: string): CounterexampleFile {
   need("property", "string");
   need("schedule", "string");
   need("params", "object");
+  if (
+    o.cycle !== undefined &&
+    (typeof o.cycle !== "number" || !Number.isInteger(o.cycle) || o.cycle < 0)
+  ) {
+    throw new UsageError(
+      "E_CX_FIELD",
+      `${path}: field "cycle" should be the index of the move where the cycle starts (an integer >= 0)`,
+      "fix or regenerate the file",
+    );
+  }
   for (const [k, v] of Object.entries(o.params as Record<string, unknown>)) {
     if (typeof v !== "number" && typeof v !== "string") {
       throw new UsageError(

@@ -16,7 +16,15 @@ export interface DiagramOptions {
   changes?: boolean;
   /** Widest a column may be before its text runs on to the right (default 44). */
   maxColumn?: number;
+  /**
+   * A liveness lasso: the index of the step where the cycle starts. A mark line goes before it
+   * ("from here the schedule repeats forever") and another after the last step.
+   */
+  cycleStart?: number;
 }
+
+/** The mark a lasso's cycle starts with in the diagram. */
+export const CYCLE_MARK = "from here the schedule repeats forever";
 
 export function diagram(
   model: CompiledModel,
@@ -58,7 +66,18 @@ export function diagram(
       .join("")
       .trimEnd(),
   );
-  for (const c of cells) for (const l of c.lines) out.push(row(c.col, l).trimEnd());
+  const full = Math.max(x, 40);
+  const rule = (text: string): string => {
+    const t = `---- ${text} `;
+    return t + "-".repeat(Math.max(4, full - t.length));
+  };
+  const cyc = opts.cycleStart;
+  const lasso = cyc !== undefined && cyc >= 0 && cyc < cells.length;
+  cells.forEach((c, i) => {
+    if (lasso && i === cyc) out.push(rule(`${CYCLE_MARK} (steps ${i + 1}..${cells.length})`));
+    for (const l of c.lines) out.push(row(c.col, l).trimEnd());
+  });
+  if (lasso) out.push(rule(`back to the mark: the same state as there, and so on forever`));
   if (outcome) {
     // messages often start with the property's name already ("deadlock: no CPU can ...")
     const msg = outcome.message.startsWith(`${outcome.property}: `)

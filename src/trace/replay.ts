@@ -69,7 +69,28 @@ function diff(model: CompiledModel, pre: Int32Array, post: Int32Array, cpu: numb
   return out;
 }
 
-export function replay(model: CompiledModel, schedule: readonly Move[]): Replayed {
+export interface ReplayOptions {
+  /**
+   * A liveness counterexample: the property it breaks (termination, or an eventually/leadsTo
+   * of the model) and, for a lasso, the index of the move where the cycle starts. The replay then
+   * checks it (see livenessOutcome) and lists it among the outcomes when it shows.
+   */
+  readonly liveness?: { readonly property: string; readonly cycle: number | undefined };
+}
+
+export function replay(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  opts: ReplayOptions = {},
+): Replayed {
+  const r = replaySteps(model, schedule);
+  const lv = opts.liveness;
+  if (lv === undefined || r.infeasible !== undefined) return r;
+  const o = livenessOutcome(model, schedule, lv.cycle, lv.property);
+  return typeof o === "string" ? { ...r, infeasible: o } : { ...r, outcomes: [...r.outcomes, o] };
+}
+
+function replaySteps(model: CompiledModel, schedule: readonly Move[]): Replayed {
   const b = model.init.slice();
   const steps: TraceStep[] = [];
   const outcomes: Outcome[] = [];
@@ -212,7 +233,8 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true)
   let live = 0;
   for (let t = 0; t < T; t++) {
     if (!nextNode(model.threads[t]!, b)) continue;
-    live++;
+    // an endless CPU (a kthread loop) blocked once every other CPU is done: an end state
+    if (!model.threads[t]!.endless) live++;
     try {
       if (isEnabled(model, t, b)) enabled.push(t);
     } catch {
@@ -337,4 +359,117 @@ export function findRace(
     }
   }
   return undefined;
+}
+
+/** Whether p holds in state b (a predicate that throws a Violation counts as false). */
+function holdsIn(
+  model: CompiledModel,
+  p: (w: CompiledModel["world"]) => boolean | string,
+  b: Int32Array,
+): boolean {
+  const m = model.mem;
+  const saved = m.b;
+  m.b = b;
+  try {
+    return p(model.world) === true;
+  } catch (e) {
+    if (e instanceof Violation) return false;
+    throw e;
+  } finally {
+    m.b = saved;
+  }
+}
+
+/**
+ * Checks a liveness counterexample on the model: the states along the schedule, then, for a
+ * lasso, that the cycle closes (the state after its last move equals the state where it starts),
+ * that it is weakly fair (every fair CPU moves on it or is disabled in one of its states), and
+ * that the property fails on it (termination: a CPU that must finish does not; eventually /
+ * leadsTo: q never holds from the obligation on). Without a cycle, the schedule must end in a
+ * state where no CPU can move. Returns the violation, or why the schedule does not show it.
+ */
+export function livenessOutcome(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  cycle: number | undefined,
+  property: string,
+): Outcome | string {
+  const T = model.threads.length;
+  const states: Int32Array[] = [model.init.slice()];
+  const b = model.init.slice();
+  for (const { cpu, choice } of schedule) {
+    try {
+      execute(model, cpu, choice, b);
+    } catch (e) {
+      return `a step fails on the way (${errorOutcome(e).message})`;
+    }
+    states.push(b.slice());
+  }
+  const decl = model.livenessProps.find((l) => l.name === property);
+  if (property !== "termination" && decl === undefined)
+    return `${property} is not a liveness property of this model`;
+  const last = states[states.length - 1]!;
+  const enabledIn = (s: Int32Array): number => {
+    let en = 0;
+    for (let t = 0; t < T; t++) if (isEnabled(model, t, s)) en |= 1 << t;
+    return en;
+  };
+  let loop: Int32Array[];
+  if (cycle === undefined) {
+    if (property === "termination") return "a termination counterexample needs a cycle";
+    if (enabledIn(last) !== 0) return "the schedule ends in a state where a CPU can still move";
+    loop = [last];
+  } else {
+    if (cycle >= schedule.length) return `the cycle (from move ${cycle + 1}) has no move`;
+    const at = states[cycle]!;
+    if (at.some((v, i) => v !== last[i]))
+      return `the cycle does not close: the state after move ${schedule.length} differs from the state after move ${cycle}`;
+    loop = states.slice(cycle, -1);
+    // weak fairness on the cycle
+    let moved = 0;
+    for (let i = cycle; i < schedule.length; i++) moved |= 1 << schedule[i]!.cpu;
+    let disabled = 0;
+    for (const s of loop) disabled |= ~enabledIn(s);
+    for (let t = 0; t < T; t++) {
+      const th = model.threads[t]!;
+      if (th.fair && !(moved & (1 << t)) && !(disabled & (1 << t)))
+        return `the cycle is not fair: CPU${t} (${th.name}) stays enabled on it and never runs`;
+    }
+    if (property === "termination") {
+      const stuck = model.threads.filter(
+        (th) =>
+          !th.endless && at[th.pcOff] !== th.end && (th.fair || (moved & (1 << th.cpu)) !== 0),
+      );
+      if (stuck.length === 0) return "every CPU that must finish has finished on the cycle";
+      return {
+        property,
+        kind: "liveness",
+        message:
+          `termination: ${stuck.map((th) => `CPU${th.cpu} (${th.name})`).join(", ")} never finish${stuck.length === 1 ? "es" : ""}: ` +
+          `the cycle of moves ${cycle + 1}..${schedule.length} closes and is weakly fair`,
+      };
+    }
+  }
+  // eventually / leadsTo: from the obligation on, q never holds, through the cycle
+  const q = decl!.q;
+  for (const s of loop) if (holdsIn(model, q, s)) return "q holds on the cycle";
+  let lastQ = -1;
+  for (let i = 0; i < states.length; i++) if (holdsIn(model, q, states[i]!)) lastQ = i;
+  let from = 0;
+  if (decl!.p === undefined) {
+    if (lastQ >= 0) return `q holds after move ${lastQ}`;
+  } else {
+    from = -1;
+    for (let i = lastQ + 1; i < states.length && from < 0; i++)
+      if (holdsIn(model, decl!.p, states[i]!)) from = i;
+    if (from < 0) return "p never holds after the last state where q holds";
+  }
+  return {
+    property,
+    kind: "liveness",
+    message:
+      cycle !== undefined
+        ? `${property}: q never holds after move ${from}: the cycle of moves ${cycle + 1}..${schedule.length} closes and is weakly fair`
+        : `${property}: q never holds after move ${from}, and no CPU can move after move ${schedule.length}`,
+  };
 }

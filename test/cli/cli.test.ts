@@ -392,14 +392,20 @@ describe("list and diff", () => {
       file: string;
       variants: { name: string; expect: unknown; properties: string[] }[];
     }[];
-    expect(out.map((m) => m.name)).toEqual(["flag-lock", "peterson", "philosophers"]);
+    expect(out.map((m) => m.name)).toEqual([
+      "flag-lock",
+      "mutex-starvation",
+      "peterson",
+      "philosophers",
+      "polite-livelock",
+    ]);
     const fl = out[0]!;
     expect(fl.file).toBe("models/classic/flag-lock.ts");
     expect(fl.variants.map((v) => [v.name, v.expect])).toEqual([
       ["test-then-set", { violated: ["mutual-exclusion"] }],
       ["test-and-set", "holds"],
     ]);
-    expect(fl.variants[0]!.properties).toEqual(["mutual-exclusion", "deadlock"]);
+    expect(fl.variants[0]!.properties).toEqual(["mutual-exclusion", "deadlock", "termination"]);
     const text = await cli("list", "models/classic");
     expect(text.stdout).toContain("- test-then-set: expected violates mutual-exclusion");
     expect(text.stdout).toContain("params: n=3 [2..6]");
@@ -424,10 +430,11 @@ describe("list and diff", () => {
       contrasts: string[];
     };
     // peterson runs without the data-race check: its cell says so
-    expect(out.properties).toEqual(["mutual-exclusion", "deadlock", "data-race"]);
+    expect(out.properties).toEqual(["mutual-exclusion", "deadlock", "data-race", "termination"]);
+    const cells = { "mutual-exclusion": "holds", "data-race": "off", termination: "holds" };
     expect(out.variants.map((v) => [v.variant, v.cells])).toEqual([
-      ["peterson", { "mutual-exclusion": "holds", deadlock: "holds", "data-race": "off" }],
-      ["no-turn", { "mutual-exclusion": "holds", deadlock: "violated (2)", "data-race": "off" }],
+      ["peterson", { ...cells, deadlock: "holds" }],
+      ["no-turn", { ...cells, deadlock: "violated (2)" }],
     ]);
     expect(out.contrasts).toEqual(["deadlock"]);
     const text = await cli("diff", "models/classic/peterson.ts", "--no-save");

@@ -91,6 +91,7 @@ describe("interleave diff", () => {
       "bad-unlock",
       "deadlock",
       "data-race",
+      "termination",
       "surprise",
     ]);
     expect(out.severities).toEqual({
@@ -141,6 +142,7 @@ describe("interleave diff", () => {
       ["bad-unlock", "holds"],
       ["deadlock", "holds"],
       ["data-race", "off"],
+      ["termination", "holds"],
     ]);
     // --no-races turns the check off for the run, whatever the model says
     const nr = await cli("check", FIX, "--no-save", "--json", "--variant", "short", "--no-races");
@@ -148,10 +150,26 @@ describe("interleave diff", () => {
       JSON.parse(nr.stdout) as { results: { properties: { name: string; status: string }[] }[] }
     ).results;
     expect(short!.properties.find((p) => p.name === "data-race")!.status).toBe("off");
+    // --no-liveness likewise for termination
+    const nl = await cli(
+      "check",
+      FIX,
+      "--no-save",
+      "--json",
+      "--variant",
+      "short",
+      "--no-liveness",
+    );
+    const [shortNl] = (
+      JSON.parse(nl.stdout) as { results: { properties: { name: string; status: string }[] }[] }
+    ).results;
+    expect(shortNl!.properties.find((p) => p.name === "termination")!.status).toBe("off");
+    expect(short!.properties.find((p) => p.name === "termination")!.status).not.toBe("off");
     const l = await cli("list", FIX);
     expect(l.stdout).toContain("assertions: y-ok (bug), bad-unlock (warn)");
     expect(l.stdout).toContain("invariants: x-small (warn)");
     expect(l.stdout).toContain("explorer:   deadlock, (data-race off)");
+    expect(l.stdout).toContain("liveness:   termination");
     expect(l.stdout).not.toContain("assertions of the primitives");
   });
 });

@@ -272,6 +272,7 @@ describe("CompiledModel.properties", () => {
       { name: "x-le-3", kind: "assertion", severity: "bug" },
       { name: "deadlock", kind: "deadlock" },
       { name: "data-race", kind: "data-race", severity: "warn" },
+      { name: "termination", kind: "liveness" },
     ]);
   });
 
@@ -316,7 +317,7 @@ describe("CompiledModel.properties", () => {
     const m = tiny({ a: listHead(), n: listNode() }, (b) => {
       cpu(b, "t", ({ s }) => [list_add(s.n, s.a), list_del(s.n)]);
     });
-    expect(m.properties.map((p) => p.name)).toEqual(["list-corruption", "deadlock"]);
+    expect(m.properties.map((p) => p.name)).toEqual(["list-corruption", "deadlock", "termination"]);
   });
 
   it("property() needs a name", () => {
