@@ -44,6 +44,7 @@ describe("interleave diff", () => {
       "bad-unlock": "warn",
       deadlock: "-",
       "data-race": "warn",
+      termination: "-",
       "surprise *": "bug",
     });
     // two properties differ: two diagrams, the shortest of x-small's three
@@ -100,6 +101,7 @@ describe("interleave diff", () => {
       "bad-unlock": "warn",
       deadlock: null,
       "data-race": "warn",
+      termination: null,
       surprise: "bug",
     });
     const fixed = out.variants.find((v) => v.variant === "fixed")!;

@@ -549,7 +549,25 @@ describe("incomplete runs", () => {
   });
 
   it("states not expanded (an invariant broke there) make no false lasso", async () => {
-    // every state of the would-be livelock breaks the invariant: the search does not go on
+    // every state of the would-be livelock breaks a BUG-style invariant: the search does not go on
+    const model = tiny({ x: bool() }, (m) => {
+      m.thread("t", {}, ({ step, if_, when }) => [
+        step("x = true", ({ s }) => {
+          s.x = true;
+        }),
+        label("spin"),
+        if_(
+          when("x", ({ s }) => s.x),
+          [goto_("spin")],
+        ),
+      ]);
+      m.invariant("x stays false", ({ s }) => !s.x, { severity: "bug" });
+    });
+    const r = await explore(model);
+    expect(r.violations.map((v) => v.property)).toEqual(["x stays false"]);
+  });
+
+  it("past a WARN-style invariant the search goes on, and the spin behind it is found", async () => {
     const model = tiny({ x: bool() }, (m) => {
       m.thread("t", {}, ({ step, if_, when }) => [
         step("x = true", ({ s }) => {
@@ -564,7 +582,7 @@ describe("incomplete runs", () => {
       m.invariant("x stays false", ({ s }) => !s.x);
     });
     const r = await explore(model);
-    expect(r.violations.map((v) => v.property)).toEqual(["x stays false"]);
+    expect(r.violations.map((v) => v.property).sort()).toEqual(["termination", "x stays false"]);
   });
 
   it("a depth bound makes no false lasso and no holds", async () => {
