@@ -1,6 +1,7 @@
 // Checking a model variant end to end: compile, explore, judge against the declared verdict,
 // render and save each counterexample. The CLI, the tests and the benchmarks all go through here.
 
+import { match } from "ts-pattern";
 import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
 import type { ParamValues } from "./model/params.ts";
 import { explore, type ExploreOptions } from "./explore/explorer.ts";
@@ -133,22 +134,16 @@ export function propertyStatuses(c: Checked): PropertyStatus[] {
   return out;
 }
 
-/** Why a run stopped early, in words. */
+/** Why a run stopped early, in words (every stop reason has its words: a new one is a type error). */
 export function stopText(reason: CheckResult["stopReason"]): string {
-  switch (reason) {
-    case "interrupted":
-      return "interrupted";
-    case "states":
-      return "reached the max-states bound";
-    case "depth":
-      return "reached the max-depth bound";
-    case "time":
-      return "reached the max-seconds bound";
-    case "memory":
-      return "reached the memory budget";
-    default:
-      return "stopped";
-  }
+  return match(reason)
+    .with("interrupted", () => "interrupted")
+    .with("states", () => "reached the max-states bound")
+    .with("depth", () => "reached the max-depth bound")
+    .with("time", () => "reached the max-seconds bound")
+    .with("memory", () => "reached the memory budget")
+    .with(undefined, () => "stopped")
+    .exhaustive();
 }
 
 /** The kernel-commit style diagram of a violation. */

@@ -22,7 +22,8 @@ import { readCounterexample } from "../trace/counterexample.ts";
 import { parseSchedule } from "../trace/schedule.ts";
 import { replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
-import type { Progress } from "../explore/result.ts";
+import type { CheckResult, Progress, ViolationKind } from "../explore/result.ts";
+import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 
@@ -466,7 +467,7 @@ export function table(cs: readonly Checked[]): string {
     rows.push([
       r.model,
       r.variant,
-      r.verdict + (r.verdict === "violated" && !r.complete ? " (partial)" : ""),
+      verdictText(r),
       c.judgement ? (c.judgement.ok ? "ok" : "NOT AS DECLARED") : "-",
       String(r.states),
       String(r.transitions),
@@ -476,6 +477,27 @@ export function table(cs: readonly Checked[]): string {
     ]);
   }
   return columns(rows);
+}
+
+/** A verdict for the table: a violation found by a run that a bound stopped is "partial". */
+export function verdictText(r: Pick<CheckResult, "verdict" | "complete">): string {
+  return match(r.verdict)
+    .with("violated", () => (r.complete ? "violated" : "violated (partial)"))
+    .with("holds", "incomplete", "error", (v) => v)
+    .exhaustive();
+}
+
+const LIST_GROUPS = ["invariants", "end state", "assertions", "explorer", "liveness"] as const;
+
+/** The `list` group of a property kind (exhaustive: a new kind must be given its group). */
+export function listGroup(kind: ViolationKind): (typeof LIST_GROUPS)[number] {
+  return match(kind)
+    .with("invariant", () => "invariants" as const)
+    .with("end-state", () => "end state" as const)
+    .with("assertion", () => "assertions" as const)
+    .with("deadlock", "data-race", () => "explorer" as const)
+    .with("liveness", () => "liveness" as const)
+    .exhaustive();
 }
 
 function findRoot(from: string): string | undefined {
@@ -631,24 +653,17 @@ async function cmdList(args: string[]): Promise<number> {
       console.log(`  - ${v.name}: expected ${exp}${v.doc ? ` — ${v.doc}` : ""}`);
       if (v.error) console.log(`      does not build: error ${v.error.code}: ${v.error.message}`);
       else {
-        // each property with its severity: (warn) the search goes on past it, (bug) the path ends
-        const of = (k: string): string[] =>
-          v.properties
-            .filter((p) => v.kinds[p] === k)
-            .map((p) => (v.severities[p] ? `${p} (${v.severities[p]})` : p));
-        const groups = [
-          ["invariants", of("invariant")],
-          ["end state", of("end-state")],
-          ["assertions", of("assertion")],
-          [
-            "explorer",
-            [
-              ...of("deadlock"),
-              ...(of("data-race").length ? of("data-race") : ["(data-race off)"]),
-            ],
-          ],
-          ["liveness", of("liveness")],
-        ] as const;
+        // each property with its severity (warn: the search goes on past it; bug: the path
+        // ends), under the group of its kind
+        const groups = new Map<ReturnType<typeof listGroup>, string[]>(
+          LIST_GROUPS.map((g) => [g, []]),
+        );
+        for (const p of v.properties)
+          groups
+            .get(listGroup(v.kinds[p] as ViolationKind))!
+            .push(v.severities[p] ? `${p} (${v.severities[p]})` : p);
+        if (!v.properties.some((p) => v.kinds[p] === "data-race"))
+          groups.get("explorer")!.push("(data-race off)");
         for (const [title, ps] of groups)
           if (ps.length) console.log(`      ${`${title}:`.padEnd(12)}${ps.join(", ")}`);
       }

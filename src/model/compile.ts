@@ -2,6 +2,7 @@
 // its successors. Control statements (break, continue, return, goto, sequencing) are resolved
 // here and cost no step.
 
+import { match } from "ts-pattern";
 import type { GuardFn, Label, Raise, RunFn, Stmt, StepStmt, Ctx } from "./dsl.ts";
 import type { Severity } from "../rt/mem.ts";
 
@@ -102,25 +103,26 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
   const one = (st: Stmt, k: number, env: Env): number => {
     if (Array.isArray(st)) return seq(st, k, env);
     const s = st as Exclude<Stmt, readonly Stmt[]>;
-    switch (s.kind) {
-      case "step": {
+    // every statement kind is handled: a new kind is a type error here until it is
+    return match(s)
+      .with({ kind: "step" }, (s) => {
         const n = alloc(s, ACTION, env.funcs);
         n.next = k;
         return n.pc;
-      }
-      case "if": {
+      })
+      .with({ kind: "if" }, (s) => {
         const n = alloc(s.cond, BRANCH, env.funcs);
         n.next = seq(s.then, k, env);
         n.alt = seq(s.else, k, env);
         return n.pc;
-      }
-      case "while": {
+      })
+      .with({ kind: "while" }, (s) => {
         const n = alloc(s.cond, BRANCH, env.funcs);
         n.next = seq(s.body, n.pc, { ...env, brk: k, cont: n.pc });
         n.alt = k;
         return n.pc;
-      }
-      case "loop": {
+      })
+      .with({ kind: "loop" }, (s) => {
         const init = alloc(s.init, BRANCH, env.funcs);
         const adv = alloc(s.advance, BRANCH, env.funcs);
         const body = seq(s.body, adv.pc, { ...env, brk: k, cont: adv.pc });
@@ -129,33 +131,36 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
         adv.next = body;
         adv.alt = k;
         return init.pc;
-      }
-      case "either": {
+      })
+      .with({ kind: "either" }, (s) => {
         const n = alloc(s.step, EITHER, env.funcs);
         n.targets = s.alts.map((a) => seq(a, k, env));
         return n.pc;
-      }
-      case "break":
+      })
+      .with({ kind: "break" }, (s) => {
         if (env.brk === undefined) throw new CompileError(`${s.site}: break_() outside a loop`);
         return env.brk;
-      case "continue":
+      })
+      .with({ kind: "continue" }, (s) => {
         if (env.cont === undefined) throw new CompileError(`${s.site}: continue_() outside a loop`);
         return env.cont;
-      case "return":
-        return env.ret;
-      case "func":
-        return seq(s.body, k, {
+      })
+      .with({ kind: "return" }, () => env.ret)
+      .with({ kind: "func" }, (s) =>
+        seq(s.body, k, {
           brk: undefined,
           cont: undefined,
           ret: k,
           funcs: [...env.funcs, s.name],
-        });
-      case "label":
+        }),
+      )
+      .with({ kind: "label" }, (s) => {
         if (labels.has(s.name))
           throw new CompileError(`${threadName}: label "${s.name}" is defined twice`);
         labels.set(s.name, k);
         return k;
-      case "goto":
+      })
+      .with({ kind: "goto" }, (s) => {
         gotos.push({
           node: undefined as unknown as Node,
           field: "next",
@@ -163,7 +168,8 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
           stmt: s, // its site is written out only for an error
         });
         return gotoTarget(s.name);
-    }
+      })
+      .exhaustive();
   };
 
   const entry = seq(body, END, { brk: undefined, cont: undefined, ret: END, funcs: [threadName] });

@@ -2,6 +2,7 @@
 // bookkeeping the checker needs around an access (range checks, access recording for the
 // data-race check). One Mem per compiled model; the explorer points `b` at the state it works on.
 
+import { match } from "ts-pattern";
 import type { Layout } from "../model/layout.ts";
 
 /**
@@ -155,9 +156,14 @@ export class Mem {
    * operation), a `bug` one throws (the path ends, as after BUG_ON).
    */
   report(property: string, message: string): void {
-    if (this.severityOf(property) === "warn")
-      this.pending.push(new Violation(property, message, "warn"));
-    else throw new Violation(property, message, "bug");
+    match(this.severityOf(property))
+      .with("warn", () => {
+        this.pending.push(new Violation(property, message, "warn"));
+      })
+      .with("bug", () => {
+        throw new Violation(property, message, "bug");
+      })
+      .exhaustive();
   }
 
   /**
