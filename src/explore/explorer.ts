@@ -23,7 +23,13 @@ import {
 import { Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
 import { HashTable, type VisitedSet } from "./visited.ts";
-import { checkLiveness, LIVENESS_MAX_CPUS, LivenessGraph, type Lasso } from "./liveness.ts";
+import {
+  ANALYSIS_BYTES_PER_STATE,
+  checkLiveness,
+  LIVENESS_MAX_CPUS,
+  LivenessGraph,
+  type Lasso,
+} from "./liveness.ts";
 import type {
   CheckResult,
   Progress,
@@ -526,6 +532,12 @@ class Explorer {
   private liveness(): Lasso[] {
     if (this.lv === null || this.modelError !== undefined) return [];
     if (this.opts.stopAtFirst === true && this.found.size > 0) return [];
+    // the analysis's own arrays must fit in the budget too; if not, nothing is claimed
+    const need = this.memoryBytes() + ANALYSIS_BYTES_PER_STATE * this.store.count;
+    if (need > this.maxMemory) {
+      this.stop ??= "memory";
+      return [];
+    }
     try {
       return checkLiveness({
         model: this.model,

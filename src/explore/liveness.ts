@@ -27,6 +27,12 @@ import { ModelError, Violation } from "../rt/mem.ts";
 /** Most CPUs the liveness check handles: the enabled set is one 32-bit word per state. */
 export const LIVENESS_MAX_CPUS = 32;
 
+/**
+ * Bytes per state the analysis allocates after the search (Tarjan's numbers and low links,
+ * marks, breadth-first parents, stamps and queue), besides its stacks.
+ */
+export const ANALYSIS_BYTES_PER_STATE = 4 + 4 + 1 + 1 + 4 + 4 + 4 + 4;
+
 /** The state graph, as the explorer records it. */
 export class LivenessGraph {
   /** Per state: first edge + 1, or 0 when the state was not (completely) expanded. */
