@@ -556,8 +556,11 @@ class Explorer {
   private result(): CheckResult {
     const model = this.model;
     const tl = performance.now();
+    const cl = process.cpuUsage();
     const lassos = this.liveness();
     const livenessSeconds = (performance.now() - tl) / 1000;
+    const cpu = process.cpuUsage(cl);
+    const livenessCpuSeconds = (cpu.user + cpu.system) / 1e6;
     const seconds = (performance.now() - this.t0) / 1000;
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
@@ -598,6 +601,7 @@ class Explorer {
       violations,
       liveness: this.lv !== null,
       livenessSeconds,
+      livenessCpuSeconds,
     };
     if (this.modelError) {
       const me = this.modelError;

@@ -330,6 +330,7 @@ class Analysis {
     | { stem: number[]; cycle: number[]; entry: number; moved: number; sourceAt: number }
     | undefined {
     this.tarjan(judge, ends);
+    if (!sources.some((s) => this.mark[s] !== 0)) return undefined;
     // the nearest source (from the initial state, over every recorded edge) that reaches a target
     const isSource = new Uint8Array(this.n);
     for (const s of sources) if (this.mark[s]) isSource[s] = 1;
