@@ -2,7 +2,7 @@
 //   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness]
 // Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes.
 // Safety only (as SPIN's -DSAFETY run) unless --liveness: then the state graph's edges are kept
-// and termination is checked after the search (livenessSeconds of the seconds).
+// and termination is checked after the search (livenessSeconds: its CPU time).
 
 import { compileModel, explore } from "../src/index.ts";
 import twin from "./twins/scan_private.ts";
@@ -29,7 +29,7 @@ console.log(
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     verdict: r.verdict,
     liveness,
-    livenessSeconds: r.livenessSeconds ?? 0,
+    livenessSeconds: r.livenessCpuSeconds ?? 0,
     stopReason: r.stopReason ?? null,
     tableBytes: r.memoryBytes,
     // resourceUsage().maxRSS is in KiB

@@ -1,7 +1,9 @@
 // The README's worked example is real: its code is the fixture file, its output what the checker
 // prints for it. The quick start is the two commands the issue asks for.
 import { describe, it, expect } from "vitest";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cli } from "./helpers.ts";
 
 const readme = readFileSync("README.md", "utf8");
@@ -39,6 +41,25 @@ describe("README", () => {
     expect(r.stdout).toContain(diagram);
     expect(r.stdout).toMatch(/put-race\s+open-coded\s+violated\s+ok\s+32\s+44\s/);
     expect(r.stdout).toMatch(/put-race\s+atomic\s+holds\s+ok\s+6\s+6\s/);
+  });
+
+  it("the liveness lasso is what replay --no-changes prints for the polite livelock", async () => {
+    const pasted = blockAfter("## Liveness").trimEnd();
+    const dir = mkdtempSync(join(tmpdir(), "interleave-readme-"));
+    try {
+      const c = await cli("check", "models/classic/polite-livelock.ts", "--save", dir);
+      expect(c.code).toBe(1);
+      const r = await cli(
+        "replay",
+        join(dir, "polite-livelock", "both-back-off", "termination.json"),
+        "--no-changes",
+      );
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(pasted);
+      expect(r.stdout).toContain("reproduced: termination");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("documents every command, the exit codes and a fuzz section", () => {

@@ -429,6 +429,8 @@ export function resultJson(c: Checked): Record<string, unknown> {
       length: v.length,
       file: v.file ?? null,
       message: v.message,
+      // liveness lassos: the index of the move where the cycle starts (null: no cycle)
+      cycle: v.cycle ?? null,
     })),
     // every property of the variant: holds, violated (with length), incomplete, off, error
     properties: propertyStatuses(c).map((p) => ({

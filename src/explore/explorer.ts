@@ -23,7 +23,13 @@ import {
 import { Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
 import { HashTable, type VisitedSet } from "./visited.ts";
-import { checkLiveness, LIVENESS_MAX_CPUS, LivenessGraph, type Lasso } from "./liveness.ts";
+import {
+  ANALYSIS_BYTES_PER_STATE,
+  checkLiveness,
+  LIVENESS_MAX_CPUS,
+  LivenessGraph,
+  type Lasso,
+} from "./liveness.ts";
 import type {
   CheckResult,
   Progress,
@@ -526,6 +532,12 @@ class Explorer {
   private liveness(): Lasso[] {
     if (this.lv === null || this.modelError !== undefined) return [];
     if (this.opts.stopAtFirst === true && this.found.size > 0) return [];
+    // the analysis's own arrays must fit in the budget too; if not, nothing is claimed
+    const need = this.memoryBytes() + ANALYSIS_BYTES_PER_STATE * this.store.count;
+    if (need > this.maxMemory) {
+      this.stop ??= "memory";
+      return [];
+    }
     try {
       return checkLiveness({
         model: this.model,
@@ -544,8 +556,11 @@ class Explorer {
   private result(): CheckResult {
     const model = this.model;
     const tl = performance.now();
+    const cl = process.cpuUsage();
     const lassos = this.liveness();
     const livenessSeconds = (performance.now() - tl) / 1000;
+    const cpu = process.cpuUsage(cl);
+    const livenessCpuSeconds = (cpu.user + cpu.system) / 1e6;
     const seconds = (performance.now() - this.t0) / 1000;
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
@@ -586,6 +601,7 @@ class Explorer {
       violations,
       liveness: this.lv !== null,
       livenessSeconds,
+      livenessCpuSeconds,
     };
     if (this.modelError) {
       const me = this.modelError;

@@ -27,6 +27,12 @@ import { ModelError, Violation } from "../rt/mem.ts";
 /** Most CPUs the liveness check handles: the enabled set is one 32-bit word per state. */
 export const LIVENESS_MAX_CPUS = 32;
 
+/**
+ * Bytes per state the analysis allocates after the search (Tarjan's numbers and low links,
+ * marks, breadth-first parents, stamps and queue), besides its stacks.
+ */
+export const ANALYSIS_BYTES_PER_STATE = 4 + 4 + 1 + 1 + 4 + 4 + 4 + 4;
+
 /** The state graph, as the explorer records it. */
 export class LivenessGraph {
   /** Per state: first edge + 1, or 0 when the state was not (completely) expanded. */
@@ -324,6 +330,7 @@ class Analysis {
     | { stem: number[]; cycle: number[]; entry: number; moved: number; sourceAt: number }
     | undefined {
     this.tarjan(judge, ends);
+    if (!sources.some((s) => this.mark[s] !== 0)) return undefined;
     // the nearest source (from the initial state, over every recorded edge) that reaches a target
     const isSource = new Uint8Array(this.n);
     for (const s of sources) if (this.mark[s]) isSource[s] = 1;

@@ -68,6 +68,8 @@ export interface CheckResult {
   readonly liveness?: boolean;
   /** Of `seconds`, the time the liveness analysis took after the search. */
   readonly livenessSeconds?: number;
+  /** The same in CPU time of this process (user + system), robust when cores are shared. */
+  readonly livenessCpuSeconds?: number;
 }
 
 export interface Progress {

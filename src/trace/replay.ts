@@ -251,7 +251,7 @@ export function stateOutcomes(model: CompiledModel, b: Int32Array, races = true)
       message: `deadlock: no CPU can make progress; ${waits.join("; ")}`,
     });
   }
-  if (live === 0) {
+  if (live === 0 && enabled.length === 0) {
     m.b = b;
     try {
       for (const p of model.endStates) {

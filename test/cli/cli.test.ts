@@ -134,6 +134,34 @@ describe("check", () => {
     expect(results(r)[0]).toMatchObject({ stopReason: "depth", states: 6 });
   });
 
+  it("--json: a liveness lasso has kind liveness and its cycle; --no-liveness drops it", async () => {
+    const m = "models/classic/polite-livelock.ts";
+    const r = await cli("check", m, "--variant", "both-back-off", "--no-save", "--json");
+    expect(r.code).toBe(1);
+    const [res] = JSON.parse(r.stdout).results as {
+      violations: { property: string; kind: string; cycle: number | null; length: number }[];
+    }[];
+    expect(res!.violations).toMatchObject([
+      { property: "termination", kind: "liveness", cycle: 0, length: 6 },
+    ]);
+    const off = await cli("check", m, "--variant", "both-back-off", "--no-save", "--no-liveness");
+    expect(off.code).toBe(0);
+    // the table says what was not checked
+    const nl = await cli(
+      "check",
+      m,
+      "--variant",
+      "both-back-off",
+      "--no-liveness",
+      "--json",
+      "--no-save",
+    );
+    const [r2] = JSON.parse(nl.stdout).results as {
+      properties: { name: string; status: string }[];
+    }[];
+    expect(r2!.properties.find((p) => p.name === "termination")!.status).toBe("off");
+  });
+
   it("--expect: exit 0 exactly when every verdict is as declared", async () => {
     const ok = await cli("check", "models/classic", "--expect", "--no-save", "--json");
     expect(ok.code).toBe(0);

@@ -16,7 +16,8 @@ import {
   type CompiledModel,
 } from "../../src/index.ts";
 import { explain } from "../../src/check.ts";
-import { livenessOutcome, replay } from "../../src/trace/replay.ts";
+import { livenessOutcome, replay, stateOutcomes } from "../../src/trace/replay.ts";
+import { execute } from "../../src/rt/machine.ts";
 import { CYCLE_MARK } from "../../src/trace/diagram.ts";
 import type { CheckResult, ViolationReport } from "../../src/explore/result.ts";
 import type { ThreadOptions } from "../../src/model/model.ts";
@@ -324,6 +325,30 @@ describe("unfair and endless CPUs", () => {
       });
     expect((await explore(model(true))).verdict).toBe("holds");
     expect(violation(await explore(model(false)), "deadlock")).toBeDefined();
+    // replay agrees: after the producer's step the kthread can still run: not an end state yet;
+    // once it has drained the work and blocks, it is one
+    const m = model(true);
+    const after = (moves: number[]) => {
+      const b = m.init.slice();
+      for (const t of moves) execute(m, t, 0, b);
+      return stateOutcomes(m, b).map((o) => o.property);
+    };
+    expect(after([1])).toEqual([]);
+    expect(after([1, 0, 0])).toEqual([]);
+    const bad = tiny({ work: int(0, 1) }, (b) => {
+      b.thread("kthread", {}, ({ wait_until }) => [wait_until("never", () => false)], {
+        endless: true,
+      });
+      b.thread("producer", {}, ({ step }) => [
+        step("work++", ({ s }) => {
+          s.work++;
+        }),
+      ]);
+      b.endState("work drained", ({ s }) => s.work === 0);
+    });
+    const b1 = bad.init.slice();
+    execute(bad, 1, 0, b1);
+    expect(stateOutcomes(bad, b1).map((o) => o.property)).toEqual(["work drained"]);
   });
 
   it("an endless CPU must not starve the others", async () => {

@@ -133,3 +133,58 @@ describe("replay()", () => {
     expect(Array.from(model.init)).toEqual(Array.from(before));
   });
 });
+
+describe("replay of a liveness lasso", () => {
+  const LASSO = join(ROOT, "mutex-starvation/trylock-spin/termination.json");
+  function lasso(name: string, edit: (cx: Record<string, unknown>) => void): string {
+    const cx = JSON.parse(readFileSync(LASSO, "utf8")) as Record<string, unknown>;
+    edit(cx);
+    const p = join(tmp, `${name}.json`);
+    writeFileSync(p, JSON.stringify(cx));
+    return p;
+  }
+
+  it("as saved: the cycle closes and is fair, reproduced, with the mark in the diagram", async () => {
+    const r = await cli("replay", LASSO);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("from here the schedule repeats forever");
+    expect(r.stdout).toContain("reproduced: termination");
+  });
+
+  it("a cycle that does not lead back to its start: not reproduced", async () => {
+    const r = await cli(
+      "replay",
+      lasso("open", (cx) => (cx.cycle = 1)),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("the cycle does not close");
+  });
+
+  it("a cycle on which a CPU stays enabled and never runs: not fair, not reproduced", async () => {
+    // the kthread's loop alone: the spinning task can always take a step, and never does
+    const r = await cli(
+      "replay",
+      lasso("unfair", (cx) => (cx.schedule = "0 0 0 0")),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("the cycle is not fair: CPU1 (task) stays enabled on it");
+  });
+
+  it("the fixed lock: the schedule no longer closes a starving cycle", async () => {
+    const r = await cli(
+      "replay",
+      lasso("ticket", (cx) => (cx.variant = "ticket")),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("NOT reproduced: termination");
+  });
+
+  it("a bad cycle field is a clear error", async () => {
+    const r = await cli(
+      "replay",
+      lasso("badcycle", (cx) => (cx.cycle = -2)),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('field "cycle" should be the index of the move');
+  });
+});
