@@ -265,7 +265,7 @@ function lenSubLocal(q: Queue, removed: Ref): StepStmt {
 function clearPartiallyMapped(q: Queue, f: FolioRef): StepStmt {
   return step(
     (c) =>
-      c.m.b[f.partially_mapped.$off(c.m.b)]
+      f.partially_mapped.$test(c.m.b)
         ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
         : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
     (c) => {
@@ -379,7 +379,7 @@ export function deferred_split_folio(q: Queue, f: FolioRef, partiallyMapped: boo
       ? [
           step(
             (c) =>
-              c.m.b[f.partially_mapped.$off(c.m.b)]
+              f.partially_mapped.$test(c.m.b)
                 ? `folio_test_partially_mapped(${nm(f, c)}) -> true`
                 : `folio_set_partially_mapped(${nm(f, c)}); mod_mthp_stat(+1)`,
             (c) => {

@@ -15,7 +15,7 @@ export const BOGUS = -2;
 export const LIST_POISON1 = -2;
 export const LIST_POISON2 = -3;
 
-export type ScalarKind = "int" | "bool" | "enum" | "ptr" | "nodeptr" | "lock" | "pc";
+export type ScalarKind = "int" | "bool" | "enum" | "ptr" | "nodeptr" | "lock" | "pc" | "flags";
 
 export interface FieldInfo {
   readonly off: number;
@@ -33,6 +33,8 @@ export interface FieldInfo {
   readonly node: number;
   readonly isNext: boolean;
   readonly schema: Schema;
+  /** The declared protecting lock (protectedBy()), as candidate paths "a|b"; resolved in finalize. */
+  readonly lockPath?: string | undefined;
 }
 
 export interface NodeInfo {
@@ -68,6 +70,8 @@ export function sizeOf(s: Schema): number {
   switch (s.kind) {
     case "list_head":
       return 2;
+    case "bit":
+      return 0;
     case "record": {
       let n = 0;
       for (const k of Object.keys(s.fields)) n += sizeOf(s.fields[k]!);
@@ -105,6 +109,17 @@ export class Layout {
   /** The one shared array holding each record type (target of ptr()). */
   readonly arrayOfRecord = new Map<RecordS, ArrayInfo>();
   readonly fieldByName = new Map<string, FieldInfo>();
+  /**
+   * Per word, the offset of the lock that protects it (protectedBy()), else -1 (filled in
+   * finalize). Plain accesses by a CPU that does not hold it are `wrong-lock` (rt/mem.ts).
+   */
+  lockOfWord = new Int32Array(0);
+  /** Whether some word declares a protecting lock. */
+  hasProtected = false;
+  /** Largest packed mask of a shared flags word (0: none); sizes the `__bits` register. */
+  flagsMax = 0;
+  /** Per CPU, offset of its `__bits` register (non-atomic bitops), or undefined. */
+  bitsReg: number[] = [];
   /** node id of the list_head whose `next` word is at this offset, else -1 (filled in finalize). */
   nodeAtOff = new Int32Array(0);
   min = new Int32Array(0);
@@ -156,6 +171,7 @@ export class Layout {
     container: { array: ArrayInfo; index: number } | undefined,
     parentPath: string | undefined,
   ): void {
+    const lock = s.kind === "int" || s.kind === "flags" ? s.lock : undefined;
     const scalar = (kind: ScalarKind, min: number, max: number, init: number): void =>
       this.addField({
         off,
@@ -169,6 +185,7 @@ export class Layout {
         node: -1,
         isNext: false,
         schema: s,
+        lockPath: lock !== undefined && parentPath ? `${parentPath}.${lock}|${lock}` : lock,
       });
     switch (s.kind) {
       case "int":
@@ -187,8 +204,27 @@ export class Layout {
         return scalar("lock", -1, -1, -1);
       case "list_head":
         return this.placeList(s, off, name, cpu, short, container, parentPath);
+      case "flags": {
+        if (cpu < 0) this.flagsMax = Math.max(this.flagsMax, (1 << s.order.length) - 1);
+        return scalar("flags", 0, (1 << s.order.length) - 1, s.init);
+      }
+      case "bit":
+        return; // an alias of a sibling flags word's bit: no space of its own
       case "record": {
         const rel = relOffsets(s);
+        for (const k of Object.keys(s.fields)) {
+          const f = s.fields[k]!;
+          if (f.kind !== "bit") continue;
+          const w = s.fields[f.word];
+          if (!w || w.kind !== "flags")
+            throw new SchemaError(
+              `${name === "" ? "" : `${name}.`}${k}: bitOf("${f.word}", "${f.bit}"): "${f.word}" is not a flags() field of the same record`,
+            );
+          if (!w.order.includes(f.bit))
+            throw new SchemaError(
+              `${name === "" ? "" : `${name}.`}${k}: bitOf("${f.word}", "${f.bit}"): ${f.word} has no bit ${f.bit} (its bits: ${w.order.join(", ")})`,
+            );
+        }
         for (const k of Object.keys(s.fields)) {
           const sub = name === "" ? k : `${name}.${k}`;
           const subShort = short === "" ? k : `${short}.${k}`;
@@ -311,6 +347,20 @@ export class Layout {
           break;
       }
     }
+    this.lockOfWord = new Int32Array(this.words).fill(-1);
+    for (const f of this.fields) {
+      if (f.lockPath === undefined) continue;
+      const candidates = f.lockPath.split("|");
+      const found = candidates.map((p) => this.fieldByName.get(p)).find((x) => x?.kind === "lock");
+      if (!found) {
+        throw new SchemaError(
+          `${f.name}: protectedBy lock "${candidates[candidates.length - 1]}" is not a spinlock() of the model ` +
+            `(looked for ${candidates.join(" and ")})`,
+        );
+      }
+      this.lockOfWord[f.off] = found.off;
+      this.hasProtected = true;
+    }
     this.nodeAtOff = new Int32Array(this.words).fill(-1);
     for (const n of this.nodes) {
       this.nodeAtOff[n.nextOff] = n.id;
@@ -362,6 +412,12 @@ export class Layout {
         return this.nodeName(v);
       case "lock":
         return v < 0 ? "unlocked" : `held by CPU${v}`;
+      case "flags": {
+        const s = f.schema;
+        if (s.kind !== "flags") return String(v);
+        const set = s.order.filter((_n, i) => (v & (1 << i)) !== 0);
+        return set.length === 0 ? "0" : set.join("|");
+      }
       default:
         return String(v);
     }

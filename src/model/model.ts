@@ -2,7 +2,7 @@
 // and a build function that lays out the state and writes the threads for one variant.
 
 import type { Fields, RecordS, Schema } from "./schema.ts";
-import { nodeptr, record, SchemaError } from "./schema.ts";
+import { int, nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, sizeOf } from "./layout.ts";
 import { makeRef, type RecordRef } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
@@ -204,14 +204,23 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
       if (k.startsWith("__"))
         throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
     }
-    // three scratch registers for list operations split into their individual writes
+    // three scratch registers for list operations split into their individual writes, and,
+    // when the shared state has a flags word, one for the word a non-atomic bitop has read
+    const flagsMax = this.layout.flagsMax;
     const rec = record(
-      { ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() },
+      {
+        ...locals,
+        ...(flagsMax > 0 ? { __bits: int(0, flagsMax) } : {}),
+        __r0: nodeptr(),
+        __r1: nodeptr(),
+        __r2: nodeptr(),
+      },
       `${name}_locals`,
     );
     this.layout.allocPc(cpu);
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
+    if (flagsMax > 0) this.layout.bitsReg[cpu] = localsBase + sizeOf(rec) - 4;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
     const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
       F,

@@ -179,7 +179,7 @@ describe("page flags", () => {
       return m;
     });
     expect(violated(r)).toEqual(["data-race"]);
-    expect(messageOf(r, "data-race")).toMatch(/F0\.partially_mapped/);
+    expect(messageOf(r, "data-race")).toMatch(/F0\._flags_1/);
   });
 
   it("the atomic forms do not race; the non-atomic forms under a common lock do not either", async () => {
