@@ -47,6 +47,7 @@ import {
   listNode,
   record,
   spinlock,
+  protectedBy,
   type ArrayS,
   type BitS,
   type BoolS,
@@ -668,7 +669,8 @@ export function deferredSplitQueue(opts: { maxLen?: number } = {}): RecordS<DsQu
     {
       split_queue_lock: spinlock(),
       split_queue: listHead({ lock: "split_queue_lock" }),
-      split_queue_len: counter(opts.maxLen ?? 4),
+      // updated under split_queue_lock; deferred_split_count() reads it with READ_ONCE
+      split_queue_len: protectedBy(counter(opts.maxLen ?? 4), "split_queue_lock"),
     },
     "deferred_split",
   );

@@ -46,6 +46,8 @@ export interface NodeInfo {
   /** Lock path as declared, resolved in finalize() to lockOff. */
   readonly lockPath: string | undefined;
   lockOff: number;
+  /** Whether the lock protects the list (lockdep) or only makes operations atomic. */
+  protects: boolean;
   /** The object the node is embedded in (container_of), when it is a member of an array element. */
   readonly container: { array: ArrayInfo; index: number } | undefined;
   readonly cpu: number;
@@ -63,6 +65,11 @@ export interface ArrayInfo {
 export interface LockInfo {
   readonly off: number;
   readonly name: string;
+  /**
+   * Its lock class (lockdep keys lock order by class): `type.field` for a lock in a typed
+   * record (`deferred_split.split_queue_lock`), else its path with array indices as `[]`.
+   */
+  readonly cls: string;
 }
 
 /** Word size of a schema value. */
@@ -170,6 +177,8 @@ export class Layout {
     short: string,
     container: { array: ArrayInfo; index: number } | undefined,
     parentPath: string | undefined,
+    /** The lock-class path of this place (see LockInfo.cls). */
+    cls: string = name,
   ): void {
     const lock = s.kind === "int" || s.kind === "flags" ? s.lock : undefined;
     const scalar = (kind: ScalarKind, min: number, max: number, init: number): void =>
@@ -200,7 +209,7 @@ export class Layout {
       case "nodeptr":
         return scalar("nodeptr", LIST_POISON2, NULL, NULL);
       case "lock":
-        this.locks.push({ off, name });
+        this.locks.push({ off, name, cls });
         return scalar("lock", -1, -1, -1);
       case "list_head":
         return this.placeList(s, off, name, cpu, short, container, parentPath);
@@ -225,15 +234,17 @@ export class Layout {
               `${name === "" ? "" : `${name}.`}${k}: bitOf("${f.word}", "${f.bit}"): ${f.word} has no bit ${f.bit} (its bits: ${w.order.join(", ")})`,
             );
         }
+        const typed = s.typeName !== undefined && s.typeName !== "shared";
         for (const k of Object.keys(s.fields)) {
           const sub = name === "" ? k : `${name}.${k}`;
           const subShort = short === "" ? k : `${short}.${k}`;
-          this.place(s.fields[k]!, off + rel.get(k)!, sub, cpu, subShort, container, name);
+          const subCls = typed ? `${s.typeName}.${k}` : cls === "" ? k : `${cls}.${k}`;
+          this.place(s.fields[k]!, off + rel.get(k)!, sub, cpu, subShort, container, name, subCls);
         }
         return;
       }
       case "array":
-        return this.placeArray(s, off, name, cpu, short);
+        return this.placeArray(s, off, name, cpu, short, cls);
     }
   }
 
@@ -258,6 +269,7 @@ export class Layout {
       role: s.role,
       lockPath,
       lockOff: -1,
+      protects: s.protects ?? true,
       container,
       cpu,
     });
@@ -287,7 +299,14 @@ export class Layout {
     });
   }
 
-  private placeArray(s: ArrayS, off: number, name: string, cpu: number, short: string): void {
+  private placeArray(
+    s: ArrayS,
+    off: number,
+    name: string,
+    cpu: number,
+    short: string,
+    cls: string,
+  ): void {
     const stride = sizeOf(s.elem);
     const labels: string[] = [];
     for (let i = 0; i < s.length; i++) labels.push(s.label ? s.label(i) : `${name}[${i}]`);
@@ -312,6 +331,7 @@ export class Layout {
         elemShort,
         { array: info, index: i },
         undefined,
+        `${cls}[]`,
       );
     }
   }

@@ -48,6 +48,12 @@ export interface ListHeadS {
   readonly kind: "list_head";
   readonly role: "head" | "node";
   readonly lock: string | undefined;
+  /**
+   * Whether `lock` protects the list (lockdep: an operation without it is `wrong-lock`), or only
+   * makes operations done under it atomic (`atomicUnder`: an on-stack list that other CPUs touch
+   * only under that lock, or a CPU's private list).
+   */
+  readonly protects?: boolean;
 }
 /**
  * A flags word (`unsigned long flags`) with named bits, e.g. folio->flags with PG_locked.
@@ -175,8 +181,17 @@ export function nodeptr(): NodePtrS {
 export function spinlock(): LockS {
   return { kind: "lock" };
 }
-/** A list head (queue, on-stack LIST_HEAD). `lock` is the path of the lock that protects it. */
-export function listHead(opts: { lock?: string } = {}): ListHeadS {
+/**
+ * A list head (queue, on-stack LIST_HEAD). `lock` is the path of the lock that protects it:
+ * operations under it are one step, operations without it are `wrong-lock` (lockdep). With
+ * `atomicUnder` instead, operations done under that lock are one step, and operations without
+ * it are split into their writes with no report (a list no lock protects, e.g. on a stack).
+ */
+export function listHead(opts: { lock?: string; atomicUnder?: string } = {}): ListHeadS {
+  if (opts.lock !== undefined && opts.atomicUnder !== undefined)
+    throw new SchemaError("listHead(): give either lock or atomicUnder, not both");
+  if (opts.atomicUnder !== undefined)
+    return { kind: "list_head", role: "head", lock: opts.atomicUnder, protects: false };
   return { kind: "list_head", role: "head", lock: opts.lock };
 }
 /** A list member embedded in an object, e.g. `folio->_deferred_list`. */
