@@ -149,15 +149,22 @@ export function stopText(reason: CheckResult["stopReason"]): string {
 /** The kernel-commit style diagram of a violation. */
 export function explain(
   model: CompiledModel,
-  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle">,
+  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle" | "paths">,
 ): string {
   const rep = replay(model, v.schedule);
-  return diagram(
+  const main = diagram(
     model,
     rep.steps,
     { property: v.property, kind: v.kind, message: v.message },
     v.cycle !== undefined ? { cycleStart: v.cycle } : {},
   );
+  if (!v.paths || v.paths.length < 2) return main;
+  // lock-order: every acquisition path of the cycle, the last one being the main schedule
+  const parts = v.paths.map((p, i) => {
+    const steps = replay(model, p.schedule).steps;
+    return `path ${i + 1} of ${v.paths!.length}: takes ${p.to} while holding ${p.from}\n\n${diagram(model, steps, undefined)}`;
+  });
+  return `${parts.join("\n\n")}\n\n=> ${v.property}: ${v.message}`;
 }
 
 export function saveViolation(root: string, model: CompiledModel, v: ViolationReport): string {
@@ -176,6 +183,15 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
     length: v.length,
     schedule: formatSchedule(v.schedule),
     ...(v.cycle !== undefined ? { cycle: v.cycle } : {}),
+    ...(v.paths
+      ? {
+          paths: v.paths.map((p) => ({
+            from: p.from,
+            to: p.to,
+            schedule: formatSchedule(p.schedule),
+          })),
+        }
+      : {}),
     replay: `npx interleave replay ${path}`,
     diagram: text.split("\n"),
   });

@@ -10,9 +10,13 @@ export {
   listNode,
   record,
   array,
+  flags,
+  bitOf,
+  protectedBy,
   SchemaError,
 } from "./model/schema.ts";
-export type { Schema, RecordS, ArrayS, Fields } from "./model/schema.ts";
+export type { Schema, RecordS, ArrayS, Fields, FlagsS, BitS } from "./model/schema.ts";
+export type { BitRef, FlagsRef } from "./model/ref.ts";
 export {
   step,
   when,

@@ -266,7 +266,7 @@ export default defineModel<P, Opts>({
       for (let i = 0; i < n; i++) {
         const f = F[i]!;
         const partial = i >= n - pm;
-        b[f.partially_mapped.$off(b)] = partial ? 1 : 0;
+        f.partially_mapped.$put(b, partial);
         b[f.pte_partial.$off(b)] = partial ? 1 : 0;
       }
       const F1 = F[0]!;

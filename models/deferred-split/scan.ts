@@ -47,6 +47,7 @@ import {
   ptr,
   record,
   spinlock,
+  protectedBy,
   return_,
   step,
   break_,
@@ -138,7 +139,11 @@ export function folioType(maxRef: number): DsFolioS {
 /** struct list_lru_one, simplified: one sublist with its lock and nr_items. */
 export function listLruOne(maxLen: number): RecordS {
   return record(
-    { lock: spinlock(), list: listHead({ lock: "lock" }), nr_items: counter(maxLen) },
+    {
+      lock: spinlock(),
+      list: listHead({ lock: "lock" }),
+      nr_items: protectedBy(counter(maxLen), "lock"),
+    },
     "list_lru_one",
   );
 }
@@ -265,7 +270,7 @@ function lenSubLocal(q: Queue, removed: Ref): StepStmt {
 function clearPartiallyMapped(q: Queue, f: FolioRef): StepStmt {
   return step(
     (c) =>
-      c.m.b[f.partially_mapped.$off(c.m.b)]
+      f.partially_mapped.$test(c.m.b)
         ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
         : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
     (c) => {
@@ -379,7 +384,7 @@ export function deferred_split_folio(q: Queue, f: FolioRef, partiallyMapped: boo
       ? [
           step(
             (c) =>
-              c.m.b[f.partially_mapped.$off(c.m.b)]
+              f.partially_mapped.$test(c.m.b)
                 ? `folio_test_partially_mapped(${nm(f, c)}) -> true`
                 : `folio_set_partially_mapped(${nm(f, c)}); mod_mthp_stat(+1)`,
             (c) => {
@@ -724,13 +729,14 @@ export function scanLocals(
     return {
       ...common,
       // LIST_HEAD(list): on stack; split_folio() and the free path remove folios from it under
-      // split_queue_lock, so that lock is the one that makes an operation on it atomic.
-      list: listHead({ lock: lockPath }),
+      // split_queue_lock, so that lock is the one that makes an operation on it atomic; it does
+      // not protect it (the scanner's unlocked phase is the kernel's), so no wrong-lock.
+      list: listHead({ atomicUnder: lockPath }),
       prev: ptr(Folio),
       removed: int(0, nFolios),
     };
   }
-  if (design === "list-lru") return { ...common, dispose: listHead({ lock: lockPath }) };
+  if (design === "list-lru") return { ...common, dispose: listHead({ atomicUnder: lockPath }) };
   return {
     ...common,
     fbatch: array(o.batch, ptr(Folio)),

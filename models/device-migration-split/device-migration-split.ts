@@ -552,7 +552,7 @@ export default defineModel({
                   `folio_wait_bit(${FNAME[(c.l as unknown as { folio: number }).folio]!}, PG_locked)`,
                 () => undefined,
                 {
-                  guard: (c) => c.m.b[pf.locked.$off(c.m.b)] === 0,
+                  guard: (c) => !pf.locked.$test(c.m.b),
                   waitsFor: (c) =>
                     `PG_locked of ${FNAME[(c.l as unknown as { folio: number }).folio]!} to clear`,
                 },

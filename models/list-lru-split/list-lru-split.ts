@@ -565,38 +565,20 @@ function buildModel(
   partiallyMappedCounter(m, s.folio, stat, [sub.lock]);
   // lost-membership on the rmap state: a live, unsplit folio that is partially mapped in the
   // page tables must be on the sublist (and flagged, checked below)
-  const byRmap = Array.from({ length: nf }, (_, i) => ({
-    ...pick(s.folio[i]!),
-    partially_mapped: s.folio[i]!.rmap_partial,
-  }));
-  lostMembership(m, byRmap, lruLists(lru), {
+  lostMembership(m, s.folio, lruLists(lru), {
     filter: (w, i) => w.m.b[s.folio[i]!.split.$off(w.m.b)] === 0,
+    isPartial: (w, i) => w.m.b[s.folio[i]!.rmap_partial.$off(w.m.b)] !== 0,
   });
   m.endState("lost-membership", (w) => {
     const b = w.m.b;
     for (let i = 0; i < nf; i++) {
       const f = s.folio[i]!;
       if (b[f.freed.$off(b)] || b[f.split.$off(b)] || !b[f.rmap_partial.$off(b)]) continue;
-      if (!b[f.partially_mapped.$off(b)]) {
+      if (!f.partially_mapped.$test(b)) {
         return `F${i + 1} is partially mapped, live and unsplit, but PG_partially_mapped is clear at quiescence`;
       }
     }
     return true;
   });
   return m;
-}
-
-/** The FolioRef fields of a folio record ref (so one of them can be swapped). */
-function pick(f: FolioRef): FolioRef {
-  return {
-    _refcount: f._refcount,
-    _deferred_list: f._deferred_list,
-    partially_mapped: f.partially_mapped,
-    locked: f.locked,
-    mapped: f.mapped,
-    memcg: f.memcg,
-    nid: f.nid,
-    order: f.order,
-    freed: f.freed,
-  };
 }

@@ -58,6 +58,7 @@ import {
 import type { Ref } from "../../src/model/ref.ts";
 import { headOf } from "../../src/kernel/list.ts";
 import { folioName } from "../../src/kernel/folio.ts";
+import { testBit } from "../../src/kernel/bitops.ts";
 import { PROP } from "../../src/kernel/catalogue.ts";
 import {
   deferred_split_folio,
@@ -329,9 +330,9 @@ export default defineModel<P, Opts>({
                         (c, r) =>
                           `src_partially_mapped = folio_test_partially_mapped(${folioName(src, c.m.b)}) -> ${r ? "true" : "false"}`,
                         (c) => {
-                          const v = c.m.getMarked(src.partially_mapped.$off(c.m.b));
-                          c.m.set(localPm.$off(c.m.b), v);
-                          return v !== 0;
+                          const v = testBit(c, src.partially_mapped);
+                          c.m.set(localPm.$off(c.m.b), v ? 1 : 0);
+                          return v;
                         },
                       ),
                     ]
@@ -424,7 +425,7 @@ export default defineModel<P, Opts>({
       const b = w.m.b;
       const pm = p.src_partially_mapped;
       b[src._refcount.$off(b)] = 2; // the mapping's reference + the isolation pin
-      b[src.partially_mapped.$off(b)] = pm;
+      src.partially_mapped.$put(b, pm !== 0);
       b[src.pte_partial.$off(b)] = pm;
       b[dst._refcount.$off(b)] = 1; // the new folio's reference, held by the migration
       b[dst.mapped.$off(b)] = 0;

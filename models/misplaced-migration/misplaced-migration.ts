@@ -222,8 +222,8 @@ export default defineModel<P, Options>({
        * step each instead of their individual pointer writes. Held from the first step on.
        */
       on_stack: spinlock(),
-      migrate_list: listHead({ lock: "on_stack" }),
-      memcg_list: listHead({ lock: "on_stack" }),
+      migrate_list: listHead({ atomicUnder: "on_stack" }),
+      memcg_list: listHead({ atomicUnder: "on_stack" }),
       first: ptr(Folio),
       folio: ptr(Folio),
       n: nodeptr(),

@@ -20,7 +20,7 @@ import { SchemaError } from "../model/schema.ts";
 import { CompileError } from "../model/compile.ts";
 import { readCounterexample } from "../trace/counterexample.ts";
 import { parseSchedule } from "../trace/schedule.ts";
-import { replay } from "../trace/replay.ts";
+import { lockOrderOutcome, replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
 import type { CheckResult, Progress, ViolationKind } from "../explore/result.ts";
 import { match } from "ts-pattern";
@@ -551,11 +551,22 @@ async function cmdReplay(args: string[]): Promise<number> {
   }
   // a liveness counterexample: replay checks the cycle closes, is fair, and breaks the property
   const isLiveness = cx.kind === "liveness" || cx.cycle !== undefined;
-  const rep = replay(
+  let rep = replay(
     model,
     schedule,
     isLiveness ? { liveness: { property: cx.property, cycle: cx.cycle } } : {},
   );
+  if (cx.paths) {
+    // lock-order: the cycle shows only over every saved acquisition path together
+    let paths;
+    try {
+      paths = cx.paths.map((p) => parseSchedule(p.schedule));
+    } catch (e) {
+      throw new UsageError("E_CX_FIELD", `${file}: field "paths": ${(e as Error).message}`);
+    }
+    const lo = lockOrderOutcome(model, [...paths, schedule]);
+    if (lo) rep = { ...rep, outcomes: [...rep.outcomes, lo] };
+  }
   const hit = rep.outcomes.find((o) => o.property === cx.property);
   if (values.json) {
     console.log(

@@ -30,7 +30,9 @@ import {
   LivenessGraph,
   type Lasso,
 } from "./liveness.ts";
+import { LockOrder } from "./lockorder.ts";
 import type {
+  LockPath,
   CheckResult,
   Progress,
   ViolationKind,
@@ -77,6 +79,7 @@ interface Found {
   /** State whose path leads to the violation, plus an optional last move. */
   state: number;
   lastMove: number;
+  paths?: readonly LockPath[];
 }
 
 export async function explore(
@@ -98,6 +101,8 @@ class Explorer {
   /** The state graph for the liveness check, or null when it is off. */
   private readonly lv: LivenessGraph | null;
   private readonly found = new Map<string, Found>();
+  /** lockdep's lock-order edges, each with the state and move that first took it. */
+  private readonly lockOrder = new LockOrder();
   private transitions = 0;
   private maxDepthSeen = 0;
   private depthCut = false;
@@ -141,6 +146,7 @@ class Explorer {
 
   async run(): Promise<CheckResult> {
     const m = this.model.mem;
+    m.resetLockOrder();
     // the initial state
     const h = this.packer.pack(this.model.init);
     const i0 = this.store.add(this.packer.out, h, -1, 0, 0);
@@ -213,6 +219,7 @@ class Explorer {
     const stopAtFirst = this.opts.stopAtFirst === true;
     const hasInvariants = model.invariants.length > 0;
     const lv = this.lv;
+    const lockdep = model.lockdep;
     let k = 0;
     while (frontier.size > 0) {
       if ((++k & 127) === 0) {
@@ -270,15 +277,19 @@ class Explorer {
             m.nacc = 0;
           }
           let r: unknown;
+          m.ld = lockdep;
           try {
             r = node.run(th.ctx, c);
           } catch (e) {
+            m.ld = false;
             m.trk = false;
             if (track) this.accLen[t] = -1;
             this.stepThrew(e, idx, encodeMove(t, c));
             if (this.modelError || (stopAtFirst && this.found.size > 0)) return;
             continue;
           }
+          m.ld = false;
+          if (m.loNewLen !== 0) this.lockOrder.note(m, idx, encodeMove(t, c));
           if (track) {
             m.trk = false;
             this.saveAccesses(t, r);
@@ -562,6 +573,29 @@ class Explorer {
     const cpu = process.cpuUsage(cl);
     const livenessCpuSeconds = (cpu.user + cpu.system) / 1e6;
     const seconds = (performance.now() - this.t0) / 1000;
+    if (this.modelError === undefined && !(this.opts.stopAtFirst && this.found.size > 0)) {
+      const cyc = this.lockOrder.cycle(
+        model,
+        (state, move) => this.scheduleOf(state, move),
+        (state) => {
+          const [src8, at8] = this.store.bytesOf(state);
+          const pre = new Int32Array(model.layout.words);
+          this.packer.unpack(src8, at8, pre);
+          return pre;
+        },
+      );
+      if (cyc) {
+        this.record({
+          property: "lock-order",
+          kind: "lock-order",
+          severity: this.model.mem.severities.get("lock-order"),
+          message: cyc.message,
+          state: cyc.state,
+          lastMove: cyc.move,
+          paths: cyc.paths,
+        });
+      }
+    }
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const schedule = this.scheduleOf(f.state, f.lastMove);
       return {
@@ -571,6 +605,7 @@ class Explorer {
         message: f.message,
         schedule,
         length: schedule.length,
+        ...(f.paths ? { paths: f.paths } : {}),
       };
     });
     for (const l of lassos) {

@@ -15,7 +15,9 @@ export type ViolationKind =
   | "end-state"
   | "data-race"
   /** A fair infinite run (a lasso) or a run to an end state breaks it: termination, eventually, leadsTo. */
-  | "liveness";
+  | "liveness"
+  /** lockdep: a cycle in the order locks are taken (explore/lockorder.ts). */
+  | "lock-order";
 export type StopReason = "states" | "depth" | "time" | "memory" | "interrupted";
 
 export interface ViolationReport {
@@ -38,6 +40,18 @@ export interface ViolationReport {
   readonly cycle?: number;
   /** Where the counterexample was saved, when it was. */
   file?: string;
+  /**
+   * lock-order: one acquisition path per edge of the cycle (`schedule` is the last one's):
+   * the moves up to the step that took `to` while holding `from`.
+   */
+  readonly paths?: readonly LockPath[];
+}
+
+/** A path to the first acquisition of lock (class) `to` while holding `from`. */
+export interface LockPath {
+  readonly from: string;
+  readonly to: string;
+  readonly schedule: readonly Move[];
 }
 
 export interface ModelErrorReport {

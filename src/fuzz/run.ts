@@ -7,7 +7,13 @@
 
 import type { CompiledModel } from "../model/model.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
-import { errorOutcome, stateOutcomes, takeWarnings, type Outcome } from "../trace/replay.ts";
+import {
+  errorOutcome,
+  lockCycleOutcome,
+  stateOutcomes,
+  takeWarnings,
+  type Outcome,
+} from "../trace/replay.ts";
 import type { Scheduler, SchedView, Strategy } from "./strategy.ts";
 
 export type RunEnd = "violation" | "done" | "depth" | "stopped" | "infeasible";
@@ -70,6 +76,15 @@ export function runSchedule(
   const races =
     target === undefined ||
     (typeof target === "string" ? target === "data-race" : target.includes("data-race"));
+  // lockdep's lock order over this run: a cycle ends it when lock-order is looked for (or
+  // nothing in particular), as the explorer reports it over its whole search
+  const m = model.mem;
+  const lockOrder =
+    model.lockOrder !== false &&
+    (target === undefined ||
+      (typeof target === "string" ? target === "lock-order" : target.includes("lock-order")));
+  if (lockOrder) m.resetLockOrder();
+  let edges: Set<number> | undefined;
   let stop = stopOn(stateOutcomes(model, b, races), target);
   if (stop) return { moves, violation: stop, end: "violation" };
   for (;;) {
@@ -130,6 +145,13 @@ export function runSchedule(
     last = mv.cpu;
     stop = stopOn([...takeWarnings(model), ...stateOutcomes(model, b, races)], target);
     if (stop) return { moves, violation: stop, end: "violation" };
+    if (lockOrder && m.loNewLen !== 0) {
+      edges ??= new Set();
+      for (let i = 0; i < m.loNewLen; i++) edges.add(m.loNew[i]!);
+      m.loNewLen = 0;
+      const lo = lockCycleOutcome(model, edges);
+      if (lo) return { moves, violation: lo, end: "violation" };
+    }
   }
 }
 

@@ -289,7 +289,7 @@ export function lostMembership<F extends Fields>(
     for (let i = 0; i < fs.length; i++) {
       const f = fs[i]!;
       if (b[f.freed.$off(b)] !== 0) continue;
-      if (opts.isPartial ? !opts.isPartial(w, i) : b[f.partially_mapped.$off(b)] === 0) continue;
+      if (opts.isPartial ? !opts.isPartial(w, i) : !f.partially_mapped.$test(b)) continue;
       if (opts.filter && !opts.filter(w, i)) continue;
       const id = f._deferred_list.$node(b);
       const h = b[m.layout.nodes[id]!.nextOff] === id ? -1 : headOf(m, id);
@@ -319,7 +319,7 @@ export function partiallyMappedCounter<F extends Fields>(
     const b = w.m.b;
     for (const l of locks) if (b[l.$off(b)] !== -1) return true;
     let n = 0;
-    for (const f of fs) if (b[f.partially_mapped.$off(b)] !== 0) n++;
+    for (const f of fs) if (f.partially_mapped.$test(b)) n++;
     const v = b[stat.$off(b)]!;
     return (
       v === n ||

@@ -13,8 +13,16 @@
 // reports two CPUs doing them unlocked), counters protected by a lock are unmarked.
 // `freed` is a ghost bit of the checker (never part of a data race).
 //
-// Left out: the rest of the flags word (each flag is its own word here, so a non-atomic RMW of
-// one flag cannot lose an update of a neighbouring bit), mapcounts (`mapped` is one bool),
+// Page flags live in two flags words, as in the kernel (include/linux/page-flags.h, bit numbers
+// of v6.14-era x86-64 with CONFIG_MMU and CONFIG_MEMORY_FAILURE): `flags` (folio->flags, the head
+// page's word: PG_locked, PG_head, PG_swapbacked) and `_flags_1` (the first tail page's word:
+// the PF_SECOND flags PG_has_hwpoisoned, PG_large_rmappable, PG_partially_mapped, and that
+// page's own PG_anon_exclusive and PG_hwpoison). Their operations are the bitops of bitops.ts,
+// so the non-atomic `__folio_set_partially_mapped` (two steps: load, store) loses a concurrent
+// update of another bit of `_flags_1`. `partially_mapped` and `locked` are bitOf() aliases of
+// PG_partially_mapped and PG_locked (a BitRef, a boolean in views).
+//
+// Left out: the other flags, mapcounts (`mapped` is one bool),
 // memcg uncharge on free (the memcg id is left as it was), refcount overflow (a count above
 // `maxRef` is a model error: widen maxRef), page reallocation after free.
 
@@ -31,21 +39,28 @@ import {
 import { Ref } from "../model/ref.ts";
 import {
   array,
+  bitOf,
   bool,
+  flags,
   int,
   listHead,
   listNode,
   record,
   spinlock,
+  protectedBy,
   type ArrayS,
+  type BitS,
   type BoolS,
   type Fields,
+  type FlagsS,
   type IntS,
   type ListHeadS,
   type LockS,
   type RecordS,
   type Schema,
 } from "../model/schema.ts";
+import type { BitRef, FlagsRef } from "../model/ref.ts";
+import { nonAtomicBitOp, testBit, writeBit } from "./bitops.ts";
 import { ModelError, Violation, type Mem } from "../rt/mem.ts";
 import { headOf, list_add_tail, list_del_init, list_nonempty } from "./list.ts";
 import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
@@ -54,13 +69,38 @@ import { checkDoubleUnqueue } from "./catalogue.ts";
 // ---------------------------------------------------------------------------------------------
 // Schema
 
+/** The bits of folio->flags declared here (kernel bit numbers). */
+export const FOLIO_FLAGS = { PG_locked: 0, PG_head: 6, PG_swapbacked: 17 } as const;
+/**
+ * The bits of folio->_flags_1 (the first tail page's flags word) declared here: the PF_SECOND
+ * folio flags PG_has_hwpoisoned (= PG_active), PG_large_rmappable (= PG_workingset) and
+ * PG_partially_mapped (= PG_reclaim), and the tail page's own PG_anon_exclusive
+ * (= PG_owner_2) and PG_hwpoison.
+ */
+export const FOLIO_FLAGS_1 = {
+  PG_has_hwpoisoned: 8,
+  PG_large_rmappable: 9,
+  PG_anon_exclusive: 11,
+  PG_partially_mapped: 16,
+  PG_hwpoison: 21,
+} as const;
+export type FolioFlag = keyof typeof FOLIO_FLAGS;
+export type FolioFlag1 = keyof typeof FOLIO_FLAGS_1;
+
+export type FolioFlagsS = FlagsS<FolioFlag>;
+export type FolioFlags1S = FlagsS<FolioFlag1>;
+
 export type FolioFields = {
   _refcount: IntS;
   _deferred_list: ListHeadS;
-  /** PG_partially_mapped (second page flags). */
-  partially_mapped: BoolS;
-  /** PG_locked (folio_trylock / folio_unlock). */
-  locked: BoolS;
+  /** folio->_flags_1: the first tail page's flags word (PG_partially_mapped...). */
+  _flags_1: FolioFlags1S;
+  /** folio->flags: the head page's flags word (PG_locked...). */
+  flags: FolioFlagsS;
+  /** PG_partially_mapped of _flags_1 (an alias). */
+  partially_mapped: BitS;
+  /** PG_locked of flags (folio_trylock / folio_unlock; an alias). */
+  locked: BitS;
   /** folio_mapped(): mapped into some page table. */
   mapped: BoolS;
   /** Index of the folio's memcg, -1 = NULL (not charged, or memory cgroups disabled). */
@@ -104,11 +144,17 @@ export function folio<E extends Fields = Record<never, never>>(
   const memcgs = opts.memcgs ?? 1;
   const order = opts.order ?? 9;
   const nodes = opts.nodes ?? 1;
+  const large = order > 1;
   const fields: FolioFields = {
     _refcount: int(0, maxRef, opts.ref ?? 1),
     _deferred_list: listNode(),
-    partially_mapped: bool(opts.partiallyMapped ?? false),
-    locked: bool(false),
+    _flags_1: flags(FOLIO_FLAGS_1, [
+      ...(large ? (["PG_large_rmappable"] as const) : []),
+      ...(opts.partiallyMapped ? (["PG_partially_mapped"] as const) : []),
+    ]),
+    flags: flags(FOLIO_FLAGS, order > 0 ? ["PG_head"] : []),
+    partially_mapped: bitOf("_flags_1", "PG_partially_mapped"),
+    locked: bitOf("flags", "PG_locked"),
     mapped: bool(opts.mapped ?? false),
     memcg: int(-1, Math.max(memcgs - 1, -1), opts.memcg ?? (memcgs > 0 ? 0 : -1)),
     nid: int(0, Math.max(nodes - 1, 0), opts.nid ?? 0),
@@ -122,8 +168,12 @@ export function folio<E extends Fields = Record<never, never>>(
 export interface FolioRef {
   readonly _refcount: Ref<IntS>;
   readonly _deferred_list: Ref<ListHeadS>;
-  readonly partially_mapped: Ref<BoolS>;
-  readonly locked: Ref<BoolS>;
+  readonly flags: FlagsRef<FolioFlagsS>;
+  readonly _flags_1: FlagsRef<FolioFlags1S>;
+  /** PG_partially_mapped of _flags_1. */
+  readonly partially_mapped: BitRef;
+  /** PG_locked of flags. */
+  readonly locked: BitRef;
   readonly mapped: Ref<BoolS>;
   readonly memcg: Ref<IntS>;
   readonly nid: Ref<IntS>;
@@ -173,15 +223,17 @@ export function markFreed(c: { m: Mem }, f: FolioRef): void {
   b[f.freed.$off(b)] = 1;
 }
 
-/** folio_test_partially_mapped(): atomic test_bit. */
+/** folio_test_partially_mapped(): test_bit(PG_partially_mapped, &folio->_flags_1), a marked read. */
 export function testPartiallyMapped(c: { m: Mem }, f: FolioRef): boolean {
   assertLive(c, f, "folio_test_partially_mapped");
-  return c.m.getMarked(f.partially_mapped.$off(c.m.b)) !== 0;
+  return testBit(c, f.partially_mapped);
 }
 
 /**
- * Sets or clears PG_partially_mapped: atomic (set_bit/clear_bit, marked) or non-atomic
- * (`__folio_set_*`: an unmarked read-modify-write of the flags word).
+ * Sets or clears PG_partially_mapped inside the current step: atomic (set_bit/clear_bit, a
+ * marked read-modify-write of `_flags_1`) or non-atomic (`__folio_set_*`: a plain load and a
+ * plain store of the whole word, here within the one step; the statements
+ * `__folio_set_partially_mapped()` split them into two steps).
  */
 export function writePartiallyMapped(
   c: { m: Mem },
@@ -190,12 +242,12 @@ export function writePartiallyMapped(
   atomic: boolean,
 ): void {
   assertLive(c, f, `${atomic ? "" : "__"}folio_${v ? "set" : "clear"}_partially_mapped`);
-  const off = f.partially_mapped.$off(c.m.b);
-  if (atomic) c.m.setMarked(off, v ? 1 : 0);
-  else {
-    c.m.get(off); // the read half of the RMW
-    c.m.set(off, v ? 1 : 0);
-  }
+  writeBit(c, f.partially_mapped, v, atomic);
+}
+
+/** Whether the folio's bit is set in state b (a ghost read for properties and labels). */
+export function folioTestNow(b: Int32Array, bit: BitRef): boolean {
+  return bit.$test(b);
 }
 
 /** A counter (split_queue_len, a statistic) or a per-order array of them. */
@@ -352,7 +404,15 @@ export function free_folio(f: FolioRef, opts: FreeOpts = {}): StepStmt {
           return;
         }
       }
-      if (opts.clearFlags) c.m.setMarked(f.partially_mapped.$off(c.m.b), 0);
+      if (opts.clearFlags) {
+        // folio->_flags_1 &= ~PAGE_FLAGS_SECOND (free_pages_prepare)
+        const off = f._flags_1.$off(c.m.b);
+        const second =
+          f._flags_1.PG_partially_mapped.$mask |
+          f._flags_1.PG_large_rmappable.$mask |
+          f._flags_1.PG_has_hwpoisoned.$mask;
+        c.m.setMarked(off, c.m.getMarked(off) & ~second);
+      }
       markFreed(c, f);
     },
     { raises: check ? ["use-after-free", "bad-page-state"] : ["use-after-free"] },
@@ -450,18 +510,37 @@ export function folio_test_partially_mapped(f: FolioRef): StepStmt {
   );
 }
 
-function flagWrite(f: FolioRef, v: boolean, atomic: boolean): StepStmt {
-  const fn = `${atomic ? "" : "__"}folio_${v ? "set" : "clear"}_partially_mapped`;
+function flagWrite(f: FolioRef, v: boolean): StepStmt {
+  const fn = `folio_${v ? "set" : "clear"}_partially_mapped`;
   return step(
     (c) => `${fn}(${nm(f, c)})`,
-    (c) => writePartiallyMapped(c, f, v, atomic),
+    (c) => writePartiallyMapped(c, f, v, true),
     { raises: ["use-after-free"] },
   );
 }
-export const folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true, true);
-export const folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, false, true);
-export const __folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true, false);
-export const __folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, false, false);
+/** folio_set_partially_mapped(f): set_bit(PG_partially_mapped, &f->_flags_1), one atomic step. */
+export const folio_set_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, true);
+/** folio_clear_partially_mapped(f): clear_bit(PG_partially_mapped, &f->_flags_1), one atomic step. */
+export const folio_clear_partially_mapped = (f: FolioRef): StepStmt => flagWrite(f, false);
+
+function nonAtomicFlagWrite(f: FolioRef, v: boolean): Stmt {
+  const fn = `__folio_${v ? "set" : "clear"}_partially_mapped`;
+  return func(fn, [
+    nonAtomicBitOp(f.partially_mapped, v, {
+      name: `__${v ? "set" : "clear"}_bit(PG_partially_mapped, &folio->_flags_1)`,
+      check: (c) => assertLive(c, f, fn),
+      raises: ["use-after-free"],
+    }),
+  ]);
+}
+/**
+ * __folio_set_partially_mapped(f): __set_bit(PG_partially_mapped, &f->_flags_1): a plain load
+ * and a plain store of the whole word, two steps (a concurrent update of another bit of
+ * _flags_1, e.g. PG_anon_exclusive or PG_hwpoison of the first tail page, is lost).
+ */
+export const __folio_set_partially_mapped = (f: FolioRef): Stmt => nonAtomicFlagWrite(f, true);
+/** __folio_clear_partially_mapped(f): __clear_bit(...), two steps. */
+export const __folio_clear_partially_mapped = (f: FolioRef): Stmt => nonAtomicFlagWrite(f, false);
 
 /** folio_mapped(f) as a condition (a marked read: mapcounts are atomics). */
 export function folio_mapped(f: FolioRef): StepStmt {
@@ -481,10 +560,8 @@ export function folio_trylock(f: FolioRef): StepStmt {
     (c, r) => `folio_trylock(${nm(f, c)}) -> ${boolResult(r)}`,
     (c) => {
       assertLive(c, f, "folio_trylock");
-      const off = f.locked.$off(c.m.b);
-      if (c.m.getMarked(off) !== 0) return false;
-      c.m.setMarked(off, 1);
-      return true;
+      // !test_and_set_bit_lock(PG_locked, &folio->flags)
+      return !writeBit(c, f.locked, true, true);
     },
     { raises: ["use-after-free"] },
   );
@@ -496,11 +573,11 @@ export function folio_lock(f: FolioRef): StepStmt {
     (c) => `folio_lock(${nm(f, c)})`,
     (c) => {
       assertLive(c, f, "folio_lock");
-      c.m.setMarked(f.locked.$off(c.m.b), 1);
+      writeBit(c, f.locked, true, true);
     },
     {
       raises: ["use-after-free"],
-      guard: (c) => c.m.b[f.locked.$off(c.m.b)] === 0,
+      guard: (c) => !f.locked.$test(c.m.b),
       waitsFor: (c) => `PG_locked of ${nm(f, c)}`,
     },
   );
@@ -512,14 +589,14 @@ export function folio_unlock(f: FolioRef): StepStmt {
     (c) => `folio_unlock(${nm(f, c)})`,
     (c) => {
       assertLive(c, f, "folio_unlock");
-      const off = f.locked.$off(c.m.b);
-      if (c.m.getMarked(off) === 0) {
+      // clear_bit_unlock(PG_locked, &folio->flags); unlocking an unlocked folio is a bug
+      // (VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio))
+      if (!writeBit(c, f.locked, false, true)) {
         throw new Violation(
           "bad-folio-unlock",
           `folio_unlock(${nm(f, c)}): the folio is not locked`,
         );
       }
-      c.m.setMarked(off, 0);
     },
     { raises: ["use-after-free", "bad-folio-unlock"] },
   );
@@ -592,7 +669,8 @@ export function deferredSplitQueue(opts: { maxLen?: number } = {}): RecordS<DsQu
     {
       split_queue_lock: spinlock(),
       split_queue: listHead({ lock: "split_queue_lock" }),
-      split_queue_len: counter(opts.maxLen ?? 4),
+      // updated under split_queue_lock; deferred_split_count() reads it with READ_ONCE
+      split_queue_len: protectedBy(counter(opts.maxLen ?? 4), "split_queue_lock"),
     },
     "deferred_split",
   );
@@ -627,7 +705,7 @@ export function unqueue_accounting(f: FolioRef, ds: DeferredSplit, atomicFlag = 
   const q = queueOf(ds, f);
   return step(
     (c) => {
-      const pm = c.m.b[f.partially_mapped.$off(c.m.b)] !== 0;
+      const pm = f.partially_mapped.$test(c.m.b);
       return `${q.split_queue_len.$name(c.m.b)}--${pm ? `; ${atomicFlag ? "" : "__"}folio_clear_partially_mapped(${nm(f, c)})` : ""}`;
     },
     (c) => {

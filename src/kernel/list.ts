@@ -20,6 +20,7 @@ import type { ListHeadS, NodePtrS, PtrS } from "../model/schema.ts";
 import { BOGUS, LIST_POISON1, LIST_POISON2, NULL, type Layout } from "../model/layout.ts";
 import { Violation, type Mem } from "../rt/mem.ts";
 import { raises } from "./properties.ts";
+import { assertListLock } from "./lockdep.ts";
 
 export type ListRef = Ref<ListHeadS>;
 
@@ -308,8 +309,17 @@ const ADD_NOTES = [
 ];
 const DEL_NOTES = ["next->prev = prev", "WRITE_ONCE(prev->next, next)"];
 
-/** Atomic when the CPU holds the lock of the list `e` is on (if any) and of `extra` heads. */
-function protectedOps(e: (c: Ctx) => number, heads: ((c: Ctx) => number)[]): (c: Ctx) => boolean {
+/**
+ * Atomic when the CPU holds the lock of the list `e` is on (if any) and of `extra` heads.
+ * With lockdep on, a list that declares a lock the CPU does not hold is `wrong-lock` (lockdep.ts).
+ */
+function protectedOps(
+  e: (c: Ctx) => number,
+  heads: ((c: Ctx) => number)[],
+  what: (c: Ctx) => string,
+  /** The operation unlinks `e` from its list (del, move): that list's lock is needed. */
+  unlinks: boolean,
+): (c: Ctx) => boolean {
   return (c) => {
     const m = c.m;
     const id = e(c);
@@ -317,11 +327,19 @@ function protectedOps(e: (c: Ctx) => number, heads: ((c: Ctx) => number)[]): (c:
     if (!n) return false;
     const on = headOf(m, id);
     if (on >= 0) {
-      if (!locked(m, on, c.cpu)) return false;
+      if (!locked(m, on, c.cpu)) {
+        if (m.ld && unlinks) assertListLock(m, on, c.cpu, what(c));
+        return false;
+      }
     } else if (m.b[n.nextOff] !== id) {
       return false; // linked but no head reachable: corrupt or poisoned; show every write
     }
-    for (const h of heads) if (!locked(m, h(c), c.cpu)) return false;
+    for (const h of heads) {
+      if (!locked(m, h(c), c.cpu)) {
+        if (m.ld) assertListLock(m, h(c), c.cpu, what(c));
+        return false;
+      }
+    }
     return true;
   };
 }
@@ -336,7 +354,7 @@ export function list_add(e: ListRef, h: ListRef): Stmt {
     (c) => `list_add(${nm(e)(c)}, ${nm(h)(c)})`,
     ADD_NOTES,
     addMicros(E, H, false),
-    protectedOps(E, [H]),
+    protectedOps(E, [H], (c) => `list_add(${nm(e)(c)}, ${nm(h)(c)})`, false),
   );
 }
 
@@ -347,7 +365,7 @@ export function list_add_tail(e: ListRef, h: ListRef): Stmt {
     (c) => `list_add_tail(${nm(e)(c)}, ${nm(h)(c)})`,
     ADD_NOTES,
     addMicros(E, H, true),
-    protectedOps(E, [H]),
+    protectedOps(E, [H], (c) => `list_add_tail(${nm(e)(c)}, ${nm(h)(c)})`, false),
   );
 }
 
@@ -362,7 +380,7 @@ export function list_del(e: ListRef): Stmt {
     (c) => `list_del(${nm(e)(c)})`,
     [...DEL_NOTES, "entry->next = LIST_POISON1", "entry->prev = LIST_POISON2"],
     micros,
-    protectedOps(E, []),
+    protectedOps(E, [], (c) => `list_del(${nm(e)(c)})`, true),
   );
 }
 
@@ -377,7 +395,7 @@ export function list_del_init(e: ListRef): Stmt {
     (c) => `list_del_init(${nm(e)(c)})`,
     [...DEL_NOTES, "WRITE_ONCE(entry->next, entry)", "WRITE_ONCE(entry->prev, entry)"],
     micros,
-    protectedOps(E, []),
+    protectedOps(E, [], (c) => `list_del_init(${nm(e)(c)})`, true),
   );
 }
 
@@ -389,7 +407,7 @@ function move(e: ListRef, h: ListRef, tail: boolean): Stmt {
     (c) => `${fn}(${nm(e)(c)}, ${nm(h)(c)})`,
     [...DEL_NOTES, ...ADD_NOTES],
     [...delMicros(E), ...addMicros(E, H, tail)],
-    protectedOps(E, [H]),
+    protectedOps(E, [H], (c) => `${fn}(${nm(e)(c)}, ${nm(h)(c)})`, true),
   );
 }
 export const list_move = (e: ListRef, h: ListRef): Stmt => move(e, h, false);
@@ -434,7 +452,14 @@ function splice(list: ListRef, h: ListRef, init: boolean): Stmt {
     );
     notes.push("INIT_LIST_HEAD(list): WRITE_ONCE(next)", "INIT_LIST_HEAD(list): WRITE_ONCE(prev)");
   }
-  const atomic = (c: Ctx): boolean => locked(c.m, L(c), c.cpu) && locked(c.m, H(c), c.cpu);
+  const atomic = (c: Ctx): boolean => {
+    for (const x of [L(c), H(c)]) {
+      if (locked(c.m, x, c.cpu)) continue;
+      if (c.m.ld) assertListLock(c.m, x, c.cpu, `${fn}(${nm(list)(c)}, ${nm(h)(c)})`);
+      return false;
+    }
+    return true;
+  };
   return listOp((c) => `${fn}(${nm(list)(c)}, ${nm(h)(c)})`, notes, micros, atomic);
 }
 export const list_splice_tail = (list: ListRef, h: ListRef): Stmt => splice(list, h, false);
@@ -542,6 +567,8 @@ export function list_for_each_entry_safe(
 // In-step forms (added for list_lru.ts): the same writes and CONFIG_DEBUG_LIST checks as the
 // statements above, done at once inside a larger atomic step, for primitives whose whole
 // operation runs under the list's lock (list_lru_add, list_lru_isolate...). `e`/`head` are node ids.
+// They make no lockdep check: a primitive that folds its locking into its step asserts it
+// itself (list_lru's delLocked checks that the item is on the sublist whose lock it takes).
 
 const run = (c: Ctx, micros: readonly Micro[]): void => {
   machineRegs[2] = NULL;

@@ -35,6 +35,7 @@ import {
   nodeptr,
   record,
   spinlock,
+  protectedBy,
   SchemaError,
   type ArrayS,
   type BoolS,
@@ -47,9 +48,10 @@ import {
   type RecordS,
 } from "../model/schema.ts";
 import { NULL } from "../model/layout.ts";
-import { ModelError, Violation } from "../rt/mem.ts";
+import { ModelError, Violation, wrongLockMessage } from "../rt/mem.ts";
 import {
   containerOf,
+  headOf,
   listAddNow,
   listDelInitNow,
   listLength,
@@ -58,6 +60,7 @@ import {
   type ListRef,
 } from "./list.ts";
 import { spin_lock, spin_unlock } from "./spinlock.ts";
+import { foldedHold } from "./lockdep.ts";
 import type { FolioRef } from "./folio.ts";
 import { folioName } from "./folio.ts";
 import {
@@ -116,7 +119,8 @@ export function listLru(opts: ListLruOpts = {}): RecordS<ListLruFields> {
     {
       lock: spinlock(),
       list: listHead({ lock: "lock" }),
-      nr_items: int(0, maxItems),
+      // l->nr_items is updated under l->lock (list_lru_count_one reads it with READ_ONCE)
+      nr_items: protectedBy(int(0, maxItems), "lock"),
       dead: bool(false),
     },
     "list_lru_one",
@@ -299,6 +303,23 @@ function addLocked(c: Ctx, lru: ListLruRef, k: number, item: number): boolean {
 function delLocked(c: Ctx, lru: ListLruRef, k: number, item: number, fn: string): boolean {
   if (emptyNow(c, item)) return false;
   const l = lru.sub[k]!;
+  // lockdep: the item must be on the sublist whose lock this operation holds
+  const m = c.m;
+  const on = headOf(m, item);
+  const sublist = l.list.$node(m.b);
+  const n = on >= 0 ? m.layout.nodes[on] : undefined;
+  if (m.ld && n && on !== sublist && n.lockOff >= 0 && n.protects) {
+    const held = [l.lock.$name(m.b), ...m.heldBy(c.cpu)];
+    m.report(
+      "wrong-lock",
+      wrongLockMessage(
+        `${fn}(&${m.layout.nodeName(item)}) on ${n.name}`,
+        m.layout.fields[n.lockOff]!.name,
+        c.cpu,
+        held,
+      ),
+    );
+  }
   listDelInitNow(c, item);
   decNr(c, l.nr_items, fn);
   const { nodes } = shapeOf(lru);
@@ -419,7 +440,9 @@ export function list_lru_lock(
     (c) => `${fn}(${subName(lru, resolve(c, lru, key, opts.mc, false), c.m.b)})`,
     (c) => {
       const k = resolve(c, lru, key, opts.mc, false);
-      c.m.setMarked(lru.sub[k]!.lock.$off(c.m.b), c.cpu);
+      const lk = lru.sub[k]!.lock.$off(c.m.b);
+      c.m.setMarked(lk, c.cpu);
+      if (c.m.lo) c.m.acquired(lk, 0); // lockdep lock order (lockorder.ts)
       c.m.set(l.$off(c.m.b), k);
     },
     lockGuard(lru, key, opts.mc, false),
@@ -717,7 +740,9 @@ export function list_lru_walk_one(
       return false;
     }
     const b = c.m.b;
-    c.m.setMarked(lru.sub[k]!.lock.$off(b), c.cpu);
+    const lk = lru.sub[k]!.lock.$off(b);
+    c.m.setMarked(lk, c.cpu);
+    if (c.m.lo) c.m.acquired(lk, 0); // lockdep lock order (lockorder.ts)
     c.m.set(L.lru_l.$off(b), k);
     return enter(c, k, c.m.get(lru.sub[k]!.list.$off(b)));
   };
@@ -876,11 +901,14 @@ export function memcg_reparent_list_lrus(lru: ListLruRef, mc: MemcgsRef, memcg: 
     (c) => {
       for (const [src, dst] of pairs(c)) {
         const b = c.m.b;
-        listSpliceInitNow(c, src.list.$node(b), dst.list.$node(b));
-        const so = src.nr_items.$off(b);
-        const d = dst.nr_items.$off(b);
-        c.m.set(d, c.m.get(d) + c.m.get(so));
-        c.m.set(so, 0);
+        // spin_lock(&src->lock); spin_lock_nested(&dst->lock, 1) ... folded into the step
+        foldedHold(c, [src.lock.$off(b), dst.lock.$off(b)], () => {
+          listSpliceInitNow(c, src.list.$node(b), dst.list.$node(b));
+          const so = src.nr_items.$off(b);
+          const d = dst.nr_items.$off(b);
+          c.m.set(d, c.m.get(d) + c.m.get(so));
+          c.m.set(so, 0);
+        });
         c.m.setMarked(src.dead.$off(b), 1);
       }
     },

@@ -33,6 +33,8 @@ export const PROP = {
   nullDeref: "null-deref",
   deadlock: "deadlock",
   dataRace: "data-race",
+  wrongLock: "wrong-lock",
+  lockOrder: "lock-order",
 } as const;
 export type PropertyName = (typeof PROP)[keyof typeof PROP];
 
@@ -42,7 +44,7 @@ export type PropertyName = (typeof PROP)[keyof typeof PROP];
  * nothing follows them on their path.
  */
 export const SEVERITY: Readonly<
-  Record<Exclude<PropertyName, "lost-membership" | "deadlock">, Severity>
+  Record<Exclude<PropertyName, "lost-membership" | "deadlock" | "lock-order">, Severity>
 > = {
   // CONFIG_DEBUG_LIST (lib/list_debug.c): the check prints "list_add corruption" /
   // "list_del corruption" (a WARN unless CONFIG_BUG_ON_DATA_CORRUPTION) and the operation is
@@ -87,6 +89,10 @@ export const SEVERITY: Readonly<
   "list-lru-unlocked": "bug",
   // KCSAN reports a data race and the kernel goes on
   "data-race": "warn",
+  // lockdep_assert_held() is WARN_ON(debug_locks && !lockdep_is_held(l)): reported, the
+  // access happens anyway (kernel/lockdep.ts). lock-order is found over the whole search, at
+  // its end (explore/lockorder.ts): no path follows it
+  "wrong-lock": "warn",
 };
 
 /** The catalogue property `name` as a `raises` entry of a step, with its catalogue severity. */

@@ -15,7 +15,7 @@ export const BOGUS = -2;
 export const LIST_POISON1 = -2;
 export const LIST_POISON2 = -3;
 
-export type ScalarKind = "int" | "bool" | "enum" | "ptr" | "nodeptr" | "lock" | "pc";
+export type ScalarKind = "int" | "bool" | "enum" | "ptr" | "nodeptr" | "lock" | "pc" | "flags";
 
 export interface FieldInfo {
   readonly off: number;
@@ -33,6 +33,8 @@ export interface FieldInfo {
   readonly node: number;
   readonly isNext: boolean;
   readonly schema: Schema;
+  /** The declared protecting lock (protectedBy()), as candidate paths "a|b"; resolved in finalize. */
+  readonly lockPath?: string | undefined;
 }
 
 export interface NodeInfo {
@@ -44,6 +46,8 @@ export interface NodeInfo {
   /** Lock path as declared, resolved in finalize() to lockOff. */
   readonly lockPath: string | undefined;
   lockOff: number;
+  /** Whether the lock protects the list (lockdep) or only makes operations atomic. */
+  protects: boolean;
   /** The object the node is embedded in (container_of), when it is a member of an array element. */
   readonly container: { array: ArrayInfo; index: number } | undefined;
   readonly cpu: number;
@@ -61,6 +65,11 @@ export interface ArrayInfo {
 export interface LockInfo {
   readonly off: number;
   readonly name: string;
+  /**
+   * Its lock class (lockdep keys lock order by class): `type.field` for a lock in a typed
+   * record (`deferred_split.split_queue_lock`), else its path with array indices as `[]`.
+   */
+  readonly cls: string;
 }
 
 /** Word size of a schema value. */
@@ -68,6 +77,8 @@ export function sizeOf(s: Schema): number {
   switch (s.kind) {
     case "list_head":
       return 2;
+    case "bit":
+      return 0;
     case "record": {
       let n = 0;
       for (const k of Object.keys(s.fields)) n += sizeOf(s.fields[k]!);
@@ -105,6 +116,17 @@ export class Layout {
   /** The one shared array holding each record type (target of ptr()). */
   readonly arrayOfRecord = new Map<RecordS, ArrayInfo>();
   readonly fieldByName = new Map<string, FieldInfo>();
+  /**
+   * Per word, the offset of the lock that protects it (protectedBy()), else -1 (filled in
+   * finalize). Plain accesses by a CPU that does not hold it are `wrong-lock` (rt/mem.ts).
+   */
+  lockOfWord = new Int32Array(0);
+  /** Whether some word declares a protecting lock. */
+  hasProtected = false;
+  /** Largest packed mask of a shared flags word (0: none); sizes the `__bits` register. */
+  flagsMax = 0;
+  /** Per CPU, offset of its `__bits` register (non-atomic bitops), or undefined. */
+  bitsReg: number[] = [];
   /** node id of the list_head whose `next` word is at this offset, else -1 (filled in finalize). */
   nodeAtOff = new Int32Array(0);
   min = new Int32Array(0);
@@ -155,7 +177,10 @@ export class Layout {
     short: string,
     container: { array: ArrayInfo; index: number } | undefined,
     parentPath: string | undefined,
+    /** The lock-class path of this place (see LockInfo.cls). */
+    cls: string = name,
   ): void {
+    const lock = s.kind === "int" || s.kind === "flags" ? s.lock : undefined;
     const scalar = (kind: ScalarKind, min: number, max: number, init: number): void =>
       this.addField({
         off,
@@ -169,6 +194,7 @@ export class Layout {
         node: -1,
         isNext: false,
         schema: s,
+        lockPath: lock !== undefined && parentPath ? `${parentPath}.${lock}|${lock}` : lock,
       });
     switch (s.kind) {
       case "int":
@@ -183,21 +209,42 @@ export class Layout {
       case "nodeptr":
         return scalar("nodeptr", LIST_POISON2, NULL, NULL);
       case "lock":
-        this.locks.push({ off, name });
+        this.locks.push({ off, name, cls });
         return scalar("lock", -1, -1, -1);
       case "list_head":
         return this.placeList(s, off, name, cpu, short, container, parentPath);
+      case "flags": {
+        if (cpu < 0) this.flagsMax = Math.max(this.flagsMax, (1 << s.order.length) - 1);
+        return scalar("flags", 0, (1 << s.order.length) - 1, s.init);
+      }
+      case "bit":
+        return; // an alias of a sibling flags word's bit: no space of its own
       case "record": {
         const rel = relOffsets(s);
         for (const k of Object.keys(s.fields)) {
+          const f = s.fields[k]!;
+          if (f.kind !== "bit") continue;
+          const w = s.fields[f.word];
+          if (!w || w.kind !== "flags")
+            throw new SchemaError(
+              `${name === "" ? "" : `${name}.`}${k}: bitOf("${f.word}", "${f.bit}"): "${f.word}" is not a flags() field of the same record`,
+            );
+          if (!w.order.includes(f.bit))
+            throw new SchemaError(
+              `${name === "" ? "" : `${name}.`}${k}: bitOf("${f.word}", "${f.bit}"): ${f.word} has no bit ${f.bit} (its bits: ${w.order.join(", ")})`,
+            );
+        }
+        const typed = s.typeName !== undefined && s.typeName !== "shared";
+        for (const k of Object.keys(s.fields)) {
           const sub = name === "" ? k : `${name}.${k}`;
           const subShort = short === "" ? k : `${short}.${k}`;
-          this.place(s.fields[k]!, off + rel.get(k)!, sub, cpu, subShort, container, name);
+          const subCls = typed ? `${s.typeName}.${k}` : cls === "" ? k : `${cls}.${k}`;
+          this.place(s.fields[k]!, off + rel.get(k)!, sub, cpu, subShort, container, name, subCls);
         }
         return;
       }
       case "array":
-        return this.placeArray(s, off, name, cpu, short);
+        return this.placeArray(s, off, name, cpu, short, cls);
     }
   }
 
@@ -222,6 +269,7 @@ export class Layout {
       role: s.role,
       lockPath,
       lockOff: -1,
+      protects: s.protects ?? true,
       container,
       cpu,
     });
@@ -251,7 +299,14 @@ export class Layout {
     });
   }
 
-  private placeArray(s: ArrayS, off: number, name: string, cpu: number, short: string): void {
+  private placeArray(
+    s: ArrayS,
+    off: number,
+    name: string,
+    cpu: number,
+    short: string,
+    cls: string,
+  ): void {
     const stride = sizeOf(s.elem);
     const labels: string[] = [];
     for (let i = 0; i < s.length; i++) labels.push(s.label ? s.label(i) : `${name}[${i}]`);
@@ -276,6 +331,7 @@ export class Layout {
         elemShort,
         { array: info, index: i },
         undefined,
+        `${cls}[]`,
       );
     }
   }
@@ -310,6 +366,20 @@ export class Layout {
         default:
           break;
       }
+    }
+    this.lockOfWord = new Int32Array(this.words).fill(-1);
+    for (const f of this.fields) {
+      if (f.lockPath === undefined) continue;
+      const candidates = f.lockPath.split("|");
+      const found = candidates.map((p) => this.fieldByName.get(p)).find((x) => x?.kind === "lock");
+      if (!found) {
+        throw new SchemaError(
+          `${f.name}: protectedBy lock "${candidates[candidates.length - 1]}" is not a spinlock() of the model ` +
+            `(looked for ${candidates.join(" and ")})`,
+        );
+      }
+      this.lockOfWord[f.off] = found.off;
+      this.hasProtected = true;
     }
     this.nodeAtOff = new Int32Array(this.words).fill(-1);
     for (const n of this.nodes) {
@@ -362,6 +432,12 @@ export class Layout {
         return this.nodeName(v);
       case "lock":
         return v < 0 ? "unlocked" : `held by CPU${v}`;
+      case "flags": {
+        const s = f.schema;
+        if (s.kind !== "flags") return String(v);
+        const set = s.order.filter((_n, i) => (v & (1 << i)) !== 0);
+        return set.length === 0 ? "0" : set.join("|");
+      }
       default:
         return String(v);
     }

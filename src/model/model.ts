@@ -1,10 +1,10 @@
 // Declaring a model: its parameters, its variants (patch versions) with their expected verdicts,
 // and a build function that lays out the state and writes the threads for one variant.
 
-import type { Fields, RecordS, Schema } from "./schema.ts";
-import { nodeptr, record, SchemaError } from "./schema.ts";
+import type { Fields, LockS, RecordS, Schema } from "./schema.ts";
+import { int, nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, sizeOf } from "./layout.ts";
-import { makeRef, type RecordRef } from "./ref.ts";
+import { makeRef, type RecordRef, type Ref } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
   assert_,
@@ -157,6 +157,14 @@ export interface ModelOptions {
   races?: boolean;
   /** Check termination and the eventually/leadsTo properties (default on). */
   liveness?: boolean;
+  /**
+   * lockdep (default on; see kernel/lockdep.ts): `wrong-lock` for a plain access to data whose
+   * protecting lock the CPU does not hold, and `lock-order` for a cycle in the order locks are
+   * taken, keyed by lock class (`order: "class"`, as lockdep) or by lock instance
+   * (`order: "instance"`). `false` turns both off; `{ order: false }` keeps only the first.
+   */
+  lockdep?:
+    boolean | { readonly protection?: boolean; readonly order?: "class" | "instance" | false };
 }
 
 /** What a build function returns: a ModelBuilder of any shared-state shape. */
@@ -178,6 +186,12 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   readonly liveness: LivenessDecl<RecordS<F>>[] = [];
   races = true;
   checkLiveness = true;
+  /** lockdep's checks of lock protection (wrong-lock). */
+  lockProtection = true;
+  /** lockdep's lock-order graph, by class or by instance, or off. */
+  lockOrder: "class" | "instance" | false = "class";
+  /** Protections declared with protect(): the word (or list head) and its lock. */
+  readonly protections: { what: Ref; lock: Ref<LockS> }[] = [];
 
   constructor(shared: F, opts: ModelOptions = {}) {
     super();
@@ -186,6 +200,41 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     this.s = makeRef(this.layout, this.shared, 0, "", "s") as RecordRef<RecordS<F>>;
     if (opts.races !== undefined) this.races = opts.races;
     if (opts.liveness !== undefined) this.checkLiveness = opts.liveness;
+    if (opts.lockdep === false) {
+      this.lockProtection = false;
+      this.lockOrder = false;
+    } else if (typeof opts.lockdep === "object") {
+      if (opts.lockdep.protection !== undefined) this.lockProtection = opts.lockdep.protection;
+      if (opts.lockdep.order !== undefined) this.lockOrder = opts.lockdep.order;
+    }
+  }
+
+  /**
+   * Declares that `lock` protects `what` (a counter, a flags word, or a list head: the list and
+   * every node on it), as protectedBy() / listHead({ lock }) do in the schema. A plain access by
+   * a CPU that does not hold it is `wrong-lock`; both refs must name fixed places.
+   */
+  protect(what: Ref, lock: Ref<LockS>): this {
+    for (const [r, role] of [
+      [what, "the protected field"],
+      [lock, "the lock"],
+    ] as const) {
+      if (r.$static < 0)
+        throw new SchemaError(
+          `protect(${what.$text}, ${lock.$text}): ${role} must be a fixed place, not one reached through a pointer or a run-time index`,
+        );
+    }
+    if (lock.$schema.kind !== "lock")
+      throw new SchemaError(
+        `protect(${what.$text}, ${lock.$text}): ${lock.$text} is not a spinlock()`,
+      );
+    const k = what.$schema.kind;
+    if (k !== "int" && k !== "flags" && k !== "list_head" && k !== "bool" && k !== "enum")
+      throw new SchemaError(
+        `protect(${what.$text}, ${lock.$text}): a ${k} cannot be protected (a counter, flags word, bool, enum or list head can)`,
+      );
+    this.protections.push({ what, lock });
+    return this;
   }
 
   /** Adds a CPU running `name` with these locals; returns its CPU number. */
@@ -204,14 +253,23 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
       if (k.startsWith("__"))
         throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
     }
-    // three scratch registers for list operations split into their individual writes
+    // three scratch registers for list operations split into their individual writes, and,
+    // when the shared state has a flags word, one for the word a non-atomic bitop has read
+    const flagsMax = this.layout.flagsMax;
     const rec = record(
-      { ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() },
+      {
+        ...locals,
+        ...(flagsMax > 0 ? { __bits: int(0, flagsMax) } : {}),
+        __r0: nodeptr(),
+        __r1: nodeptr(),
+        __r2: nodeptr(),
+      },
       `${name}_locals`,
     );
     this.layout.allocPc(cpu);
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
+    if (flagsMax > 0) this.layout.bitsReg[cpu] = localsBase + sizeOf(rec) - 4;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
     const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
       F,
@@ -356,6 +414,10 @@ export interface CompiledModel {
   readonly liveness: boolean;
   /** eventually / leadsTo properties (termination is built in). */
   readonly livenessProps: readonly LivenessDecl[];
+  /** lockdep: wrong-lock checks of declared protections (Mem.ld is set around each step). */
+  readonly lockdep: boolean;
+  /** lockdep: the lock-order graph's keys, or false when it is off. */
+  readonly lockOrder: "class" | "instance" | false;
   /**
    * Every property the model can report, each once: invariants, end-state properties, the
    * assertions its steps declare (`raises`, `assert_`, `property()`), deadlock, and data-race
@@ -513,7 +575,18 @@ function compileResolved(
     b.threads.length,
     programs.map((p) => p.length),
   );
-  const mem = new Mem(lay);
+  for (const p of b.protections) {
+    const off = p.what.$static;
+    const lk = p.lock.$static;
+    if (p.what.$schema.kind === "list_head") {
+      const n = lay.nodes[lay.nodeAtOff[off]!]!;
+      n.lockOff = lk;
+      n.protects = true;
+    } else lay.lockOfWord[off] = lk;
+    lay.hasProtected = true;
+  }
+  const mem = new Mem(lay, b.lockOrder === false ? "class" : b.lockOrder);
+  mem.lo = b.lockOrder !== false;
   const views = new ViewBuilder(mem);
   const sView = views.build(b.shared, 0);
   const threads: CompiledThread[] = b.threads.map((t, i) => {
@@ -566,6 +639,9 @@ function compileResolved(
   declare("deadlock", "deadlock");
   // KCSAN reports a race and the kernel goes on
   if (b.races) declare("data-race", "data-race", "warn");
+  if (b.lockProtection && (lay.hasProtected || lay.nodes.some((n) => n.lockOff >= 0 && n.protects)))
+    declare("wrong-lock", "assertion", "warn");
+  if (b.lockOrder !== false && lay.locks.length > 1) declare("lock-order", "lock-order", "warn");
   declare("termination", "liveness");
   for (const l of b.liveness) declare(l.name, "liveness");
   for (const p of properties) if (p.severity) mem.severities.set(p.name, p.severity);
@@ -588,6 +664,8 @@ function compileResolved(
     races: b.races,
     liveness: b.checkLiveness,
     livenessProps: b.liveness as unknown as LivenessDecl[],
+    lockdep: b.lockProtection,
+    lockOrder: b.lockOrder,
     properties,
     world,
     file: undefined,

@@ -2,7 +2,8 @@
 // on with refs (`l.folio._deferred_list`, `s.ds_queue.split_queue_lock`); a ref resolves, in a
 // given state, to a word offset (and, for a list_head, to its node id).
 
-import type { ArrayS, IntS, PtrS, RecordS, Schema } from "./schema.ts";
+import type { ArrayS, BitS, FlagsS, IntS, PtrS, RecordS, Schema } from "./schema.ts";
+import { flagMask } from "./schema.ts";
 import type { Layout } from "./layout.ts";
 import { BOGUS, NULL, relOffsets, sizeOf } from "./layout.ts";
 import { Violation } from "../rt/mem.ts";
@@ -30,6 +31,42 @@ export class Ref<S extends Schema = Schema> {
   }
 }
 
+/**
+ * One named bit of a flags word (`F1.flags.PG_locked`, or a bitOf() alias such as
+ * `F1.partially_mapped`). It is not a Ref: code reaching for a raw offset has to say which
+ * word it means (`$word.$off(b)`) and use `$mask`, so that no caller reads the whole word as if
+ * it were the bit.
+ */
+export class BitRef {
+  constructor(
+    /** The flags word holding the bit. */
+    readonly $word: Ref<FlagsS>,
+    /** The bit's kernel name, e.g. `PG_locked`. */
+    readonly $bit: string,
+    /** Its mask in the packed word. */
+    readonly $mask: number,
+    /** How it was written, for labels. */
+    readonly $text: string,
+  ) {}
+  /** `F1.flags:PG_locked` in state b. */
+  $name(b: Int32Array): string {
+    return `${this.$word.$name(b)}:${this.$bit}`;
+  }
+  /** Whether the bit is set in state b (a ghost read: no access recorded). */
+  $test(b: Int32Array): boolean {
+    return (b[this.$word.$off(b)]! & this.$mask) !== 0;
+  }
+  /** Sets or clears the bit in state b directly (for init code: no access recorded). */
+  $put(b: Int32Array, v: boolean): void {
+    const o = this.$word.$off(b);
+    b[o] = v ? b[o]! | this.$mask : b[o]! & ~this.$mask;
+  }
+}
+
+export type FlagsRef<S extends FlagsS> = Ref<S> & {
+  readonly [K in S extends FlagsS<infer B> ? B : never]: BitRef;
+};
+
 type FieldRefs<F> = { readonly [K in keyof F]: F[K] extends Schema ? RefOf<F[K]> : never };
 
 export type RecordRef<S extends RecordS> = Ref<S> & FieldRefs<S["fields"]>;
@@ -41,13 +78,17 @@ export type ArrayRef<S extends ArrayS> = Ref<S> & {
 };
 export type PtrRef<S extends PtrS> = Ref<S> & FieldRefs<S["target"]["fields"]>;
 
-export type RefOf<S extends Schema> = S extends RecordS
-  ? RecordRef<S>
-  : S extends ArrayS
-    ? ArrayRef<S>
-    : S extends PtrS
-      ? PtrRef<S>
-      : Ref<S>;
+export type RefOf<S extends Schema> = S extends BitS
+  ? BitRef
+  : S extends FlagsS
+    ? FlagsRef<S>
+    : S extends RecordS
+      ? RecordRef<S>
+      : S extends ArrayS
+        ? ArrayRef<S>
+        : S extends PtrS
+          ? PtrRef<S>
+          : Ref<S>;
 
 const EMPTY = new Int32Array(0);
 
@@ -71,14 +112,27 @@ export function makeRef<S extends Schema>(
   return build(lay, s, constant(base), constName(name), base, text) as RefOf<S>;
 }
 
+/** The BitRef of alias `k` (bitOf) of record `s`, whose fields' refs are in `bag`. */
+function aliasRef(s: RecordS, k: string, bag: Record<string, unknown>, text: string): BitRef {
+  const a = s.fields[k] as BitS;
+  const word = bag[a.word] as Ref<FlagsS>;
+  return new BitRef(word, a.bit, flagMask(word.$schema, a.bit, word.$text), text);
+}
+
 function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, text: string): Ref {
   const r = new Ref(s, lay, off, name, stat, text);
   const bag = r as unknown as Record<string | number, unknown>;
   switch (s.kind) {
+    case "flags": {
+      const w = r as Ref<FlagsS>;
+      for (const b of s.order) bag[b] = new BitRef(w, b, flagMask(s, b), `${text}.${b}`);
+      return r;
+    }
     case "record": {
       const rel = relOffsets(s);
       const join = (p: string, k: string): string => (p === "" ? k : `${p}.${k}`);
       for (const k of Object.keys(s.fields)) {
+        if (s.fields[k]!.kind === "bit") continue;
         const ro = rel.get(k)!;
         const sub = `${text}.${k}`;
         bag[k] =
@@ -100,6 +154,8 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
                 sub,
               );
       }
+      for (const k of Object.keys(s.fields))
+        if (s.fields[k]!.kind === "bit") bag[k] = aliasRef(s, k, bag, `${text}.${k}`);
       return r;
     }
     case "array": {
@@ -157,6 +213,18 @@ function build(lay: Layout, s: Schema, off: OffFn, name: NameFn, stat: number, t
       const rel = relOffsets(target);
       for (const k of Object.keys(target.fields)) {
         const ro = rel.get(k)!;
+        const fk = target.fields[k]!;
+        if (fk.kind === "bit") {
+          Object.defineProperty(r, k, {
+            get: () => {
+              const v = aliasRef(target, k, bag as Record<string, unknown>, `${text}->${k}`);
+              Object.defineProperty(r, k, { value: v });
+              return v;
+            },
+            configurable: true,
+          });
+          continue;
+        }
         Object.defineProperty(r, k, {
           get: () => {
             const arr = lay.arrayOfRecord.get(target);

@@ -5,6 +5,8 @@
 
 import type {
   ArrayS,
+  BitS,
+  FlagsS,
   BoolS,
   EnumS,
   IntS,
@@ -25,19 +27,30 @@ export interface ListView {
   prev: number;
 }
 
-export type ViewOf<S extends Schema> = S extends IntS | EnumS | PtrS | NodePtrS
-  ? number
-  : S extends BoolS
-    ? boolean
-    : S extends LockS
-      ? number
-      : S extends ListHeadS
-        ? ListView
-        : S extends RecordS<infer F>
-          ? { -readonly [K in keyof F]: ViewOf<F[K]> }
-          : S extends ArrayS<infer E>
-            ? ViewOf<E>[]
-            : never;
+/**
+ * A flags word seen by step code: one boolean per named bit (`f.flags.PG_locked = true`, a
+ * plain read-modify-write of the word), and `word`, the packed value.
+ */
+export type FlagsView<B extends string> = { [K in B]: boolean } & { word: number };
+
+export type ViewOf<S extends Schema> =
+  S extends FlagsS<infer B>
+    ? FlagsView<B>
+    : S extends BitS
+      ? boolean
+      : S extends IntS | EnumS | PtrS | NodePtrS
+        ? number
+        : S extends BoolS
+          ? boolean
+          : S extends LockS
+            ? number
+            : S extends ListHeadS
+              ? ListView
+              : S extends RecordS<infer F>
+                ? { -readonly [K in keyof F]: ViewOf<F[K]> }
+                : S extends ArrayS<infer E>
+                  ? ViewOf<E>[]
+                  : never;
 
 interface Inst {
   $m: Mem;
@@ -46,6 +59,7 @@ interface Inst {
 
 export class ViewBuilder {
   private readonly protos = new Map<RecordS, object>();
+  private readonly flagProtos = new Map<FlagsS, object>();
   private readonly listProto: object;
 
   constructor(private readonly mem: Mem) {
@@ -84,7 +98,7 @@ export class ViewBuilder {
           const f = s.fields[k]!;
           if (f.kind === "record" || f.kind === "array" || f.kind === "list_head") {
             o[k] = this.make(f, off + rel.get(k)!);
-          }
+          } else if (f.kind === "flags") o[k] = this.flagsView(f, off + rel.get(k)!);
         }
         return o;
       }
@@ -119,6 +133,27 @@ export class ViewBuilder {
     }
   }
 
+  private flagsView(f: FlagsS, off: number): object {
+    let p = this.flagProtos.get(f);
+    if (!p) {
+      p = {};
+      Object.defineProperty(p, "word", {
+        get(this: Inst) {
+          return this.$m.get(this.$o);
+        },
+        set(this: Inst, v: number) {
+          this.$m.set(this.$o, v);
+        },
+      });
+      f.order.forEach((b, i) => Object.defineProperty(p, b, bitAccessor(0, 1 << i)));
+      this.flagProtos.set(f, p);
+    }
+    const o = Object.create(p) as Inst;
+    o.$m = this.mem;
+    o.$o = off;
+    return o;
+  }
+
   private proto(r: RecordS): object {
     let p = this.protos.get(r);
     if (p) return p;
@@ -127,12 +162,32 @@ export class ViewBuilder {
     for (const k of Object.keys(r.fields)) {
       const f = r.fields[k]!;
       if (f.kind === "record" || f.kind === "array" || f.kind === "list_head") continue;
+      if (f.kind === "flags") continue;
+      if (f.kind === "bit") {
+        const w = r.fields[f.word] as FlagsS;
+        Object.defineProperty(p, k, bitAccessor(rel.get(f.word)!, 1 << w.order.indexOf(f.bit)));
+        continue;
+      }
       const ro = rel.get(k)!;
       Object.defineProperty(p, k, protoAccessor(f, ro));
     }
     this.protos.set(r, p);
     return p;
   }
+}
+
+/** A bit of the word at `$o + ro` as a boolean: a plain read, or a plain read-modify-write. */
+function bitAccessor(ro: number, mask: number): PropertyDescriptor {
+  return {
+    get(this: Inst) {
+      return (this.$m.get(this.$o + ro) & mask) !== 0;
+    },
+    set(this: Inst, v: boolean) {
+      const w = this.$m.get(this.$o + ro);
+      this.$m.set(this.$o + ro, v ? w | mask : w & ~mask);
+    },
+    enumerable: true,
+  };
 }
 
 function protoAccessor(f: Schema, ro: number): PropertyDescriptor {

@@ -92,11 +92,13 @@ export function execute(model: CompiledModel, t: number, choice: number, b: Int3
   m.pending.length = 0;
   m.b = b;
   m.cpu = t;
+  m.ld = model.lockdep;
   try {
     const r = node.run(th.ctx, choice);
     b[th.pcOff] = successorPc(node, r, choice);
     return r;
   } finally {
+    m.ld = false;
     m.b = saved;
   }
 }

@@ -57,6 +57,9 @@ export const ACC_MARKED = 2;
 export const ACC_RACY = 4;
 export const ACC_SHIFT = 3;
 
+/** Subclasses per lock class for spin_lock_nested() (MAX_LOCKDEP_SUBCLASSES in lockdep). */
+export const LOCKDEP_SUBCLASSES = 8;
+
 export class Mem {
   b: Int32Array;
   /** CPU executing the current step. */
@@ -79,21 +82,111 @@ export class Mem {
   /** Declared severity of each property (compileModel fills it); undeclared names are "bug". */
   severities = new Map<string, Severity>();
 
-  constructor(readonly layout: Layout) {
+  // lockdep (see kernel/lockdep.ts). `ld` is true while a step of a model with lockdep on runs
+  // (the runners set it around node.run): a plain access to a word protected by a lock the CPU
+  // does not hold is then `wrong-lock`. `lo` records the lock order: every acquisition adds an
+  // edge from each lock the CPU holds to the lock taken, into a preallocated matrix of lock
+  // nodes; edges seen for the first time are queued in `loNew` for the runner to attach a path.
+  ld = false;
+  lo = false;
+  /** Per word, the offset of the lock protecting it, or -1 (Layout.lockOfWord). */
+  readonly lockOf: Int32Array;
+  /** Per lock word, its lock-order node (class * LOCKDEP_SUBCLASSES, or instance index). */
+  readonly loNode: Int32Array;
+  /** Number of lock-order nodes. */
+  readonly loN: number;
+  /** Whether lock-order nodes are lock instances (true) or classes with subclasses. */
+  readonly loInstances: boolean;
+  /** Edges seen: loSeen[from * loN + to]. */
+  loSeen: Uint8Array;
+  /** Edges seen for the first time since the runner last drained them (from * loN + to). */
+  loNew = new Int32Array(16);
+  loNewLen = 0;
+
+  constructor(
+    readonly layout: Layout,
+    lockOrder: "class" | "instance" = "class",
+  ) {
     this.b = layout.initialState();
     this.min = layout.min;
     this.max = layout.max;
+    this.lockOf = layout.lockOfWord;
+    this.loInstances = lockOrder === "instance";
+    this.loNode = new Int32Array(layout.words).fill(-1);
+    const classes = new Map<string, number>();
+    layout.locks.forEach((l, i) => {
+      if (this.loInstances) this.loNode[l.off] = i;
+      else {
+        let c = classes.get(l.cls);
+        if (c === undefined) classes.set(l.cls, (c = classes.size));
+        this.loNode[l.off] = c * LOCKDEP_SUBCLASSES;
+      }
+    });
+    this.loN = this.loInstances ? layout.locks.length : classes.size * LOCKDEP_SUBCLASSES;
+    this.loSeen = new Uint8Array(this.loN * this.loN);
   }
 
   get(off: number): number {
     if (this.trk) this.note(off, 0);
+    if (this.ld && this.lockOf[off]! >= 0 && this.marked + this.racy === 0) this.assertHeld(off);
     return this.b[off]!;
   }
 
   set(off: number, v: number): void {
     if (v < this.min[off]! || v > this.max[off]! || !Number.isInteger(v)) this.rangeFault(off, v);
     if (this.trk) this.note(off, ACC_WRITE);
+    if (this.ld && this.lockOf[off]! >= 0 && this.marked + this.racy === 0) this.assertHeld(off);
     this.b[off] = v;
+  }
+
+  /** The locks CPU `cpu` holds in the current state, by name. */
+  heldBy(cpu: number): string[] {
+    const out: string[] = [];
+    for (const l of this.layout.locks) if (this.b[l.off] === cpu) out.push(l.name);
+    return out;
+  }
+
+  /** `wrong-lock` unless the current CPU holds the lock protecting word `off`. */
+  assertHeld(off: number): void {
+    const lk = this.lockOf[off]!;
+    if (this.b[lk] === this.cpu) return;
+    const lay = this.layout;
+    const need = lay.fields[lk]!.name;
+    this.report(
+      "wrong-lock",
+      wrongLockMessage(`${lay.fields[off]!.name}`, need, this.cpu, this.heldBy(this.cpu)),
+    );
+  }
+
+  /**
+   * Records that the current CPU took the lock at `off` (with `subclass`, spin_lock_nested):
+   * an edge from every other lock it holds. No allocation unless an edge is new.
+   */
+  acquired(off: number, subclass: number): void {
+    const N = this.loN;
+    const to = this.loNode[off]! + (this.loInstances ? 0 : subclass);
+    const b = this.b;
+    const cpu = this.cpu;
+    const locks = this.layout.locks;
+    for (let i = 0; i < locks.length; i++) {
+      const lo = locks[i]!.off;
+      if (lo === off || b[lo] !== cpu) continue;
+      const e = this.loNode[lo]! * N + to;
+      if (this.loSeen[e] !== 0) continue;
+      this.loSeen[e] = 1;
+      if (this.loNewLen === this.loNew.length) {
+        const a = new Int32Array(this.loNew.length * 2);
+        a.set(this.loNew);
+        this.loNew = a;
+      }
+      this.loNew[this.loNewLen++] = e;
+    }
+  }
+
+  /** Forgets the lock order seen (a new search starts). */
+  resetLockOrder(): void {
+    this.loSeen.fill(0);
+    this.loNewLen = 0;
   }
 
   /** An atomic or intentionally racy read: never part of a data race. */
@@ -198,4 +291,12 @@ export class Mem {
         : "check the step's arithmetic",
     );
   }
+}
+
+/** The text of a `wrong-lock` violation, as lockdep_assert_held() would explain it. */
+export function wrongLockMessage(what: string, need: string, cpu: number, held: string[]): string {
+  return (
+    `wrong lock: CPU${cpu} touches ${what}, which is protected by ${need}, while holding ` +
+    `${held.length ? held.join(", ") : "no lock"} (lockdep_assert_held(&${need}) fails)`
+  );
 }

@@ -27,6 +27,12 @@ export interface CounterexampleFile {
    * end repeat forever (replay checks that they lead back to the state at the index).
    */
   readonly cycle?: number;
+  /** lock-order: one acquisition path per edge of the cycle (the last is `schedule`). */
+  readonly paths?: readonly {
+    readonly from: string;
+    readonly to: string;
+    readonly schedule: string;
+  }[];
   /** How to replay it. */
   readonly replay: string;
   readonly diagram: readonly string[];

@@ -16,6 +16,7 @@ import {
 import { ACC_RACY, ACC_SHIFT, ACC_WRITE, ACC_MARKED, type Severity } from "../rt/mem.ts";
 import type { ViolationKind } from "../explore/result.ts";
 import { lockOffsets, orderedByLock, raceMessage } from "../explore/explorer.ts";
+import { findLockCycle, lockGraph, lockNodeName } from "../explore/lockorder.ts";
 
 export interface Change {
   /** Field name in the model's terms; CPU-local fields by their local name. */
@@ -83,15 +84,36 @@ export function replay(
   schedule: readonly Move[],
   opts: ReplayOptions = {},
 ): Replayed {
-  const r = replaySteps(model, schedule);
+  const r = replayLocked(model, schedule);
   const lv = opts.liveness;
   if (lv === undefined || r.infeasible !== undefined) return r;
   const o = livenessOutcome(model, schedule, lv.cycle, lv.property);
   return typeof o === "string" ? { ...r, infeasible: o } : { ...r, outcomes: [...r.outcomes, o] };
 }
 
-function replaySteps(model: CompiledModel, schedule: readonly Move[]): Replayed {
+function replayLocked(model: CompiledModel, schedule: readonly Move[]): Replayed {
   const b = model.init.slice();
+  // lockdep's lock order along this schedule (a cycle of its own is a lock-order outcome)
+  const m = model.mem;
+  const loSaved = model.lockOrder !== false ? m.loSeen.slice() : undefined;
+  if (loSaved) m.resetLockOrder();
+  const edges = new Set<number>();
+  try {
+    return stepsOf(model, schedule, b, edges);
+  } finally {
+    if (loSaved) {
+      m.loSeen.set(loSaved);
+      m.loNewLen = 0;
+    }
+  }
+}
+
+function stepsOf(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  b: Int32Array,
+  edges: Set<number>,
+): Replayed {
   const steps: TraceStep[] = [];
   const outcomes: Outcome[] = [];
   const T = model.threads.length;
@@ -147,6 +169,9 @@ function replaySteps(model: CompiledModel, schedule: readonly Move[]): Replayed 
       thrown = e;
     }
     const warnings = takeWarnings(model);
+    const mem = model.mem;
+    for (let k = 0; k < mem.loNewLen; k++) edges.add(mem.loNew[k]!);
+    mem.loNewLen = 0;
     const label = labelOf(model, cpu, node, pre, result, choice);
     steps.push({
       cpu,
@@ -172,6 +197,10 @@ function replaySteps(model: CompiledModel, schedule: readonly Move[]): Replayed 
   }
   // the last step's warnings show at the end, with what the state breaks
   outcomes.push(...(steps[steps.length - 1]?.warnings ?? []), ...stateOutcomes(model, b));
+  if (edges.size > 0 && model.lockOrder !== false) {
+    const lo = lockCycleOutcome(model, edges);
+    if (lo) outcomes.push(lo);
+  }
   return { steps, outcomes, final: b, infeasible: undefined };
 }
 
@@ -291,6 +320,9 @@ export function stepAccesses(
   scratch.set(b);
   m.nacc = 0;
   m.trk = true;
+  // a dry run takes no lock for lockdep's lock order
+  const lo = m.lo;
+  m.lo = false;
   try {
     const result = execute(model, t, choice, scratch);
     return { list: m.acc.slice(0, m.nacc), result };
@@ -299,6 +331,7 @@ export function stepAccesses(
   } finally {
     m.trk = false;
     m.pending.length = 0;
+    m.lo = lo;
   }
 }
 
@@ -471,5 +504,60 @@ export function livenessOutcome(
       cycle !== undefined
         ? `${property}: q never holds after move ${from}: the cycle of moves ${cycle + 1}..${schedule.length} closes and is weakly fair`
         : `${property}: q never holds after move ${from}, and no CPU can move after move ${schedule.length}`,
+  };
+}
+
+/**
+ * lockdep's lock-order check over saved acquisition paths (a `lock-order` counterexample keeps
+ * one per edge of the cycle): replays each from the initial state, collects the lock-order
+ * edges their steps take, and reports the cycle they close, if any.
+ */
+export function lockOrderOutcome(
+  model: CompiledModel,
+  schedules: readonly (readonly Move[])[],
+): Outcome | undefined {
+  const m = model.mem;
+  if (model.lockOrder === false) return undefined;
+  const saved = m.loSeen.slice();
+  const savedLen = m.loNewLen;
+  const edges = new Set<number>();
+  try {
+    for (const schedule of schedules) {
+      m.resetLockOrder();
+      const b = model.init.slice();
+      for (const { cpu, choice } of schedule) {
+        try {
+          if (!isEnabled(model, cpu, b)) break;
+          execute(model, cpu, choice, b);
+        } catch {
+          break;
+        }
+        for (let i = 0; i < m.loNewLen; i++) edges.add(m.loNew[i]!);
+        m.loNewLen = 0;
+      }
+    }
+  } finally {
+    m.loSeen.set(saved);
+    m.loNewLen = savedLen;
+  }
+  return lockCycleOutcome(model, edges);
+}
+
+/** The `lock-order` outcome of a set of lock-order edges (ids of Mem's matrix), if they close a cycle. */
+export function lockCycleOutcome(
+  model: CompiledModel,
+  edges: Iterable<number>,
+): Outcome | undefined {
+  const m = model.mem;
+  const ids = findLockCycle(lockGraph(m, edges));
+  if (!ids) return undefined;
+  const names = ids.map((e) => lockNodeName(m, Math.floor(e / m.loN)));
+  return {
+    property: "lock-order",
+    kind: "lock-order",
+    message:
+      ids.length === 1
+        ? `possible recursive locking: ${names[0]} taken while a lock of the same ${m.loInstances ? "instance" : "class"} is held`
+        : `possible circular locking dependency: ${[...names, names[0]].join(" -> ")}`,
   };
 }

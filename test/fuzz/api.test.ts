@@ -48,6 +48,7 @@ describe("fuzz API", () => {
   it("expectNoFuzzViolation fails with the diagram, the seed and the command", async () => {
     const err = await expectNoFuzzViolation(philosophers, {
       variant: "left-then-right",
+      property: "deadlock",
       runs: 100,
       seed: 1,
       file: "models/classic/philosophers.ts",

@@ -42,6 +42,7 @@ describe("shrinking", () => {
     for (const seed of [1, 2, 3, 4]) {
       const r = await fuzzModel(philosophers, {
         variant: "left-then-right",
+        property: "deadlock",
         strategy: "random",
         runs: 500,
         seed,
@@ -95,6 +96,7 @@ describe("shrinking", () => {
   it("the shrunk trace is within 2x of the BFS shortest", async () => {
     const r = await fuzzModel(philosophers, {
       variant: "left-then-right",
+      property: "deadlock",
       strategy: "random",
       runs: 500,
       seed: 9,
@@ -142,6 +144,7 @@ describe("shrinking", () => {
     const dir = mkdtempSync(join(tmpdir(), "fuzz-cx-"));
     const r = await fuzzModel(philosophers, {
       variant: "left-then-right",
+      property: "deadlock",
       strategy: "pct",
       runs: 500,
       seed: 5,

@@ -20,6 +20,7 @@ import {
 } from "../../src/index.ts";
 import { sizeOf } from "../../src/model/layout.ts";
 import { list_add_tail, list_del } from "../../src/kernel/list.ts";
+import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
 import { tiny, cpu } from "../helpers.ts";
 
 const Folio = record(
@@ -219,8 +220,10 @@ describe("writing outside a field's range", () => {
       },
       (m) => {
         cpu(m, "t", ({ s }) => [
+          spin_lock(s.lock),
           list_add_tail(s.folio[0]!._deferred_list, s.q),
           list_del(s.folio[0]!._deferred_list),
+          spin_unlock(s.lock),
         ]);
       },
     );
