@@ -497,7 +497,7 @@ export function listGroup(kind: ViolationKind): (typeof LIST_GROUPS)[number] {
     .with("invariant", () => "invariants" as const)
     .with("end-state", () => "end state" as const)
     .with("assertion", () => "assertions" as const)
-    .with("deadlock", "data-race", () => "explorer" as const)
+    .with("deadlock", "data-race", "lock-order", () => "explorer" as const)
     .with("liveness", () => "liveness" as const)
     .exhaustive();
 }

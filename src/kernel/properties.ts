@@ -44,7 +44,7 @@ export type PropertyName = (typeof PROP)[keyof typeof PROP];
  * nothing follows them on their path.
  */
 export const SEVERITY: Readonly<
-  Record<Exclude<PropertyName, "lost-membership" | "deadlock" | "lock-order">, Severity>
+  Record<Exclude<PropertyName, "lost-membership" | "deadlock">, Severity>
 > = {
   // CONFIG_DEBUG_LIST (lib/list_debug.c): the check prints "list_add corruption" /
   // "list_del corruption" (a WARN unless CONFIG_BUG_ON_DATA_CORRUPTION) and the operation is
@@ -84,6 +84,9 @@ export const SEVERITY: Readonly<
   "null-memcg-deref": "bug",
   "null-deref": "bug",
   "bogus-entry": "bug",
+  // lockdep prints "possible circular locking dependency" / "possible recursive locking" once
+  // and the kernel goes on; the checker reports it at the end of the search
+  "lock-order": "warn",
   // the list_lru ops are one step only under the sublist lock; without it the model cannot
   // show what the unlocked writes would do, so the path ends there
   "list-lru-unlocked": "bug",

@@ -15,7 +15,12 @@ import {
   list_first_entry,
   list_move,
 } from "../../src/kernel/list.ts";
-import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
+import {
+  SINGLE_DEPTH_NESTING,
+  spin_lock,
+  spin_lock_nested,
+  spin_unlock,
+} from "../../src/kernel/spinlock.ts";
 import {
   counter_dec,
   counter_inc,
@@ -330,9 +335,67 @@ const table: Record<string, Row> = {
       "a decrement after an increment": () =>
         oneFolio((m) => {
           m.thread("t", {}, ({ s }) => [
+            spin_lock(s.ds.split_queue_lock),
             counter_inc(s.ds.split_queue_len),
             counter_dec(s.ds.split_queue_len),
+            spin_unlock(s.ds.split_queue_lock),
           ]);
+        }),
+    },
+  },
+  [PROP.wrongLock]: {
+    // split_queue_len is protected by split_queue_lock (lockdep_assert_held in the kernel)
+    raise: () =>
+      oneFolio((m) => {
+        m.thread("t", {}, ({ s }) => [counter_inc(s.ds.split_queue_len)]);
+      }),
+    message: /split_queue_len.*split_queue_lock/,
+    lookalikes: {
+      "the counter under its own queue's lock": () =>
+        oneFolio((m) => {
+          m.thread("t", {}, ({ s }) => [
+            spin_lock(s.ds.split_queue_lock),
+            counter_inc(s.ds.split_queue_len),
+            spin_unlock(s.ds.split_queue_lock),
+          ]);
+        }),
+      "a list_add_tail under the queue's lock": () =>
+        oneFolio((m) => {
+          m.thread("t", {}, () => queued(m, []));
+        }),
+    },
+  },
+  [PROP.lockOrder]: {
+    // two locks of one class nested without an annotation: lockdep's possible recursive locking
+    raise: () =>
+      oneFolio((m) => {
+        m.thread("t", {}, ({ s }) => [
+          spin_lock(s.ds.split_queue_lock),
+          spin_lock(s.ds2.split_queue_lock),
+          spin_unlock(s.ds2.split_queue_lock),
+          spin_unlock(s.ds.split_queue_lock),
+        ]);
+      }),
+    message: /possible recursive locking/,
+    lookalikes: {
+      "the same nesting annotated with spin_lock_nested()": () =>
+        oneFolio((m) => {
+          m.thread("t", {}, ({ s }) => [
+            spin_lock(s.ds.split_queue_lock),
+            spin_lock_nested(s.ds2.split_queue_lock, SINGLE_DEPTH_NESTING),
+            spin_unlock(s.ds2.split_queue_lock),
+            spin_unlock(s.ds.split_queue_lock),
+          ]);
+        }),
+      "the two locks taken one after the other, on two CPUs": () =>
+        oneFolio((m) => {
+          for (const n of ["a", "b"])
+            m.thread(n, {}, ({ s }) => [
+              spin_lock(s.ds.split_queue_lock),
+              spin_unlock(s.ds.split_queue_lock),
+              spin_lock(s.ds2.split_queue_lock),
+              spin_unlock(s.ds2.split_queue_lock),
+            ]);
         }),
     },
   },
@@ -698,14 +761,18 @@ describe("the catalogue: every property raised by one scenario, kept by its look
     const r = await run(() =>
       oneFolio((m) => {
         const ds2: DeferredSplit = { queue: m.s.ds2, doubleUnqueue: true };
-        m.thread("t", {}, ({ s }) =>
-          queued(m, [
-            spin_lock(s.ds2.split_queue_lock),
-            counter_inc(s.ds2.split_queue_len),
-            unqueue_accounting(s.folio[0]!, ds2),
-            spin_unlock(s.ds2.split_queue_lock),
-          ]),
-        );
+        // queued on ds, then accounted as unqueued from ds2 (one lock at a time: nesting two
+        // queue locks would be lockdep's recursive locking)
+        m.thread("t", {}, ({ s }) => [
+          spin_lock(s.ds.split_queue_lock),
+          list_add_tail(s.folio[0]!._deferred_list, s.ds.split_queue),
+          counter_inc(s.ds.split_queue_len),
+          spin_unlock(s.ds.split_queue_lock),
+          spin_lock(s.ds2.split_queue_lock),
+          counter_inc(s.ds2.split_queue_len),
+          unqueue_accounting(s.folio[0]!, ds2),
+          spin_unlock(s.ds2.split_queue_lock),
+        ]);
       }),
     );
     expect(violated(r)).toEqual([PROP.doubleUnqueue]);
