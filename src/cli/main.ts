@@ -325,7 +325,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       for (const { c } of checked) {
         for (const v of c.result.violations) {
           console.log(
-            `\n${c.model.name} / ${c.model.variant}: ${v.property} (${v.length} steps)${v.file ? ` saved to ${v.file}` : ""}\n`,
+            `\n${c.model.name} / ${c.model.variant}: ${v.property} (${lengthText(v)})${v.file ? ` saved to ${v.file}` : ""}\n`,
           );
           console.log(explain(c.model, v));
         }
@@ -358,6 +358,12 @@ async function cmdCheck(args: string[]): Promise<number> {
   if (checked.some(({ c }) => c.result.verdict === "violated")) return EXIT_VIOLATION;
   if (checked.some(({ c }) => c.result.verdict === "incomplete")) return EXIT_INCOMPLETE;
   return EXIT_OK;
+}
+
+/** "6 steps", or for a lasso "2 steps, then a 4-step cycle repeated forever". */
+function lengthText(v: { length: number; cycle?: number }): string {
+  if (v.cycle === undefined) return `${v.length} steps`;
+  return `${v.cycle} step${v.cycle === 1 ? "" : "s"}, then a ${v.length - v.cycle}-step cycle repeated forever`;
 }
 
 function formatModelError(lm: LoadedModel, c: Checked): string {

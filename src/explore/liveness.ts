@@ -28,10 +28,11 @@ import { ModelError, Violation } from "../rt/mem.ts";
 export const LIVENESS_MAX_CPUS = 32;
 
 /**
- * Bytes per state the analysis allocates after the search (Tarjan's numbers and low links,
- * marks, breadth-first parents, stamps and queue), besides its stacks.
+ * Bytes per state the analysis may allocate after the search: Tarjan's numbers and low links,
+ * marks, breadth-first parents, stamps and queue, and at worst (a depth-first path through every
+ * state) its three stacks.
  */
-export const ANALYSIS_BYTES_PER_STATE = 4 + 4 + 1 + 1 + 4 + 4 + 4 + 4;
+export const ANALYSIS_BYTES_PER_STATE = 4 + 4 + 1 + 1 + 4 + 4 + 4 + 4 + 3 * 4;
 
 /** The state graph, as the explorer records it. */
 export class LivenessGraph {
@@ -394,31 +395,30 @@ class Analysis {
     let comp = 0;
     const edges0 = (s: number): number => (s < slen ? start[s]! - 1 : -1);
     const edges1 = (s: number): number => (s < slen ? end[s]! : -1);
+    const push = (v: number): void => {
+      counter++;
+      num[v] = counter;
+      low[v] = counter;
+      if (sp === S.length) {
+        const b = new Int32Array(S.length * 2);
+        b.set(S);
+        S = b;
+      }
+      S[sp++] = v;
+      if (cp === callN.length) {
+        const b = new Int32Array(callN.length * 2);
+        b.set(callN);
+        callN = b;
+        const c = new Int32Array(callE.length * 2);
+        c.set(callE);
+        callE = c;
+      }
+      callN[cp] = v;
+      callE[cp] = edges0(v);
+      cp++;
+    };
     for (let root = 0; root < n; root++) {
       if (num[root] !== 0 || !inG[root]) continue;
-      // push root
-      const push = (v: number): void => {
-        counter++;
-        num[v] = counter;
-        low[v] = counter;
-        if (sp === S.length) {
-          const b = new Int32Array(S.length * 2);
-          b.set(S);
-          S = b;
-        }
-        S[sp++] = v;
-        if (cp === callN.length) {
-          const b = new Int32Array(callN.length * 2);
-          b.set(callN);
-          callN = b;
-          const c = new Int32Array(callE.length * 2);
-          c.set(callE);
-          callE = c;
-        }
-        callN[cp] = v;
-        callE[cp] = edges0(v);
-        cp++;
-      };
       push(root);
       while (cp > 0) {
         const v = callN[cp - 1]!;

@@ -144,6 +144,9 @@ describe("check", () => {
     expect(res!.violations).toMatchObject([
       { property: "termination", kind: "liveness", cycle: 0, length: 6 },
     ]);
+    const text = await cli("check", m, "--variant", "both-back-off", "--no-save");
+    expect(text.stdout).toContain("termination (0 steps, then a 6-step cycle repeated forever)");
+    expect(text.stdout).toContain("from here the schedule repeats forever");
     const off = await cli("check", m, "--variant", "both-back-off", "--no-save", "--no-liveness");
     expect(off.code).toBe(0);
     // the table says what was not checked
