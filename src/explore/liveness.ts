@@ -250,9 +250,7 @@ class Analysis {
       (moved) => {
         // called per fair component with its CPUs that moved inside it
         const u = this.unfinished(this.sccRep);
-        const w = u & ~this.endlessMask & (this.fairMask | moved);
-        if (w === 0) return false;
-        return true;
+        return (u & ~this.endlessMask & (this.fairMask | moved)) !== 0;
       },
       false,
       [0],

@@ -35,7 +35,11 @@ export function diagram(
   const showChanges = opts.changes ?? true;
   const cap = opts.maxColumn ?? 44;
   const used = [...new Set(steps.map((s) => s.cpu))].sort((a, b) => a - b);
-  if (used.length === 0) used.push(...model.threads.map((t) => t.cpu));
+  // a lasso shows every CPU: the one that never runs on the cycle is often the point
+  if (used.length === 0 || opts.cycleStart !== undefined) {
+    used.length = 0;
+    used.push(...model.threads.map((t) => t.cpu));
+  }
   const col = new Map(used.map((c, i) => [c, i]));
   const headers = used.map((c) => `CPU${c} (${model.threads[c]!.name})`);
   const cells: { col: number; lines: string[] }[] = steps.map((s, i) => {
