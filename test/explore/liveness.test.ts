@@ -546,6 +546,83 @@ describe("eventually and leadsTo", () => {
     expect(r.violations.map((v) => v.property)).toEqual(["set"]);
   });
 
+  it("kernel style: a folio queued on a dying memcg's list_lru is eventually scanned only if reparenting sets the parent's shrinker bit", async () => {
+    // deferred_split_folio() adds to the child memcg's sublist (list_lru_add sets its shrinker
+    // bit; a dying child's lookup walks up to the parent); memcg offline reparents the child's
+    // sublist into the parent's; the shrinker is a kthread loop that scans a memcg only when its
+    // bit is set, and clears the bit when it finds the sublist empty (SHRINK_EMPTY).
+    const model = (setsBit: boolean) =>
+      liveModel(
+        {
+          child_items: int(0, 1),
+          parent_items: int(0, 2),
+          child_bit: bool(),
+          parent_bit: bool(),
+          child_dying: bool(),
+          scanned: bool(),
+        },
+        (m) => {
+          m.thread("deferred_split_folio", {}, ({ step }) => [
+            step("list_lru_add(&ds_queue, &folio->_deferred_list)", ({ s }) => {
+              if (s.child_dying) {
+                s.parent_items++;
+                s.parent_bit = true;
+              } else {
+                s.child_items++;
+                s.child_bit = true;
+              }
+            }),
+          ]);
+          m.thread("mem_cgroup_css_offline", {}, ({ step }) => [
+            step("memcg_reparent_list_lrus(child, parent)", ({ s }) => {
+              s.child_dying = true;
+              const moved = s.child_items;
+              s.parent_items += moved;
+              s.child_items = 0;
+              if (setsBit && moved > 0) s.parent_bit = true;
+            }),
+          ]);
+          m.thread(
+            "shrinker",
+            {},
+            ({ step }) => [
+              label("again"),
+              step("shrink_slab_memcg(child)", ({ s }) => {
+                if (s.child_dying || !s.child_bit) return;
+                if (s.child_items > 0) {
+                  s.child_items = 0;
+                  s.scanned = true;
+                } else s.child_bit = false;
+              }),
+              step("shrink_slab_memcg(parent)", ({ s }) => {
+                if (!s.parent_bit) return;
+                if (s.parent_items > 0) {
+                  s.parent_items = 0;
+                  s.scanned = true;
+                } else s.parent_bit = false;
+              }),
+              goto_("again"),
+            ],
+            { endless: true },
+          );
+          m.leadsTo(
+            "queued-is-scanned",
+            ({ s }) => s.child_items + s.parent_items > 0,
+            ({ s }) => s.scanned,
+          );
+        },
+      );
+    const buggy = model(false);
+    const r = await explore(buggy);
+    expect(r.violations.map((v) => v.property)).toEqual(["queued-is-scanned"]);
+    const v = violation(r, "queued-is-scanned")!;
+    expect(v.cycle).toBeDefined();
+    expectLassoReplays(buggy, v);
+    // the cycle is the shrinker passing over both memcgs, the parent's bit clear
+    expect(v.schedule.slice(v.cycle).every((mv) => mv.cpu === 2)).toBe(true);
+    expect((await explore(model(true))).verdict).toBe("holds");
+  });
+
   it("a predicate that throws is a model error naming the property", async () => {
     const model = liveModel({ x: bool() }, (m) => {
       m.thread("t", {}, ({ step }) => [step("x", () => undefined)]);
