@@ -644,6 +644,38 @@ describe("eventually and leadsTo", () => {
   });
 });
 
+describe("limits", () => {
+  it("more than 32 CPUs: the liveness check is off (never a silent holds for it)", async () => {
+    const many = tiny({ x: bool() }, (m) => {
+      for (let i = 0; i < 33; i++) m.thread(`t${i}`, {}, () => []);
+    });
+    const r = await explore(many);
+    expect(r.liveness).toBe(false);
+    const few = tiny({ x: bool() }, (m) => {
+      for (let i = 0; i < 32; i++) m.thread(`t${i}`, {}, () => []);
+    });
+    expect((await explore(few)).liveness).toBe(true);
+  });
+
+  it("stop at the first violation: a safety violation found first skips the liveness analysis", async () => {
+    const model = tiny({ x: bool() }, (m) => {
+      m.thread("t", {}, ({ step, if_, when }) => [
+        step("x = true", ({ s }) => {
+          s.x = true;
+        }),
+        label("spin"),
+        if_(
+          when("x", ({ s }) => s.x),
+          [goto_("spin")],
+        ),
+      ]);
+      m.invariant("x stays false", ({ s }) => !s.x);
+    });
+    const first = await explore(model, { stopAtFirst: true });
+    expect(first.violations.map((v) => v.property)).toEqual(["x stays false"]);
+  });
+});
+
 describe("incomplete runs", () => {
   it("a run cut by a bound does not claim termination holds", async () => {
     const r = await explore(retryModel({ mayNotQueue: false }), { maxStates: 2 });
