@@ -14,7 +14,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["bin/*.mjs", "src/fuzz/*.mjs", "eslint.config.js"],
+          allowDefaultProject: [
+            "bin/*.mjs",
+            "src/fuzz/*.mjs",
+            "src/isolate/*.mjs",
+            "eslint.config.js",
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // fails the run if a test wrote into the repository (test/clean-tree.ts)
+    globalSetup: ["test/clean-tree.ts"],
   },
 });

@@ -2,14 +2,22 @@
 // render and save each counterexample. The CLI, the tests and the benchmarks all go through here.
 
 import { match } from "ts-pattern";
-import { compileModel, type CompiledModel, type Expect, type ModelDef } from "./model/model.ts";
+import {
+  compileModel,
+  resolveParams,
+  type CompiledModel,
+  type Expect,
+  type ModelDef,
+} from "./model/model.ts";
 import type { ParamValues } from "./model/params.ts";
 import { explore, type ExploreOptions } from "./explore/explorer.ts";
 import type { CheckResult, Severity, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
-import { diagram } from "./trace/diagram.ts";
-import { counterexamplePath, writeCounterexample } from "./trace/counterexample.ts";
+import { diagram, DISPLAY_STEPS, streamDiagram } from "./trace/diagram.ts";
+import { counterexamplePath, FORMAT_VERSION, writeCounterexample } from "./trace/counterexample.ts";
 import { formatSchedule } from "./trace/schedule.ts";
+import { SaveError } from "./trace/atomic.ts";
+import type { SearchWorker } from "./isolate/isolate.ts";
 
 export interface CheckOptions extends ExploreOptions {
   variant?: string;
@@ -18,6 +26,11 @@ export interface CheckOptions extends ExploreOptions {
   saveTo?: string;
   /** The model's file, recorded in saved counterexamples. */
   file?: string;
+  /**
+   * Explore in this worker thread (needs `file`), so that bounds and interrupts end even a
+   * step that never returns (isolate/isolate.ts). Default: in this thread.
+   */
+  worker?: SearchWorker;
 }
 
 export interface Checked {
@@ -50,9 +63,12 @@ export async function checkVariant(
 ): Promise<Checked> {
   const model = compileModel(def, variant, opts.params ?? {});
   model.file = opts.file;
-  const result = await explore(model, opts);
+  const result =
+    opts.worker && opts.file !== undefined
+      ? await opts.worker.explore(model, opts.file, opts)
+      : await explore(model, opts);
   if (opts.saveTo !== undefined && model.file !== undefined) {
-    for (const v of result.violations) v.file = saveViolation(opts.saveTo, model, v);
+    saveViolations(opts.saveTo, model, result.violations, resolveParams(def, variant));
   }
   return {
     model,
@@ -146,32 +162,86 @@ export function stopText(reason: CheckResult["stopReason"]): string {
     .exhaustive();
 }
 
-/** The kernel-commit style diagram of a violation. */
+/**
+ * The kernel-commit style diagram of a violation. A trace longer than `abridge` steps (default
+ * DISPLAY_STEPS; Infinity for all) is shown abridged: its first and last steps, with one line
+ * saying how many were left out.
+ */
 export function explain(
   model: CompiledModel,
-  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle" | "paths">,
+  v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle" | "paths"> & {
+    file?: string;
+    traceOmitted?: string;
+  },
+  abridge = DISPLAY_STEPS,
 ): string {
-  const rep = replay(model, v.schedule);
-  const main = diagram(
-    model,
-    rep.steps,
-    { property: v.property, kind: v.kind, message: v.message },
-    v.cycle !== undefined ? { cycleStart: v.cycle } : {},
-  );
-  if (!v.paths || v.paths.length < 2) return main;
-  // lock-order: every acquisition path of the cycle, the last one being the main schedule
-  const parts = v.paths.map((p, i) => {
-    const steps = replay(model, p.schedule).steps;
-    return `path ${i + 1} of ${v.paths!.length}: takes ${p.to} while holding ${p.from}\n\n${diagram(model, steps, undefined)}`;
+  const outcome = { property: v.property, kind: v.kind, message: v.message };
+  if (v.traceOmitted)
+    return `(trace not kept: ${v.traceOmitted})\n\n=> ${v.property}: ${v.message}`;
+  if (v.paths && v.paths.length >= 2) {
+    // lock-order: every acquisition path of the cycle, the last one being the main schedule
+    const parts = v.paths.map((p, i) => {
+      const steps = replay(model, p.schedule).steps;
+      return `path ${i + 1} of ${v.paths!.length}: takes ${p.to} while holding ${p.from}\n\n${diagram(model, steps, undefined)}`;
+    });
+    return `${parts.join("\n\n")}\n\n=> ${v.property}: ${v.message}`;
+  }
+  if (v.schedule.length <= abridge) {
+    const rep = replay(model, v.schedule);
+    return diagram(model, rep.steps, outcome, v.cycle !== undefined ? { cycleStart: v.cycle } : {});
+  }
+  const lines: string[] = [];
+  streamDiagram(model, v.schedule, outcome, (l) => lines.push(l), {
+    abridge,
+    omitted: v.file
+      ? `the whole trace is in ${v.file}`
+      : "save the counterexample (--save DIR) to keep the whole trace",
   });
-  return `${parts.join("\n\n")}\n\n=> ${v.property}: ${v.message}`;
+  return lines.join("\n");
 }
 
-export function saveViolation(root: string, model: CompiledModel, v: ViolationReport): string {
-  const path = counterexamplePath(root, model.name, model.variant, v.property);
-  const text = explain(model, v);
-  writeCounterexample(path, {
-    interleave: 1,
+/**
+ * Saves each violation's counterexample; a save that fails is recorded on the violation
+ * (`saveError`) and does not stop the others: the caller reports it after the verdicts.
+ */
+export function saveViolations(
+  root: string,
+  model: CompiledModel,
+  violations: readonly ViolationReport[],
+  defaults?: Record<string, number | string>,
+): void {
+  for (const v of violations) {
+    if (v.traceOmitted) continue;
+    try {
+      v.file = saveViolation(root, model, v, defaults);
+    } catch (e) {
+      if (!(e instanceof SaveError)) throw e;
+      v.saveError = { path: e.path, code: e.cause_code, message: e.message };
+    }
+  }
+}
+
+/**
+ * Saves one counterexample (throws SaveError). `defaults`: the variant's own parameters; a run
+ * with others saves to a path that names them (counterexamplePath). A long trace is streamed.
+ */
+export function saveViolation(
+  root: string,
+  model: CompiledModel,
+  v: ViolationReport,
+  defaults?: Record<string, number | string>,
+): string {
+  const path = counterexamplePath(
+    root,
+    model.name,
+    model.variant,
+    v.property,
+    model.params,
+    defaults ?? model.params,
+  );
+  const outcome = { property: v.property, kind: v.kind, message: v.message };
+  const cx = {
+    interleave: FORMAT_VERSION as 1,
     model: model.file!,
     name: model.name,
     variant: model.variant,
@@ -181,7 +251,7 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
     ...(v.severity ? { severity: v.severity } : {}),
     message: v.message,
     length: v.length,
-    schedule: formatSchedule(v.schedule),
+    schedule: "",
     ...(v.cycle !== undefined ? { cycle: v.cycle } : {}),
     ...(v.paths
       ? {
@@ -193,7 +263,23 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
         }
       : {}),
     replay: `npx interleave replay ${path}`,
-    diagram: text.split("\n"),
+    diagram: [] as string[],
+  };
+  if (v.schedule.length <= DISPLAY_STEPS) {
+    writeCounterexample(path, {
+      ...cx,
+      schedule: formatSchedule(v.schedule),
+      diagram: explain(model, v).split("\n"),
+    });
+    return path;
+  }
+  writeCounterexample(path, cx, {
+    schedule: (emit) => {
+      const s = v.schedule;
+      for (let i = 0; i < s.length; i += 4096)
+        emit((i ? " " : "") + formatSchedule(s.slice(i, Math.min(s.length, i + 4096))));
+    },
+    diagram: (line) => void streamDiagram(model, v.schedule, outcome, line),
   });
   return path;
 }

@@ -84,7 +84,8 @@ describe("checkVariant / checkModel", () => {
     });
     expect(c.judgement).toEqual({ ok: true, detail: "violations as declared" });
     const v = c.result.violations[0]!;
-    expect(v.file).toBe(join(tmp, "flag-lock/test-then-set/mutual-exclusion.json"));
+    // cpus=3 is not the variant's own: the path says so, and the default's file is left alone
+    expect(v.file).toBe(join(tmp, "flag-lock/test-then-set/mutual-exclusion@cpus=3.json"));
     const saved = JSON.parse(readFileSync(v.file!, "utf8")) as Record<string, unknown>;
     expect(saved).toMatchObject({
       interleave: 1,

@@ -17,6 +17,8 @@ import {
   type PropertyStatus,
 } from "../check.ts";
 import type { Severity, ViolationReport } from "../explore/result.ts";
+import { searchWorker } from "../isolate/isolate.ts";
+import { reportSaveErrors } from "./save-report.ts";
 import {
   EXIT_INCOMPLETE,
   EXIT_OK,
@@ -84,14 +86,17 @@ export async function runDiff(args: string[]): Promise<number> {
   }
   const params = parseParams(values.param);
   const { signal, dispose } = installInterrupt();
+  const worker = searchWorker();
   const runs: Checked[] = [];
   try {
     for (const v of names) {
+      if (signal.stop) break;
       runs.push(
         await checkVariant(def, v, {
           params,
           file,
           signal,
+          worker,
           maxStates: positiveInt("--max-states", values["max-states"]),
           maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
           saveTo: values["no-save"] ? undefined : values.save,
@@ -102,6 +107,8 @@ export async function runDiff(args: string[]): Promise<number> {
   } finally {
     dispose();
   }
+  // the variants an interrupt left out are named, not silently dropped
+  const notRun = names.slice(runs.length);
   const table = diffTable(runs);
   const { props, contrasts } = table;
   if (values.json) {
@@ -118,6 +125,7 @@ export async function runDiff(args: string[]): Promise<number> {
             ),
           })),
           contrasts: contrasts.map((c) => c.property),
+          notRun,
         },
         null,
         2,
@@ -155,6 +163,21 @@ export async function runDiff(args: string[]): Promise<number> {
     ]);
     console.log(`${def.name}: ${def.doc}\n`);
     console.log(columns(rows));
+    // a variant whose run failed: its cells say "error"; here is why
+    for (const r of runs) {
+      const e = r.result.error;
+      if (e)
+        console.log(
+          `\n${r.model.variant}: error ${e.code}: ${e.message}${e.where ? `\n  in ${e.where}` : ""}` +
+            (e.code === "E_STEP"
+              ? "\n  hint: a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack"
+              : e.hint
+                ? `\n  hint: ${e.hint}`
+                : ""),
+        );
+      if (r.result.stuck) console.log(`\n${r.model.variant}: ${r.result.stuck}.`);
+    }
+    if (notRun.length) console.log(`\nnot run (interrupted): ${notRun.join(", ")}`);
     const notes: string[] = [];
     if (props.some((p) => !p.declared))
       notes.push(
@@ -195,7 +218,10 @@ export async function runDiff(args: string[]): Promise<number> {
         `\n(${more} more counterexample(s) of these properties in other variants: --all-traces prints them)`,
       );
   }
+  reportSaveErrors(runs.flatMap((r) => r.result.violations.flatMap((v) => v.saveError ?? [])));
   if (runs.some((r) => r.result.verdict === "error")) return EXIT_USAGE;
+  if (notRun.length > 0 && !runs.some((r) => r.result.violations.length > 0))
+    return EXIT_INCOMPLETE;
   if (values.expect) return runs.every((r) => r.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
   if (runs.some((r) => r.result.violations.length > 0)) return EXIT_VIOLATION;
   if (runs.some((r) => !r.result.complete)) return EXIT_INCOMPLETE;

@@ -13,8 +13,17 @@ import type { FuzzResult } from "../fuzz/fuzz.ts";
 import { fuzzParallel } from "../fuzz/parallel.ts";
 import { formatFailure } from "../fuzz/report.ts";
 import { STRATEGY_NAMES } from "../fuzz/strategies.ts";
-import { resolveParams } from "../model/model.ts";
-import { EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt } from "./main.ts";
+import { compileModel, resolveParams } from "../model/model.ts";
+import { availableParallelism } from "node:os";
+import { reportSaveErrors } from "./save-report.ts";
+import {
+  EXIT_INCOMPLETE,
+  EXIT_OK,
+  EXIT_USAGE,
+  EXIT_VIOLATION,
+  installInterrupt,
+  sameNames,
+} from "./main.ts";
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
@@ -31,6 +40,44 @@ export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with s
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
       --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
       --json                    machine-readable results on stdout`;
+
+/** A session seed: an integer in the generator's range (0..2^31-1), or an error. */
+function seedOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) > 0x7fffffff)
+    throw new UsageError(
+      "E_USAGE",
+      `--seed ${v}: expected an integer from 0 to 2147483647 (the generator's seeds are 31-bit)`,
+      "use the seed a report printed, or any integer in that range",
+    );
+  return Number(v);
+}
+
+/** `--property P` must be a property of one of the variants fuzzed, or nothing could fail. */
+function checkProperty(
+  models: readonly LoadedModel[],
+  variant: string | undefined,
+  p: string,
+): void {
+  const known = new Set<string>();
+  for (const lm of models) {
+    for (const v of Object.keys(lm.def.variants)) {
+      if (variant !== undefined && v !== variant) continue;
+      try {
+        for (const q of compileModel(lm.def, v).properties) known.add(q.name);
+      } catch {
+        /* a variant that does not build reports itself when fuzzed */
+      }
+    }
+  }
+  known.add("deadlock");
+  if (!known.has(p))
+    throw new UsageError(
+      "E_USAGE",
+      `--property ${p}: no such property in ${models.map((m) => m.def.name).join(", ")}${variant ? ` / ${variant}` : ""}`,
+      `its properties: ${[...known].sort().join(", ")}`,
+    );
+}
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -102,7 +149,7 @@ export async function runFuzz(args: string[]): Promise<number> {
   }
   const runs = int("--runs", values.runs, 1) ?? 1000;
   const depth = int("--depth", values.depth, 1) ?? 500;
-  const seed = int("--seed", values.seed, 0) ?? Math.floor(Math.random() * 0x7fffffff);
+  const seed = seedOption(values.seed) ?? Math.floor(Math.random() * 0x7fffffff);
   const pctDepth = int("--pct-depth", values["pct-depth"], 1);
   const preemptions = int("--preemptions", values.preemptions, 0);
   if (pctDepth !== undefined && strategy !== "pct")
@@ -120,17 +167,29 @@ export async function runFuzz(args: string[]): Promise<number> {
       "add --strategy preempt, or drop --preemptions",
     );
   const params = parseParams(values.param);
-  const jobs = int("--jobs", values.jobs, 1) ?? 1;
+  let jobs = int("--jobs", values.jobs, 1) ?? 1;
+  const cores = availableParallelism();
+  if (jobs > cores) {
+    console.error(
+      `interleave: warning: --jobs ${jobs} is more than the ${cores} core(s) of this machine: using ${cores} ` +
+        `(more threads than cores only share the same cores, each with its own copy of the model)`,
+    );
+    jobs = cores;
+  }
   const models = await findModels(positionals[0]!);
+  sameNames(models);
   if (models.length === 0)
     throw new UsageError(
       "E_NO_MODEL",
       `no model found in ${positionals[0]}`,
       "a model file does `export default defineModel({ ... })`",
     );
+  if (values.property !== undefined) checkProperty(models, values.variant, values.property);
   const json = values.json === true;
   const progress = !json && !values.quiet && process.stderr.isTTY === true;
   const results: FuzzResult[] = [];
+  /** Variants an interrupt left out: listed as "not run". */
+  const notRun: { model: string; variant: string }[] = [];
   const { signal, dispose } = installInterrupt();
   try {
     for (const lm of models) {
@@ -141,11 +200,16 @@ export async function runFuzz(args: string[]): Promise<number> {
       const variants =
         values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
       for (const v of variants) {
-        if (signal.stop) break;
+        if (signal.stop) {
+          notRun.push({ model: lm.def.name, variant: v });
+          continue;
+        }
         let last = 0;
         let live = false;
         const r = await fuzzParallel(lm.def, {
           jobs,
+          // in a worker even alone: a step that never returns can then be ended from here
+          isolate: true,
           modelFile: lm.file,
           variant: v,
           strategy: strategy as "mix" | "random" | "pct" | "preempt" | "pos",
@@ -176,20 +240,50 @@ export async function runFuzz(args: string[]): Promise<number> {
         });
         if (live) process.stderr.write("\r\x1b[K");
         results.push(r);
-        if (!json) console.log(`${formatFailure(r)}\n`);
+        if (!json) {
+          console.log(`${formatFailure(r)}\n`);
+          if (r.stuck) console.log(`${r.model} / ${r.variant}: incomplete: ${r.stuck}.\n`);
+        }
       }
     }
   } finally {
     dispose();
   }
   const stopped = results.filter((r) => r.stopped !== undefined && !r.counterexample && !r.error);
-  if (json) console.log(JSON.stringify({ results: results.map(resultJson) }, null, 2));
+  // every run cut at the depth bound: nothing was run to its end, as `check` at its depth bound
+  const cut = results.filter(
+    (r) => !r.counterexample && !r.error && r.runs > 0 && r.cutAtDepth === r.runs,
+  );
+  if (json)
+    console.log(
+      JSON.stringify(
+        {
+          results: [
+            ...results.map((r) => ({
+              ...resultJson(r),
+              ...(cut.includes(r) ? { verdict: "incomplete" } : {}),
+            })),
+            ...notRun.map((n) => ({ ...n, verdict: "not run", stopped: "interrupted" })),
+          ],
+        },
+        null,
+        2,
+      ),
+    );
   else {
+    for (const r of cut)
+      console.log(
+        `${r.model} / ${r.variant}: incomplete: all ${r.runs} runs were cut at --depth ${r.depth} ` +
+          `before the model finished; raise --depth\n`,
+      );
+    for (const n of notRun) console.log(`${n.model} / ${n.variant}: not run (interrupted)\n`);
     const bad = results.filter((r) => r.counterexample && !r.error).length;
     const failed = results.filter((r) => r.error).length;
     const found = [
       ...(bad ? [`${bad} with a violation`] : []),
       ...(failed ? [`${failed} with an error (above)`] : []),
+      ...(cut.length ? [`${cut.length} incomplete (every run cut at the depth bound)`] : []),
+      ...(notRun.length ? [`${notRun.length} not run (interrupted)`] : []),
     ];
     console.log(
       `${results.length} variant(s) fuzzed, ${runs} ${strategy} runs each (seed ${seed}): ` +
@@ -202,9 +296,11 @@ export async function runFuzz(args: string[]): Promise<number> {
           : ""),
     );
   }
+  reportSaveErrors(results.flatMap((r) => r.counterexample?.saveError ?? []));
   if (results.some((r) => r.error)) return EXIT_USAGE;
   if (results.some((r) => r.counterexample)) return EXIT_VIOLATION;
-  if (stopped.length > 0 || signal.stop) return EXIT_INCOMPLETE;
+  if (stopped.length > 0 || cut.length > 0 || notRun.length > 0 || signal.stop)
+    return EXIT_INCOMPLETE;
   return EXIT_OK;
 }
 
@@ -219,6 +315,7 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
     runs: r.runs,
     runsRequested: r.runsRequested,
     stopped: r.stopped ?? null,
+    stuck: r.stuck ?? null,
     depth: r.depth,
     steps: r.steps,
     cutAtDepth: r.cutAtDepth,

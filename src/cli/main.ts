@@ -21,16 +21,20 @@ import { CompileError } from "../model/compile.ts";
 import { readCounterexample } from "../trace/counterexample.ts";
 import { parseSchedule } from "../trace/schedule.ts";
 import { lockOrderOutcome, replay } from "../trace/replay.ts";
-import { diagram } from "../trace/diagram.ts";
+import { diagram, DISPLAY_STEPS, streamDiagram } from "../trace/diagram.ts";
 import type { CheckResult, Progress, ViolationKind } from "../explore/result.ts";
 import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
+import { reportSaveErrors } from "./save-report.ts";
+import { searchWorker } from "../isolate/isolate.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_VIOLATION = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INCOMPLETE = 3;
+/** replay: the counterexample no longer shows (distinct from a malformed file, which is 2). */
+export const EXIT_NOT_REPRODUCED = 4;
 
 const HELP = `interleave — a model checker for kernel-style concurrency races
 
@@ -64,11 +68,15 @@ usage:
       --expect                  exit 0 exactly when every variant's verdict is the declared one
                                 (default: 1 when any variant violates a property, else 3 when a
                                 run is incomplete, else 0)
-  interleave replay FILE        re-run a saved counterexample and print its diagram
+  interleave replay FILE...     re-run saved counterexamples and print their diagrams
+      --variant V               on this variant instead of the recorded one (a fix)
+      --full                    print a long trace whole (default: first and last steps)
+      --json --no-changes
 ${FUZZ_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
 
-exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete`;
+exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete,
+4 replay: not reproduced`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -139,6 +147,23 @@ export function reportError(e: unknown): number {
   return EXIT_USAGE;
 }
 
+/** Two models of one name would save to one path and show as identical rows: an error. */
+export function sameNames(models: readonly LoadedModel[]): void {
+  const seen = new Map<string, LoadedModel>();
+  for (const lm of models) {
+    const other = seen.get(lm.def.name);
+    if (other && other.def !== lm.def) {
+      throw new UsageError(
+        "E_MODEL",
+        `two models are named "${lm.def.name}": in ${other.file} and in ${lm.file}; their rows ` +
+          `would look the same and their counterexamples would overwrite each other`,
+        "give one of them another name (defineModel({ name }))",
+      );
+    }
+    seen.set(lm.def.name, lm);
+  }
+}
+
 export function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -160,12 +185,17 @@ export function progressLine(p: Progress): string {
   );
 }
 
-/** Ctrl-C: the first ends the run cleanly ("incomplete"), a second one exits at once. */
+/**
+ * Ctrl-C: the first ends the run cleanly ("incomplete"), a second one exits at once. After the
+ * first, the handler is removed, so that the second one is the default action (the process ends
+ * with SIGINT) even while the main thread is busy writing a long report.
+ */
 export function installInterrupt(): { signal: { stop: boolean }; dispose: () => void } {
   const signal = { stop: false };
   const onInt = (): void => {
     if (signal.stop) process.exit(130);
     signal.stop = true;
+    process.off("SIGINT", onInt);
     // on a terminal, replace the progress line rather than leaving it half-written
     process.stderr.write(
       `${process.stderr.isTTY ? "\r\x1b[K" : "\n"}interleave: interrupted; finishing the report (Ctrl-C again to quit)\n`,
@@ -210,6 +240,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       `no model found in ${paths.join(", ")}`,
       "a model file does `export default defineModel({ ... })`",
     );
+  sameNames(models);
   const params = parseParams(values.param);
   // over several models, a parameter goes to the models that declare it (and must exist in one)
   if (models.length > 1) {
@@ -248,7 +279,10 @@ async function cmdCheck(args: string[]): Promise<number> {
     );
   }
   const { signal, dispose } = installInterrupt();
+  const worker = searchWorker();
   const checked: { lm: LoadedModel; c: Checked }[] = [];
+  /** Variants an interrupt left out: listed as "not run". */
+  const notRun: { lm: LoadedModel; variant: string }[] = [];
   const errors: string[] = [];
   /** Variants that could not even be built (the other models are still checked). */
   const failed: { lm: LoadedModel; variant: string; error: ModelError }[] = [];
@@ -258,7 +292,10 @@ async function cmdCheck(args: string[]): Promise<number> {
       const variants =
         values.variant !== undefined ? [values.variant] : Object.keys(lm.def.variants);
       for (const v of variants) {
-        if (signal.stop) break;
+        if (signal.stop) {
+          notRun.push({ lm, variant: v });
+          continue;
+        }
         for (const [k, val] of Object.entries(paramsOf(lm))) {
           const own = lm.def.variants[v]?.params?.[k];
           if (own !== undefined && own !== val && !json) {
@@ -281,6 +318,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             saveTo: values["no-save"] ? undefined : values.save,
             file: lm.file,
             signal,
+            worker,
             onProgress: progress
               ? (p) => {
                   live = true;
@@ -314,13 +352,21 @@ async function cmdCheck(args: string[]): Promise<number> {
     const results = [
       ...checked.map(({ c }) => resultJson(c)),
       ...failed.map((f) => failedJson(f.lm, f.variant, f.error)),
+      ...notRun.map((n) => notRunJson(n.lm, n.variant)),
     ];
     console.log(JSON.stringify({ results }, null, 2));
   } else if (checked.length === 0 && failed.length > 0) {
     // nothing could be built: the error lines below say why, without an empty table
   } else {
-    console.log(table(checked.map(({ c }) => c)));
+    console.log(
+      table(
+        checked.map(({ c }) => c),
+        notRun,
+      ),
+    );
     for (const e of errors) console.log(`\n${e}`);
+    for (const { c } of checked)
+      if (c.result.stuck) console.log(`\n${c.model.name} / ${c.model.variant}: ${c.result.stuck}.`);
     if (show) {
       for (const { c } of checked) {
         for (const v of c.result.violations) {
@@ -341,9 +387,13 @@ async function cmdCheck(args: string[]): Promise<number> {
         (failed.length
           ? `; ${failed.length} could not be built: ${failed.map((f) => `${f.lm.def.name}/${f.variant}`).join(", ")}`
           : "") +
+        (notRun.length ? `; ${notRun.length} not run (interrupted)` : "") +
         ". States are stored in full: no hash collision can hide a state.",
     );
   }
+  reportSaveErrors(
+    checked.flatMap(({ c }) => c.result.violations.flatMap((v) => v.saveError ?? [])),
+  );
   if (failed.length > 0) {
     // also on stderr, in the one error format, so a script sees why the exit code is 2
     for (const f of failed) {
@@ -356,7 +406,8 @@ async function cmdCheck(args: string[]): Promise<number> {
   if (values.expect)
     return checked.every(({ c }) => c.judgement?.ok !== false) ? EXIT_OK : EXIT_VIOLATION;
   if (checked.some(({ c }) => c.result.verdict === "violated")) return EXIT_VIOLATION;
-  if (checked.some(({ c }) => c.result.verdict === "incomplete")) return EXIT_INCOMPLETE;
+  if (checked.some(({ c }) => c.result.verdict === "incomplete") || notRun.length > 0)
+    return EXIT_INCOMPLETE;
   return EXIT_OK;
 }
 
@@ -379,7 +430,8 @@ function formatModelError(lm: LoadedModel, c: Checked): string {
     lines.push(`  hint: ${STEP_HINT}`);
   } else if (e.hint) lines.push(`  hint: ${e.hint}`);
   if (e.schedule.length > 0) {
-    const rep = replay(c.model, e.schedule.slice(0, -1));
+    // a failed step is not replayed (it throws again); an invariant's state is reached in full
+    const rep = replay(c.model, e.stepFailed === false ? e.schedule : e.schedule.slice(0, -1));
     lines.push(
       "  the trace that led to it:",
       ...diagram(c.model, rep.steps, undefined)
@@ -437,6 +489,9 @@ export function resultJson(c: Checked): Record<string, unknown> {
       message: v.message,
       // liveness lassos: the index of the move where the cycle starts (null: no cycle)
       cycle: v.cycle ?? null,
+      // why the file is missing: its save failed, or the trace was too long for the budget
+      ...(v.saveError ? { saveError: `${v.saveError.path}: ${v.saveError.message}` } : {}),
+      ...(v.traceOmitted ? { traceOmitted: v.traceOmitted } : {}),
     })),
     // every property of the variant: holds, violated (with length), incomplete, off, error
     properties: propertyStatuses(c).map((p) => ({
@@ -457,7 +512,27 @@ export function resultJson(c: Checked): Record<string, unknown> {
   };
 }
 
-export function table(cs: readonly Checked[]): string {
+function notRunJson(lm: LoadedModel, variant: string): Record<string, unknown> {
+  return {
+    model: lm.def.name,
+    variant,
+    params: null,
+    verdict: "not run",
+    expected: null,
+    complete: false,
+    stopReason: "interrupted",
+    states: 0,
+    transitions: 0,
+    seconds: 0,
+    violations: [],
+    error: null,
+  };
+}
+
+export function table(
+  cs: readonly Checked[],
+  notRun: readonly { lm: LoadedModel; variant: string }[] = [],
+): string {
   const rows = [
     [
       "model",
@@ -481,9 +556,13 @@ export function table(cs: readonly Checked[]): string {
       String(r.transitions),
       r.seconds.toFixed(2),
       r.violations.map((v) => `${v.property} (${v.length})`).join(", ") ||
-        (r.stopReason ? `stopped: ${r.stopReason}` : "-"),
+        (r.stopReason
+          ? `stopped: ${r.stopReason}${r.stuck ? " (a step did not return)" : ""}`
+          : "-"),
     ]);
   }
+  for (const n of notRun)
+    rows.push([n.lm.def.name, n.variant, "not run", "-", "-", "-", "-", "interrupted before it"]);
   return columns(rows);
 }
 
@@ -522,15 +601,49 @@ async function cmdReplay(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { "no-changes": { type: "boolean" }, json: { type: "boolean" } },
+    options: {
+      "no-changes": { type: "boolean" },
+      json: { type: "boolean" },
+      variant: { type: "string" },
+      full: { type: "boolean" },
+    },
   });
-  if (positionals.length !== 1)
+  if (positionals.length === 0)
     throw new UsageError(
       "E_USAGE",
-      "replay takes one counterexample file",
-      "interleave replay counterexamples/MODEL/VARIANT/PROPERTY.json",
+      "replay takes one or more counterexample files",
+      "interleave replay counterexamples/MODEL/VARIANT/PROPERTY.json [--variant FIXED]",
     );
-  const file = positionals[0]!;
+  const outs: ReplayOutcome[] = [];
+  let failed = 0;
+  for (const file of positionals) {
+    try {
+      outs.push(await replayFile(file, values));
+    } catch (e) {
+      // a malformed file is reported and the others are still replayed
+      if (positionals.length === 1) throw e;
+      failed++;
+      reportError(e);
+    }
+  }
+  if (values.json) {
+    const js = outs.map((o) => o.json);
+    console.log(JSON.stringify(positionals.length === 1 ? js[0] : js, null, 2));
+  }
+  if (failed > 0) return EXIT_USAGE;
+  if (outs.some((o) => o.reproduced)) return EXIT_VIOLATION;
+  return EXIT_NOT_REPRODUCED;
+}
+
+interface ReplayOutcome {
+  readonly reproduced: boolean;
+  readonly json: Record<string, unknown>;
+}
+
+async function replayFile(
+  file: string,
+  values: { "no-changes"?: boolean; json?: boolean; variant?: string; full?: boolean },
+): Promise<ReplayOutcome> {
   const cx = readCounterexample(file);
   let modelPath = resolve(cx.model);
   if (!existsSync(modelPath)) {
@@ -548,7 +661,22 @@ async function cmdReplay(args: string[]): Promise<number> {
   const lm = defs.find((d) => d.def.name === cx.name) ?? (defs.length === 1 ? defs[0] : undefined);
   if (!lm)
     throw new UsageError("E_NOT_MODEL", `${file}: ${cx.model} has no model named ${cx.name}`);
-  const model = compileModel(lm.def, cx.variant, cx.params);
+  const variant = values.variant ?? cx.variant;
+  if (!(variant in lm.def.variants))
+    throw new UsageError(
+      "E_VARIANT",
+      `${file}: model ${lm.def.name} has no variant "${variant}"`,
+      `its variants are: ${Object.keys(lm.def.variants).join(", ")}`,
+    );
+  // on another variant, the file's parameters apply where that variant does not set its own
+  const own = lm.def.variants[variant]!.params ?? {};
+  const params =
+    variant === cx.variant
+      ? cx.params
+      : Object.fromEntries(
+          Object.entries(cx.params).filter(([k]) => k in lm.def.params && !(k in own)),
+        );
+  const model = compileModel(lm.def, variant, params);
   let schedule;
   try {
     schedule = parseSchedule(cx.schedule);
@@ -557,11 +685,11 @@ async function cmdReplay(args: string[]): Promise<number> {
   }
   // a liveness counterexample: replay checks the cycle closes, is fair, and breaks the property
   const isLiveness = cx.kind === "liveness" || cx.cycle !== undefined;
-  let rep = replay(
-    model,
-    schedule,
-    isLiveness ? { liveness: { property: cx.property, cycle: cx.cycle } } : {},
-  );
+  const lvOpts = isLiveness ? { liveness: { property: cx.property, cycle: cx.cycle } } : {};
+  const on = variant === cx.variant ? cx.variant : `${variant} (recorded on ${cx.variant})`;
+  // the trace is replayed step by step, and a long one shown abridged unless --full
+  const abridge = values.full ? Infinity : DISPLAY_STEPS;
+  let rep = replay(model, schedule, { ...lvOpts, onStep: () => {} });
   if (cx.paths) {
     // lock-order: the cycle shows only over every saved acquisition path together
     let paths;
@@ -574,44 +702,60 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (lo) rep = { ...rep, outcomes: [...rep.outcomes, lo] };
   }
   const hit = rep.outcomes.find((o) => o.property === cx.property);
-  if (values.json) {
+  if (!values.json) {
     console.log(
-      JSON.stringify(
-        {
-          file,
-          reproduced: hit !== undefined,
-          infeasible: rep.infeasible ?? null,
-          outcomes: rep.outcomes,
-          steps: rep.steps,
-        },
-        null,
-        2,
-      ),
+      `${cx.name} / ${on} ${JSON.stringify(model.params)}: ${cx.property}, ${schedule.length} steps\n`,
     );
-  } else {
-    console.log(
-      `${cx.name} / ${cx.variant} ${JSON.stringify(cx.params)}: ${cx.property}, ${schedule.length} steps\n`,
-    );
-    console.log(
-      diagram(model, rep.steps, hit ?? rep.outcomes[0], {
+    if (schedule.length <= DISPLAY_STEPS) {
+      console.log(
+        diagram(model, replay(model, schedule).steps, hit ?? rep.outcomes[0], {
+          changes: !values["no-changes"],
+          ...(cx.cycle !== undefined ? { cycleStart: cx.cycle } : {}),
+        }),
+      );
+    } else {
+      // line by line: a second Ctrl-C (the default action: no handler here) ends it at once
+      streamDiagram(model, schedule, hit ?? rep.outcomes[0], (l) => console.log(l), {
         changes: !values["no-changes"],
-        ...(cx.cycle !== undefined ? { cycleStart: cx.cycle } : {}),
-      }),
-    );
+        abridge,
+        omitted: "--full prints them",
+      });
+    }
   }
+  const verdict = hit
+    ? "reproduced"
+    : rep.infeasible
+      ? "no longer fits"
+      : rep.outcomes.length
+        ? "other violation"
+        : "holds";
+  const json = {
+    file,
+    variant,
+    recordedVariant: cx.variant,
+    reproduced: hit !== undefined,
+    verdict,
+    infeasible: rep.infeasible ?? null,
+    outcomes: rep.outcomes,
+    // a long trace's steps only with --full (the file holds them all)
+    steps:
+      values.full || schedule.length <= DISPLAY_STEPS ? replay(model, schedule, lvOpts).steps : [],
+  };
   if (hit) {
-    if (!values.json) console.log(`\nreproduced: ${cx.property}`);
-    return EXIT_VIOLATION;
+    if (!values.json) console.log(`\nreproduced: ${cx.property} on ${on}`);
+    return { reproduced: true, json };
   }
   const why = rep.infeasible
-    ? `the schedule cannot be followed: ${rep.infeasible}`
+    ? `the schedule no longer fits ${variant === cx.variant ? "the model" : `variant ${variant}`}: ${rep.infeasible}. ` +
+      (variant === cx.variant
+        ? "The model changed since this counterexample was saved; check it again to regenerate it."
+        : "That variant runs different steps; the schedule says nothing about it either way: check it.")
     : rep.outcomes.length
-      ? `the schedule now ends in ${rep.outcomes.map((o) => o.property).join(", ")} instead`
-      : "the schedule now runs without violating it";
-  console.error(
-    `\ninterleave: NOT reproduced: ${cx.property} no longer shows; ${why}. The model changed since this counterexample was saved; check it again to regenerate.`,
-  );
-  return EXIT_USAGE;
+      ? `the schedule still runs, and now ends in ${rep.outcomes.map((o) => o.property).join(", ")} instead.`
+      : `the schedule still runs to its end and ${cx.property} holds on it: the fix works for this schedule ` +
+        "(other schedules may still break it: `interleave check` explores them all).";
+  console.error(`\n${file}: NOT reproduced on ${on}: ${why}`);
+  return { reproduced: false, json };
 }
 
 async function cmdList(args: string[]): Promise<number> {

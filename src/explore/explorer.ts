@@ -40,6 +40,8 @@ import type {
   StopReason,
 } from "./result.ts";
 import { totalmem } from "node:os";
+import { PROBE_END_STATE, PROBE_INVARIANT, PROBE_REPORTING, stepProbe } from "../rt/probe.ts";
+import { getHeapStatistics } from "node:v8";
 
 export interface ExploreOptions {
   strategy?: "bfs" | "dfs";
@@ -68,6 +70,14 @@ export interface ExploreOptions {
  * model we bundle: the budget check counts the growth of the tables within this many states.
  */
 const GROWTH_WINDOW = 1 << 15;
+
+/**
+ * What one step of a counterexample costs while it is built, handed over, replayed and saved:
+ * the move in the tables' path, its { cpu, choice } object and array slot, copies in transit.
+ */
+export const TRACE_BYTES_PER_STEP = 64;
+
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
 
 export const DEFAULT_MAX_MEMORY = Math.min(8 * 2 ** 30, Math.floor(totalmem() * 0.5));
 
@@ -107,7 +117,7 @@ class Explorer {
   private maxDepthSeen = 0;
   private depthCut = false;
   private stop: StopReason | undefined;
-  private modelError: { error: Error; state: number; lastMove: number } | undefined;
+  private modelError: { error: Error; state: number; lastMove: number; where?: string } | undefined;
   private readonly t0 = performance.now();
   // data-race bookkeeping: per CPU, the accesses of its enabled step in the current state
   private readonly accBuf: Int32Array[];
@@ -220,6 +230,8 @@ class Explorer {
     const hasInvariants = model.invariants.length > 0;
     const lv = this.lv;
     const lockdep = model.lockdep;
+    // which step runs, for a watchdog (rt/probe.ts): two stores per step
+    const probe = stepProbe;
     let k = 0;
     while (frontier.size > 0) {
       if ((++k & 127) === 0) {
@@ -256,6 +268,8 @@ class Explorer {
         const node = th.nodes[pc]!;
         m.b = cur;
         m.cpu = t;
+        probe[0] = t;
+        probe[1] = pc;
         let nch = node.nchoices;
         try {
           if (node.guard !== undefined && !node.guard(th.ctx)) continue;
@@ -422,8 +436,11 @@ class Explorer {
   private checkInvariants(idx: number): boolean {
     const invs = this.model.invariants;
     let ok = true;
+    const probe = stepProbe;
     for (let i = 0; i < invs.length; i++) {
       const inv = invs[i]!;
+      probe[0] = PROBE_INVARIANT;
+      probe[1] = i;
       let r: boolean | string;
       try {
         r = inv.fn(this.model.world);
@@ -444,6 +461,7 @@ class Explorer {
           error: wrapError(e, `invariant "${inv.name}" threw`),
           state: idx,
           lastMove: -1,
+          where: `invariant "${inv.name}" declared at ${inv.site?.() ?? "?"}`,
         };
         return false;
       }
@@ -463,7 +481,9 @@ class Explorer {
   }
 
   private checkEndStates(idx: number): void {
-    for (const p of this.model.endStates) {
+    for (const [i, p] of this.model.endStates.entries()) {
+      stepProbe[0] = PROBE_END_STATE;
+      stepProbe[1] = i;
       let r: boolean | string;
       try {
         r = p.fn(this.model.world);
@@ -472,6 +492,7 @@ class Explorer {
           error: wrapError(e, `end-state property "${p.name}" threw`),
           state: idx,
           lastMove: -1,
+          where: `end-state property "${p.name}" declared at ${p.site?.() ?? "?"}`,
         };
         return;
       }
@@ -564,7 +585,31 @@ class Explorer {
     }
   }
 
+  /**
+   * The violations whose traces are not built: building, rendering and saving a trace counts
+   * against the memory budget (TRACE_BYTES_PER_STEP per step, beside the tables, and within
+   * what the JavaScript heap has left), the longest traces given up first.
+   */
+  private tracesOverBudget(): Set<Found> {
+    const all = [...this.found.values()];
+    const len = (f: Found): number => this.store.depth[f.state]! + (f.lastMove >= 0 ? 1 : 0);
+    const heap = getHeapStatistics();
+    const room = Math.min(
+      this.maxMemory - this.memoryBytes(),
+      (heap.heap_size_limit - heap.used_heap_size) / 2,
+    );
+    let need = all.reduce((n, f) => n + len(f) * TRACE_BYTES_PER_STEP, 0);
+    const omit = new Set<Found>();
+    for (const f of all.sort((a, b) => len(b) - len(a))) {
+      if (need <= room) break;
+      omit.add(f);
+      need -= len(f) * TRACE_BYTES_PER_STEP;
+    }
+    return omit;
+  }
+
   private result(): CheckResult {
+    stepProbe[0] = PROBE_REPORTING;
     const model = this.model;
     const tl = performance.now();
     const cl = process.cpuUsage();
@@ -596,7 +641,22 @@ class Explorer {
         });
       }
     }
+    const omit = this.tracesOverBudget();
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
+      const length = this.store.depth[f.state]! + (f.lastMove >= 0 ? 1 : 0);
+      if (omit.has(f))
+        return {
+          property: f.property,
+          kind: f.kind,
+          ...(f.severity === undefined ? {} : { severity: f.severity }),
+          message: f.message,
+          schedule: [],
+          length,
+          traceOmitted:
+            `its ${length} steps would take about ${mb(length * TRACE_BYTES_PER_STEP)} MB, past the ` +
+            `memory budget (${mb(this.maxMemory)} MB, of which the search used ${mb(this.memoryBytes())} MB); ` +
+            `raise --max-memory to get it`,
+        };
       const schedule = this.scheduleOf(f.state, f.lastMove);
       return {
         property: f.property,
@@ -642,7 +702,7 @@ class Explorer {
       const me = this.modelError;
       const err = me.error;
       const schedule = this.scheduleOf(me.state, me.lastMove);
-      let where = "";
+      let where = me.where ?? "";
       if (me.lastMove >= 0) {
         const mv = decodeMove(me.lastMove);
         const th = model.threads[mv.cpu]!;
@@ -663,6 +723,7 @@ class Explorer {
           where,
           stack: err instanceof ModelError ? undefined : err.stack,
           schedule,
+          stepFailed: me.lastMove >= 0,
         },
       };
     }

@@ -45,6 +45,17 @@ export interface ViolationReport {
    * the moves up to the step that took `to` while holding `from`.
    */
   readonly paths?: readonly LockPath[];
+  /** Why saving it failed, when it did (the verdict stands). */
+  saveError?: {
+    readonly path: string;
+    readonly code: string | undefined;
+    readonly message: string;
+  };
+  /**
+   * Set when the trace was not built (schedule empty, `length` still its length): keeping it
+   * would have exceeded the memory budget.
+   */
+  traceOmitted?: string;
 }
 
 /** A path to the first acquisition of lock (class) `to` while holding `from`. */
@@ -61,6 +72,11 @@ export interface ModelErrorReport {
   readonly where: string;
   readonly stack: string | undefined;
   readonly schedule: readonly Move[];
+  /**
+   * The schedule's last move is the step that failed (it led to no state); otherwise the
+   * schedule leads to the state where an invariant or end-state property threw.
+   */
+  readonly stepFailed?: boolean;
 }
 
 export interface CheckResult {
@@ -84,6 +100,8 @@ export interface CheckResult {
   readonly livenessSeconds?: number;
   /** The same in CPU time of this process (user + system), robust when cores are shared. */
   readonly livenessCpuSeconds?: number;
+  /** Set when the run was ended from outside because a step never returned: which, and why. */
+  readonly stuck?: string;
 }
 
 export interface Progress {

@@ -20,6 +20,7 @@ import { contextSwitches, shrinkSchedule } from "./shrink.ts";
 import { makeStrategy, type StrategyOptions } from "./strategies.ts";
 import type { Strategy, StrategyName } from "./strategy.ts";
 import { saveFuzzCounterexample } from "./save.ts";
+import { SaveError } from "../trace/atomic.ts";
 
 export interface FuzzOptions extends StrategyOptions {
   /** Variant to fuzz (default: the first declared). */
@@ -67,6 +68,8 @@ export interface SessionPart {
   readonly stride: number;
   limit(): number;
   ran(run: number, steps: number, cutAtDepth: boolean): void;
+  /** Hears the scenario of each run before it runs (a watchdog names a step that hangs in it). */
+  begin?(params: Params): void;
 }
 
 export interface FuzzProgress {
@@ -113,6 +116,12 @@ export interface FuzzCounterexample {
   readonly diagram: string;
   /** Where it was saved, if it was. */
   readonly file?: string;
+  /** Why saving it failed, when it did. */
+  readonly saveError?: {
+    readonly path: string;
+    readonly code: string | undefined;
+    readonly message: string;
+  };
 }
 
 export interface FuzzResult {
@@ -132,6 +141,8 @@ export interface FuzzResult {
   readonly cutAtDepth: number;
   /** Set when the session ended before its runs were done (maxSeconds, or interrupted). */
   readonly stopped?: "time" | "interrupted";
+  /** Set when the session was ended from outside because a step never returned: which, and why. */
+  readonly stuck?: string;
   readonly counterexample?: FuzzCounterexample;
   /** The model rejected a generated scenario, or the replayed schedule does not fit. */
   readonly error?: {
@@ -200,6 +211,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
       if (!failing) scenarioErr ??= e;
       return true; // while shrinking: a rejected scenario is not a smaller failure
     }
+    if (!failing) opts.part?.begin?.(params);
     const r = runOnce(m, data, lock ?? target);
     if (!failing) {
       steps += r.moves.length;
@@ -416,10 +428,16 @@ async function finish(
     diagram: text,
   };
   if (opts.saveTo !== undefined && opts.file !== undefined) {
-    return {
-      ...cx,
-      file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name, strat.cliArgs),
-    };
+    try {
+      return {
+        ...cx,
+        file: saveFuzzCounterexample(opts.saveTo, opts.file, cx, strat.name, strat.cliArgs),
+      };
+    } catch (e) {
+      // the failure stands; the caller reports the save after it
+      if (!(e instanceof SaveError)) throw e;
+      return { ...cx, saveError: { path: e.path, code: e.cause_code, message: e.message } };
+    }
   }
   return cx;
 }

@@ -10,7 +10,11 @@
 
 import { Worker } from "node:worker_threads";
 import { resolve } from "node:path";
-import type { ModelDef } from "../model/model.ts";
+import { compileModel, type ModelDef } from "../model/model.ts";
+import type { ParamValues } from "../model/params.ts";
+import { PROBE_WORDS } from "../rt/probe.ts";
+import { scenarioSpace } from "./scenario.ts";
+import { stuckStep } from "../isolate/isolate.ts";
 import { fuzzModel, runSeed, type FuzzOptions, type FuzzResult } from "./fuzz.ts";
 import type { StrategyName } from "./strategy.ts";
 
@@ -31,7 +35,11 @@ export interface WorkerInput {
   readonly control: SharedArrayBuffer;
   /** Float64 per worker: [runs done, steps]. */
   readonly progress: SharedArrayBuffer;
+  /** This worker's step probe (rt/probe.ts), then the length and JSON of its run's scenario. */
+  readonly probe: SharedArrayBuffer;
 }
+
+const SCENARIO_BYTES = 8192;
 
 export type WorkerOutput =
   | {
@@ -56,6 +64,43 @@ export interface ParallelFuzzOptions extends FuzzOptions {
   readonly isolate?: boolean;
 }
 
+/** Heap of a fuzz worker: runs keep little; a step that allocates without end stops here. */
+const WORKER_HEAP_MB = 1024;
+
+/** How long a worker may go without finishing a run after a bound or an interrupt. */
+const GRACE_MS = 1500;
+
+/** The step a stuck worker's probe names, with its file:line, in the scenario of its run. */
+function stuckInWorker(
+  def: ModelDef,
+  variant: string | undefined,
+  probe: SharedArrayBuffer,
+  why: "time" | "interrupted" | "memory",
+  maxSeconds: number | undefined,
+): string {
+  const p = new Int32Array(probe, 0, PROBE_WORDS);
+  const len = new Int32Array(probe, 4 * PROBE_WORDS, 1)[0]!;
+  const bytes = new Uint8Array(probe, 4 * PROBE_WORDS + 4, len).slice();
+  let params: ParamValues = {};
+  try {
+    params = JSON.parse(new TextDecoder().decode(bytes)) as ParamValues;
+  } catch {
+    /* no scenario recorded: the defaults */
+  }
+  let what = `CPU${p[0]} at pc ${p[1]}`;
+  try {
+    const m = compileModel(def, variant ?? Object.keys(def.variants)[0]!, params);
+    what = stuckStep(m, p[0]!, p[1]!);
+  } catch {
+    /* named by CPU and pc only */
+  }
+  const after = why === "time" ? `--max-seconds ${maxSeconds}` : "the interrupt";
+  return (
+    `${what} did not return (it was still running ${(GRACE_MS / 1000).toFixed(1)} s after ${after}, ` +
+    `in the scenario ${JSON.stringify(params)}); its code may loop forever`
+  );
+}
+
 export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Promise<FuzzResult> {
   const jobs = opts.jobs;
   if (!Number.isInteger(jobs) || jobs < 1)
@@ -65,6 +110,8 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
     throw new RangeError("fuzzParallel: the strategy must be a name other than replay");
   const runs = opts.runs ?? 1000;
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  // parameters the model rejects: a usage error here, not a worker that fails
+  scenarioSpace(def, opts.variant ?? Object.keys(def.variants)[0]!, opts.params ?? {});
   const t0 = performance.now();
   const control = new SharedArrayBuffer(8);
   const ctl = new Int32Array(control);
@@ -85,11 +132,34 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
   };
   const file = resolve(opts.modelFile);
   const n = Math.min(jobs, runs);
+  const probes = Array.from(
+    { length: n },
+    () => new SharedArrayBuffer(4 * PROBE_WORDS + 4 + SCENARIO_BYTES),
+  );
+  /** Steps that did not return, named (workers ended from here). */
+  const stuck: string[] = [];
+  const deadline = opts.maxSeconds !== undefined ? t0 + opts.maxSeconds * 1000 : Infinity;
   const outs = await new Promise<WorkerOutput[]>((done, fail) => {
     const results: WorkerOutput[] = new Array<WorkerOutput>(n);
+    const workers: Worker[] = [];
     let left = n;
+    let stopAsked: { at: number; why: "time" | "interrupted" } | undefined;
+    /** Per worker: runs done when last looked at, and since when that count has not moved. */
+    const seen = Array.from({ length: n }, () => ({ runs: -1, since: performance.now() }));
     const timer = setInterval(() => {
+      const now = performance.now();
       if (opts.signal?.stop) Atomics.store(ctl, 1, 1);
+      if (!stopAsked && opts.signal?.stop) stopAsked = { at: now, why: "interrupted" };
+      if (!stopAsked && now > deadline) stopAsked = { at: now, why: "time" };
+      for (let w = 0; w < n; w++) {
+        if (results[w] !== undefined) continue;
+        if (prog[2 * w] !== seen[w]!.runs) seen[w] = { runs: prog[2 * w]!, since: now };
+        // asked to stop, and no run ended for a while: a step that does not return
+        if (!stopAsked || now - Math.max(stopAsked.at, seen[w]!.since) < GRACE_MS) continue;
+        stuck.push(stuckInWorker(def, opts.variant, probes[w]!, stopAsked.why, opts.maxSeconds));
+        results[w] = { records: new Int32Array(0), eventAt: undefined, stopped: stopAsked.why };
+        void workers[w]!.terminate();
+      }
       if (opts.onProgress) {
         let r = 0;
         let s = 0;
@@ -110,22 +180,39 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
         stride: n,
         control,
         progress,
+        probe: probes[w]!,
       };
       const worker = new Worker(new URL("./worker-boot.mjs", import.meta.url), {
         workerData: input,
+        // a step that allocates without end ends this worker, not the process
+        resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
       });
+      workers.push(worker);
       let got = false;
       worker.once("message", (m: WorkerOutput) => {
         got = true;
         results[w] = m;
       });
       worker.once("error", (e: unknown) => {
+        if ((e as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
+          // a step that allocates without end: this worker is over, the session is incomplete
+          stuck.push(
+            stuckInWorker(def, opts.variant, probes[w]!, "memory", opts.maxSeconds).replace(
+              /\(it was still running [^,]*,/,
+              `(its code allocated past the worker's heap limit (${WORKER_HEAP_MB} MB),`,
+            ),
+          );
+          results[w] = { records: new Int32Array(0), eventAt: undefined, stopped: "interrupted" };
+          Atomics.store(ctl, 1, 1);
+          return;
+        }
         clearInterval(timer);
         Atomics.store(ctl, 1, 1);
         fail(e instanceof Error ? e : new Error(String(e)));
       });
       worker.once("exit", (code) => {
-        if (!got) results[w] = { crash: `worker ${w} exited with code ${code} before reporting` };
+        if (!got && results[w] === undefined)
+          results[w] = { crash: `worker ${w} exited with code ${code} before reporting` };
         if (--left === 0) {
           clearInterval(timer);
           done(results);
@@ -151,6 +238,20 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
     });
   });
   const seconds = (): number => (performance.now() - t0) / 1000;
+  if (stuck.length > 0) {
+    // ended from outside: whatever the workers found before is lost with them
+    const r = await fuzzModel(def, { ...opts, seed, runs: 0 });
+    return {
+      ...r,
+      runs: done,
+      runsRequested: runs,
+      steps,
+      cutAtDepth,
+      seconds: seconds(),
+      stopped: stopped ?? "interrupted",
+      stuck: stuck.join("; "),
+    };
+  }
   if (limit >= runs) {
     // nothing ended the session: every run made counts
     const r = await fuzzModel(def, { ...opts, seed, runs: 0 });

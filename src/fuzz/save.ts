@@ -3,9 +3,13 @@
 // counterexamples/<model>/<variant>/fuzz/<property>.json. Same format (plus a "fuzz" record of
 // how it was found), so `interleave replay` replays both.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
-import { counterexamplePath, type CounterexampleFile } from "../trace/counterexample.ts";
+import { writeFileAtomic } from "../trace/atomic.ts";
+import {
+  counterexamplePath,
+  FORMAT_VERSION,
+  type CounterexampleFile,
+} from "../trace/counterexample.ts";
 import { formatSchedule } from "../trace/schedule.ts";
 import type { FuzzCounterexample } from "./fuzz.ts";
 
@@ -29,7 +33,7 @@ export function saveFuzzCounterexample(
   const m = cx.model;
   const path = fuzzCounterexamplePath(root, m.name, m.variant, cx.property);
   const out: CounterexampleFile & { fuzz: Record<string, unknown> } = {
-    interleave: 1,
+    interleave: FORMAT_VERSION as 1,
     model: file,
     name: m.name,
     variant: m.variant,
@@ -54,12 +58,7 @@ export function saveFuzzCounterexample(
     },
   };
   // written whole or not at all (tests replay every stored file while suites save theirs), and
-  // not rewritten when unchanged
-  const text = JSON.stringify(out, null, 2) + "\n";
-  if (existsSync(path) && readFileSync(path, "utf8") === text) return path;
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  // not rewritten when unchanged; throws SaveError
+  writeFileAtomic(path, JSON.stringify(out, null, 2) + "\n");
   return path;
 }

@@ -15,6 +15,7 @@ export const STRATEGY_NAMES: readonly StrategyName[] = [
   "pct",
   "preempt",
   "mix",
+  "pos",
   "replay",
 ];
 

@@ -7,10 +7,16 @@ import { parentPort, workerData } from "node:worker_threads";
 import { loadModels } from "../cli/load.ts";
 import { fuzzModel } from "./fuzz.ts";
 import type { WorkerInput, WorkerOutput } from "./parallel.ts";
+import { PROBE_WORDS, setStepProbe } from "../rt/probe.ts";
 
 const input = workerData as WorkerInput;
 const ctl = new Int32Array(input.control);
 const progress = new Float64Array(input.progress);
+// the step being run, and the scenario of the run, for the main thread's watchdog
+setStepProbe(new Int32Array(input.probe, 0, PROBE_WORDS));
+const scenario = new Uint8Array(input.probe, 4 * PROBE_WORDS + 4);
+const scenarioLen = new Int32Array(input.probe, 4 * PROBE_WORDS, 1);
+const encoder = new TextEncoder();
 
 /** Lowers the shared limit to `run` unless it is lower already. */
 function lowerLimit(run: number): void {
@@ -38,6 +44,11 @@ async function work(): Promise<Extract<WorkerOutput, { records: Int32Array }>> {
       },
     },
     part: {
+      begin(params) {
+        const json = JSON.stringify(params);
+        const r = encoder.encodeInto(json, scenario);
+        scenarioLen[0] = r.read === json.length ? r.written : 0;
+      },
       first: input.first,
       stride: input.stride,
       limit: () => Atomics.load(ctl, 0),

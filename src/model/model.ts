@@ -10,6 +10,7 @@ import {
   assert_,
   if_,
   isOwnFrame,
+  lazyCallSite,
   step,
   wait_until,
   when,
@@ -178,8 +179,13 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   readonly shared: RecordS<F>;
   readonly s: RecordRef<RecordS<F>>;
   readonly threads: ThreadDecl[] = [];
-  readonly invariants: { name: string; fn: Predicate<RecordS<F>>; severity: Severity }[] = [];
-  readonly endStates: { name: string; fn: Predicate<RecordS<F>> }[] = [];
+  readonly invariants: {
+    name: string;
+    fn: Predicate<RecordS<F>>;
+    severity: Severity;
+    site?: () => string;
+  }[] = [];
+  readonly endStates: { name: string; fn: Predicate<RecordS<F>>; site?: () => string }[] = [];
   readonly inits: ((s: ViewOf<RecordS<F>>, w: World<RecordS<F>>) => void)[] = [];
   /** Assertion properties the model raises from its own steps (`check()` in step code). */
   readonly assertions: { name: string; doc: string | undefined; severity?: Severity }[] = [];
@@ -298,13 +304,19 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
    * is reported and still expanded; `{ severity: "bug" }` ends the path there.
    */
   invariant(name: string, fn: Predicate<RecordS<F>>, opts: InvariantOptions = {}): this {
-    this.invariants.push({ name, fn, severity: checkSeverity(opts.severity ?? "warn", name) });
+    // site: where it was declared (an invariant that throws is reported at this file:line)
+    this.invariants.push({
+      name,
+      fn,
+      severity: checkSeverity(opts.severity ?? "warn", name),
+      site: lazyCallSite(),
+    });
     return this;
   }
 
   /** A property checked in every state where all CPUs have finished (quiescence). */
   endState(name: string, fn: Predicate<RecordS<F>>): this {
-    this.endStates.push({ name, fn });
+    this.endStates.push({ name, fn, site: lazyCallSite() });
     return this;
   }
 
@@ -407,8 +419,13 @@ export interface CompiledModel {
   readonly mem: Mem;
   readonly threads: readonly CompiledThread[];
   readonly init: Int32Array;
-  readonly invariants: readonly { name: string; fn: Predicate<Schema>; severity: Severity }[];
-  readonly endStates: readonly { name: string; fn: Predicate<Schema> }[];
+  readonly invariants: readonly {
+    name: string;
+    fn: Predicate<Schema>;
+    severity: Severity;
+    site?: () => string;
+  }[];
+  readonly endStates: readonly { name: string; fn: Predicate<Schema>; site?: () => string }[];
   readonly races: boolean;
   /** The model's own setting for the liveness check (ModelOptions.liveness). */
   readonly liveness: boolean;
@@ -659,8 +676,13 @@ function compileResolved(
       name: string;
       fn: Predicate<Schema>;
       severity: Severity;
+      site?: () => string;
     }[],
-    endStates: b.endStates as unknown as { name: string; fn: Predicate<Schema> }[],
+    endStates: b.endStates as unknown as {
+      name: string;
+      fn: Predicate<Schema>;
+      site?: () => string;
+    }[],
     races: b.races,
     liveness: b.checkLiveness,
     livenessProps: b.liveness as unknown as LivenessDecl[],

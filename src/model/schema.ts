@@ -98,6 +98,12 @@ export function int(min: number, max: number, init = min < 0 && max >= 0 ? 0 : m
   if (!Number.isInteger(min) || !Number.isInteger(max) || min > max) {
     throw new SchemaError(`int(${min}, ${max}): bounds must be integers with min <= max`);
   }
+  if (min < -(2 ** 31) || max > 2 ** 31 - 1) {
+    throw new SchemaError(
+      `int(${min}, ${max}): the range does not fit the 32-bit words a state is made of ` +
+        `(${-(2 ** 31)}..${2 ** 31 - 1}); narrow it`,
+    );
+  }
   if (!Number.isInteger(init) || init < min || init > max) {
     throw new SchemaError(`int(${min}, ${max}, ${init}): the initial value is outside the range`);
   }

@@ -4,6 +4,7 @@
 
 import type { CompiledModel, CompiledThread } from "../model/model.ts";
 import { ACTION, BRANCH, type Node } from "../model/compile.ts";
+import { stepProbe } from "./probe.ts";
 
 export interface Move {
   readonly cpu: number;
@@ -33,6 +34,9 @@ export function isEnabled(model: CompiledModel, t: number, b: Int32Array): boole
   const saved = m.b;
   m.b = b;
   m.cpu = t;
+  const probe = stepProbe;
+  probe[0] = t;
+  probe[1] = node.pc;
   try {
     return node.guard(th.ctx);
   } finally {
@@ -93,6 +97,9 @@ export function execute(model: CompiledModel, t: number, choice: number, b: Int3
   m.b = b;
   m.cpu = t;
   m.ld = model.lockdep;
+  const probe = stepProbe;
+  probe[0] = t;
+  probe[1] = node.pc;
   try {
     const r = node.run(th.ctx, choice);
     b[th.pcOff] = successorPc(node, r, choice);

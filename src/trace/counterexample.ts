@@ -2,10 +2,14 @@
 // needed to replay the violation (model file, variant, parameters, schedule) and, for people,
 // the diagram.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { UsageError } from "../cli/errors.ts";
 import type { ParamValues } from "../model/params.ts";
+import { writeFileAtomic, type Emit } from "./atomic.ts";
+
+/** The version of the file format this interleave writes and reads (the "interleave" field). */
+export const FORMAT_VERSION = 1;
 
 export interface CounterexampleFile {
   readonly interleave: 1;
@@ -38,19 +42,75 @@ export interface CounterexampleFile {
   readonly diagram: readonly string[];
 }
 
+const safe = (s: string): string => s.replace(/[^A-Za-z0-9._=-]+/g, "_");
+
+/**
+ * Where a counterexample goes: `<root>/<model>/<variant>/<property>.json`, or, when the run had
+ * parameters other than the variant's own (`--param`), `<property>@k=v,k2=v2.json`, so that it
+ * never overwrites the counterexample of the declared scenario (nor another scenario's: a value
+ * whose characters had to be replaced gets a hash of the exact parameters too).
+ */
 export function counterexamplePath(
   root: string,
   name: string,
   variant: string,
   property: string,
+  params: ParamValues = {},
+  defaults: ParamValues = params,
 ): string {
-  const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
-  return join(root, safe(name), safe(variant), `${safe(property)}.json`);
+  const differ = Object.keys(params)
+    .filter((k) => params[k] !== defaults[k])
+    .sort();
+  let tag = "";
+  if (differ.length > 0) {
+    const exact = differ.map((k) => `${k}=${String(params[k])}`).join(",");
+    tag = `@${safe(exact)}`;
+    if (safe(exact) !== exact || tag.length > 80) tag = `${tag.slice(0, 72)}-${hash8(exact)}`;
+  }
+  return join(root, safe(name), safe(variant), `${safe(property)}${tag}.json`);
 }
 
-export function writeCounterexample(path: string, cx: CounterexampleFile): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(cx, null, 2) + "\n");
+function hash8(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * Saves a counterexample atomically (see atomic.ts; throws SaveError). A long trace's schedule
+ * and diagram can be given as functions that emit them piece by piece (`schedule` then holds
+ * nothing), so that the file is streamed to disk and never held whole in memory.
+ */
+export function writeCounterexample(
+  path: string,
+  cx: CounterexampleFile,
+  stream?: { schedule: (emit: Emit) => void; diagram: (line: (text: string) => void) => void },
+): void {
+  if (!stream) {
+    writeFileAtomic(path, JSON.stringify(cx, null, 2) + "\n");
+    return;
+  }
+  writeFileAtomic(path, (emit) => {
+    emit("{\n");
+    for (const [k, v] of Object.entries(cx)) {
+      if (k === "diagram") continue;
+      if (k === "schedule") {
+        // moves are digits, spaces and colons: nothing to escape
+        emit(`  "schedule": "`);
+        stream.schedule(emit);
+        emit(`",\n`);
+        continue;
+      }
+      emit(`  ${JSON.stringify(k)}: ${JSON.stringify(v, null, 2).replace(/\n/g, "\n  ")},\n`);
+    }
+    emit(`  "diagram": [`);
+    let first = true;
+    stream.diagram((line) => {
+      emit(`${first ? "" : ","}\n    ${JSON.stringify(line)}`);
+      first = false;
+    });
+    emit(`\n  ]\n}\n`);
+  });
 }
 
 export function readCounterexample(path: string): CounterexampleFile {
@@ -82,6 +142,15 @@ export function readCounterexample(path: string): CounterexampleFile {
     );
   }
   const o = j as Record<string, unknown>;
+  if (o.interleave !== FORMAT_VERSION) {
+    throw new UsageError(
+      "E_CX_VERSION",
+      `${path}: format version ${o.interleave === undefined ? "missing" : JSON.stringify(o.interleave)}; this interleave reads version ${FORMAT_VERSION} ("interleave": ${FORMAT_VERSION})`,
+      typeof o.interleave === "number" && o.interleave > FORMAT_VERSION
+        ? "the file was written by a newer interleave: replay it with that version"
+        : 'regenerate it with `interleave check` (or fix its "interleave" field)',
+    );
+  }
   const need = (k: string, type: string): void => {
     if (typeof o[k] !== type) {
       throw new UsageError(

@@ -9,7 +9,8 @@
 //                                       folio_put(F1): refcount 2 -> 1
 
 import type { CompiledModel } from "../model/model.ts";
-import type { Outcome, TraceStep } from "./replay.ts";
+import type { Move } from "../rt/machine.ts";
+import { replay, type Outcome, type Replayed, type TraceStep } from "./replay.ts";
 
 export interface DiagramOptions {
   /** Show the fields each step changed (default true). */
@@ -90,4 +91,88 @@ export function diagram(
     out.push("", `=> ${outcome.property}: ${msg}`);
   }
   return out.join("\n");
+}
+
+/** Traces longer than this many steps are shown abridged: the first and last half of it. */
+export const DISPLAY_STEPS = 400;
+
+/**
+ * The diagram of a schedule, written line by line to `line` without holding the trace: the
+ * schedule is replayed twice (once for the columns' widths, once to write). With `abridge`, only
+ * the first and last `abridge / 2` steps are written, with one line saying how many were left out
+ * and where the rest is. Returns what the replay ended in.
+ */
+export function streamDiagram(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  outcome: Outcome | undefined,
+  line: (text: string) => void,
+  opts: DiagramOptions & { abridge?: number; omitted?: string } = {},
+): Replayed {
+  const showChanges = opts.changes ?? true;
+  const cap = opts.maxColumn ?? 44;
+  const n = schedule.length;
+  const half = opts.abridge !== undefined && n > opts.abridge ? Math.floor(opts.abridge / 2) : -1;
+  const kept = (i: number): boolean => half < 0 || i < half || i >= n - half;
+  const T = model.threads.length;
+  const widest = new Int32Array(T);
+  const usedCpu = new Uint8Array(T);
+  replay(model, schedule, {
+    onStep: (s, i) => {
+      if (!kept(i)) return;
+      usedCpu[s.cpu] = 1;
+      let w = Math.max(widest[s.cpu]!, s.label.length);
+      for (const x of s.warnings ?? []) w = Math.max(w, x.message.length + 11);
+      if (showChanges)
+        for (const ch of s.changes)
+          w = Math.max(w, ch.name.length + ch.from.length + ch.to.length + 6);
+      widest[s.cpu] = w;
+    },
+  });
+  const used: number[] = [];
+  for (let c = 0; c < T; c++) if (usedCpu[c]) used.push(c);
+  if (used.length === 0) used.push(...model.threads.map((t) => t.cpu));
+  const col = new Map(used.map((c, i) => [c, i]));
+  const headers = used.map((c) => `CPU${c} (${model.threads[c]!.name})`);
+  const start: number[] = [];
+  let x = 0;
+  used.forEach((c, i) => {
+    start.push(x);
+    x += Math.min(Math.max(headers[i]!.length, widest[c]!), cap) + 2;
+  });
+  line(
+    headers
+      .map((h, i) => (i === headers.length - 1 ? h : h.padEnd(start[i + 1]! - start[i]!)))
+      .join("")
+      .trimEnd(),
+  );
+  const rep = replay(model, schedule, {
+    onStep: (s, i) => {
+      if (!kept(i)) {
+        if (i === half)
+          line(
+            `... ${n - 2 * half} steps not shown (steps ${half + 1} to ${n - half} of ${n})` +
+              (opts.omitted ? `: ${opts.omitted}` : "") +
+              " ...",
+          );
+        return;
+      }
+      const pad = " ".repeat(start[col.get(s.cpu)!]!);
+      line((pad + s.label).trimEnd());
+      if (showChanges)
+        for (const ch of s.changes) line(`${pad}  ${ch.name} ${ch.from} -> ${ch.to}`);
+      // a warning the CPU went on past (the last step's is the outcome, shown below)
+      const last = i === n - 1 && outcome !== undefined;
+      for (const w of s.warnings ?? [])
+        if (!(last && w.property === outcome.property)) line(`${pad}  WARNING: ${w.message}`);
+    },
+  });
+  if (outcome) {
+    const msg = outcome.message.startsWith(`${outcome.property}: `)
+      ? outcome.message.slice(outcome.property.length + 2)
+      : outcome.message;
+    line("");
+    line(`=> ${outcome.property}: ${msg}`);
+  }
+  return rep;
 }

@@ -77,6 +77,11 @@ export interface ReplayOptions {
    * checks it (see livenessOutcome) and lists it among the outcomes when it shows.
    */
   readonly liveness?: { readonly property: string; readonly cycle: number | undefined };
+  /**
+   * Each step is handed over as it is replayed and not kept (`steps` is then empty): a long
+   * trace is rendered or saved without being held in memory.
+   */
+  readonly onStep?: (step: TraceStep, index: number) => void;
 }
 
 export function replay(
@@ -84,14 +89,18 @@ export function replay(
   schedule: readonly Move[],
   opts: ReplayOptions = {},
 ): Replayed {
-  const r = replayLocked(model, schedule);
+  const r = replayLocked(model, schedule, opts.onStep);
   const lv = opts.liveness;
   if (lv === undefined || r.infeasible !== undefined) return r;
   const o = livenessOutcome(model, schedule, lv.cycle, lv.property);
   return typeof o === "string" ? { ...r, infeasible: o } : { ...r, outcomes: [...r.outcomes, o] };
 }
 
-function replayLocked(model: CompiledModel, schedule: readonly Move[]): Replayed {
+function replayLocked(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  onStep?: (step: TraceStep, index: number) => void,
+): Replayed {
   const b = model.init.slice();
   // lockdep's lock order along this schedule (a cycle of its own is a lock-order outcome)
   const m = model.mem;
@@ -99,7 +108,7 @@ function replayLocked(model: CompiledModel, schedule: readonly Move[]): Replayed
   if (loSaved) m.resetLockOrder();
   const edges = new Set<number>();
   try {
-    return stepsOf(model, schedule, b, edges);
+    return stepsOf(model, schedule, b, edges, onStep);
   } finally {
     if (loSaved) {
       m.loSeen.set(loSaved);
@@ -113,9 +122,11 @@ function stepsOf(
   schedule: readonly Move[],
   b: Int32Array,
   edges: Set<number>,
+  onStep?: (step: TraceStep, index: number) => void,
 ): Replayed {
   const steps: TraceStep[] = [];
   const outcomes: Outcome[] = [];
+  let lastWarnings: readonly Outcome[] = [];
   const T = model.threads.length;
   for (let i = 0; i < schedule.length; i++) {
     const { cpu, choice } = schedule[i]!;
@@ -172,8 +183,9 @@ function stepsOf(
     const mem = model.mem;
     for (let k = 0; k < mem.loNewLen; k++) edges.add(mem.loNew[k]!);
     mem.loNewLen = 0;
+    lastWarnings = warnings; // kept apart from `steps`, which onStep leaves empty
     const label = labelOf(model, cpu, node, pre, result, choice);
-    steps.push({
+    const st: TraceStep = {
       cpu,
       choice,
       label,
@@ -181,7 +193,9 @@ function stepsOf(
       site: node.site,
       changes: thrown ? [] : diff(model, pre, b, cpu),
       ...(warnings.length ? { warnings } : {}),
-    });
+    };
+    if (onStep) onStep(st, i);
+    else steps.push(st);
     if (thrown !== undefined) {
       b.set(pre);
       const o = errorOutcome(thrown);
@@ -196,7 +210,7 @@ function stepsOf(
     }
   }
   // the last step's warnings show at the end, with what the state breaks
-  outcomes.push(...(steps[steps.length - 1]?.warnings ?? []), ...stateOutcomes(model, b));
+  outcomes.push(...lastWarnings, ...stateOutcomes(model, b));
   if (edges.size > 0 && model.lockOrder !== false) {
     const lo = lockCycleOutcome(model, edges);
     if (lo) outcomes.push(lo);

@@ -58,40 +58,40 @@ describe("stored counterexamples", () => {
 });
 
 describe("replay of a counterexample that no longer holds", () => {
-  it("a truncated schedule: not reproduced, exit 2", async () => {
+  it("a truncated schedule: not reproduced, exit 4", async () => {
     const f = tampered("short", (cx) => (cx.schedule = "0 1 0 0 1"));
     const r = await cli("replay", f);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("NOT reproduced: mutual-exclusion no longer shows");
-    expect(r.stderr).toContain("runs without violating it");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("NOT reproduced on test-then-set");
+    expect(r.stderr).toContain("mutual-exclusion holds on it: the fix works for this schedule");
   });
 
-  it("a move of a CPU the model does not have: infeasible, exit 2", async () => {
+  it("a move of a CPU the model does not have: infeasible, exit 4", async () => {
     const f = tampered("cpu7", (cx) => (cx.schedule = "0 1 7"));
     const r = await cli("replay", f);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("the schedule cannot be followed");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("the schedule no longer fits the model");
     expect(r.stderr).toContain("move 3 of 3 (CPU7): the model has no CPU7 (it has 2)");
   });
 
-  it("a move of a blocked or finished CPU: infeasible, exit 2", async () => {
+  it("a move of a blocked or finished CPU: infeasible, exit 4", async () => {
     const blocked = tampered("blocked", (cx) => (cx.schedule = "0 0 0 0 0 0 0"));
     const r = await cli("replay", blocked);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("CPU0 (flag_lock0) has already finished");
   });
 
-  it("a choice the step does not have: infeasible, exit 2", async () => {
+  it("a choice the step does not have: infeasible, exit 4", async () => {
     const f = tampered("choice", (cx) => (cx.schedule = "0:3 1"));
     const r = await cli("replay", f);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("choice 3 but the step has 1 choice(s)");
   });
 
-  it("the model was fixed since: not reproduced, exit 2", async () => {
+  it("the model was fixed since: not reproduced, exit 4", async () => {
     const f = tampered("fixed", (cx) => (cx.model = "test/fixtures/flag-lock-fixed.ts"));
     const r = await cli("replay", f);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("NOT reproduced");
     expect(r.stderr).toContain("The model changed since this counterexample was saved");
   });
@@ -99,7 +99,7 @@ describe("replay of a counterexample that no longer holds", () => {
   it("another property's violation at the end is not this one's", async () => {
     const f = tampered("other", (cx) => (cx.property = "deadlock"));
     const r = await cli("replay", f);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("now ends in mutual-exclusion instead");
   });
 });
