@@ -62,7 +62,7 @@ describe("a lost flag update", () => {
     expect(r.violations[0]!.length).toBe(3);
     const text = explain(model, r.violations[0]!);
     expect(text).toContain(
-      "__set_bit(PG_partially_mapped, &folio->_flags_1) [1/2: load F0._flags_1]",
+      "__set_bit(PG_partially_mapped, &F0._flags_1) [1/2: load F0._flags_1]",
     );
     expect(text).toContain("set_bit(PG_anon_exclusive, &F0._flags_1)");
     // the bits are shown by name, not as a number
