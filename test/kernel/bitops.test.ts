@@ -188,6 +188,20 @@ describe("bitops", () => {
     expect(r.verdict).toBe("holds");
   });
 
+  it("allocates the __bits register only in models that run a non-atomic bitop", () => {
+    const build = (plain: boolean) =>
+      compile(() => {
+        const m = new ModelBuilder({ o: record(Word()) });
+        m.thread("t", {}, ({ s }) => [plain ? __set_bit(s.o.w.A) : set_bit(s.o.w.A)]);
+        return m;
+      });
+    const atomicOnly = build(false);
+    const plain = build(true);
+    expect(atomicOnly.layout.bitsReg).toEqual([]);
+    expect(plain.layout.bitsReg[0]).toBe(plain.layout.fieldByName.get("CPU0.__bits")!.off);
+    expect(plain.layout.words).toBe(atomicOnly.layout.words + 1);
+  });
+
   it("shows a flags word by its bit names", () => {
     const model = compile(() => {
       const m = new ModelBuilder({ o: record(Word()) });
