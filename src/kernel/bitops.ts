@@ -12,11 +12,13 @@
 //
 // A bit is named by a BitRef: `F1.flags.PG_locked`, or a bitOf() alias such as
 // `F1.partially_mapped`. The word a non-atomic op has loaded is kept in the CPU's `__bits`
-// register (allocated when the shared state declares a flags word), and cleared by the store.
+// register (allocated by compileModel when some thread runs a non-atomic bitop), and cleared
+// by the store.
 
 import { boolResult, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import type { BitRef } from "../model/ref.ts";
 import { ModelError, type Mem } from "../rt/mem.ts";
+import { NEEDS_BITS_REG } from "../model/layout.ts";
 
 /** `&F1.flags` as a trace shows it. */
 function wordText(bit: BitRef, b: Int32Array): string {
@@ -97,8 +99,8 @@ function bitsReg(c: Ctx, fn: string, bit: BitRef): number {
     throw new ModelError(
       "E_MODEL",
       `${fn}(${bit.$bit}, &${bit.$word.$text}): the non-atomic bitops keep the loaded word in a register that ` +
-        `exists only when the shared state declares a flags() word`,
-      "declare the flags word in the shared state given to new ModelBuilder()",
+        `this model did not allocate`,
+      "use __set_bit/__clear_bit as statements of a thread body (they are two steps), not inside a step",
     );
   }
   return off;
@@ -119,7 +121,7 @@ export function nonAtomicBitOp(
   const what = (c: Ctx): string =>
     opts.name !== undefined ? fn : `${fn}(${bit.$bit}, ${wordText(bit, c.m.b)})`;
   const raises = opts.raises !== undefined ? { raises: opts.raises } : {};
-  return [
+  const steps = [
     step(
       (c) => `${what(c)} [1/2: load ${bit.$word.$name(c.m.b)}]`,
       (c) => {
@@ -141,6 +143,8 @@ export function nonAtomicBitOp(
       raises,
     ),
   ];
+  for (const s of steps) NEEDS_BITS_REG.add(s.run);
+  return steps;
 }
 
 /** __set_bit(nr, addr): a plain load and a plain store of the word, two steps. */

@@ -527,7 +527,6 @@ function nonAtomicFlagWrite(f: FolioRef, v: boolean): Stmt {
   const fn = `__folio_${v ? "set" : "clear"}_partially_mapped`;
   return func(fn, [
     nonAtomicBitOp(f.partially_mapped, v, {
-      name: `__${v ? "set" : "clear"}_bit(PG_partially_mapped, &folio->_flags_1)`,
       check: (c) => assertLive(c, f, fn),
       raises: ["use-after-free"],
     }),

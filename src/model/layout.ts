@@ -107,6 +107,13 @@ export function relOffsets(r: RecordS): Map<string, number> {
   return m;
 }
 
+/**
+ * Step functions that keep a loaded flags word in their CPU's `__bits` register between two
+ * steps (the non-atomic bitops of kernel/bitops.ts). compileModel gives every CPU the register
+ * only when some thread runs one of them, so other models pay nothing for it.
+ */
+export const NEEDS_BITS_REG = new WeakSet<object>();
+
 export class Layout {
   words = 0;
   readonly fields: FieldInfo[] = [];
@@ -123,7 +130,7 @@ export class Layout {
   lockOfWord = new Int32Array(0);
   /** Whether some word declares a protecting lock. */
   hasProtected = false;
-  /** Largest packed mask of a shared flags word (0: none); sizes the `__bits` register. */
+  /** Largest packed mask of a flags word (0: none); sizes the `__bits` register. */
   flagsMax = 0;
   /** Per CPU, offset of its `__bits` register (non-atomic bitops), or undefined. */
   bitsReg: number[] = [];
@@ -214,7 +221,7 @@ export class Layout {
       case "list_head":
         return this.placeList(s, off, name, cpu, short, container, parentPath);
       case "flags": {
-        if (cpu < 0) this.flagsMax = Math.max(this.flagsMax, (1 << s.order.length) - 1);
+        this.flagsMax = Math.max(this.flagsMax, (1 << s.order.length) - 1);
         return scalar("flags", 0, (1 << s.order.length) - 1, s.init);
       }
       case "bit":

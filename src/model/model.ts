@@ -3,7 +3,7 @@
 
 import type { Fields, LockS, RecordS, Schema } from "./schema.ts";
 import { int, nodeptr, record, SchemaError } from "./schema.ts";
-import { Layout, sizeOf } from "./layout.ts";
+import { Layout, NEEDS_BITS_REG, sizeOf } from "./layout.ts";
 import { makeRef, type RecordRef, type Ref } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
@@ -259,23 +259,14 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
       if (k.startsWith("__"))
         throw new SchemaError(`thread ${name}: local "${k}": names starting with __ are reserved`);
     }
-    // three scratch registers for list operations split into their individual writes, and,
-    // when the shared state has a flags word, one for the word a non-atomic bitop has read
-    const flagsMax = this.layout.flagsMax;
+    // three scratch registers for list operations split into their individual writes
     const rec = record(
-      {
-        ...locals,
-        ...(flagsMax > 0 ? { __bits: int(0, flagsMax) } : {}),
-        __r0: nodeptr(),
-        __r1: nodeptr(),
-        __r2: nodeptr(),
-      },
+      { ...locals, __r0: nodeptr(), __r1: nodeptr(), __r2: nodeptr() },
       `${name}_locals`,
     );
     this.layout.allocPc(cpu);
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
-    if (flagsMax > 0) this.layout.bitsReg[cpu] = localsBase + sizeOf(rec) - 4;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
     const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
       F,
@@ -588,6 +579,11 @@ function compileResolved(
   }
   const programs = b.threads.map((t) => compileThread(t.body, t.name));
   const lay = b.layout;
+  // a non-atomic bitop keeps the word it loaded in a register of its CPU until its store
+  if (lay.flagsMax > 0 && programs.some((p) => p.some((n) => NEEDS_BITS_REG.has(n.run)))) {
+    for (const t of b.threads)
+      lay.bitsReg[t.cpu] = lay.alloc(int(0, lay.flagsMax), `CPU${t.cpu}.__bits`, t.cpu, "__bits");
+  }
   lay.finalize(
     b.threads.length,
     programs.map((p) => p.length),

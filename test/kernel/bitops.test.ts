@@ -61,9 +61,7 @@ describe("a lost flag update", () => {
     // load, set_bit, store: the shortest lost update
     expect(r.violations[0]!.length).toBe(3);
     const text = explain(model, r.violations[0]!);
-    expect(text).toContain(
-      "__set_bit(PG_partially_mapped, &folio->_flags_1) [1/2: load F0._flags_1]",
-    );
+    expect(text).toContain("__set_bit(PG_partially_mapped, &F0._flags_1) [1/2: load F0._flags_1]");
     expect(text).toContain("set_bit(PG_anon_exclusive, &F0._flags_1)");
     // the bits are shown by name, not as a number
     expect(text).toContain(
@@ -168,6 +166,17 @@ describe("bitops", () => {
     expect(messageOf(r, "data-race")).toContain("data race on o.w");
   });
 
+  it("a plain __set_bit against an atomic test_and_set_bit of the same word is a data race (LKMM: one plain access)", async () => {
+    const r = await run(() => {
+      const m = new ModelBuilder({ o: record(Word()) });
+      m.thread("plain", {}, ({ s }) => [__set_bit(s.o.w.A)]);
+      m.thread("atomic", {}, ({ s }) => [test_and_set_bit(s.o.w.B)]);
+      return m;
+    });
+    expect(violated(r)).toEqual(["data-race"]);
+    expect(messageOf(r, "data-race")).toContain("__set_bit(A, &o.w)");
+  });
+
   it("two CPUs doing set_bit of different bits of one word: no race, no lost update", async () => {
     const r = await run(() => {
       const m = new ModelBuilder({ o: record(Word()) });
@@ -177,6 +186,20 @@ describe("bitops", () => {
       return m;
     });
     expect(r.verdict).toBe("holds");
+  });
+
+  it("allocates the __bits register only in models that run a non-atomic bitop", () => {
+    const build = (plain: boolean) =>
+      compile(() => {
+        const m = new ModelBuilder({ o: record(Word()) });
+        m.thread("t", {}, ({ s }) => [plain ? __set_bit(s.o.w.A) : set_bit(s.o.w.A)]);
+        return m;
+      });
+    const atomicOnly = build(false);
+    const plain = build(true);
+    expect(atomicOnly.layout.bitsReg).toEqual([]);
+    expect(plain.layout.bitsReg[0]).toBe(plain.layout.fieldByName.get("CPU0.__bits")!.off);
+    expect(plain.layout.words).toBe(atomicOnly.layout.words + 1);
   });
 
   it("shows a flags word by its bit names", () => {

@@ -185,6 +185,20 @@ describe("wrong-lock: lock protection", () => {
     expect((await run(build(true))).verdict).toBe("holds");
   });
 
+  it("wrong-lock is a warning (lockdep_assert_held is a WARN_ON): the access happens and the search goes on", async () => {
+    const r = await run(() => {
+      const m = new ModelBuilder({ lock: spinlock(), nr: protectedBy(int(0, 2), "lock") });
+      m.thread("t", {}, ({ s, assert_ }) => [
+        counter_inc(s.nr),
+        assert_("after", "nr was incremented", ({ s }) => s.nr === 0),
+      ]);
+      return m;
+    });
+    // the increment took place (nr is 1), so the later BUG-style assertion fails too
+    expect(violated(r)).toEqual(["after", "wrong-lock"]);
+    expect(r.violations.find((v) => v.property === "after")!.length).toBe(2);
+  });
+
   it("lockdep: false turns the check off", async () => {
     const r = await run(() => {
       const m = new ModelBuilder(
