@@ -236,7 +236,7 @@ class Explorer {
       }
       const idx = frontier.pop();
       packer.unpackState(store, idx, cur);
-      const depth = store.depth[idx]!;
+      const depth = store.depthOf(idx);
       if (depth >= this.maxDepth) {
         this.depthCut = true;
         continue;
