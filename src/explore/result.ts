@@ -84,6 +84,15 @@ export interface CheckResult {
   readonly livenessSeconds?: number;
   /** The same in CPU time of this process (user + system), robust when cores are shared. */
   readonly livenessCpuSeconds?: number;
+  /**
+   * Fingerprint mode (--fingerprint): the chance that two states shared a 64-bit fingerprint, so
+   * that one was never explored (birthday bound n(n-1)/2^65), and TLC's optimistic estimate.
+   */
+  readonly fingerprint?: {
+    readonly bits: 64;
+    readonly collisionProbability: number;
+    readonly optimistic: number;
+  };
 }
 
 export interface Progress {

@@ -402,10 +402,10 @@ export class StateStore {
       if (this.count + states > cap)
         g += Math.ceil((this.count + states - cap) / CHUNK_STATES) * CHUNK_STATES * this.words * 4;
     }
-    // each per-state array replaced by one twice its size; a switch to explicit parents or to
-    // depths out of order allocates a 4-byte array per state
+    // each per-state array replaced by one 1.5 times its size; a switch to explicit parents or
+    // to depths out of order allocates a 4-byte array per state
     if (this.count + states > this.moveCode.length)
-      g += 2 * this.moveCode.length * (this.metaBytesPerState + 4);
+      g += 1.5 * this.moveCode.length * (this.metaBytesPerState + 4);
     return g;
   }
 
@@ -512,8 +512,9 @@ export class StateStore {
     this.last = chunk;
   }
 
+  /** Per-state arrays grow by half (not double): at most a third of them unused. */
   private growMeta(): void {
-    const n = this.moveCode.length * 2;
+    const n = Math.ceil(this.moveCode.length * 1.5);
     const grow = <T extends Int32Array | Uint8Array | Uint16Array>(
       a: T,
       make: (n: number) => T,
