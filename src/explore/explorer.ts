@@ -184,6 +184,11 @@ class Explorer {
     let lastProgress = performance.now();
     const every = this.opts.progressEveryMs ?? 1000;
     while (this.frontier.size > 0 && this.stop === undefined && this.modelError === undefined) {
+      // Steps that raise a Violation throw an Error each time: without a stack to capture
+      // that costs little. A step that throws anything else is run again in result() for its
+      // stack.
+      const stackLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
       try {
         this.slice(performance.now() + 50);
       } catch (e) {
@@ -191,6 +196,8 @@ class Explorer {
         // below the budget: end the run as incomplete, never with a crash
         if (!(e instanceof RangeError) || !/alloc|length/i.test(e.message)) throw e;
         this.stop = "memory";
+      } finally {
+        Error.stackTraceLimit = stackLimit;
       }
       const now = performance.now();
       if (this.opts.onProgress && now - lastProgress >= every) {
@@ -672,7 +679,7 @@ class Explorer {
     };
     if (this.modelError) {
       const me = this.modelError;
-      const err = me.error;
+      const err = me.lastMove >= 0 ? this.withStack(me.error, me.state, me.lastMove) : me.error;
       const schedule = this.scheduleOf(me.state, me.lastMove);
       let where = "";
       if (me.lastMove >= 0) {
@@ -698,6 +705,22 @@ class Explorer {
     }
     const verdict = violations.length > 0 ? "violated" : complete ? "holds" : "incomplete";
     return { ...base, verdict };
+  }
+
+  /**
+   * The error a step threw, with its stack: the search ran without stack traces, so the step is
+   * run again from its state (it throws the same way: steps are deterministic).
+   */
+  private withStack(err: Error, state: number, move: number): Error {
+    if (err instanceof ModelError || err instanceof Violation) return err;
+    const { cpu, choice } = decodeMove(move);
+    try {
+      execute(this.model, cpu, choice, this.stateAt(state));
+    } catch (e) {
+      if (e instanceof Error && e.constructor === err.constructor && e.message === err.message)
+        return e;
+    }
+    return err;
   }
 
   /** The full state `idx` (fingerprint mode: rebuilt by replaying its path from the start). */

@@ -281,9 +281,10 @@ export class StateStore {
     if (i === this.moveCode.length) this.growMeta();
     if (this.keepStates) {
       if ((i & CHUNK_MASK) === 0) this.newChunk();
-      const chunk = this.last;
       const w = this.words;
       const at = (i & CHUNK_MASK) * w;
+      if (at === this.last.length) this.growChunk();
+      const chunk = this.last;
       for (let k = 0; k < w; k++) chunk[at + k] = packed[k]!;
     }
     if (this.compact) {
@@ -376,7 +377,8 @@ export class StateStore {
 
   get bytes(): number {
     return (
-      this.chunks.length * CHUNK_STATES * this.words * 4 +
+      (this.chunks.length - 1) * CHUNK_STATES * this.words * 4 +
+      this.last.byteLength +
       this.parent.byteLength +
       this.kids.byteLength +
       this.moveCode.byteLength +
@@ -401,6 +403,8 @@ export class StateStore {
       const cap = this.chunks.length * CHUNK_STATES;
       if (this.count + states > cap)
         g += Math.ceil((this.count + states - cap) / CHUNK_STATES) * CHUNK_STATES * this.words * 4;
+      // the first chunk grows by doubling up to full size
+      if (this.last.length < CHUNK_STATES * this.words) g += CHUNK_STATES * this.words * 4;
     }
     // each per-state array replaced by one 1.5 times its size; a switch to explicit parents or
     // to depths out of order allocates a 4-byte array per state
@@ -505,10 +509,20 @@ export class StateStore {
     this.depthArr = d;
   }
 
+  /** A new chunk: the first starts small (small models stay small) and doubles to full size. */
   private newChunk(): void {
-    const chunk = new Int32Array(CHUNK_STATES * this.words);
+    const states = this.chunks.length === 0 ? 1024 : CHUNK_STATES;
+    const chunk = new Int32Array(states * this.words);
     this.chunks.push(chunk);
     this.chunks8.push(new Uint8Array(chunk.buffer));
+    this.last = chunk;
+  }
+
+  private growChunk(): void {
+    const chunk = new Int32Array(Math.min(this.last.length * 2, CHUNK_STATES * this.words));
+    chunk.set(this.last);
+    this.chunks[this.chunks.length - 1] = chunk;
+    this.chunks8[this.chunks8.length - 1] = new Uint8Array(chunk.buffer);
     this.last = chunk;
   }
 

@@ -45,7 +45,7 @@ export class HashTable implements VisitedSet {
    */
   constructor(
     private readonly store: StateStore,
-    initialCapacity = 1 << 16,
+    initialCapacity = 1 << 12,
     hashOf?: (index: number) => number,
   ) {
     let bits = 10;
