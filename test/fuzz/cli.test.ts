@@ -212,7 +212,16 @@ describe("interleave fuzz", () => {
   });
 
   it("a model error in a run exits 2 and the summary says so (not 'no violation found')", async () => {
-    const r = await run(["fuzz", "test/fixtures/bad-range.ts", "--runs", "50", "--seed", "1"]);
+    // --no-save: a test writes nothing into the working tree
+    const r = await run([
+      "fuzz",
+      "test/fixtures/bad-range.ts",
+      "--runs",
+      "50",
+      "--seed",
+      "1",
+      "--no-save",
+    ]);
     expect(r.code).toBe(2);
     expect(r.out).toContain("E_RANGE");
     expect(r.out).toMatch(
