@@ -45,8 +45,11 @@ export type OpSpec =
   | { readonly k: "await"; readonly w: number; readonly eq: number }
   /** either(a, b): a nondeterministic choice */
   | { readonly k: "either"; readonly a: readonly OpSpec[]; readonly b: readonly OpSpec[] }
-  /** check(word != ne): an assertion */
-  | { readonly k: "assert"; readonly w: number; readonly ne: number }
+  /**
+   * word != ne, checked: BUG_ON (the path ends there) or WARN_ON (reported, the step goes on and
+   * skips the rest of its work, as the kernel does)
+   */
+  | { readonly k: "assert"; readonly w: number; readonly ne: number; readonly warn: boolean }
   /** while (word != eq) body: may never end */
   | {
       readonly k: "while";
@@ -65,8 +68,12 @@ export interface ModelSpec {
   readonly list: boolean;
   readonly listLock: boolean;
   readonly cpus: readonly (readonly OpSpec[])[];
-  /** word w <= max in every state */
-  readonly invariants: readonly { readonly w: number; readonly max: number }[];
+  /** word w <= max in every state; a bug-severity one ends the path where it breaks */
+  readonly invariants: readonly {
+    readonly w: number;
+    readonly max: number;
+    readonly bug: boolean;
+  }[];
   /** word w == eq once every CPU has finished */
   readonly endStates: readonly { readonly w: number; readonly eq: number }[];
   readonly races: boolean;
@@ -108,7 +115,9 @@ export function modelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
           fc.tuple(word, fc.boolean()).map(([w, marked]) => ({ k: "inc" as const, w, marked })),
           fc.tuple(word, word).map(([dst, src]) => ({ k: "copy" as const, dst, src })),
           wordValue.map(([w, eq]) => ({ k: "await" as const, w, eq })),
-          wordValue.map(([w, ne]) => ({ k: "assert" as const, w, ne })),
+          fc
+            .tuple(wordValue, fc.boolean())
+            .map(([[w, ne], warn]) => ({ k: "assert" as const, w, ne, warn })),
         ];
         if (base.locks > 0) {
           const l = fc.integer({ min: 0, max: base.locks - 1 });
@@ -150,7 +159,7 @@ export function modelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
         races: fc.constant(base.races),
         cpus: fc.array(ops(0), { minLength: base.ncpus, maxLength: base.ncpus }),
         invariants: fc.array(
-          wordValue.map(([w, max]) => ({ w, max })),
+          fc.tuple(wordValue, fc.boolean()).map(([[w, max], bug]) => ({ w, max, bug })),
           { maxLength: 2 },
         ),
         endStates: fc.array(
@@ -229,10 +238,11 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
             return step(
               `assert w${o.w} != ${o.ne}`,
               (c) => {
-                if (W(c)[key(o.w)] === o.ne)
-                  throw new Violation(`assert-w${o.w}`, `w${o.w} == ${o.ne}`);
+                if (W(c)[key(o.w)] !== o.ne) return;
+                if (o.warn) c.m.warn(`warn-w${o.w}`, `w${o.w} == ${o.ne}`);
+                else throw new Violation(`assert-w${o.w}`, `w${o.w} == ${o.ne}`);
               },
-              { raises: [`assert-w${o.w}`] },
+              { raises: [o.warn ? `warn-w${o.w}` : `assert-w${o.w}`] },
             );
           case "while":
             return {
@@ -247,8 +257,10 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
         }
       };
       spec.cpus.forEach((ops, i) => m.thread(`cpu${i}`, {}, () => stmts(ops)));
-      spec.invariants.forEach(({ w, max }, i) =>
-        m.invariant(`inv${i}-w${w}<=${max}`, ({ s }) => (s as unknown as Words)[key(w)]! <= max),
+      spec.invariants.forEach(({ w, max, bug }, i) =>
+        m.invariant(`inv${i}-w${w}<=${max}`, ({ s }) => (s as unknown as Words)[key(w)]! <= max, {
+          severity: bug ? "bug" : "warn",
+        }),
       );
       spec.endStates.forEach(({ w, eq }, i) =>
         m.endState(`end${i}-w${w}==${eq}`, ({ s }) => (s as unknown as Words)[key(w)] === eq),
