@@ -377,7 +377,8 @@ export class StateStore {
 
   get bytes(): number {
     return (
-      (this.chunks.length - 1) * CHUNK_STATES * this.words * 4 +
+      // full chunks, and the last one as allocated so far (none without states)
+      Math.max(0, this.chunks.length - 1) * CHUNK_STATES * this.words * 4 +
       this.last.byteLength +
       this.parent.byteLength +
       this.kids.byteLength +
