@@ -1,6 +1,7 @@
 // One interleave run of the twin, in its own process so that its peak RSS is its own:
-//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness]
-// Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes.
+//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint]
+// Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes
+// (and in fingerprint mode the collision probability).
 // Safety only (as SPIN's -DSAFETY run) unless --liveness: then the state graph's edges are kept
 // and termination is checked after the search (livenessSeconds: its CPU time).
 
@@ -9,14 +10,15 @@ import twin from "./twins/scan_private.ts";
 
 const args = process.argv.slice(2);
 const liveness = args.includes("--liveness");
-const [N, P, maxMemory] = args.filter((a) => a !== "--liveness").map(Number);
+const fingerprint = args.includes("--fingerprint");
+const [N, P, maxMemory] = args.filter((a) => !a.startsWith("--")).map(Number);
 if (!Number.isInteger(N) || !Number.isInteger(P)) {
-  console.error("usage: interleave-one.ts N P [maxMemoryBytes]");
+  console.error("usage: interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint]");
   process.exit(2);
 }
 const model = compileModel(twin, "twin", { folios: N!, putters: P! });
 const cpu0 = process.cpuUsage();
-const r = await explore(model, { liveness, ...(maxMemory ? { maxMemory } : {}) });
+const r = await explore(model, { liveness, ...(maxMemory ? { maxMemory } : {}), fingerprint });
 const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
@@ -34,5 +36,6 @@ console.log(
     tableBytes: r.memoryBytes,
     // resourceUsage().maxRSS is in KiB
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    fingerprint: r.fingerprint ?? null,
   }),
 );

@@ -10,9 +10,18 @@
 
 import { spawnSync } from "node:child_process";
 import { join, relative } from "node:path";
-import { INSTALL_HINT, BENCH_DIR, runSpin, spinTools, type SpinRun } from "./spin.ts";
+import {
+  INSTALL_HINT,
+  BENCH_DIR,
+  runSpin,
+  spinTools,
+  SPIN_MODES,
+  type SpinMode,
+  type SpinRun,
+} from "./spin.ts";
 import { loadModels } from "../src/cli/load.ts";
 import { compileModel, explore } from "../src/index.ts";
+import { resolveParams, type ModelDef } from "../src/model/model.ts";
 
 interface Size {
   N: number;
@@ -31,29 +40,77 @@ const QUICK_SIZES: Size[] = [
   { N: 6, P: 3 },
 ];
 
-function parseArgs(argv: string[]): { sizes: Size[]; models: boolean } {
-  let sizes = DEFAULT_SIZES;
-  let models = true;
+type IlMode = "exact" | "fingerprint";
+
+interface Args {
+  sizes: Size[];
+  models: boolean;
+  kernel: boolean;
+  repeat: number;
+  kernelSeconds: number;
+  modes: IlMode[];
+  spinModes: SpinMode[];
+  /** A checkout of earlier code whose explorer gives the kernel table's "before" column. */
+  before: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const o: Args = {
+    sizes: DEFAULT_SIZES,
+    models: true,
+    kernel: true,
+    repeat: 3,
+    kernelSeconds: 60,
+    modes: ["exact", "fingerprint"],
+    spinModes: [...SPIN_MODES],
+    before: undefined,
+  };
+  const fail = (msg: string): never => {
+    console.error(`bench: ${msg}`);
+    process.exit(2);
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === "--quick") sizes = QUICK_SIZES;
-    else if (a === "--no-models") models = false;
-    else if (a === "--sizes") {
+    if (a === "--quick") {
+      o.sizes = QUICK_SIZES;
+      o.repeat = 1;
+      o.kernelSeconds = 10;
+    } else if (a === "--no-models") o.models = false;
+    else if (a === "--no-kernel") o.kernel = false;
+    else if (a === "--before") o.before = argv[++i] ?? fail("--before takes a directory");
+    else if (a === "--repeat") {
+      o.repeat = Number(argv[++i]);
+      if (!Number.isInteger(o.repeat) || o.repeat < 1) fail("--repeat takes a positive integer");
+    } else if (a === "--kernel-seconds") {
+      o.kernelSeconds = Number(argv[++i]);
+      if (!(o.kernelSeconds > 0)) fail("--kernel-seconds takes a positive number");
+    } else if (a === "--modes") {
+      const v = (argv[++i] ?? "").split(",");
+      if (v.some((m) => m !== "exact" && m !== "fingerprint"))
+        fail(`--modes takes exact,fingerprint (either or both), not "${v.join(",")}"`);
+      o.modes = v as IlMode[];
+    } else if (a === "--spin") {
+      const v = (argv[++i] ?? "").split(",").filter((m) => m !== "");
+      if (v.some((m) => !SPIN_MODES.includes(m as SpinMode)))
+        fail(
+          `--spin takes a list of ${SPIN_MODES.join(",")} (or "" for none), not "${v.join(",")}"`,
+        );
+      o.spinModes = v as SpinMode[];
+    } else if (a === "--sizes") {
       const v = argv[++i] ?? "";
-      sizes = v.split(",").map((s) => {
-        const m = /^(\d+)x(\d+)$/.exec(s.trim());
-        if (!m) {
-          console.error(`bench: --sizes takes NxP,NxP... (e.g. 8x3,9x4), not "${s}"`);
-          process.exit(2);
-        }
+      o.sizes = v.split(",").map((x) => {
+        const m = /^(\d+)x(\d+)$/.exec(x.trim());
+        if (!m) return fail(`--sizes takes NxP,NxP... (e.g. 8x3,9x4), not "${x}"`);
         return { N: Number(m[1]), P: Number(m[2]) };
       });
     } else {
-      console.error(`bench: unknown option ${a}; options: --quick, --sizes NxP,..., --no-models`);
-      process.exit(2);
+      fail(
+        `unknown option ${a}; options: --quick, --sizes NxP,..., --repeat R, --modes exact,fingerprint, ` +
+          `--spin ${SPIN_MODES.join(",")}, --no-kernel, --kernel-seconds S, --before DIR, --no-models`,
+      );
     }
   }
-  return { sizes, models };
+  return o;
 }
 
 interface IlRun {
@@ -65,9 +122,10 @@ interface IlRun {
   tableBytes: number;
   maxRssBytes: number;
   livenessSeconds: number;
+  fingerprint: { collisionProbability: number; optimistic: number } | null;
 }
 
-function runInterleave(s: Size, liveness = false): IlRun {
+function runInterleave(s: Size, mode: IlMode, liveness = false): IlRun {
   const root = join(BENCH_DIR, "..");
   const r = spawnSync(
     process.execPath,
@@ -76,6 +134,7 @@ function runInterleave(s: Size, liveness = false): IlRun {
       join(BENCH_DIR, "interleave-one.ts"),
       String(s.N),
       String(s.P),
+      ...(mode === "fingerprint" ? ["--fingerprint"] : []),
       ...(liveness ? ["0", "--liveness"] : []),
     ],
     { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
@@ -83,6 +142,13 @@ function runInterleave(s: Size, liveness = false): IlRun {
   if (r.status !== 0) throw new Error(`interleave run N=${s.N} P=${s.P} failed:\n${r.stderr}`);
   const line = r.stdout.trim().split("\n").pop()!;
   return JSON.parse(line) as IlRun;
+}
+
+/** The run whose CPU time is the median of the repeats (wall time: its own median). */
+function median<T extends { seconds: number; cpuSeconds: number }>(runs: T[]): T {
+  const byCpu = [...runs].sort((a, b) => a.cpuSeconds - b.cpuSeconds);
+  const wall = [...runs].map((r) => r.seconds).sort((a, b) => a - b);
+  return { ...byCpu[(byCpu.length - 1) >> 1]!, seconds: wall[(wall.length - 1) >> 1]! };
 }
 
 const MiB = 2 ** 20;
@@ -96,13 +162,25 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
+const SPIN_LABEL: Record<SpinMode, string> = {
+  nored: "SPIN, no reduction",
+  por: "SPIN, partial-order red.",
+  collapse: "SPIN, COLLAPSE",
+  hc4: "SPIN, hash compaction HC4",
+};
+
 async function main(): Promise<void> {
-  const { sizes, models } = parseArgs(process.argv.slice(2));
+  const { sizes, models, kernel, repeat, kernelSeconds, modes, spinModes, before } = parseArgs(
+    process.argv.slice(2),
+  );
   const tools = spinTools();
-  console.log(`interleave bench — node ${process.version}, one thread each, same machine`);
+  console.log(
+    `interleave bench — node ${process.version}, one thread each, same machine; medians of ${repeat} ` +
+      `run(s) per row, the tools alternating`,
+  );
   if (tools.ok) {
     console.log(
-      `SPIN: ${tools.version}; spin -a -o1 -o2 -o3, gcc -O2 -DSAFETY -DNOREDUCE, ./pan -m1000000`,
+      `SPIN: ${tools.version}; spin -a -o1 -o2 -o3, gcc -O2 -DSAFETY [-DNOREDUCE] [-DCOLLAPSE|-DHC4], ./pan -m1000000`,
     );
   } else {
     console.log(
@@ -114,7 +192,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [
     [
       "twin N,P",
-      "tool",
+      "tool / mode",
       "states",
       "transitions",
       "seconds",
@@ -123,71 +201,91 @@ async function main(): Promise<void> {
       "states/CPU-s",
       "peak MiB",
       "bytes/state",
-      "il/SPIN",
-      "il/SPIN CPU",
+      "vs SPIN",
+      "vs SPIN CPU",
     ],
   ];
   const mismatches: string[] = [];
-  let last: { wall: number; cpu: number } | undefined;
+  const notes: string[] = [];
   const rate = (states: number, s: number): string =>
     s > 0 && Number.isFinite(s) ? fmtInt(Math.round(states / s)) : "-";
+  let lastSize: { s: Size; il: Map<IlMode, IlRun>; sp: Map<SpinMode, SpinRun> } | undefined;
   for (const s of sizes) {
-    const il = runInterleave(s);
-    let sp: SpinRun | undefined;
-    if (tools.ok) {
-      try {
-        sp = runSpin(s.N, s.P);
-      } catch (e) {
-        const err = e as Error & { stderr?: Buffer | string };
-        mismatches.push(
-          `N=${s.N} P=${s.P}: SPIN failed: ${err.message.split("\n")[0]}${err.stderr ? `\n${String(err.stderr).slice(0, 2000)}` : ""}`,
-        );
+    const ilRuns = new Map<IlMode, IlRun[]>(modes.map((m) => [m, []]));
+    const spRuns = new Map<SpinMode, SpinRun[]>((tools.ok ? spinModes : []).map((m) => [m, []]));
+    for (let k = 0; k < repeat; k++) {
+      for (const m of modes) ilRuns.get(m)!.push(runInterleave(s, m));
+      for (const m of spRuns.keys()) {
+        try {
+          spRuns.get(m)!.push(runSpin(s.N, s.P, { mode: m }));
+        } catch (e) {
+          const err = e as Error & { stderr?: Buffer | string };
+          mismatches.push(
+            `N=${s.N} P=${s.P}: SPIN (${m}) failed: ${err.message.split("\n")[0]}${err.stderr ? `\n${String(err.stderr).slice(0, 2000)}` : ""}`,
+          );
+          spRuns.delete(m);
+        }
       }
     }
-    let ratio: { wall: number; cpu: number } | undefined;
-    if (sp) {
-      // pan reports its elapsed time to 0.01 s: 0 on the smallest sizes
-      ratio = {
-        wall: sp.seconds > 0 ? il.states / il.seconds / (sp.states / sp.seconds) : NaN,
-        cpu: il.states / il.cpuSeconds / (sp.states / sp.cpuSeconds),
-      };
-      last = ratio;
+    const il = new Map([...ilRuns].map(([m, r]) => [m, median(r)] as const));
+    const sp = new Map([...spRuns].map(([m, r]) => [m, median(r)] as const));
+    lastSize = { s, il, sp };
+    const ref = sp.get("nored");
+    let first = true;
+    for (const [m, r] of il) {
+      const ratio = ref
+        ? {
+            wall: ref.seconds > 0 ? r.states / r.seconds / (ref.states / ref.seconds) : NaN,
+            cpu: r.states / r.cpuSeconds / (ref.states / ref.cpuSeconds),
+          }
+        : undefined;
+      rows.push([
+        first ? `${s.N},${s.P}` : "",
+        `interleave, ${m}`,
+        fmtInt(r.states),
+        fmtInt(r.transitions),
+        fmt(r.seconds),
+        fmt(r.cpuSeconds),
+        rate(r.states, r.seconds),
+        rate(r.states, r.cpuSeconds),
+        fmt(r.maxRssBytes / MiB, 1),
+        fmt(r.tableBytes / r.states, 1),
+        ratio ? fmt(ratio.wall) : "-",
+        ratio ? fmt(ratio.cpu) : "-",
+      ]);
+      first = false;
+      if (r.verdict !== "holds")
+        mismatches.push(`N=${s.N} P=${s.P}: interleave (${m}) verdict ${r.verdict}`);
+      if (ref && r.states !== ref.states) {
+        // a fingerprint collision would lose states: say so rather than hide it
+        mismatches.push(
+          `N=${s.N} P=${s.P}: interleave (${m}) ${r.states} states, SPIN ${ref.states}`,
+        );
+      }
+      if (r.fingerprint)
+        notes.push(
+          `N=${s.N} P=${s.P} fingerprint mode: collision probability <= ${r.fingerprint.collisionProbability.toExponential(2)} ` +
+            `(n(n-1)/2^65), TLC's optimistic estimate ${r.fingerprint.optimistic.toExponential(2)}`,
+        );
     }
-    rows.push([
-      `${s.N},${s.P}`,
-      "interleave",
-      fmtInt(il.states),
-      fmtInt(il.transitions),
-      fmt(il.seconds),
-      fmt(il.cpuSeconds),
-      rate(il.states, il.seconds),
-      rate(il.states, il.cpuSeconds),
-      fmt(il.maxRssBytes / MiB, 1),
-      fmt(il.tableBytes / il.states, 1),
-      ratio ? fmt(ratio.wall) : "-",
-      ratio ? fmt(ratio.cpu) : "-",
-    ]);
-    if (sp) {
+    for (const [m, r] of sp) {
       rows.push([
         "",
-        "SPIN",
-        fmtInt(sp.states),
-        fmtInt(sp.transitions),
-        fmt(sp.seconds),
-        fmt(sp.cpuSeconds),
-        rate(sp.states, sp.seconds),
-        rate(sp.states, sp.cpuSeconds),
-        fmt(sp.memoryBytes / MiB, 1),
-        fmt(sp.memoryBytes / sp.states, 1),
+        SPIN_LABEL[m],
+        fmtInt(r.states),
+        fmtInt(r.transitions),
+        fmt(r.seconds),
+        fmt(r.cpuSeconds),
+        rate(r.states, r.seconds),
+        rate(r.states, r.cpuSeconds),
+        fmt(r.memoryBytes / MiB, 1),
+        fmt(r.memoryBytes / r.states, 1),
         "",
         "",
       ]);
-      if (sp.states !== il.states)
-        mismatches.push(`N=${s.N} P=${s.P}: interleave ${il.states}, SPIN ${sp.states}`);
-      if (sp.errors !== 0) mismatches.push(`N=${s.N} P=${s.P}: pan reports ${sp.errors} error(s)`);
+      if (r.errors !== 0)
+        mismatches.push(`N=${s.N} P=${s.P}: pan (${m}) reports ${r.errors} error(s)`);
     }
-    if (il.verdict !== "holds")
-      mismatches.push(`N=${s.N} P=${s.P}: interleave verdict ${il.verdict}`);
   }
   console.log(table(rows));
   console.log("");
@@ -195,30 +293,63 @@ async function main(): Promise<void> {
     [
       "seconds: each tool's own figure for the search (interleave: explore(); SPIN: pan's \"elapsed time\").",
       "CPU s: user + system CPU time (interleave: process.cpuUsage() around explore(); SPIN: the pan",
-      "  process, from bash `times`, including its start-up); robust when other processes share the cores.",
+      "  process, from bash `times`, including its start-up). The machine is shared: CPU time is the",
+      "  figure to trust, wall time moves with the load.",
       "peak MiB: interleave = peak RSS of its process (resourceUsage().maxRSS, includes node itself);",
       '  SPIN = pan\'s "total actual memory usage" (includes its fixed 128 MiB hash table and DFS stack).',
-      "bytes/state: interleave = state store + visited table + frontier / states; SPIN = total actual",
-      "  memory / states.",
+      "bytes/state: interleave = state store + visited table + frontier / states (fingerprint mode: links,",
+      "  moves, fingerprints, frontier); SPIN = total actual memory / states.",
       'transitions: pan counts "stored + matched", one more than interleave (the initial state).',
-      "il/SPIN: interleave states/s divided by SPIN's (wall clock; CPU time).",
+      "vs SPIN: interleave states/s divided by SPIN's without reduction (wall clock; CPU time).",
     ].join("\n"),
   );
-  if (last !== undefined) {
-    console.log(
-      `\ninterleave / SPIN states/s on the largest twin: ${fmt(last.wall)}x by wall clock, ` +
-        `${fmt(last.cpu)}x by CPU time (target >= 0.5x, long term >= 1x)`,
-    );
+  for (const n of notes) console.log(n);
+  if (lastSize) {
+    const { s, il, sp } = lastSize;
+    const ref = sp.get("nored");
+    const ex = il.get("exact");
+    const fpr = il.get("fingerprint");
+    const lines: string[] = [];
+    if (ref && ex) {
+      const cpu = ex.states / ex.cpuSeconds / (ref.states / ref.cpuSeconds);
+      const wall = ex.states / ex.seconds / (ref.states / ref.seconds);
+      lines.push(
+        `exact mode, states per second vs SPIN without reduction: ${fmt(cpu)}x by CPU time, ${fmt(wall)}x by wall clock (goal >= 1.0x); ` +
+          `bytes/state ${fmt(ex.tableBytes / ex.states, 1)} vs SPIN's ${fmt(ref.memoryBytes / ref.states, 1)} (goal <=)`,
+      );
+    }
+    if (fpr) {
+      lines.push(
+        `fingerprint mode: ${fmt(fpr.tableBytes / fpr.states, 1)} bytes/state (goal <= 16)` +
+          (ref
+            ? `, ${fmt(fpr.states / fpr.cpuSeconds / (ref.states / ref.cpuSeconds))}x SPIN's states per CPU-second`
+            : ""),
+      );
+    }
+    const por = sp.get("por");
+    if (por && ex) {
+      lines.push(
+        `time to a verdict vs SPIN with partial-order reduction: exact ${fmt(ex.cpuSeconds / por.cpuSeconds)}x its CPU time` +
+          (fpr ? `, fingerprint ${fmt(fpr.cpuSeconds / por.cpuSeconds)}x` : "") +
+          " (no partial-order reduction in interleave yet)",
+      );
+    }
+    if (lines.length > 0)
+      console.log(`\non the largest twin (N=${s.N}, P=${s.P}):\n  ${lines.join("\n  ")}`);
   }
   if (mismatches.length > 0) {
     console.log(`\nPROBLEMS:\n  ${mismatches.join("\n  ")}`);
     process.exitCode = 1;
   } else if (tools.ok) {
-    console.log("state counts: equal at every size.");
+    console.log(
+      "state counts: equal at every size (interleave's modes and SPIN without reduction).",
+    );
   }
 
   livenessCost(sizes[sizes.length - 1]!);
   if (models) await livenessOnModels();
+
+  if (kernel) await kernelTable(kernelSeconds, before);
 
   if (models) {
     console.log(
@@ -317,8 +448,8 @@ function livenessCost(s: Size): void {
   console.log(
     `\nliveness (termination under weak fairness) on the twin N=${s.N} P=${s.P}, each run in its own process (CPU seconds):`,
   );
-  const off = runInterleave(s);
-  const on = runInterleave(s, true);
+  const off = runInterleave(s, "exact");
+  const on = runInterleave(s, "exact", true);
   const row = (
     r: IlRun,
   ): {
@@ -393,6 +524,137 @@ async function livenessOnModels(): Promise<void> {
     analysis: r.livenessSeconds ?? 0,
   });
   console.log(table([LIVENESS_HEADER, ...livenessRows(best.def.name, row(off), row(on))]));
+}
+
+interface KernelRun {
+  verdict: string;
+  states: number;
+  complete: boolean;
+  stopReason: string | null;
+  seconds: number;
+  cpuSeconds: number;
+  tableBytes: number;
+  maxRssBytes: number;
+  violated: string[];
+}
+
+function runKernel(
+  root: string,
+  model: string,
+  variant: string,
+  params: Record<string, number | string>,
+  mode: IlMode,
+  seconds: number,
+): KernelRun | string {
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(BENCH_DIR, "..", "bin", "run-ts.mjs"),
+      join(BENCH_DIR, "kernel-one.ts"),
+      root,
+      model,
+      variant,
+      JSON.stringify(params),
+      mode,
+      String(seconds),
+    ],
+    { cwd: join(BENCH_DIR, ".."), encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
+  );
+  if (r.status !== 0) return (r.stderr.trim().split("\n").pop() ?? "failed").slice(0, 120);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as KernelRun;
+}
+
+/**
+ * The kernel scaling table's scenarios: issue 13's deferred-split private-list with 3 folios,
+ * 3 putters and 2 scanners, and the largest scenario of each bundled model: every integer
+ * parameter at its declared maximum (deferred-split: the largest of bench:fuzz's scaled
+ * scenarios, with migration and synchronous split as well), its first variant.
+ */
+function kernelScenarios(
+  defs: readonly ModelDef[],
+): { model: string; variant: string; params: Record<string, number | string> }[] {
+  const out: { model: string; variant: string; params: Record<string, number | string> }[] = [];
+  for (const def of defs) {
+    if (def.name === "scan_private") continue;
+    if (def.name === "deferred-split") {
+      out.push({
+        model: def.name,
+        variant: "private-list",
+        params: { folios: 3, putters: 3, scanners: 2 },
+      });
+      out.push({
+        model: def.name,
+        variant: "private-list",
+        params: { folios: 3, putters: 3, scanners: 2, with_migration: 1, with_sync_split: 1 },
+      });
+      continue;
+    }
+    const variant = Object.keys(def.variants)[0]!;
+    const params: Record<string, number | string> = {};
+    for (const [k, d] of Object.entries(def.params)) {
+      const decl = d as { min?: number; max?: number; default: number | string };
+      if (typeof decl.default === "number" && typeof decl.max === "number") params[k] = decl.max;
+    }
+    resolveParams(def, variant, params); // throws on a bad parameter, before the run
+    out.push({ model: def.name, variant, params });
+  }
+  return out;
+}
+
+async function kernelTable(seconds: number, before: string | undefined): Promise<void> {
+  const root = join(BENCH_DIR, "..");
+  const defs = (await loadModels([join(root, "models")])).map((l) => l.def);
+  const cols: [string, string, IlMode][] = [
+    ...(before ? ([["before", before, "exact"]] as [string, string, IlMode][]) : []),
+    ["exact", root, "exact"],
+    ["fingerprint", root, "fingerprint"],
+  ];
+  console.log(
+    `\nkernel scaling table: each scenario once per column, in its own process, at most ${seconds} s ` +
+      `(wall) each${before ? `; "before" runs the explorer of ${before}` : ""}:`,
+  );
+  const rows: string[][] = [
+    [
+      "model / variant (params)",
+      "run",
+      "verdict",
+      "states",
+      "seconds",
+      "CPU s",
+      "MiB",
+      "B/state",
+      "complete",
+    ],
+  ];
+  for (const sc of kernelScenarios(defs)) {
+    const label = `${sc.model} / ${sc.variant} (${Object.entries(sc.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ")})`;
+    let first = true;
+    for (const [name, dir, mode] of cols) {
+      const r = runKernel(dir, sc.model, sc.variant, sc.params, mode, seconds);
+      if (typeof r === "string") {
+        rows.push([first ? label : "", name, `error: ${r}`, "-", "-", "-", "-", "-", "-"]);
+      } else {
+        rows.push([
+          first ? label : "",
+          name,
+          r.verdict,
+          fmtInt(r.states),
+          fmt(r.seconds),
+          fmt(r.cpuSeconds),
+          fmt(r.tableBytes / MiB, 1),
+          fmt(r.tableBytes / Math.max(1, r.states), 1),
+          r.complete ? "yes" : `no (${r.stopReason ?? "?"})`,
+        ]);
+      }
+      first = false;
+    }
+  }
+  console.log(table(rows));
+  console.log(
+    "MiB, B/state: the explorer's tables (store, visited set, frontier), not the process's RSS.",
+  );
 }
 
 await main();

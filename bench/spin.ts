@@ -55,7 +55,17 @@ export interface SpinRun {
   readonly errors: number;
 }
 
+/**
+ * How pan is built: `nored` every reduction off (the twin's reference: same states as
+ * interleave), `por` SPIN's partial-order reduction on, `collapse` -DCOLLAPSE state compression,
+ * `hc4` -DHC4 hash compaction (a lossy 64-bit-per-state store, SPIN's answer to fingerprints).
+ */
+export type SpinMode = "nored" | "por" | "collapse" | "hc4";
+export const SPIN_MODES: readonly SpinMode[] = ["nored", "por", "collapse", "hc4"];
+
 export interface SpinOptions {
+  /** Reductions and compression (default: nored). */
+  readonly mode?: SpinMode;
   /** gcc optimisation level (the bench uses -O2; the test -O0, which only changes speed). */
   readonly opt?: "-O0" | "-O2";
   /** pan -m: search depth bound, far above the twin's depth. */
@@ -66,7 +76,12 @@ export interface SpinOptions {
 
 /** Builds pan for scan_private(N, P) with every reduction off and returns its compiled path. */
 export function buildPan(N: number, P: number, opts: SpinOptions = {}): string {
-  const dir = resolve(OUT_DIR, opts.dir ?? `spin-N${N}-P${P}${opts.opt === "-O0" ? "-O0" : ""}`);
+  const mode = opts.mode ?? "nored";
+  const dir = resolve(
+    OUT_DIR,
+    opts.dir ??
+      `spin-N${N}-P${P}${opts.opt === "-O0" ? "-O0" : ""}${mode === "nored" ? "" : `-${mode}`}`,
+  );
   mkdirSync(dir, { recursive: true });
   const pan = join(dir, "pan");
   // the directory is named by N, P and the gcc level: a pan newer than the model is reused
@@ -76,7 +91,13 @@ export function buildPan(N: number, P: number, opts: SpinOptions = {}): string {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  execFileSync("gcc", [opts.opt ?? "-O2", "-w", "-DSAFETY", "-DNOREDUCE", "-o", pan, "pan.c"], {
+  const flags = {
+    nored: ["-DNOREDUCE"],
+    por: [],
+    collapse: ["-DNOREDUCE", "-DCOLLAPSE"],
+    hc4: ["-DNOREDUCE", "-DHC4"],
+  }[mode];
+  execFileSync("gcc", [opts.opt ?? "-O2", "-w", "-DSAFETY", ...flags, "-o", pan, "pan.c"], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -84,7 +84,7 @@ export default defineModel({
   name: "scan_private",
   doc: "SPIN twin: a queue scan onto a private list with unlocked removals, racing folio_put()s",
   params: {
-    folios: { default: 3, min: 1, max: 12, doc: "N: folios on the deferred split queue" },
+    folios: { default: 3, min: 1, max: 16, doc: "N: folios on the deferred split queue" },
     putters: { default: 1, min: 0, max: 4, doc: "P: CPUs putting the folios' references" },
   },
   variants: {

@@ -15,14 +15,15 @@ import {
 import {
   decodeMove,
   encodeMove,
+  execute,
   labelOf,
   successorPc,
   waitingFor,
   type Move,
 } from "../rt/machine.ts";
-import { Queue, Stack, type Frontier } from "./frontier.ts";
+import { PackedQueue, PackedStack, Queue, Stack, type Frontier } from "./frontier.ts";
 import { Packer, StateStore } from "./store.ts";
-import { HashTable, type VisitedSet } from "./visited.ts";
+import { FingerprintSet, HashTable, type VisitedSet } from "./visited.ts";
 import {
   ANALYSIS_BYTES_PER_STATE,
   checkLiveness,
@@ -63,6 +64,14 @@ export interface ExploreOptions {
   progressEveryMs?: number;
   /** Set `stop` to true (e.g. from a SIGINT handler) to end the run with "incomplete". */
   signal?: { stop: boolean };
+  /**
+   * Fingerprint mode: the visited set keeps a 64-bit fingerprint per state instead of the state
+   * (as TLC does), the store only parent links and moves, and the frontier the states still to
+   * expand. A collision of two states' fingerprints would hide the second one: the result gives
+   * the probability of that (CheckResult.fingerprint). No liveness check in this mode (it needs
+   * the stored states and edges): CheckResult.liveness is false.
+   */
+  fingerprint?: boolean;
 }
 
 /**
@@ -105,6 +114,8 @@ class Explorer {
   private readonly store: StateStore;
   private readonly visited: VisitedSet;
   private readonly frontier: Frontier;
+  /** Fingerprint mode: the frontier holds the packed states (the store does not). */
+  private readonly packedFrontier: PackedQueue | PackedStack | null;
   private readonly cur: Int32Array;
   private readonly next: Int32Array;
   private readonly races: boolean;
@@ -135,15 +146,30 @@ class Explorer {
     private readonly opts: ExploreOptions,
   ) {
     this.packer = new Packer(model.layout);
-    this.store = new StateStore(this.packer.words);
-    this.visited = new HashTable(this.store);
-    this.frontier = opts.strategy === "dfs" ? new Stack() : new Queue();
+    const dfs = opts.strategy === "dfs";
+    if (opts.fingerprint === true) {
+      this.store = new StateStore(this.packer.words, { states: false, compactParents: true });
+      this.visited = new FingerprintSet();
+      const out = this.packer.out;
+      this.packedFrontier = dfs
+        ? new PackedStack(out, this.packer.words)
+        : new PackedQueue(out, this.packer.words);
+      this.frontier = this.packedFrontier;
+    } else {
+      this.store = new StateStore(this.packer.words);
+      this.visited = new HashTable(this.store);
+      this.packedFrontier = null;
+      this.frontier = dfs ? new Stack() : new Queue();
+    }
     this.cur = new Int32Array(model.layout.words);
     this.next = new Int32Array(model.layout.words);
     this.races = opts.races ?? model.races;
     const n = model.threads.length;
+    // liveness walks the stored states and edges: not in fingerprint mode, which stores neither
     this.lv =
-      (opts.liveness ?? model.liveness) && n <= LIVENESS_MAX_CPUS ? new LivenessGraph() : null;
+      opts.fingerprint !== true && (opts.liveness ?? model.liveness) && n <= LIVENESS_MAX_CPUS
+        ? new LivenessGraph()
+        : null;
     this.accBuf = Array.from({ length: n }, () => new Int32Array(64));
     this.accLen = new Int32Array(n);
     this.accRes = new Array<unknown>(n);
@@ -159,14 +185,20 @@ class Explorer {
     m.resetLockOrder();
     // the initial state
     const h = this.packer.pack(this.model.init);
+    const slot0 = this.visited.findOrSlot(this.packer.out, h);
     const i0 = this.store.add(this.packer.out, h, -1, 0, 0);
-    this.visited.insert(i0, h);
+    this.visited.insertAt(-1 - slot0, i0, h);
     m.b = this.model.init;
     if (this.checkInvariants(i0)) this.frontier.push(i0);
 
     let lastProgress = performance.now();
     const every = this.opts.progressEveryMs ?? 1000;
     while (this.frontier.size > 0 && this.stop === undefined && this.modelError === undefined) {
+      // Steps that raise a Violation throw an Error each time: without a stack to capture
+      // that costs little. A step that throws anything else is run again in result() for its
+      // stack.
+      const stackLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
       try {
         this.slice(performance.now() + 50);
       } catch (e) {
@@ -174,6 +206,8 @@ class Explorer {
         // below the budget: end the run as incomplete, never with a crash
         if (!(e instanceof RangeError) || !/alloc|length/i.test(e.message)) throw e;
         this.stop = "memory";
+      } finally {
+        Error.stackTraceLimit = stackLimit;
       }
       const now = performance.now();
       if (this.opts.onProgress && now - lastProgress >= every) {
@@ -225,6 +259,7 @@ class Explorer {
     const store = this.store;
     const visited = this.visited;
     const frontier = this.frontier;
+    const pf = this.packedFrontier;
     const races = this.races && !this.found.has("data-race");
     const stopAtFirst = this.opts.stopAtFirst === true;
     const hasInvariants = model.invariants.length > 0;
@@ -247,8 +282,9 @@ class Explorer {
         }
       }
       const idx = frontier.pop();
-      packer.unpackState(store, idx, cur);
-      const depth = store.depth[idx]!;
+      if (pf !== null) packer.unpack32(pf.buf, pf.at, cur);
+      else packer.unpackState(store, idx, cur);
+      const depth = store.depthOf(idx);
       if (depth >= this.maxDepth) {
         this.depthCut = true;
         continue;
@@ -592,7 +628,7 @@ class Explorer {
    */
   private tracesOverBudget(): Set<Found> {
     const all = [...this.found.values()];
-    const len = (f: Found): number => this.store.depth[f.state]! + (f.lastMove >= 0 ? 1 : 0);
+    const len = (f: Found): number => this.store.depthOf(f.state) + (f.lastMove >= 0 ? 1 : 0);
     const heap = getHeapStatistics();
     const room = Math.min(
       this.maxMemory - this.memoryBytes(),
@@ -643,7 +679,7 @@ class Explorer {
     }
     const omit = this.tracesOverBudget();
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
-      const length = this.store.depth[f.state]! + (f.lastMove >= 0 ? 1 : 0);
+      const length = this.store.depthOf(f.state) + (f.lastMove >= 0 ? 1 : 0);
       if (omit.has(f))
         return {
           property: f.property,
@@ -697,18 +733,19 @@ class Explorer {
       liveness: this.lv !== null,
       livenessSeconds,
       livenessCpuSeconds,
+      ...(this.opts.fingerprint === true
+        ? { fingerprint: fingerprintOdds(this.store.count, this.transitions + 1) }
+        : {}),
     };
     if (this.modelError) {
       const me = this.modelError;
-      const err = me.error;
+      const err = me.lastMove >= 0 ? this.withStack(me.error, me.state, me.lastMove) : me.error;
       const schedule = this.scheduleOf(me.state, me.lastMove);
       let where = me.where ?? "";
       if (me.lastMove >= 0) {
         const mv = decodeMove(me.lastMove);
         const th = model.threads[mv.cpu]!;
-        const [src8, at8] = this.store.bytesOf(me.state);
-        const pre = new Int32Array(model.layout.words);
-        this.packer.unpack(src8, at8, pre);
+        const pre = this.stateAt(me.state);
         const node = th.nodes[pre[th.pcOff]!]!;
         where = `CPU${mv.cpu} (${th.name}) step \`${labelOf(model, mv.cpu, node, pre, undefined, mv.choice)}\` at ${node.site}`;
       }
@@ -730,6 +767,58 @@ class Explorer {
     const verdict = violations.length > 0 ? "violated" : complete ? "holds" : "incomplete";
     return { ...base, verdict };
   }
+
+  /**
+   * The error a step threw, with its stack: the search ran without stack traces, so the step is
+   * run again from its state (it throws the same way: steps are deterministic).
+   */
+  private withStack(err: Error, state: number, move: number): Error {
+    if (err instanceof ModelError || err instanceof Violation) return err;
+    const { cpu, choice } = decodeMove(move);
+    try {
+      execute(this.model, cpu, choice, this.stateAt(state));
+    } catch (e) {
+      if (e instanceof Error && e.constructor === err.constructor && e.message === err.message)
+        return e;
+    }
+    return err;
+  }
+
+  /** The full state `idx` (fingerprint mode: rebuilt by replaying its path from the start). */
+  private stateAt(idx: number): Int32Array {
+    const v = new Int32Array(this.model.layout.words);
+    if (this.store.hasStates) {
+      const [src8, at8] = this.store.bytesOf(idx);
+      this.packer.unpack(src8, at8, v);
+      return v;
+    }
+    v.set(this.model.init);
+    for (const mv of this.store.pathTo(idx)) {
+      const { cpu, choice } = decodeMove(mv);
+      execute(this.model, cpu, choice, v);
+    }
+    return v;
+  }
+}
+
+/**
+ * How likely a 64-bit fingerprint collision hid a state, after `states` distinct states were
+ * stored out of `generated` (the initial state plus every transition's target):
+ * - the birthday bound n(n-1)/2^65, the chance that any two of the n states share a fingerprint;
+ * - TLC's "optimistic" estimate d(g-d)/2^64 (d distinct states, g generated; M. Kuppe, tlaplus
+ *   list, 2019-02-22, https://discuss.tlapl.us/msg02600.html): each of the g-d lookups that found
+ *   a known fingerprint could have been a different state, with probability d/2^64 each.
+ */
+export function fingerprintOdds(
+  states: number,
+  generated: number,
+): { bits: 64; collisionProbability: number; optimistic: number } {
+  const n = states;
+  return {
+    bits: 64,
+    collisionProbability: Math.min(1, (n * (n - 1)) / 2 ** 65),
+    optimistic: Math.min(1, (n * Math.max(0, generated - n)) / 2 ** 64),
+  };
 }
 
 /** The offsets of the model's lock words (spinlock_t and the like), for orderedByLock(). */

@@ -102,6 +102,15 @@ export interface CheckResult {
   readonly livenessCpuSeconds?: number;
   /** Set when the run was ended from outside because a step never returned: which, and why. */
   readonly stuck?: string;
+  /**
+   * Fingerprint mode (--fingerprint): the chance that two states shared a 64-bit fingerprint, so
+   * that one was never explored (birthday bound n(n-1)/2^65), and TLC's optimistic estimate.
+   */
+  readonly fingerprint?: {
+    readonly bits: 64;
+    readonly collisionProbability: number;
+    readonly optimistic: number;
+  };
 }
 
 export interface Progress {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { Packer, StateStore, hashWords } from "../../src/explore/store.ts";
+import { Packer, StateStore, bitsFor, hashWords } from "../../src/explore/store.ts";
 import { Layout } from "../../src/model/layout.ts";
 import { int, record } from "../../src/model/schema.ts";
 
@@ -65,29 +65,39 @@ describe("Packer", () => {
     );
   });
 
-  it("needs at most one byte per field whose range spans fewer than 256 values", () => {
+  it("packs each field in the bits its range needs (booleans in one bit)", () => {
+    const p = new Packer(
+      layoutOf([
+        [0, 1],
+        [-1, 3],
+        [0, 255],
+      ]),
+    );
+    expect(p.bits).toBe(1 + 3 + 8);
+    expect(p.words).toBe(1);
+    // 32 booleans in one word, 33 in two
+    expect(new Packer(layoutOf(Array.from({ length: 32 }, () => [0, 1] as const))).words).toBe(1);
+    expect(new Packer(layoutOf(Array.from({ length: 33 }, () => [0, 1] as const))).words).toBe(2);
+    // a constant field takes no bits
+    expect(new Packer(layoutOf([[7, 7]])).bits).toBe(0);
+    expect(new Packer(layoutOf([[0, 256]])).bits).toBe(9);
+    expect(new Packer(layoutOf([[I32_MIN, I32_MAX]])).bits).toBe(32);
+    // fields are never split across words: three 11-bit fields need two words
     expect(
       new Packer(
         layoutOf([
-          [0, 1],
-          [-1, 3],
-          [0, 255],
-        ]),
-      ).bytes,
-    ).toBeLessThanOrEqual(3);
-    expect(new Packer(layoutOf([[0, 256]])).bytes).toBeLessThanOrEqual(2);
-    expect(new Packer(layoutOf([[0, 70_000]])).bytes).toBeLessThanOrEqual(4);
-    expect(
-      new Packer(
-        layoutOf([
-          [0, 1],
-          [0, 1],
-          [0, 1],
-          [0, 1],
-          [0, 1],
+          [0, 2047],
+          [0, 2047],
+          [0, 2047],
         ]),
       ).words,
-    ).toBeLessThanOrEqual(2);
+    ).toBe(2);
+  });
+
+  it("bitsFor gives the bits of 0..span", () => {
+    expect([0, 1, 2, 3, 4, 255, 256, 2 ** 31, 2 ** 32 - 1].map(bitsFor)).toEqual([
+      0, 1, 2, 2, 3, 8, 9, 32, 32,
+    ]);
   });
 
   it("packs different states differently (no two states share a packed form)", () => {
@@ -125,8 +135,8 @@ describe("StateStore", () => {
       expect(s.equals(i, v)).toBe(true);
       v[1] = 1 - i;
       expect(s.equals(i, v)).toBe(false);
-      expect(s.depth[i]).toBe(i);
-      expect(s.hash[i]).toBe(i * 7);
+      expect(s.depthOf(i)).toBe(i);
+      expect(s.hashOf(i)).toBe(hashWords(Int32Array.from([i, -i])));
       const [bytes, at] = s.bytesOf(i);
       expect(new Int32Array(bytes.buffer, at, 2)[0]).toBe(i);
     }
@@ -134,5 +144,64 @@ describe("StateStore", () => {
     expect(path).toEqual([1, 2, 3, 4, 0, 1, 2, 3, 4, 0]);
     expect(s.pathTo(0)).toEqual([]);
     expect(s.bytes).toBeGreaterThanOrEqual(N * 2 * 4);
+  });
+});
+
+describe("StateStore compact parents (fingerprint mode)", () => {
+  /** A BFS-shaped tree: state i's parent is floor((i - 1) / 3), moves i % 7. */
+  function bfsTree(n: number, compact: boolean): StateStore {
+    const s = new StateStore(1, { states: false, compactParents: compact });
+    const v = new Int32Array(1);
+    for (let i = 0; i < n; i++) {
+      const parent = i === 0 ? -1 : Math.floor((i - 1) / 3);
+      let d = 0;
+      for (let k = i; k > 0; k = Math.floor((k - 1) / 3)) d++;
+      s.add(v, 0, parent, i % 7, d);
+    }
+    return s;
+  }
+
+  it("rebuilds the same paths from children counts as from parent indices", () => {
+    const n = 5000;
+    const a = bfsTree(n, true);
+    const b = bfsTree(n, false);
+    for (const i of [0, 1, 2, 3, 4, 100, 1234, n - 1]) {
+      expect(a.pathTo(i)).toEqual(b.pathTo(i));
+      expect(a.parentOf(i)).toBe(b.parentOf(i));
+      expect(a.depthOf(i)).toBe(b.depthOf(i));
+    }
+    // 1 byte of links and 1 of moves per state (arrays grown by 1.5x), no states
+    expect(a.metaBytesPerState).toBe(2);
+    expect(a.bytes).toBeGreaterThanOrEqual(2 * n);
+    expect(a.bytes).toBeLessThanOrEqual(2 * 1.5 * n + 2048);
+    expect(a.bytes).toBeLessThan(b.bytes);
+  });
+
+  it("switches to explicit parents when a parent comes out of order (DFS)", () => {
+    const s = new StateStore(1, { states: false, compactParents: true });
+    const v = new Int32Array(1);
+    s.add(v, 0, -1, 0, 0); // 0
+    s.add(v, 0, 0, 1, 1); // 1
+    s.add(v, 0, 0, 2, 1); // 2
+    s.add(v, 0, 2, 3, 2); // 3: DFS expands the last state first
+    s.add(v, 0, 1, 4, 2); // 4: parent 1 < 2, out of order
+    s.add(v, 0, 4, 5, 1); // 5: depth out of order as well (made-up)
+    expect(s.pathTo(3)).toEqual([2, 3]);
+    expect(s.pathTo(4)).toEqual([1, 4]);
+    expect(s.pathTo(5)).toEqual([1, 4, 5]);
+    expect(s.depthOf(3)).toBe(2);
+    expect(s.depthOf(5)).toBe(1);
+    expect(s.metaBytesPerState).toBe(4 + 1 + 4);
+  });
+
+  it("keeps more than 255 children of one state and more than 256 distinct moves", () => {
+    const s = new StateStore(1, { states: false, compactParents: true });
+    const v = new Int32Array(1);
+    s.add(v, 0, -1, 0, 0);
+    for (let i = 1; i <= 600; i++) s.add(v, 0, 0, i * 3, 1);
+    s.add(v, 0, 599, 77, 2);
+    expect(s.pathTo(600)).toEqual([1800]);
+    expect(s.pathTo(601)).toEqual([599 * 3, 77]);
+    expect(s.moveOf(300)).toBe(900);
   });
 });

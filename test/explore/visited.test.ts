@@ -5,7 +5,8 @@ import { StateStore } from "../../src/explore/store.ts";
 /** A store of one-word states and a table over it; `h` decides each state's hash. */
 function setup(h: (v: number) => number, initialCapacity?: number) {
   const store = new StateStore(1);
-  const table = new HashTable(store, initialCapacity);
+  // the table rehashes from the store when it grows: it must get the same hash back
+  const table = new HashTable(store, initialCapacity, (i) => h(store.chunk(i)[store.at32(i)]!));
   const packed = new Int32Array(1);
   const add = (v: number): number => {
     packed[0] = v;

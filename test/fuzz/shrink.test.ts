@@ -109,12 +109,13 @@ describe("shrinking", () => {
   });
 
   it("when the explorer's trace is shorter than the shrunk one, that trace is shown and saved", async () => {
-    // measured: seed 1 shrinks this stale-migration-entry to 15 steps; BFS's shortest is 13
+    // measured: seed 3 (mix, DEFAULT_WEIGHTS) shrinks this stale-migration-entry to 19 steps;
+    // BFS's shortest is 13
     const dir = mkdtempSync(join(tmpdir(), "fuzz-short-"));
     const variant = "unmap-then-split-with-flag";
     const r = await fuzzModel(deviceMigration, {
       variant,
-      seed: 1,
+      seed: 3,
       runs: 500,
       params: resolveParams(deviceMigration, variant),
       saveTo: dir,

@@ -11,7 +11,7 @@ import { pct, _internals as P } from "../../src/fuzz/pct.ts";
 import { preempt } from "../../src/fuzz/preempt.ts";
 import { random, _internals as R } from "../../src/fuzz/random.ts";
 import { replaySchedule } from "../../src/fuzz/replay.ts";
-import { defaultArms, describeArms, mix } from "../../src/fuzz/mix.ts";
+import { DEFAULT_WEIGHTS, defaultArms, describeArms, mix } from "../../src/fuzz/mix.ts";
 import { pos, _internals as POS } from "../../src/fuzz/pos.ts";
 import { ACC_WRITE } from "../../src/rt/mem.ts";
 import listLruSplit from "../../models/list-lru-split/list-lru-split.ts";
@@ -272,11 +272,26 @@ describe("uniform random", () => {
 describe("mix (a portfolio of strategies)", () => {
   const arms = defaultArms();
 
-  it("draws each arm about equally often", () => {
+  it("draws each arm in proportion to its weight (default: the fitted DEFAULT_WEIGHTS)", () => {
+    const total = DEFAULT_WEIGHTS.reduce((x, y) => x + y, 0);
     const counts = arms.map(() => 0);
-    for (const d of fc.sample(mix().arbitrary({ depth: 20 }), { seed: 3, numRuns: 2500 }))
+    const n = 4000;
+    for (const d of fc.sample(mix().arbitrary({ depth: 20 }), { seed: 3, numRuns: n }))
       counts[d.arm]!++;
-    for (const c of counts) expect(c).toBeGreaterThan(340); // 417 expected each
+    counts.forEach((c, i) => {
+      const expected = (n * DEFAULT_WEIGHTS[i]!) / total;
+      expect(Math.abs(c - expected)).toBeLessThan(4 * Math.sqrt(expected) + 5);
+    });
+    // arms given without weights are drawn equally often
+    const eq = [0, 0];
+    for (const d of fc.sample(mix([arms[0]!, arms[5]!]).arbitrary({ depth: 20 }), {
+      seed: 3,
+      numRuns: 2000,
+    }))
+      eq[d.arm]!++;
+    for (const c of eq) expect(c).toBeGreaterThan(900);
+    expect(() => mix([arms[0]!], [0])).toThrow(/positive integer weight/);
+    expect(() => mix([arms[0]!], [1, 2])).toThrow(/one positive integer weight per arm/);
   });
 
   it("a run is scheduled by its arm alone: the same moves as that arm with the same data", () => {
