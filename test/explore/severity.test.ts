@@ -11,6 +11,8 @@ import { replay } from "../../src/trace/replay.ts";
 import { diagram } from "../../src/trace/diagram.ts";
 import { runSchedule } from "../../src/fuzz/run.ts";
 import type { Scheduler } from "../../src/fuzz/strategy.ts";
+import { fuzzModel } from "../../src/fuzz/fuzz.ts";
+import { defineModel, ModelBuilder } from "../../src/model/model.ts";
 import { cpu, tiny } from "../helpers.ts";
 
 const label = { label: (i: number) => `F${i}` };
@@ -124,5 +126,44 @@ describe("severities", () => {
         expect(target.moves).toHaveLength(1);
       }
     }
+  });
+
+  it("a fuzz session looking for the later BUG finds it past the WARN (and reports the WARN's severity)", async () => {
+    const def = (severity: Severity) =>
+      defineModel({
+        name: `warn-then-bug-${severity}`,
+        doc: "",
+        params: {},
+        variants: { v: { options: {}, expect: "holds" } },
+        build: () => {
+          const m = new ModelBuilder({ folio: array(1, folio(), label), x: int(0, 1) });
+          m.property("first", { severity });
+          m.thread("t", {}, ({ s, step, if_ }) => [
+            step("WARN_ON(x == 0); x = 1", (c) => {
+              c.m.check(c.s.x !== 0, "first", "x is 0");
+              c.s.x = 1;
+            }),
+            if_(folio_ref_freeze(s.folio[0]!, 1), [folio_put(s.folio[0]!)]),
+          ]);
+          return m;
+        },
+      });
+    const later = await fuzzModel(def("warn"), {
+      runs: 5,
+      seed: 1,
+      property: "refcount-underflow",
+      confirm: false,
+    });
+    expect(later.counterexample?.property).toBe("refcount-underflow");
+    expect(later.counterexample?.severity).toBe("bug");
+    const hidden = await fuzzModel(def("bug"), {
+      runs: 5,
+      seed: 1,
+      property: "refcount-underflow",
+      confirm: false,
+    });
+    expect(hidden.counterexample).toBeUndefined();
+    const any = await fuzzModel(def("warn"), { runs: 5, seed: 1, confirm: false });
+    expect([any.counterexample?.property, any.counterexample?.severity]).toEqual(["first", "warn"]);
   });
 });
