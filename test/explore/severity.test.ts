@@ -6,7 +6,8 @@ import { array, explore, int, type CompiledModel } from "../../src/index.ts";
 import type { Severity } from "../../src/rt/mem.ts";
 import { folio, folio_put, folio_ref_freeze } from "../../src/kernel/folio.ts";
 import { list_del, list_add_tail } from "../../src/kernel/list.ts";
-import { listHead } from "../../src/model/schema.ts";
+import { listHead, spinlock } from "../../src/model/schema.ts";
+import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
 import { replay } from "../../src/trace/replay.ts";
 import { diagram } from "../../src/trace/diagram.ts";
 import { runSchedule } from "../../src/fuzz/run.ts";
@@ -73,30 +74,43 @@ describe("severities", () => {
     }
   });
 
-  it("DEBUG_LIST: list corruption is reported and the operation refused; the CPU goes on", async () => {
-    const m = tiny({ folio: array(1, folio(), label), q: listHead(), after: int(0, 1) }, (b) => {
-      cpu(b, "t", ({ s, step }) => [
-        list_add_tail(s.folio[0]!._deferred_list, s.q),
-        list_del(s.folio[0]!._deferred_list),
-        list_del(s.folio[0]!._deferred_list), // LIST_POISON: refused
-        step("after = 1", ({ s }) => void (s.after = 1)),
-      ]);
-      b.endState("went-on", ({ s }) => s.after === 1 || "the CPU stopped");
-      b.endState("q-empty", (w) => {
-        const q = w.m.layout.nodes.find((n) => n.name === "q")!;
-        return w.m.b[q.nextOff] === q.id || "the refused list_del wrote to the list";
+  it("DEBUG_LIST: list corruption is reported and the operation refused; the CPU goes on (split and atomic forms)", async () => {
+    for (const locked of [false, true]) {
+      const shared = {
+        folio: array(1, folio(), label),
+        q: listHead({ lock: "lock" }),
+        lock: spinlock(),
+        after: int(0, 1),
+      };
+      const m = tiny(shared, (b) => {
+        cpu(b, "t", ({ s, step }) => [
+          ...(locked ? [spin_lock(s.lock)] : []),
+          list_add_tail(s.folio[0]!._deferred_list, s.q),
+          list_del(s.folio[0]!._deferred_list),
+          list_del(s.folio[0]!._deferred_list), // LIST_POISON: refused
+          ...(locked ? [spin_unlock(s.lock)] : []),
+          step("after = 1", ({ s }) => void (s.after = 1)),
+        ]);
+        b.endState("went-on", ({ s }) => s.after === 1 || "the CPU stopped");
+        b.endState("q-empty", (w) => {
+          const q = w.m.layout.nodes.find((n) => n.name === "q")!;
+          return w.m.b[q.nextOff] === q.id || "the refused list_del wrote to the list";
+        });
       });
-    });
-    const r = await explore(m);
-    expect(r.violations.map((v) => [v.property, v.severity])).toEqual([
-      ["list-corruption", "warn"],
-    ]);
-    expect(r.violations[0]!.message).toMatch(/F0\._deferred_list->next is LIST_POISON1/);
-    // the counterexample replays, the warning being its last step's outcome
-    const rep = replay(m, r.violations[0]!.schedule);
-    expect(rep.outcomes.map((o) => [o.property, o.severity])).toEqual([
-      ["list-corruption", "warn"],
-    ]);
+      const r = await explore(m);
+      expect(r.violations.map((v) => [v.property, v.severity])).toEqual([
+        ["list-corruption", "warn"],
+      ]);
+      expect(r.violations[0]!.message).toMatch(/F0\._deferred_list->next is LIST_POISON1/);
+      // unlocked, each operation is its writes (4 + 4 + the check of the third); locked, one
+      // step each after the lock
+      expect(r.violations[0]!.length).toBe(locked ? 4 : 9);
+      // the counterexample replays, the warning being its last step's outcome
+      const rep = replay(m, r.violations[0]!.schedule);
+      expect(rep.outcomes.map((o) => [o.property, o.severity])).toEqual([
+        ["list-corruption", "warn"],
+      ]);
+    }
   });
 
   it("a later violation's diagram shows the warnings its path went past", async () => {
