@@ -76,9 +76,10 @@ describe("severities", () => {
 
   it("DEBUG_LIST: list corruption is reported and the operation refused; the CPU goes on (split and atomic forms)", async () => {
     for (const locked of [false, true]) {
+      // unlocked: a list without a declared lock (a lock-protected one would be wrong-lock)
       const shared = {
         folio: array(1, folio(), label),
-        q: listHead({ lock: "lock" }),
+        q: locked ? listHead({ lock: "lock" }) : listHead(),
         lock: spinlock(),
         after: int(0, 1),
       };
