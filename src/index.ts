@@ -34,8 +34,9 @@ export {
   goto_,
   check,
   assert_,
+  warn_on,
 } from "./model/dsl.ts";
-export type { Ctx, Stmt, StepStmt } from "./model/dsl.ts";
+export type { Ctx, Stmt, StepStmt, Raise } from "./model/dsl.ts";
 export { defineModel, ModelBuilder, compileModel } from "./model/model.ts";
 export type { ModelDef, CompiledModel, Expect, World } from "./model/model.ts";
 export { parseOps, formatOps } from "./model/params.ts";
@@ -51,6 +52,7 @@ export type {
 } from "./model/params.ts";
 export { NULL, LIST_POISON1, LIST_POISON2 } from "./model/layout.ts";
 export { Violation, ModelError } from "./rt/mem.ts";
+export type { Severity } from "./rt/mem.ts";
 export { explore } from "./explore/explorer.ts";
 export type { ExploreOptions } from "./explore/explorer.ts";
 export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts";

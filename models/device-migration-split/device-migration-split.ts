@@ -53,8 +53,8 @@
 //   - folio_split_unmapped-mapped: the VM_WARN_ON_FOLIO(folio_mapped()) catches the mapped
 //     caller (`vm-warn-folio-mapped`, a warning: reported, and the search goes on past it as the
 //     kernel does; the split then fails its freeze, -EAGAIN, and nothing else breaks on that
-//     path); when the range was zapped first the warning is silent and the leak is the same as
-//     above.
+//     path); the leak is the same as above when the range is zapped before the freeze, whether
+//     the warning fired (zapped after it: the shortest trace now goes past it) or not.
 //
 // The device-migration caller checks the split's result as v2's migrate_vma_split_pages() does
 // (`ret = __split_huge_page_to_list_to_order(...); if (ret) return ret;`) and finalizes the

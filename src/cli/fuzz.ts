@@ -326,6 +326,7 @@ function resultJson(r: FuzzResult): Record<string, unknown> {
       ? {
           property: cx.property,
           kind: cx.kind,
+          severity: cx.severity ?? null,
           message: cx.message,
           seed: cx.seed,
           run: cx.run,

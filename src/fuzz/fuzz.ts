@@ -89,6 +89,8 @@ export interface TraceSize {
 export interface FuzzCounterexample {
   readonly property: string;
   readonly kind: Outcome["kind"];
+  /** What the search does past it ("warn": goes on, "bug": the path ends); none for deadlock, end state. */
+  readonly severity?: Outcome["severity"];
   readonly message: string;
   /** Seed of the failing run: `seed` (CLI --seed) with it finds this failure on the first run. */
   readonly seed: number;
@@ -416,6 +418,7 @@ async function finish(
   const cx: FuzzCounterexample = {
     property,
     kind: said.kind,
+    ...(said.severity ? { severity: said.severity } : {}),
     message: said.message,
     seed,
     run,

@@ -40,6 +40,7 @@ export function saveFuzzCounterexample(
     params: m.params,
     property: cx.property,
     kind: cx.kind,
+    ...(cx.severity ? { severity: cx.severity } : {}),
     message: cx.message,
     length: (cx.shortest ?? cx.shrunk).length,
     schedule: formatSchedule((cx.shortest ?? cx.shrunk).moves),

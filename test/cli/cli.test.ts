@@ -421,7 +421,12 @@ describe("list and diff", () => {
     const out = JSON.parse(r.stdout) as {
       name: string;
       file: string;
-      variants: { name: string; expect: unknown; properties: string[] }[];
+      variants: {
+        name: string;
+        expect: unknown;
+        properties: string[];
+        severities: Record<string, string>;
+      }[];
     }[];
     expect(out.map((m) => m.name)).toEqual([
       "flag-lock",
@@ -437,6 +442,8 @@ describe("list and diff", () => {
       ["test-and-set", "holds"],
     ]);
     expect(fl.variants[0]!.properties).toEqual(["mutual-exclusion", "deadlock", "termination"]);
+    // severities of the properties that have one (an invariant: warn by default)
+    expect(fl.variants[0]!.severities).toEqual({ "mutual-exclusion": "warn" });
     const text = await cli("list", "models/classic");
     expect(text.stdout).toContain("- test-then-set: expected violates mutual-exclusion");
     expect(text.stdout).toContain("params: n=3 [2..6]");

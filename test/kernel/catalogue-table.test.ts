@@ -780,4 +780,19 @@ describe("the catalogue: every property raised by one scenario, kept by its look
       /length of ds2\.split_queue is decremented for F0, which it does not count \(it is on ds\.split_queue, another queue\)/,
     );
   });
+
+  it("bad-unlock of a list_lru sublist is a warning too: reported, and the CPU goes on", async () => {
+    const r = await run(() => {
+      const S = listLru();
+      const m = new ModelBuilder({ folio: array(1, folio(), label), lru: S, after: int(0, 1) });
+      m.thread("t", { l: lruSubLocal(S) }, ({ l, step }) => [
+        step("l = node 0", ({ l }) => void (l.l = 0)),
+        list_lru_unlock(m.s.lru, l.l),
+        step("after = 1", ({ s }) => void (s.after = 1)),
+      ]);
+      m.endState("went-on", ({ s }) => s.after === 1 || "stopped");
+      return m as unknown as ModelBuilder;
+    });
+    expect(r.violations.map((v) => [v.property, v.severity])).toEqual([["bad-unlock", "warn"]]);
+  });
 });
