@@ -8,6 +8,7 @@
 // that seed. To test a new search (a reduction, symmetry, workers), add it to SEARCHES: with
 // `sameStates: false` when it may store fewer states.
 
+import { findLockCycle, lockGraph } from "../../src/explore/lockorder.ts";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { compileModel, explore, type CompiledModel, type ModelDef } from "../../src/index.ts";
@@ -67,6 +68,11 @@ function naive(model: CompiledModel): { states: number; violated: string[] } {
   const key = (b: Int32Array): string => b.join(",");
   const seen = new Set([key(model.init)]);
   const props = new Set<string>();
+  // lockdep's lock order over the whole search: every edge any step took (Mem.loNew)
+  const mem = model.mem;
+  const loSaved = mem.loSeen.slice();
+  mem.resetLockOrder();
+  const edges = new Set<number>();
   let layer: Int32Array[] = [model.init.slice()];
   while (layer.length > 0) {
     const next: Int32Array[] = [];
@@ -88,6 +94,8 @@ function naive(model: CompiledModel): { states: number; violated: string[] } {
           }
           for (const v of model.mem.pending) props.add(v.property);
           model.mem.pending.length = 0;
+          for (let i = 0; i < mem.loNewLen; i++) edges.add(mem.loNew[i]!);
+          mem.loNewLen = 0;
           const k = key(nb);
           if (!seen.has(k)) {
             seen.add(k);
@@ -99,6 +107,10 @@ function naive(model: CompiledModel): { states: number; violated: string[] } {
     }
     layer = next;
   }
+  mem.loSeen.set(loSaved);
+  mem.loNewLen = 0;
+  if (model.lockOrder !== false && findLockCycle(lockGraph(mem, edges)) !== undefined)
+    props.add("lock-order");
   return { states: seen.size, violated: [...props].sort() };
 }
 
