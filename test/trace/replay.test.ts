@@ -156,7 +156,7 @@ describe("replay of a liveness lasso", () => {
       "replay",
       lasso("open", (cx) => (cx.cycle = 1)),
     );
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("the cycle does not close");
   });
 
@@ -166,7 +166,7 @@ describe("replay of a liveness lasso", () => {
       "replay",
       lasso("unfair", (cx) => (cx.schedule = "0 0 0 0")),
     );
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(4);
     expect(r.stderr).toContain("the cycle is not fair: CPU1 (task) stays enabled on it");
   });
 
@@ -175,8 +175,8 @@ describe("replay of a liveness lasso", () => {
       "replay",
       lasso("ticket", (cx) => (cx.variant = "ticket")),
     );
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("NOT reproduced: termination");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("NOT reproduced on ticket");
   });
 
   it("a bad cycle field is a clear error", async () => {
