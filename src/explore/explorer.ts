@@ -658,12 +658,7 @@ class Explorer {
       const cyc = this.lockOrder.cycle(
         model,
         (state, move) => this.scheduleOf(state, move),
-        (state) => {
-          const [src8, at8] = this.store.bytesOf(state);
-          const pre = new Int32Array(model.layout.words);
-          this.packer.unpack(src8, at8, pre);
-          return pre;
-        },
+        (state) => this.stateAt(state),
       );
       if (cyc) {
         this.record({
