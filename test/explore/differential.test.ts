@@ -180,7 +180,7 @@ describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the ex
     );
     // the generator reaches every kind of violation, and not only violations
     expect([...kinds].sort()).toEqual(
-      ["assertion", "data-race", "deadlock", "end-state", "invariant"].sort(),
+      ["assertion", "data-race", "deadlock", "end-state", "invariant", "lock-order"].sort(),
     );
     expect(violatedModels).toBeGreaterThan(RUNS / 10);
     expect(violatedModels).toBeLessThan(RUNS);
