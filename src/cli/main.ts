@@ -26,6 +26,7 @@ import type { CheckResult, Progress, ViolationKind } from "../explore/result.ts"
 import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
+import { runReport, REPORT_HELP, groupByModel, writeReport } from "./report.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_VIOLATION = 1;
@@ -52,6 +53,7 @@ usage:
       --no-save                 do not save counterexamples
       --show / --no-show        print each counterexample's diagram (default: when one model)
       --json                    machine-readable results on stdout
+      --html FILE               also write the HTML report of the variants checked
       --quiet                   no progress line
   interleave diff MODEL         properties x variants of one model: every property it declares,
                                 holds / violated (trace length) / incomplete / off, and for each
@@ -66,6 +68,7 @@ usage:
                                 run is incomplete, else 0)
   interleave replay FILE        re-run a saved counterexample and print its diagram
 ${FUZZ_HELP}
+${REPORT_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
 
 exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete`;
@@ -88,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runDiff(rest);
       case "fuzz":
         return await runFuzz(rest);
+      case "report":
+        return await runReport(rest);
       case undefined:
       case "help":
       case "--help":
@@ -98,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(
           "E_USAGE",
           `unknown command "${cmd}"`,
-          "commands: check, diff, fuzz, replay, list (see --help)",
+          "commands: check, diff, fuzz, replay, report, list (see --help)",
         );
     }
   } catch (e) {
@@ -197,6 +202,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       "no-show": { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
+      html: { type: "string" },
     },
   });
   if (values.strategy !== "bfs" && values.strategy !== "dfs") {
@@ -302,6 +308,11 @@ async function cmdCheck(args: string[]): Promise<number> {
     }
   } finally {
     dispose();
+  }
+  if (values.html !== undefined) {
+    const n = writeReport(values.html, groupByModel(checked), `interleave check ${args.join(" ")}`);
+    if (!json)
+      console.error(`report: ${n.traces} counterexample diagram(s) written to ${values.html}`);
   }
   for (const f of failed) {
     errors.push(

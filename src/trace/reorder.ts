@@ -13,6 +13,7 @@
 // the two steps too. A step that throws (the last step of an assertion's trace) stays last.
 
 import { Graph } from "@dagrejs/graphlib";
+import { replay } from "./replay.ts";
 import type { CompiledModel } from "../model/model.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
 
@@ -327,4 +328,25 @@ export function fewestSwitches(
     }
   }
   return { moves, switches, originalSwitches, greedySwitches, optimalSwitches };
+}
+
+/**
+ * fewestSwitches for a counterexample, checked: the reordered schedule is kept only when its
+ * replay ends in the same state and still shows `property` (else the original is returned).
+ */
+export function readableOrder(
+  model: CompiledModel,
+  schedule: readonly Move[],
+  property: string,
+): Reordered {
+  const r = fewestSwitches(model, schedule);
+  if (r.moves === schedule) return r;
+  const a = replay(model, schedule);
+  const b = replay(model, r.moves);
+  const same =
+    b.infeasible === undefined &&
+    b.outcomes.some((o) => o.property === property) &&
+    a.final.length === b.final.length &&
+    a.final.every((v, i) => v === b.final[i]);
+  return same ? r : { ...r, moves: schedule, switches: r.originalSwitches };
 }
