@@ -8,7 +8,13 @@ import { explore, type ExploreOptions } from "./explore/explorer.ts";
 import type { CheckResult, Severity, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
 import { diagram } from "./trace/diagram.ts";
-import { counterexamplePath, writeCounterexample } from "./trace/counterexample.ts";
+import {
+  counterexamplePath,
+  writeCounterexample,
+  type CounterexampleFile,
+} from "./trace/counterexample.ts";
+import { readableOrder, type Reordered } from "./trace/reorder.ts";
+import type { Move } from "./rt/machine.ts";
 import { formatSchedule } from "./trace/schedule.ts";
 
 export interface CheckOptions extends ExploreOptions {
@@ -146,25 +152,41 @@ export function stopText(reason: CheckResult["stopReason"]): string {
     .exhaustive();
 }
 
-/** The kernel-commit style diagram of a violation. */
+/**
+ * The kernel-commit style diagram of a violation, in the equivalent order with the fewest
+ * context switches (trace/reorder.ts); a last line gives the order found when it differs.
+ */
 export function explain(
   model: CompiledModel,
   v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle" | "paths">,
 ): string {
-  const rep = replay(model, v.schedule);
+  // a lasso keeps its order: its repeating part must stay in one piece
+  const order = v.cycle === undefined ? readableOrder(model, v.schedule, v.property) : undefined;
+  const rep = replay(model, order?.moves ?? v.schedule);
   const main = diagram(
     model,
     rep.steps,
     { property: v.property, kind: v.kind, message: v.message },
     v.cycle !== undefined ? { cycleStart: v.cycle } : {},
   );
-  if (!v.paths || v.paths.length < 2) return main;
+  if (!v.paths || v.paths.length < 2)
+    return order && order.switches < order.originalSwitches
+      ? `${main}\n\n${reorderNote(v.schedule, order)}`
+      : main;
   // lock-order: every acquisition path of the cycle, the last one being the main schedule
   const parts = v.paths.map((p, i) => {
     const steps = replay(model, p.schedule).steps;
     return `path ${i + 1} of ${v.paths!.length}: takes ${p.to} while holding ${p.from}\n\n${diagram(model, steps, undefined)}`;
   });
   return `${parts.join("\n\n")}\n\n=> ${v.property}: ${v.message}`;
+}
+
+/** The line under a reordered diagram. */
+export function reorderNote(schedule: readonly Move[], order: Reordered): string {
+  return (
+    `(independent steps reordered for reading: ${order.switches} context switch${order.switches === 1 ? "" : "es"} ` +
+    `instead of ${order.originalSwitches}; the order found: ${formatSchedule(schedule)})`
+  );
 }
 
 export function saveViolation(root: string, model: CompiledModel, v: ViolationReport): string {
@@ -194,8 +216,24 @@ export function saveViolation(root: string, model: CompiledModel, v: ViolationRe
       : {}),
     replay: `npx interleave replay ${path}`,
     diagram: text.split("\n"),
+    ...readableFields(model, v),
   });
   return path;
+}
+
+/** The saved file's record of the reordering: `switches`, and `reordered` when it has fewer. */
+function readableFields(
+  model: CompiledModel,
+  v: ViolationReport,
+): Pick<CounterexampleFile, "switches" | "reordered"> {
+  if (v.cycle !== undefined) return {}; // a lasso keeps its order
+  const order = readableOrder(model, v.schedule, v.property);
+  return {
+    switches: order.originalSwitches,
+    ...(order.switches < order.originalSwitches
+      ? { reordered: { schedule: formatSchedule(order.moves), switches: order.switches } }
+      : {}),
+  };
 }
 
 /** The properties a run violated, sorted: for assertions in tests. */

@@ -27,6 +27,14 @@ import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 import { runReport, REPORT_HELP, groupByModel, writeReport } from "./report.ts";
+import {
+  exportLockOrders,
+  exportTraces,
+  FORMAT_HELP,
+  noLockOrder,
+  parseFormat,
+} from "./formats.ts";
+import type { LockOrderEdge } from "../trace/dot.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_VIOLATION = 1;
@@ -54,6 +62,7 @@ usage:
       --show / --no-show        print each counterexample's diagram (default: when one model)
       --json                    machine-readable results on stdout
       --html FILE               also write the HTML report of the variants checked
+${FORMAT_HELP}
       --quiet                   no progress line
   interleave diff MODEL         properties x variants of one model: every property it declares,
                                 holds / violated (trace length) / incomplete / off, and for each
@@ -67,6 +76,7 @@ usage:
                                 (default: 1 when any variant violates a property, else 3 when a
                                 run is incomplete, else 0)
   interleave replay FILE        re-run a saved counterexample and print its diagram
+      --format text|mermaid|itf  the diagram, or the trace as Mermaid or ITF (see check)
 ${FUZZ_HELP}
 ${REPORT_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
@@ -203,8 +213,10 @@ async function cmdCheck(args: string[]): Promise<number> {
       json: { type: "boolean" },
       quiet: { type: "boolean" },
       html: { type: "string" },
+      format: { type: "string" },
     },
   });
+  const format = parseFormat(values.format, values.json);
   if (values.strategy !== "bfs" && values.strategy !== "dfs") {
     throw new UsageError("E_USAGE", `--strategy ${values.strategy}: expected bfs or dfs`);
   }
@@ -327,6 +339,22 @@ async function cmdCheck(args: string[]): Promise<number> {
       ...failed.map((f) => failedJson(f.lm, f.variant, f.error)),
     ];
     console.log(JSON.stringify({ results }, null, 2));
+  } else if (format === "dot") {
+    const dot = exportLockOrders(
+      checked.map(({ c }) => ({
+        model: c.model.name,
+        variant: c.model.variant,
+        lockOrder: (c.result as { lockOrder?: readonly LockOrderEdge[] }).lockOrder,
+      })),
+    );
+    if (dot === undefined) throw noLockOrder();
+    console.log(dot);
+  } else if (format !== "text") {
+    const items = checked.flatMap(({ c }) =>
+      c.result.violations.map((v) => ({ model: c.model, ...v })),
+    );
+    if (items.length) console.log(exportTraces(format, items));
+    for (const e of errors) console.error(e);
   } else if (checked.length === 0 && failed.length > 0) {
     // nothing could be built: the error lines below say why, without an empty table
   } else {
@@ -533,8 +561,14 @@ async function cmdReplay(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { "no-changes": { type: "boolean" }, json: { type: "boolean" } },
+    options: {
+      "no-changes": { type: "boolean" },
+      json: { type: "boolean" },
+      format: { type: "string" },
+    },
   });
+  const format = parseFormat(values.format, values.json);
+  if (format === "dot") throw noLockOrder();
   if (positionals.length !== 1)
     throw new UsageError(
       "E_USAGE",
@@ -585,7 +619,15 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (lo) rep = { ...rep, outcomes: [...rep.outcomes, lo] };
   }
   const hit = rep.outcomes.find((o) => o.property === cx.property);
-  if (values.json) {
+  if (format !== "text") {
+    const shown = hit ?? rep.outcomes[0];
+    if (shown)
+      console.log(
+        exportTraces(format, [
+          { model, schedule: schedule.slice(0, rep.steps.length), ...shown, kind: shown.kind },
+        ]),
+      );
+  } else if (values.json) {
     console.log(
       JSON.stringify(
         {
@@ -611,7 +653,7 @@ async function cmdReplay(args: string[]): Promise<number> {
     );
   }
   if (hit) {
-    if (!values.json) console.log(`\nreproduced: ${cx.property}`);
+    if (!values.json && format === "text") console.log(`\nreproduced: ${cx.property}`);
     return EXIT_VIOLATION;
   }
   const why = rep.infeasible

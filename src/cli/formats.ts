@@ -1,0 +1,87 @@
+// --format for check, fuzz and replay: the counterexamples as Mermaid sequence diagrams (Markdown
+// blocks to paste into a GitHub or GitLab comment), as ITF traces (Apalache/Quint's Informal
+// Trace Format, one JSON object per line), or the lock-order graphs as Graphviz dot.
+
+import type { CompiledModel } from "../model/model.ts";
+import type { Move } from "../rt/machine.ts";
+import { UsageError } from "./errors.ts";
+import { readableOrder } from "../trace/reorder.ts";
+import { traceDoc } from "../trace/document.ts";
+import { mermaidMarkdown } from "../trace/mermaid.ts";
+import { toItf } from "../trace/itf.ts";
+import { lockOrderDot, type LockOrderEdge } from "../trace/dot.ts";
+import { formatSchedule } from "../trace/schedule.ts";
+
+export type OutputFormat = "text" | "mermaid" | "itf" | "dot";
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ["text", "mermaid", "itf", "dot"];
+
+export const FORMAT_HELP = `      --format FMT              text (default); mermaid: a sequenceDiagram per counterexample
+                                in a Markdown block; itf: one ITF trace (Apalache/Quint) per
+                                line; dot: the lock-order graph of each result that has one`;
+
+export function parseFormat(v: string | undefined, json: boolean | undefined): OutputFormat {
+  if (v === undefined) return "text";
+  if (!OUTPUT_FORMATS.includes(v as OutputFormat))
+    throw new UsageError(
+      "E_USAGE",
+      `--format ${v}: expected one of ${OUTPUT_FORMATS.join(", ")}`,
+      "mermaid for a GitHub/GitLab comment, itf for Apalache/Quint tools, dot for the lock-order graph",
+    );
+  if (json && v !== "text")
+    throw new UsageError(
+      "E_USAGE",
+      `--json and --format ${v} both choose what stdout holds`,
+      "drop one of them",
+    );
+  return v as OutputFormat;
+}
+
+export interface TraceItem {
+  readonly model: CompiledModel;
+  readonly schedule: readonly Move[];
+  readonly property: string;
+  readonly kind: string;
+  readonly message: string;
+  /** A lasso's first repeating step (liveness counterexamples). */
+  readonly cycleStart?: number;
+}
+
+/** The counterexamples in Mermaid or ITF (each in the order with the fewest context switches). */
+export function exportTraces(format: "mermaid" | "itf", items: readonly TraceItem[]): string {
+  return items
+    .map((it) => {
+      // a lasso keeps its order (its cycle must stay in one piece)
+      const moves =
+        it.cycleStart === undefined
+          ? readableOrder(it.model, it.schedule, it.property).moves
+          : it.schedule;
+      const doc = traceDoc(it.model, moves, it, { cycleStart: it.cycleStart });
+      if (format === "mermaid") return mermaidMarkdown(doc);
+      const itf = toItf(it.model, doc);
+      itf["#meta"].originalSchedule = formatSchedule(it.schedule);
+      return JSON.stringify(itf);
+    })
+    .join(format === "mermaid" ? "\n\n" : "\n");
+}
+
+/**
+ * The lock-order graphs of the results that carry one (`lockOrder`: the edges "held A, took B"
+ * that a lock-order check records), in dot; undefined when none does.
+ */
+export function exportLockOrders(
+  results: readonly { model: string; variant: string; lockOrder?: readonly LockOrderEdge[] }[],
+): string | undefined {
+  const graphs = results
+    .filter((r) => r.lockOrder && r.lockOrder.length > 0)
+    .map((r) => lockOrderDot(r.lockOrder!, `${r.model} / ${r.variant}`));
+  return graphs.length ? graphs.join("\n\n") : undefined;
+}
+
+/** What `--format dot` says when no result has a lock-order graph. */
+export function noLockOrder(): UsageError {
+  return new UsageError(
+    "E_USAGE",
+    "--format dot: no result here has a lock-order graph",
+    "the lock-order graph comes with models that take more than one lock class in nested order; use --format mermaid or itf for the counterexamples",
+  );
+}
