@@ -103,7 +103,7 @@ export function swimlaneSvg(doc: TraceDoc, id: string): string {
   const n = doc.steps.length;
   const rows = n + (doc.race ? 1 : 0);
   const width = LEFT + lanes.length * LANE_W + 16;
-  const height = HEAD_H + rows * ROW_H + 24;
+  const height = HEAD_H + rows * ROW_H + (doc.race ? 48 : 24);
   const y = (i: number): number => HEAD_H + i * ROW_H;
   const out: string[] = [];
   out.push(
@@ -176,14 +176,16 @@ export function swimlaneSvg(doc: TraceDoc, id: string): string {
         `<title>${esc(`next step of CPU${a.cpu}: ${a.label} (${a.write ? "writes" : "reads"} ${r.field})`)}</title></g>`
       );
     };
-    const xa = laneX.get(r.a.cpu)!;
-    const xb = laneX.get(r.b.cpu)!;
-    const [x1, x2] = xa < xb ? [xa + LANE_W - 8, xb] : [xb + LANE_W - 8, xa];
+    // the two accesses joined by an arc under their boxes, from the middle of one to the other
+    const ca = laneX.get(r.a.cpu)! + (LANE_W - 8) / 2;
+    const cb = laneX.get(r.b.cpu)! + (LANE_W - 8) / 2;
+    const base = ry + BOX_H;
     out.push(
       pend(r.a, "a"),
       pend(r.b, "b"),
-      `<line class="race-line" data-field="${esc(r.field)}" x1="${x1}" y1="${ry + BOX_H / 2}" x2="${x2}" y2="${ry + BOX_H / 2}"><title>${esc(`data race on ${r.field}`)}</title></line>`,
-      `<text class="race-text" x="${(x1 + x2) / 2}" y="${ry + BOX_H + 14}" text-anchor="middle">${esc(clip(`data race on ${r.field}`, 60))}</text>`,
+      `<path class="race-line" data-field="${esc(r.field)}" d="M ${ca} ${base} Q ${(ca + cb) / 2} ${base + 30} ${cb} ${base}"><title>${esc(`data race on ${r.field}`)}</title></path>`,
+      `<circle class="race-end" cx="${ca}" cy="${base}" r="3.5"/><circle class="race-end" cx="${cb}" cy="${base}" r="3.5"/>`,
+      `<text class="race-text" x="${(ca + cb) / 2}" y="${base + 34}" text-anchor="middle">${esc(clip(`data race on ${r.field}`, 60))}</text>`,
     );
   }
   out.push("</svg>");
@@ -259,7 +261,7 @@ svg .box{fill:#fff;stroke:#8a93a8}svg .box.changed{fill:#eef5ff}
 svg .step{cursor:pointer}svg .step:hover .box,svg .step:focus .box{stroke:#1b5fd1;stroke-width:2}
 svg .step.selected .box{stroke:#1b5fd1;stroke-width:2.5;fill:#dbe8ff}
 svg .num{fill:#889}svg .pending{fill:#fff;stroke:#b3261e;stroke-dasharray:5 3}
-svg .race-line{stroke:#b3261e;stroke-width:2.5}svg .race-text{fill:#b3261e;font-weight:700}
+svg .race-line{fill:none;stroke:#b3261e;stroke-width:2.5}svg .race-end{fill:#b3261e}svg .race-text{fill:#b3261e;font-weight:700}
 svg .cycle-band{fill:#6c4ee0;fill-opacity:.07;stroke:#6c4ee0;stroke-dasharray:6 4}
 svg .cycle-arrow{fill:none;stroke:#6c4ee0;stroke-width:2}svg .cycle-text{fill:#6c4ee0;font-weight:700}
 .legend span{display:inline-block;margin-right:12px}.legend i{display:inline-block;width:14px;height:10px;margin-right:4px;opacity:.6}
