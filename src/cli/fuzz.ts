@@ -15,6 +15,7 @@ import { formatFailure } from "../fuzz/report.ts";
 import { STRATEGY_NAMES } from "../fuzz/strategies.ts";
 import { resolveParams } from "../model/model.ts";
 import { EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, installInterrupt } from "./main.ts";
+import { exportTraces, noLockOrder, parseFormat } from "./formats.ts";
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
@@ -30,7 +31,8 @@ export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with s
                                 same as with one (the lowest failing run wins)
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
       --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
-      --json                    machine-readable results on stdout`;
+      --json                    machine-readable results on stdout
+      --format text|mermaid|itf the failures as text (default), or their traces as Mermaid or ITF`;
 
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -83,8 +85,11 @@ export async function runFuzz(args: string[]): Promise<number> {
       "no-save": { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
+      format: { type: "string" },
     },
   });
+  const format = parseFormat(values.format, values.json);
+  if (format === "dot") throw noLockOrder();
   if (positionals.length !== 1) {
     throw new UsageError(
       "E_USAGE",
@@ -176,7 +181,7 @@ export async function runFuzz(args: string[]): Promise<number> {
         });
         if (live) process.stderr.write("\r\x1b[K");
         results.push(r);
-        if (!json) console.log(`${formatFailure(r)}\n`);
+        if (!json && format === "text") console.log(`${formatFailure(r)}\n`);
       }
     }
   } finally {
@@ -184,7 +189,15 @@ export async function runFuzz(args: string[]): Promise<number> {
   }
   const stopped = results.filter((r) => r.stopped !== undefined && !r.counterexample && !r.error);
   if (json) console.log(JSON.stringify({ results: results.map(resultJson) }, null, 2));
-  else {
+  else if (format !== "text") {
+    const items = results.flatMap((r) => {
+      const cx = r.counterexample;
+      if (!cx || r.error) return [];
+      return [{ ...cx, schedule: (cx.shortest ?? cx.shrunk).moves }];
+    });
+    if (items.length) console.log(exportTraces(format, items));
+    for (const r of results) if (r.error) console.error(formatFailure(r));
+  } else {
     const bad = results.filter((r) => r.counterexample && !r.error).length;
     const failed = results.filter((r) => r.error).length;
     const found = [

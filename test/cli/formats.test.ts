@@ -1,0 +1,87 @@
+// --format on check, fuzz and replay: Mermaid blocks and ITF lines for every counterexample,
+// plain usage errors for a bad format or one that clashes with --json, and --format dot saying
+// when no result has a lock-order graph.
+import { describe, it, expect } from "vitest";
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import { cli } from "../helpers.ts";
+
+const validItf = new Ajv({ strict: false }).compile(
+  JSON.parse(readFileSync("docs/itf.schema.json", "utf8")) as object,
+);
+
+describe("--format", () => {
+  it("check --format itf: one valid ITF trace per line, one per violation, nothing else", async () => {
+    const r = await cli("check", "models/classic", "--no-save", "--format", "itf");
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      const t = JSON.parse(l) as { "#meta": { property: string } };
+      expect(validItf(t)).toBe(true);
+    }
+    expect(
+      lines
+        .map((l) => (JSON.parse(l) as { "#meta": { property: string } })["#meta"].property)
+        .sort(),
+    ).toEqual(["deadlock", "deadlock", "mutual-exclusion"]);
+  });
+
+  it("check --format mermaid: a Markdown block per violation", async () => {
+    const r = await cli(
+      "check",
+      "models/classic/philosophers.ts",
+      "--no-save",
+      "--format",
+      "mermaid",
+    );
+    expect(r.stdout.match(/```mermaid\nsequenceDiagram\n/g)).toHaveLength(1);
+    expect(r.stdout).toContain("participant CPU0 as CPU0 (");
+    expect(r.stdout).not.toContain("variant(s) checked");
+  });
+
+  it("fuzz --format itf", async () => {
+    const r = await cli(
+      "fuzz",
+      "models/classic/flag-lock.ts",
+      "--variant",
+      "test-then-set",
+      "--runs",
+      "50",
+      "--seed",
+      "1",
+      "--no-save",
+      "--format",
+      "itf",
+    );
+    expect(r.code).toBe(1);
+    const t = JSON.parse(r.stdout.trim()) as { "#meta": { property: string } };
+    expect(validItf(t)).toBe(true);
+    expect(t["#meta"].property).toBe("mutual-exclusion");
+  });
+
+  it("replay --format mermaid", async () => {
+    const r = await cli(
+      "replay",
+      "counterexamples/peterson/no-turn/deadlock.json",
+      "--format",
+      "mermaid",
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^\*\*peterson \/ no-turn: deadlock\*\*/);
+  });
+
+  it("usage errors: an unknown format, --json with --format, dot without a lock-order graph", async () => {
+    const bad = await cli("check", "models/classic/flag-lock.ts", "--no-save", "--format", "svg");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /error E_USAGE: --format svg: expected one of text, mermaid, itf, dot/,
+    );
+    const both = await cli("check", "models/classic/flag-lock.ts", "--json", "--format", "itf");
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--json and --format itf/);
+    const dot = await cli("check", "models/classic/flag-lock.ts", "--no-save", "--format", "dot");
+    expect(dot.code).toBe(2);
+    expect(dot.stderr).toMatch(/no result here has a lock-order graph/);
+  });
+});
