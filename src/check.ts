@@ -161,8 +161,8 @@ export function explain(
   v: Pick<ViolationReport, "schedule" | "property" | "message" | "kind" | "cycle" | "paths">,
 ): string {
   // a lasso keeps its order: its repeating part must stay in one piece
-  const order = v.cycle === undefined ? readableOrder(model, v.schedule, v.property) : undefined;
-  const rep = replay(model, order?.moves ?? v.schedule);
+  const order = readableOrder(model, v.schedule, v.property, v.cycle);
+  const rep = replay(model, order.moves);
   const main = diagram(
     model,
     rep.steps,
@@ -170,7 +170,7 @@ export function explain(
     v.cycle !== undefined ? { cycleStart: v.cycle } : {},
   );
   if (!v.paths || v.paths.length < 2)
-    return order && order.switches < order.originalSwitches
+    return order.switches < order.originalSwitches
       ? `${main}\n\n${reorderNote(v.schedule, order)}`
       : main;
   // lock-order: every acquisition path of the cycle, the last one being the main schedule
@@ -227,7 +227,7 @@ function readableFields(
   v: ViolationReport,
 ): Pick<CounterexampleFile, "switches" | "reordered"> {
   if (v.cycle !== undefined) return {}; // a lasso keeps its order
-  const order = readableOrder(model, v.schedule, v.property);
+  const order = readableOrder(model, v.schedule, v.property, v.cycle);
   return {
     switches: order.originalSwitches,
     ...(order.switches < order.originalSwitches

@@ -51,10 +51,7 @@ export function exportTraces(format: "mermaid" | "itf", items: readonly TraceIte
   return items
     .map((it) => {
       // a lasso keeps its order (its cycle must stay in one piece)
-      const moves =
-        it.cycleStart === undefined
-          ? readableOrder(it.model, it.schedule, it.property).moves
-          : it.schedule;
+      const moves = readableOrder(it.model, it.schedule, it.property, it.cycleStart).moves;
       const doc = traceDoc(it.model, moves, it, { cycleStart: it.cycleStart });
       if (format === "mermaid") return mermaidMarkdown(doc);
       const itf = toItf(it.model, doc);

@@ -351,7 +351,7 @@ async function cmdCheck(args: string[]): Promise<number> {
     console.log(dot);
   } else if (format !== "text") {
     const items = checked.flatMap(({ c }) =>
-      c.result.violations.map((v) => ({ model: c.model, ...v })),
+      c.result.violations.map((v) => ({ model: c.model, ...v, cycleStart: v.cycle })),
     );
     if (items.length) console.log(exportTraces(format, items));
     for (const e of errors) console.error(e);
@@ -624,7 +624,13 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (shown)
       console.log(
         exportTraces(format, [
-          { model, schedule: schedule.slice(0, rep.steps.length), ...shown, kind: shown.kind },
+          {
+            model,
+            schedule: schedule.slice(0, rep.steps.length),
+            ...shown,
+            kind: shown.kind,
+            cycleStart: cx.cycle,
+          },
         ]),
       );
   } else if (values.json) {

@@ -47,9 +47,11 @@ export function reportModel(lm: LoadedModel, runs: readonly Checked[]): ReportMo
     for (const v of r.violations) {
       const id = anchor("trace", lm.def.name, r.variant, v.property);
       traceIds[v.property] = id;
-      const order = readableOrder(c.model, v.schedule, v.property);
+      // a liveness counterexample (a lasso) says where its repeating part starts
+      const cycleStart = v.cycle;
+      const order = readableOrder(c.model, v.schedule, v.property, cycleStart);
       const outcome = { property: v.property, kind: v.kind, message: v.message };
-      const shown = traceDoc(c.model, order.moves, outcome);
+      const shown = traceDoc(c.model, order.moves, outcome, { cycleStart });
       const original =
         order.switches < order.originalSwitches
           ? traceDoc(c.model, v.schedule, outcome)

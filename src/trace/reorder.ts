@@ -333,12 +333,25 @@ export function fewestSwitches(
 /**
  * fewestSwitches for a counterexample, checked: the reordered schedule is kept only when its
  * replay ends in the same state and still shows `property` (else the original is returned).
+ * A lasso (cycleStart set: a liveness counterexample) is returned as it is.
  */
 export function readableOrder(
   model: CompiledModel,
   schedule: readonly Move[],
   property: string,
+  cycleStart?: number,
 ): Reordered {
+  if (cycleStart !== undefined) {
+    // a lasso: its repeating part must stay in one piece, in its order
+    const n = contextSwitches(schedule);
+    return {
+      moves: schedule,
+      switches: n,
+      originalSwitches: n,
+      greedySwitches: n,
+      optimalSwitches: undefined,
+    };
+  }
   const r = fewestSwitches(model, schedule);
   if (r.moves === schedule) return r;
   const a = replay(model, schedule);

@@ -12,6 +12,10 @@ import { compileModel } from "../../src/index.ts";
 import { replay } from "../../src/trace/replay.ts";
 import { parseSchedule } from "../../src/trace/schedule.ts";
 import deferredSplit from "../../models/deferred-split/deferred-split.ts";
+import flagLock from "../../models/classic/flag-lock.ts";
+import { writeFileSync } from "node:fs";
+import { traceDoc } from "../../src/trace/document.ts";
+import { reportHtml } from "../../src/report/html.ts";
 import { cli } from "../helpers.ts";
 import { browserAvailable, launch } from "./browser.ts";
 
@@ -51,6 +55,12 @@ async function offlinePage(): Promise<{ page: Page; errors: string[]; refused: s
 }
 
 const VARIANT = "private-list-no-prev";
+
+/** What getBBox() returns (the test's TypeScript has no DOM library). */
+interface DOMRectLike {
+  readonly y: number;
+  readonly height: number;
+}
 
 describe.skipIf(!have)("the HTML report in Chromium", () => {
   let html: string;
@@ -154,6 +164,56 @@ describe.skipIf(!have)("the HTML report in Chromium", () => {
     expect(errors).toEqual([]);
     expect(refused).toEqual([]);
     await page.close();
+  });
+
+  it("a lasso (hand-made: cycleStart on a finite trace) shows its repeating part", async () => {
+    const model = compileModel(flagLock, "test-then-set");
+    const outcome = { property: "progress", kind: "liveness", message: "CPU1 never gets in" };
+    const doc = traceDoc(model, parseSchedule("0 1 0 0 1 1"), outcome, { cycleStart: 2 });
+    const page = join(tmp, "lasso.html");
+    writeFileSync(
+      page,
+      reportHtml({
+        title: "lasso",
+        generated: "test",
+        command: "test",
+        models: [
+          {
+            name: "flag-lock",
+            doc: "",
+            file: "",
+            properties: [],
+            variants: [],
+            traces: [{ id: "lasso", shown: doc, original: undefined, file: undefined, replay: "" }],
+          },
+        ],
+      }),
+    );
+    const { page: tab, errors } = await offlinePage();
+    await tab.goto(`file://${page}`, { waitUntil: "load" });
+    const band = await tab.$eval("svg .cycle", (g) => ({
+      start: g.getAttribute("data-cycle-start"),
+      text: g.querySelector(".cycle-text")!.textContent,
+      box: ((b) => ({ y: b.y, height: b.height }))(
+        (g.querySelector(".cycle-band") as unknown as { getBBox(): DOMRectLike }).getBBox(),
+      ),
+    }));
+    expect(band.start).toBe("2");
+    expect(band.text).toBe("repeats");
+    // the band covers the boxes of steps 3..6 and not those of steps 1..2
+    const boxes = await tab.$$eval("svg .step rect.box", (rs) =>
+      rs
+        .map((r) => (r as unknown as { getBBox(): DOMRectLike }).getBBox())
+        .map((b) => ({ y: b.y, h: b.height })),
+    );
+    for (const [i, b] of boxes.entries()) {
+      const inside = b.y >= band.box.y && b.y + b.h <= band.box.y + band.box.height;
+      expect(inside, `step ${i + 1}: ${JSON.stringify(b)} in ${JSON.stringify(band.box)}`).toBe(
+        i >= 2,
+      );
+    }
+    expect(errors).toEqual([]);
+    await tab.close();
   });
 
   it("the page holds nothing to fetch: no external script, style or image", () => {
