@@ -88,6 +88,13 @@ const HEAD_H = 44;
 const LEFT = 64;
 const LOCK_COLOURS = ["#f4a261", "#2a9d8f", "#8ab17d", "#e76f51", "#a08cd6", "#e9c46a"];
 
+/** One colour per lock, by its name (the same lock keeps its colour across variants). */
+function lockColour(name: string): string {
+  let h = 7;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return LOCK_COLOURS[h % LOCK_COLOURS.length]!;
+}
+
 /** At most n characters, with an ellipsis when cut. */
 function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
@@ -127,7 +134,7 @@ export function swimlaneSvg(doc: TraceDoc, id: string): string {
     const top = h.from < 0 ? HEAD_H - 4 : y(h.from);
     const bottom = y(h.to) + BOX_H + 3;
     const inset = 3 + (h.index % 3) * 3;
-    const colour = LOCK_COLOURS[h.index % LOCK_COLOURS.length]!;
+    const colour = lockColour(h.lock);
     out.push(
       `<rect class="lock-hold" data-lock="${esc(h.lock)}" data-cpu="${h.cpu}" data-from="${h.from}" data-to="${h.to}" ` +
         `x="${x - inset}" y="${top - 3}" width="${LANE_W - 8 + 2 * inset}" height="${bottom - top + 3}" ` +
@@ -297,14 +304,12 @@ const SCRIPT = `
 `;
 
 function lockLegend(m: ReportModel): string {
-  const locks = new Map<string, number>();
-  for (const t of m.traces) for (const h of t.shown.locks) locks.set(h.lock, h.index);
+  const locks = new Set<string>();
+  for (const t of m.traces) for (const h of t.shown.locks) locks.add(h.lock);
   if (locks.size === 0) return "";
   return `<p class="legend">locks held: ${[...locks]
-    .map(
-      ([name, i]) =>
-        `<span><i style="background:${LOCK_COLOURS[i % LOCK_COLOURS.length]}"></i>${esc(name)}</span>`,
-    )
+    .sort()
+    .map((name) => `<span><i style="background:${lockColour(name)}"></i>${esc(name)}</span>`)
     .join("")}</p>`;
 }
 
