@@ -150,7 +150,7 @@ export function swimlaneSvg(doc: TraceDoc, id: string): string {
       `<g class="cycle" data-cycle-start="${doc.cycleStart}">` +
         `<rect class="cycle-band" x="4" y="${top}" width="${width - 8}" height="${bottom - top}"/>` +
         `<path class="cycle-arrow" d="M ${LEFT - 14} ${bottom} C ${LEFT - 50} ${bottom}, ${LEFT - 50} ${top}, ${LEFT - 14} ${top}" marker-end="url(#${esc(id)}-arrow)"/>` +
-        `<text class="cycle-text" x="8" y="${(top + bottom) / 2}">repeats</text>` +
+        `<text class="cycle-text" transform="rotate(-90 16 ${(top + bottom) / 2})" x="16" y="${(top + bottom) / 2}" text-anchor="middle">repeats</text>` +
         `<title>steps ${doc.cycleStart + 1} to ${n} repeat forever</title></g>`,
     );
   }
@@ -174,13 +174,16 @@ export function swimlaneSvg(doc: TraceDoc, id: string): string {
   if (doc.race) {
     const r = doc.race;
     const ry = y(n);
-    const pend = (a: { cpu: number; label: string; write: boolean }, k: string): string => {
+    const pend = (
+      a: { cpu: number; label: string; write: boolean; marked: boolean },
+      k: string,
+    ): string => {
       const x = laneX.get(a.cpu)!;
       return (
-        `<g class="race-access" data-cpu="${a.cpu}" data-access="${k}" data-write="${a.write}">` +
+        `<g class="race-access" data-cpu="${a.cpu}" data-access="${k}" data-write="${a.write}" data-marked="${a.marked}">` +
         `<rect class="pending" x="${x}" y="${ry}" width="${LANE_W - 8}" height="${BOX_H}" rx="4"/>` +
         `<text class="label" x="${x + 6}" y="${ry + 16}">${esc(clip(`${a.write ? "W" : "R"} ${a.label}`, 42))}</text>` +
-        `<title>${esc(`next step of CPU${a.cpu}: ${a.label} (${a.write ? "writes" : "reads"} ${r.field})`)}</title></g>`
+        `<title>${esc(`next step of CPU${a.cpu}: ${a.label} (${a.marked ? "marked" : "plain"} ${a.write ? "write of" : "read of"} ${r.field})`)}</title></g>`
       );
     };
     // the two accesses joined by an arc under their boxes, from the middle of one to the other
@@ -229,7 +232,9 @@ function traceSection(m: ReportModel, t: ReportTrace): string {
   const o = t.original;
   const reorderNote = o
     ? `<div class="reorder">Shown with ${d.switches} context switch${d.switches === 1 ? "" : "es"}: the same steps as the trace the checker found (${o.switches} switches), independent steps reordered (happens-before kept). <details><summary>the order found by the checker</summary>${swimlaneSvg(o, `${t.id}-orig`)}<p class="sched">schedule: <code>${esc(o.schedule)}</code></p></details></div>`
-    : `<div class="reorder">${d.switches} context switch${d.switches === 1 ? "" : "es"}: no equivalent order has fewer.</div>`;
+    : d.cycleStart !== undefined
+      ? `<div class="reorder">A lasso: steps ${d.cycleStart + 1} to ${d.steps.length} repeat forever; shown in the order found (the repeating part stays in one piece).</div>`
+      : `<div class="reorder">${d.switches} context switch${d.switches === 1 ? "" : "es"}: no equivalent order has fewer.</div>`;
   const steps = d.steps.map((s, i) => ({
     n: i + 1,
     cpu: s.cpu,

@@ -32,6 +32,8 @@ export interface RaceAccess {
   readonly cpu: number;
   readonly label: string;
   readonly write: boolean;
+  /** READ_ONCE()/WRITE_ONCE()/atomic: a marked access racing with a plain one. */
+  readonly marked: boolean;
 }
 
 /** The data race of the final state: the next steps of two CPUs, on one word. */
@@ -94,6 +96,9 @@ export function traceDoc(
   const race =
     outcome.property === "data-race" ? raceMark(model, rep.final, outcome.message) : undefined;
   if (race) used.push(race.a.cpu, race.b.cpu);
+  // a deadlock or a liveness violation is about the CPUs that do not move, too
+  if (outcome.kind === "deadlock" || outcome.kind === "liveness")
+    used.push(...model.threads.map((t) => t.cpu));
   const lanes = [...new Set(used)]
     .sort((x, y) => x - y)
     .map((cpu) => ({ cpu, name: model.threads[cpu]?.name ?? `cpu${cpu}` }));
@@ -153,17 +158,26 @@ export function raceMark(
   message: string,
 ): RaceMark | undefined {
   const field = /^data race on (\S+?):/.exec(message)?.[1];
-  const who = [...message.matchAll(/(?:^|: |while )CPU(\d+) (writes|reads) /g)].map((m) => ({
+  // "CPU0 reads", or with the LKMM rule's words, "CPU0 plain reads" / "CPU2 marked writes"
+  const who = [
+    ...message.matchAll(/(?:^|: |while )CPU(\d+) (?:(plain|marked) )?(writes|reads) /g),
+  ].map((m) => ({
     cpu: Number(m[1]),
-    write: m[2] === "writes",
+    write: m[3] === "writes",
+    marked: m[2] === "marked",
   }));
   if (!field || who.length < 2) return undefined;
-  const access = (w: { cpu: number; write: boolean }): RaceAccess | undefined => {
+  const access = (w: { cpu: number; write: boolean; marked: boolean }): RaceAccess | undefined => {
     const th = model.threads[w.cpu];
     const node = th && nextNode(th, b);
     if (!node) return undefined;
     const dry = stepAccesses(model, w.cpu, 0, b);
-    return { cpu: w.cpu, write: w.write, label: labelOf(model, w.cpu, node, b, dry?.result, 0) };
+    return {
+      cpu: w.cpu,
+      write: w.write,
+      marked: w.marked,
+      label: labelOf(model, w.cpu, node, b, dry?.result, 0),
+    };
   };
   const a = access(who[0]!);
   const c = access(who[1]!);

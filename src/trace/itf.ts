@@ -69,7 +69,14 @@ function stateVars(model: CompiledModel, b: Int32Array): Record<string, ItfValue
 }
 
 export function toItf(model: CompiledModel, doc: TraceDoc): ItfTrace {
-  const states: ItfState[] = doc.states.map((b, i) => {
+  // a lasso whose last step comes back to the state its cycle starts in: ITF's `loop` says that
+  // the state after the last one listed is states[loop], so the repeated state is not listed
+  const c = doc.cycleStart;
+  const last = doc.states[doc.states.length - 1]!;
+  const closes =
+    c !== undefined && doc.states[c]!.every((v, i) => v === last[i]) && doc.states.length > 1;
+  const listed = closes ? doc.states.slice(0, -1) : doc.states;
+  const states: ItfState[] = listed.map((b, i) => {
     const meta: Record<string, unknown> = { index: i };
     if (i > 0) {
       const s = doc.steps[i - 1]!;
@@ -78,7 +85,7 @@ export function toItf(model: CompiledModel, doc: TraceDoc): ItfTrace {
       meta.site = s.site;
       if (s.choice) meta.choice = s.choice;
     }
-    if (i === doc.states.length - 1) meta.violation = doc.property;
+    if (i === listed.length - 1) meta.violation = doc.property;
     return { "#meta": meta, ...stateVars(model, b) };
   });
   const vars = Object.keys(stateVars(model, doc.states[0]!));
@@ -101,6 +108,12 @@ export function toItf(model: CompiledModel, doc: TraceDoc): ItfTrace {
     states,
   };
   // steps cycleStart.. repeat: the loop goes back to the state before step cycleStart
-  if (doc.cycleStart !== undefined) trace.loop = doc.cycleStart;
+  if (c !== undefined) {
+    trace.loop = c;
+    if (closes) {
+      const s = doc.steps[doc.steps.length - 1]!;
+      trace["#meta"].loopStep = { cpu: s.cpu, step: s.label, site: s.site };
+    }
+  }
   return trace;
 }

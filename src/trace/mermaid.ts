@@ -63,7 +63,8 @@ export function mermaidSequence(doc: TraceDoc, opts: MermaidOptions = {}): strin
   for (const c of open.reverse()) out.push(`  deactivate ${id(c)}`);
   if (doc.race) {
     const { a, b, field } = doc.race;
-    const rw = (x: { write: boolean }): string => (x.write ? "writes" : "reads");
+    const rw = (x: { write: boolean; marked: boolean }): string =>
+      `${x.marked ? "marked" : "plain"} ${x.write ? "write of" : "read of"}`;
     out.push(`  Note over ${id(a.cpu)}: ${mermaidText(`next: ${a.label} (${rw(a)} ${field})`)}`);
     out.push(`  Note over ${id(b.cpu)}: ${mermaidText(`next: ${b.label} (${rw(b)} ${field})`)}`);
     out.push(`  ${id(a.cpu)}--x${id(b.cpu)}: ${mermaidText(`data race on ${field}`)}`);
@@ -72,8 +73,12 @@ export function mermaidSequence(doc: TraceDoc, opts: MermaidOptions = {}): strin
     doc.lanes.length > 1
       ? `${id(doc.lanes[0]!.cpu)},${id(doc.lanes[doc.lanes.length - 1]!.cpu)}`
       : id(doc.lanes[0]?.cpu ?? 0);
+  // messages often start with the property's name already ("deadlock: no CPU can ...")
+  const msg = doc.message.startsWith(`${doc.property}: `)
+    ? doc.message.slice(doc.property.length + 2)
+    : doc.message;
   if (doc.lanes.length > 0)
-    out.push(`  Note over ${across}: ${mermaidText(`${doc.property}: ${doc.message}`)}`);
+    out.push(`  Note over ${across}: ${mermaidText(`${doc.property}: ${msg}`)}`);
   return out.join("\n");
 }
 
