@@ -86,4 +86,21 @@ describe("--format", () => {
     expect(dot.code).toBe(2);
     expect(dot.stderr).toMatch(/no result here has a lock-order graph/);
   });
+
+  it("report: a clear error for an --out it cannot write, and for a folder without models", async () => {
+    const r = await cli(
+      "report",
+      "models/classic/flag-lock.ts",
+      "--no-save",
+      "--quiet",
+      "--out",
+      "README.md/report.html",
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error E_NO_FILE: README\.md\/report\.html: cannot write the report/);
+    expect(r.stderr).toContain("hint: give --out a path in a folder you can write to");
+    const none = await cli("report", "test/trace", "--no-save", "--quiet");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/error E_NO_MODEL: no model found in test\/trace/);
+  });
 });
