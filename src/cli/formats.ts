@@ -11,6 +11,7 @@ import { mermaidMarkdown } from "../trace/mermaid.ts";
 import { toItf } from "../trace/itf.ts";
 import { lockOrderDot, type LockOrderEdge } from "../trace/dot.ts";
 import { formatSchedule } from "../trace/schedule.ts";
+import { replay } from "../trace/replay.ts";
 
 export type OutputFormat = "text" | "mermaid" | "itf" | "dot";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["text", "mermaid", "itf", "dot"];
@@ -74,11 +75,41 @@ export function exportLockOrders(
   return graphs.length ? graphs.join("\n\n") : undefined;
 }
 
+/**
+ * A result's lock-order edges: its `lockOrder` graph when it carries one, else the edges of the
+ * cycle its lock-order violations report (one acquisition path per edge: the path's last step
+ * took `to` while holding `from`; that step is the edge's label).
+ */
+export function lockOrderEdges(
+  model: CompiledModel,
+  violations: readonly {
+    paths?: readonly { from: string; to: string; schedule: readonly Move[] }[];
+  }[],
+  carried?: readonly LockOrderEdge[],
+): LockOrderEdge[] {
+  if (carried && carried.length > 0) return [...carried];
+  const out: LockOrderEdge[] = [];
+  for (const v of violations) {
+    for (const p of v.paths ?? []) {
+      const steps = replay(model, p.schedule).steps;
+      const last = steps[steps.length - 1];
+      out.push({
+        from: p.from,
+        to: p.to,
+        ...(last
+          ? { where: `CPU${last.cpu} ${model.threads[last.cpu]?.name ?? ""}: ${last.label}` }
+          : {}),
+      });
+    }
+  }
+  return out;
+}
+
 /** What `--format dot` says when no result has a lock-order graph. */
 export function noLockOrder(): UsageError {
   return new UsageError(
     "E_USAGE",
     "--format dot: no result here has a lock-order graph",
-    "the lock-order graph comes with models that take more than one lock class in nested order; use --format mermaid or itf for the counterexamples",
+    "a lock-order graph comes with a lock-order violation (lockdep: a cycle of locks taken while holding others); use --format mermaid or itf for the counterexamples",
   );
 }

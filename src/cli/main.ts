@@ -31,6 +31,7 @@ import {
   exportLockOrders,
   exportTraces,
   FORMAT_HELP,
+  lockOrderEdges,
   noLockOrder,
   parseFormat,
 } from "./formats.ts";
@@ -76,7 +77,8 @@ ${FORMAT_HELP}
                                 (default: 1 when any variant violates a property, else 3 when a
                                 run is incomplete, else 0)
   interleave replay FILE        re-run a saved counterexample and print its diagram
-      --format text|mermaid|itf  the diagram, or the trace as Mermaid or ITF (see check)
+      --format text|mermaid|itf|dot   the diagram, the trace as Mermaid or ITF, or (for a
+                                lock-order counterexample) the lock cycle in dot (see check)
 ${FUZZ_HELP}
 ${REPORT_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
@@ -344,7 +346,11 @@ async function cmdCheck(args: string[]): Promise<number> {
       checked.map(({ c }) => ({
         model: c.model.name,
         variant: c.model.variant,
-        lockOrder: (c.result as { lockOrder?: readonly LockOrderEdge[] }).lockOrder,
+        lockOrder: lockOrderEdges(
+          c.model,
+          c.result.violations,
+          (c.result as { lockOrder?: readonly LockOrderEdge[] }).lockOrder,
+        ),
       })),
     );
     if (dot === undefined) throw noLockOrder();
@@ -568,7 +574,6 @@ async function cmdReplay(args: string[]): Promise<number> {
     },
   });
   const format = parseFormat(values.format, values.json);
-  if (format === "dot") throw noLockOrder();
   if (positionals.length !== 1)
     throw new UsageError(
       "E_USAGE",
@@ -619,7 +624,14 @@ async function cmdReplay(args: string[]): Promise<number> {
     if (lo) rep = { ...rep, outcomes: [...rep.outcomes, lo] };
   }
   const hit = rep.outcomes.find((o) => o.property === cx.property);
-  if (format !== "text") {
+  if (format === "dot") {
+    // the lock-order cycle of a lock-order counterexample, from its acquisition paths
+    const edges = lockOrderEdges(model, [
+      { paths: (cx.paths ?? []).map((p) => ({ ...p, schedule: parseSchedule(p.schedule) })) },
+    ]);
+    if (edges.length === 0) throw noLockOrder();
+    console.log(exportLockOrders([{ model: cx.name, variant: cx.variant, lockOrder: edges }]));
+  } else if (format !== "text") {
     const shown = hit ?? rep.outcomes[0];
     if (shown)
       console.log(

@@ -37,7 +37,13 @@ describe("--format", () => {
       "--format",
       "mermaid",
     );
-    expect(r.stdout.match(/```mermaid\nsequenceDiagram\n/g)).toHaveLength(1);
+    const j = await cli("check", "models/classic/philosophers.ts", "--no-save", "--json");
+    const n = (JSON.parse(j.stdout) as { results: { violations: unknown[] }[] }).results.reduce(
+      (k, x) => k + x.violations.length,
+      0,
+    );
+    expect(n).toBeGreaterThan(0);
+    expect(r.stdout.match(/```mermaid\nsequenceDiagram\n/g)).toHaveLength(n);
     expect(r.stdout).toContain("participant CPU0 as CPU0 (");
     expect(r.stdout).not.toContain("variant(s) checked");
   });
@@ -102,5 +108,27 @@ describe("--format", () => {
     const none = await cli("report", "test/trace", "--no-save", "--quiet");
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/error E_NO_MODEL: no model found in test\/trace/);
+  });
+
+  it("--format dot: philosophers' lock-order cycle, from check and from the saved file", async () => {
+    const c = await cli("check", "models/classic/philosophers.ts", "--no-save", "--format", "dot");
+    const r = await cli(
+      "replay",
+      "counterexamples/philosophers/left-then-right/lock-order.json",
+      "--format",
+      "dot",
+    );
+    for (const out of [c.stdout, r.stdout]) {
+      expect(out).toContain('digraph "philosophers / left-then-right" {');
+      const edges = [...out.matchAll(/"(fork\d)" -> "(fork\d)" \[label="([^"]+)", color=red/g)];
+      expect(edges.map((e) => `${e[1]}->${e[2]}`).sort()).toEqual([
+        "fork0->fork1",
+        "fork1->fork2",
+        "fork2->fork0",
+      ]);
+      for (const e of edges) expect(e[3]).toMatch(new RegExp(`spin_lock\\(&${e[2]}\\)`));
+    }
+    // the variant without the cycle has no graph: not printed
+    expect(c.stdout).not.toContain("ordered");
   });
 });
