@@ -4,8 +4,9 @@
 // the shared state's top-level objects (`F1`, `lru`, `nr_anon_partially_mapped`: records of
 // their fields) and one record per CPU (`CPU0`: its kernel function, the site of its next step,
 // its locals). Values: integers as JSON integers (`{"#bigint": "..."}` outside the range JSON
-// integers are exact in), booleans as booleans, everything else (enums, pointers, list
-// pointers, locks) as the string the diagrams show. State 0 is the initial state, state i the
+// integers are exact in), booleans as booleans, a flags word as the `#set` of the names of its
+// bits that are set, everything else (enums, pointers, list pointers, locks) as the string the
+// diagrams show. State 0 is the initial state, state i the
 // state after step i, whose `#meta` names the CPU and the step that led to it. A lasso's
 // repeating part is the ITF `loop` (the index of the state it goes back to).
 
@@ -58,7 +59,14 @@ function stateVars(model: CompiledModel, b: Int32Array): Record<string, ItfValue
     if (f.kind === "pc" || f.short.startsWith("__")) continue;
     const v = b[f.off]!;
     const val: ItfValue =
-      f.kind === "int" ? itfInt(v) : f.kind === "bool" ? v !== 0 : lay.format(f.off, v);
+      f.kind === "int"
+        ? itfInt(v)
+        : f.kind === "bool"
+          ? v !== 0
+          : f.kind === "flags" && f.schema.kind === "flags"
+            ? // a flags word: the set of the bits that are set, by name (ITF's #set)
+              { "#set": f.schema.order.filter((_n, i) => (v & (1 << i)) !== 0) }
+            : lay.format(f.off, v);
     if (f.cpu >= 0) {
       const cpuRec = out[`CPU${f.cpu}`] as Record<string, ItfValue>;
       if (!("locals" in cpuRec)) cpuRec.locals = {};

@@ -142,7 +142,8 @@ describe("ITF", () => {
     .filter((f) => f.endsWith(".json"))
     .map((f) => join("counterexamples", f))
     .sort()
-    .slice(0, 40);
+    // every lasso, and the first 40 others
+    .filter((f, i) => i < 40 || /termination|eventually|leads/.test(f));
 
   it.each(files)("%s: valid ITF, a value for every var in every state", async (file) => {
     const r = await cli("replay", file, "--format", "itf");
@@ -155,7 +156,9 @@ describe("ITF", () => {
     };
     expect(validItf(itf), JSON.stringify(validItf.errors)).toBe(true);
     const cx = storedCx(file);
-    expect(itf.states).toHaveLength(parseSchedule(cx.schedule).length + 1);
+    const n = parseSchedule(cx.schedule).length;
+    // a lasso that closes lists its states up to the one before it comes back (ITF's loop)
+    expect(itf.states).toHaveLength((itf as { loop?: number }).loop === undefined ? n + 1 : n);
     for (const s of itf.states) for (const v of itf.vars) expect(s).toHaveProperty([v]);
     expect(itf["#meta"].property).toBe(cx.property);
     expect(itf["#meta"].originalSchedule).toBe(cx.schedule);
@@ -174,7 +177,9 @@ describe("ITF", () => {
     const itf = toItf(raceModel, raceDoc);
     const s0 = itf.states[0]! as Record<string, any>;
     expect(typeof s0.F1._refcount).toBe("number");
-    expect(typeof s0.F1.partially_mapped).toBe("boolean");
+    expect(typeof s0.F1.freed).toBe("boolean");
+    // a flags word: the set of its bits that are set
+    expect(s0.F1.flags).toEqual({ "#set": ["PG_head"] });
     expect(s0.F1._deferred_list.next).toMatch(/_deferred_list|ds_queue/);
     expect(s0.CPU0.function).toBe("deferred_split_scan");
     expect(s0.CPU0.locals).toBeDefined();
