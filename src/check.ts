@@ -14,7 +14,14 @@ import { explore, type ExploreOptions } from "./explore/explorer.ts";
 import type { CheckResult, Severity, ViolationKind, ViolationReport } from "./explore/result.ts";
 import { replay } from "./trace/replay.ts";
 import { diagram, DISPLAY_STEPS, streamDiagram } from "./trace/diagram.ts";
-import { counterexamplePath, FORMAT_VERSION, writeCounterexample } from "./trace/counterexample.ts";
+import {
+  counterexamplePath,
+  FORMAT_VERSION,
+  writeCounterexample,
+  type CounterexampleFile,
+} from "./trace/counterexample.ts";
+import { readableOrder, type Reordered } from "./trace/reorder.ts";
+import type { Move } from "./rt/machine.ts";
 import { formatSchedule } from "./trace/schedule.ts";
 import { SaveError } from "./trace/atomic.ts";
 import type { SearchWorker } from "./isolate/isolate.ts";
@@ -163,9 +170,10 @@ export function stopText(reason: CheckResult["stopReason"]): string {
 }
 
 /**
- * The kernel-commit style diagram of a violation. A trace longer than `abridge` steps (default
- * DISPLAY_STEPS; Infinity for all) is shown abridged: its first and last steps, with one line
- * saying how many were left out.
+ * The kernel-commit style diagram of a violation, in the equivalent order with the fewest
+ * context switches (trace/reorder.ts); a last line gives the order found when it differs. A
+ * trace longer than `abridge` steps (default DISPLAY_STEPS; Infinity for all) is shown abridged,
+ * in the order found: its first and last steps, with one line saying how many were left out.
  */
 export function explain(
   model: CompiledModel,
@@ -187,8 +195,18 @@ export function explain(
     return `${parts.join("\n\n")}\n\n=> ${v.property}: ${v.message}`;
   }
   if (v.schedule.length <= abridge) {
-    const rep = replay(model, v.schedule);
-    return diagram(model, rep.steps, outcome, v.cycle !== undefined ? { cycleStart: v.cycle } : {});
+    // a lasso keeps its order: its repeating part must stay in one piece
+    const order = readableOrder(model, v.schedule, v.property, v.cycle);
+    const rep = replay(model, order.moves);
+    const main = diagram(
+      model,
+      rep.steps,
+      outcome,
+      v.cycle !== undefined ? { cycleStart: v.cycle } : {},
+    );
+    return order.switches < order.originalSwitches
+      ? `${main}\n\n${reorderNote(v.schedule, order)}`
+      : main;
   }
   const lines: string[] = [];
   streamDiagram(model, v.schedule, outcome, (l) => lines.push(l), {
@@ -198,6 +216,14 @@ export function explain(
       : "save the counterexample (--save DIR) to keep the whole trace",
   });
   return lines.join("\n");
+}
+
+/** The line under a reordered diagram. */
+export function reorderNote(schedule: readonly Move[], order: Reordered): string {
+  return (
+    `(independent steps reordered for reading: ${order.switches} context switch${order.switches === 1 ? "" : "es"} ` +
+    `instead of ${order.originalSwitches}; the order found: ${formatSchedule(schedule)})`
+  );
 }
 
 /**
@@ -270,6 +296,7 @@ export function saveViolation(
       ...cx,
       schedule: formatSchedule(v.schedule),
       diagram: explain(model, v).split("\n"),
+      ...readableFields(model, v),
     });
     return path;
   }
@@ -282,6 +309,21 @@ export function saveViolation(
     diagram: (line) => void streamDiagram(model, v.schedule, outcome, line),
   });
   return path;
+}
+
+/** The saved file's record of the reordering: `switches`, and `reordered` when it has fewer. */
+function readableFields(
+  model: CompiledModel,
+  v: ViolationReport,
+): Pick<CounterexampleFile, "switches" | "reordered"> {
+  if (v.cycle !== undefined) return {}; // a lasso keeps its order
+  const order = readableOrder(model, v.schedule, v.property, v.cycle);
+  return {
+    switches: order.originalSwitches,
+    ...(order.switches < order.originalSwitches
+      ? { reordered: { schedule: formatSchedule(order.moves), switches: order.switches } }
+      : {}),
+  };
 }
 
 /** The properties a run violated, sorted: for assertions in tests. */

@@ -31,11 +31,14 @@ describe("README", () => {
   });
 
   it("the pasted diagram is what the checker prints for it", async () => {
-    const pasted = blockAfter("$ npx interleave check models/mine/put-race.ts");
-    const diagram = pasted.slice(
-      pasted.indexOf("CPU0 (folio_put)"),
-      pasted.indexOf("\n\n2 variant"),
-    );
+    // the block that starts with the command (the marker is its first line)
+    const pasted = blockAfter("Check it (`npx interleave`");
+    expect(pasted.startsWith("$ npx interleave check models/mine/put-race.ts")).toBe(true);
+    const from = pasted.indexOf("CPU0 (folio_put)");
+    const to = pasted.indexOf("\n\n2 variant");
+    expect(from).toBeGreaterThan(0);
+    expect(to).toBeGreaterThan(from);
+    const diagram = pasted.slice(from, to);
     const r = await cli("check", "test/fixtures/put-race.ts", "--no-save");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(diagram);

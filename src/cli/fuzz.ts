@@ -24,6 +24,7 @@ import {
   installInterrupt,
   sameNames,
 } from "./main.ts";
+import { exportTraces, noLockOrder, parseFormat } from "./formats.ts";
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
@@ -39,7 +40,8 @@ export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with s
                                 same as with one (the lowest failing run wins)
       --no-shrink --no-confirm  skip shrinking / the BFS check of the shrunk scenario
       --save DIR / --no-save    where counterexamples go (default counterexamples, in fuzz/)
-      --json                    machine-readable results on stdout`;
+      --json                    machine-readable results on stdout
+      --format text|mermaid|itf the failures as text (default), or their traces as Mermaid or ITF`;
 
 /** A session seed: an integer in the generator's range (0..2^31-1), or an error. */
 function seedOption(v: string | undefined): number | undefined {
@@ -130,8 +132,11 @@ export async function runFuzz(args: string[]): Promise<number> {
       "no-save": { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
+      format: { type: "string" },
     },
   });
+  const format = parseFormat(values.format, values.json);
+  if (format === "dot") throw noLockOrder();
   if (positionals.length !== 1) {
     throw new UsageError(
       "E_USAGE",
@@ -240,7 +245,7 @@ export async function runFuzz(args: string[]): Promise<number> {
         });
         if (live) process.stderr.write("\r\x1b[K");
         results.push(r);
-        if (!json) {
+        if (!json && format === "text") {
           console.log(`${formatFailure(r)}\n`);
           if (r.stuck) console.log(`${r.model} / ${r.variant}: incomplete: ${r.stuck}.\n`);
         }
@@ -270,7 +275,15 @@ export async function runFuzz(args: string[]): Promise<number> {
         2,
       ),
     );
-  else {
+  else if (format !== "text") {
+    const items = results.flatMap((r) => {
+      const cx = r.counterexample;
+      if (!cx || r.error) return [];
+      return [{ ...cx, schedule: (cx.shortest ?? cx.shrunk).moves }];
+    });
+    if (items.length) console.log(exportTraces(format, items));
+    for (const r of results) if (r.error) console.error(formatFailure(r));
+  } else {
     for (const r of cut)
       console.log(
         `${r.model} / ${r.variant}: incomplete: all ${r.runs} runs were cut at --depth ${r.depth} ` +

@@ -28,6 +28,17 @@ import { runDiff } from "./diff.ts";
 import { reportSaveErrors } from "./save-report.ts";
 import { searchWorker } from "../isolate/isolate.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
+import { runReport, REPORT_HELP, groupByModel, writeReport } from "./report.ts";
+import {
+  exportLockOrders,
+  exportTraces,
+  FORMAT_HELP,
+  lockOrderEdges,
+  noLockOrder,
+  parseFormat,
+  type OutputFormat,
+} from "./formats.ts";
+import type { LockOrderEdge } from "../trace/dot.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_VIOLATION = 1;
@@ -58,6 +69,8 @@ usage:
       --no-save                 do not save counterexamples
       --show / --no-show        print each counterexample's diagram (default: when one model)
       --json                    machine-readable results on stdout
+      --html FILE               also write the HTML report of the variants checked
+${FORMAT_HELP}
       --quiet                   no progress line
   interleave diff MODEL         properties x variants of one model: every property it declares,
                                 holds / violated (trace length) / incomplete / off, and for each
@@ -73,8 +86,11 @@ usage:
   interleave replay FILE...     re-run saved counterexamples and print their diagrams
       --variant V               on this variant instead of the recorded one (a fix)
       --full                    print a long trace whole (default: first and last steps)
+      --format text|mermaid|itf|dot   the diagram, the trace as Mermaid or ITF, or (for a
+                                lock-order counterexample) the lock cycle in dot (see check)
       --json --no-changes
 ${FUZZ_HELP}
+${REPORT_HELP}
   interleave list [PATHS...]    models, variants, parameters and properties
 
 exit codes: 0 holds, 1 violation found, 2 usage or model error, 3 incomplete,
@@ -98,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runDiff(rest);
       case "fuzz":
         return await runFuzz(rest);
+      case "report":
+        return await runReport(rest);
       case undefined:
       case "help":
       case "--help":
@@ -108,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(
           "E_USAGE",
           `unknown command "${cmd}"`,
-          "commands: check, diff, fuzz, replay, list (see --help)",
+          "commands: check, diff, fuzz, replay, report, list (see --help)",
         );
     }
   } catch (e) {
@@ -230,8 +248,11 @@ async function cmdCheck(args: string[]): Promise<number> {
       "no-show": { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
+      html: { type: "string" },
+      format: { type: "string" },
     },
   });
+  const format = parseFormat(values.format, values.json);
   if (values.strategy !== "bfs" && values.strategy !== "dfs") {
     throw new UsageError("E_USAGE", `--strategy ${values.strategy}: expected bfs or dfs`);
   }
@@ -345,6 +366,11 @@ async function cmdCheck(args: string[]): Promise<number> {
   } finally {
     dispose();
   }
+  if (values.html !== undefined) {
+    const n = writeReport(values.html, groupByModel(checked), `interleave check ${args.join(" ")}`);
+    if (!json)
+      console.error(`report: ${n.traces} counterexample diagram(s) written to ${values.html}`);
+  }
   for (const f of failed) {
     errors.push(
       `${f.lm.file}: model error ${f.error.code} in ${f.lm.def.name}/${f.variant}: ${f.error.message}` +
@@ -359,6 +385,26 @@ async function cmdCheck(args: string[]): Promise<number> {
       ...notRun.map((n) => notRunJson(n.lm, n.variant)),
     ];
     console.log(JSON.stringify({ results }, null, 2));
+  } else if (format === "dot") {
+    const dot = exportLockOrders(
+      checked.map(({ c }) => ({
+        model: c.model.name,
+        variant: c.model.variant,
+        lockOrder: lockOrderEdges(
+          c.model,
+          c.result.violations,
+          (c.result as { lockOrder?: readonly LockOrderEdge[] }).lockOrder,
+        ),
+      })),
+    );
+    if (dot === undefined) throw noLockOrder();
+    console.log(dot);
+  } else if (format !== "text") {
+    const items = checked.flatMap(({ c }) =>
+      c.result.violations.map((v) => ({ model: c.model, ...v, cycleStart: v.cycle })),
+    );
+    if (items.length) console.log(exportTraces(format, items));
+    for (const e of errors) console.error(e);
   } else if (checked.length === 0 && failed.length > 0) {
     // nothing could be built: the error lines below say why, without an empty table
   } else {
@@ -629,8 +675,10 @@ async function cmdReplay(args: string[]): Promise<number> {
       json: { type: "boolean" },
       variant: { type: "string" },
       full: { type: "boolean" },
+      format: { type: "string" },
     },
   });
+  const format = parseFormat(values.format, values.json);
   if (positionals.length === 0)
     throw new UsageError(
       "E_USAGE",
@@ -641,7 +689,7 @@ async function cmdReplay(args: string[]): Promise<number> {
   let failed = 0;
   for (const file of positionals) {
     try {
-      outs.push(await replayFile(file, values));
+      outs.push(await replayFile(file, values, format));
     } catch (e) {
       // a malformed file is reported and the others are still replayed
       if (positionals.length === 1) throw e;
@@ -666,6 +714,7 @@ interface ReplayOutcome {
 async function replayFile(
   file: string,
   values: { "no-changes"?: boolean; json?: boolean; variant?: string; full?: boolean },
+  format: OutputFormat,
 ): Promise<ReplayOutcome> {
   const cx = readCounterexample(file);
   let modelPath = resolve(cx.model);
@@ -725,7 +774,28 @@ async function replayFile(
     if (lo) rep = { ...rep, outcomes: [...rep.outcomes, lo] };
   }
   const hit = rep.outcomes.find((o) => o.property === cx.property);
-  if (!values.json) {
+  if (format === "dot") {
+    // the lock-order cycle of a lock-order counterexample, from its acquisition paths
+    const edges = lockOrderEdges(model, [
+      { paths: (cx.paths ?? []).map((p) => ({ ...p, schedule: parseSchedule(p.schedule) })) },
+    ]);
+    if (edges.length === 0) throw noLockOrder();
+    console.log(exportLockOrders([{ model: cx.name, variant: cx.variant, lockOrder: edges }]));
+  } else if (format !== "text") {
+    const shown = hit ?? rep.outcomes[0];
+    if (shown)
+      console.log(
+        exportTraces(format, [
+          {
+            model,
+            schedule: schedule.slice(0, rep.steps.length),
+            ...shown,
+            kind: shown.kind,
+            cycleStart: cx.cycle,
+          },
+        ]),
+      );
+  } else if (!values.json) {
     console.log(
       `${cx.name} / ${on} ${JSON.stringify(model.params)}: ${cx.property}, ${schedule.length} steps\n`,
     );
@@ -765,7 +835,7 @@ async function replayFile(
       values.full || schedule.length <= DISPLAY_STEPS ? replay(model, schedule, lvOpts).steps : [],
   };
   if (hit) {
-    if (!values.json) console.log(`\nreproduced: ${cx.property} on ${on}`);
+    if (!values.json && format === "text") console.log(`\nreproduced: ${cx.property} on ${on}`);
     return { reproduced: true, json };
   }
   const why = rep.infeasible

@@ -40,6 +40,14 @@ export interface CounterexampleFile {
   /** How to replay it. */
   readonly replay: string;
   readonly diagram: readonly string[];
+  /** Context switches of `schedule`. */
+  readonly switches?: number;
+  /**
+   * The equivalent schedule (same steps, independent ones swapped) with the fewest context
+   * switches, when it has fewer than `schedule`: the order `diagram` shows. `schedule` stays the
+   * order the checker found.
+   */
+  readonly reordered?: { readonly schedule: string; readonly switches: number };
 }
 
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9._=-]+/g, "_");
