@@ -788,7 +788,8 @@ async function replayFile(
         exportTraces(format, [
           {
             model,
-            schedule: schedule.slice(0, rep.steps.length),
+            // the steps that could be followed (rep kept none: it was replayed step by step)
+            schedule: schedule.slice(0, replay(model, schedule, lvOpts).steps.length),
             ...shown,
             kind: shown.kind,
             cycleStart: cx.cycle,
