@@ -137,15 +137,18 @@ function checkTraces(model: CompiledModel, r: CheckResult, who: string): void {
   }
 }
 
-/** Checks every search on the model `spec` describes; returns the reference's result. */
-async function differential(spec: ModelSpec): Promise<CheckResult> {
+/**
+ * Checks every search on the model `spec` describes; returns the reference's result, or
+ * undefined for a model past MAX_STATES (rare: counted, and bounded by the test).
+ */
+async function differential(spec: ModelSpec): Promise<CheckResult | undefined> {
   const def = build(spec);
   // one compiled model serves every search (a search leaves nothing behind in it)
   const model = compile(def);
   // safety properties only: liveness has its own differential test (test/explore/liveness*)
   const ref = await explore(model, { maxStates: MAX_STATES, liveness: false });
   expect(ref.verdict, "the generator makes valid models").not.toBe("error");
-  expect(ref.complete, "generated models are small").toBe(true);
+  if (!ref.complete) return undefined;
   const nv = naive(model);
   expect(ref.states, "exact BFS vs naive: states").toBe(nv.states);
   expect(violated(ref), "exact BFS vs naive: violated properties").toEqual(nv.violated);
@@ -169,10 +172,15 @@ async function differential(spec: ModelSpec): Promise<CheckResult> {
 describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the exact BFS`, () => {
   it(`${RUNS} generated models: same verdicts, violated properties and replayable traces`, async () => {
     let violatedModels = 0;
+    let tooLarge = 0;
     const kinds = new Set<string>();
     await fc.assert(
       fc.asyncProperty(modelSpec({ maxOps: MAX_OPS }), async (spec) => {
         const r = await differential(spec);
+        if (r === undefined) {
+          tooLarge++;
+          return;
+        }
         if (r.verdict === "violated") violatedModels++;
         for (const v of r.violations) kinds.add(v.kind);
       }),
@@ -185,6 +193,8 @@ describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the ex
     );
     expect(violatedModels).toBeGreaterThan(RUNS / 10);
     expect(violatedModels).toBeLessThan(RUNS);
+    // models past MAX_STATES states are not compared: at most 1 %
+    expect(tooLarge).toBeLessThanOrEqual(RUNS / 100);
     // about 5 s of CPU for 1000 models; the wall clock on a shared machine can be far longer
   }, 900_000);
 });
