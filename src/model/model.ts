@@ -8,6 +8,8 @@ import { makeRef, type RecordRef, type Ref } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
   assert_,
+  for_,
+  not,
   if_,
   isOwnFrame,
   step,
@@ -150,6 +152,8 @@ export interface ThreadRefs<F extends Fields, LF extends Fields> {
   readonly while_: typeof while_<Ctx<RecordS<F>, RecordS<LF>>>;
   readonly assert_: typeof assert_<Ctx<RecordS<F>, RecordS<LF>>>;
   readonly wait_until: typeof wait_until<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly not: typeof not<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly for_: typeof for_<Ctx<RecordS<F>, RecordS<LF>>>;
 }
 
 export interface ModelOptions {
@@ -271,10 +275,19 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
     if (flagsMax > 0) this.layout.bitsReg[cpu] = localsBase + sizeOf(rec) - 4;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
-    const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
-      F,
-      LF
-    >;
+    const refs = {
+      s: this.s,
+      l,
+      cpu,
+      step,
+      when,
+      if_,
+      while_,
+      assert_,
+      wait_until,
+      not,
+      for_,
+    } as ThreadRefs<F, LF>;
     this.threads.push({
       cpu,
       name,
