@@ -6,5 +6,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // The CLI type-checks model files before loading them (src/cli/typecheck.ts); each new set
+    // of files costs a compiler run of seconds. The tests of the CLI are not about that, so it
+    // is off here; test/cli/typecheck.test.ts and the `npm start` test turn it back on.
+    env: { INTERLEAVE_NO_TYPECHECK: "1" },
   },
 });

@@ -53,6 +53,8 @@ usage:
       --show / --no-show        print each counterexample's diagram (default: when one model)
       --json                    machine-readable results on stdout
       --quiet                   no progress line
+      --no-typecheck            load the model files without type-checking them first
+                                (INTERLEAVE_NO_TYPECHECK=1 does the same for every command)
   interleave diff MODEL         properties x variants of one model: every property it declares,
                                 holds / violated (trace length) / incomplete / off, and for each
                                 property one variant breaks and another keeps, the shortest
@@ -197,13 +199,14 @@ async function cmdCheck(args: string[]): Promise<number> {
       "no-show": { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
+      "no-typecheck": { type: "boolean" },
     },
   });
   if (values.strategy !== "bfs" && values.strategy !== "dfs") {
     throw new UsageError("E_USAGE", `--strategy ${values.strategy}: expected bfs or dfs`);
   }
   const paths = positionals.length > 0 ? positionals : ["models"];
-  const models = await loadModels(paths);
+  const models = await loadModels(paths, { typecheck: values["no-typecheck"] !== true });
   if (models.length === 0)
     throw new UsageError(
       "E_NO_MODEL",
@@ -620,7 +623,9 @@ async function cmdList(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { json: { type: "boolean" } },
   });
-  const models = await loadModels(positionals.length ? positionals : ["models"]);
+  const models = await loadModels(positionals.length ? positionals : ["models"], {
+    typecheck: true,
+  });
   const out = models.map(({ def, file }) => {
     const variants = Object.entries(def.variants).map(([name, v]) => {
       let props: string[] = [];

@@ -566,6 +566,39 @@ export function modelFrame(stack: string | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * An expected verdict may only name properties the variant has: a misspelt name
+ * (`folio-fred`) would otherwise read as "expected to be violated, but it holds" or, worse,
+ * never be compared at all.
+ */
+function checkExpect(
+  model: string,
+  variant: string,
+  expect: Expect | undefined,
+  properties: readonly PropertyDecl[],
+  races: boolean,
+): void {
+  if (expect === undefined || expect === "holds") return;
+  if (typeof expect !== "object" || !Array.isArray(expect.violated)) {
+    throw new ModelError(
+      "E_EXPECT",
+      `model ${model}, variant ${variant}: expect must be "holds" or { violated: [...] }`,
+      'write expect: "holds", or expect: { violated: ["property", ...] }',
+    );
+  }
+  const names = properties.map((p) => p.name);
+  const unknown = expect.violated.filter((p) => !names.includes(p));
+  if (unknown.length === 0) return;
+  throw new ModelError(
+    "E_EXPECT",
+    `model ${model}, variant ${variant}: expect names ${unknown.map((u) => `"${u}"`).join(", ")}, which ${unknown.length > 1 ? "are not properties" : "is not a property"} of this variant`,
+    `its properties are: ${names.join(", ")}; fix the name, or declare the property (m.property("name"), or raises: ["name"] on the step that fails it)` +
+      (!races && unknown.includes("data-race")
+        ? "; data-race: the model turns the race check off"
+        : ""),
+  );
+}
+
 function compileResolved(
   def: ModelDef,
   variant: string,
@@ -658,6 +691,7 @@ function compileResolved(
   declare("termination", "liveness");
   for (const l of b.liveness) declare(l.name, "liveness");
   for (const p of properties) if (p.severity) mem.severities.set(p.name, p.severity);
+  checkExpect(def.name, variant, v.expect, properties, b.races);
   return {
     name: def.name,
     variant,
