@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cli } from "../helpers.ts";
 import { closure, localImports, typecheckModels } from "../../src/cli/typecheck.ts";
-import { compileModel, defineModel, int, ModelBuilder, record } from "../../src/index.ts";
+import { checkVariant, defineModel, int, ModelBuilder, record } from "../../src/index.ts";
 
 const INDEX = fileURLToPath(new URL("../../src/index.ts", import.meta.url));
 
@@ -138,18 +138,20 @@ describe("an expected verdict naming no property of the variant is an error", ()
         return m;
       },
     });
-  it("folio-fred is E_EXPECT listing the properties that exist", () => {
-    expect(() => compileModel(def(["folio-fred"]), "v")).toThrow(
-      /expect names "folio-fred", which is not a property of this variant/,
+  it("folio-fred is E_EXPECT listing the properties that exist", async () => {
+    const c = await checkVariant(def(["folio-fred"]), "v");
+    expect(c.result.verdict).toBe("error");
+    expect(c.result.error?.code).toBe("E_EXPECT");
+    expect(c.result.error?.message).toContain(
+      'expect names "folio-fred", which is not a property of this variant',
     );
-    try {
-      compileModel(def(["folio-fred"]), "v");
-    } catch (e) {
-      expect((e as { hint: string }).hint).toContain("folio-freed, deadlock");
-    }
+    expect(c.result.error?.hint).toContain("its properties are: folio-freed, deadlock");
+    expect(c.judgement?.ok).toBe(false);
   });
-  it("the right name compiles (look-alike)", () => {
-    expect(compileModel(def(["folio-freed"]), "v").expect).toEqual({ violated: ["folio-freed"] });
+  it("the right name is judged as usual (look-alike)", async () => {
+    const c = await checkVariant(def(["folio-freed"]), "v");
+    expect(c.result.verdict).toBe("holds");
+    expect(c.judgement?.detail).toContain("expected folio-freed to be violated, but it holds");
   });
   it("from the CLI: exit 2 with the error, not a verdict", async () => {
     const f = join(dir, "fred.ts");
