@@ -4,7 +4,7 @@
 import type { Fields, LockS, RecordS, Schema } from "./schema.ts";
 import { int, nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, sizeOf } from "./layout.ts";
-import { makeRef, type RecordRef, type Ref } from "./ref.ts";
+import { makeRef, type RecordRef, type Ref, type RefOf } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
   assert_,
@@ -182,6 +182,49 @@ export abstract class AnyModelBuilder {
   protected abstract readonly brand: "interleave-model-builder";
 }
 
+/** The thread whose body is being written (set by ModelBuilder.thread while body() runs). */
+let writing:
+  | {
+      cpu: number;
+      name: string;
+      layout: Layout;
+      locals: Map<string, { schema: Schema; ref: unknown }>;
+    }
+  | undefined;
+
+/**
+ * A C local of a kernel function, for the CPU whose body is being written: a primitive that
+ * keeps a value across its steps (the queue `get_deferred_split_queue()` returned, to unlock the
+ * lock it locked) asks for one by name instead of making the model declare it. The same name on
+ * the same CPU is the same word (a function is not re-entered); it shows in traces as
+ * `CPU1.name`. Must be called while a thread body is being written.
+ */
+export function kernelLocal<S extends Schema>(name: string, schema: S): RefOf<S> {
+  const t = writing;
+  if (!t) {
+    throw new ModelError(
+      "E_BUILD",
+      `the kernel primitive needing the local "${name}" was called outside a thread body`,
+      "call kernel primitives inside m.thread(name, locals, (t) => [ ... ])",
+    );
+  }
+  const had = t.locals.get(name);
+  if (had) {
+    if (JSON.stringify(had.schema) !== JSON.stringify(schema)) {
+      throw new ModelError(
+        "E_BUILD",
+        `CPU${t.cpu} (${t.name}): two primitives declare the local "${name}" with different types`,
+        "give one of them another name",
+      );
+    }
+    return had.ref as RefOf<S>;
+  }
+  const base = t.layout.alloc(schema, `CPU${t.cpu}.${name}`, t.cpu, name);
+  const ref = makeRef(t.layout, schema, base, `CPU${t.cpu}.${name}`, `l.${name}`);
+  t.locals.set(name, { schema, ref });
+  return ref;
+}
+
 export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   protected readonly brand = "interleave-model-builder" as const;
   readonly layout = new Layout();
@@ -294,15 +337,21 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
       not,
       for_,
     } as ThreadRefs<F, LF>;
-    this.threads.push({
-      cpu,
-      name,
-      locals: rec,
-      localsBase,
-      body: body(refs),
-      fair: opts.fair ?? true,
-      endless: opts.endless ?? false,
-    });
+    const saved = writing;
+    writing = { cpu, name, layout: this.layout, locals: new Map() };
+    try {
+      this.threads.push({
+        cpu,
+        name,
+        locals: rec,
+        localsBase,
+        body: body(refs),
+        fair: opts.fair ?? true,
+        endless: opts.endless ?? false,
+      });
+    } finally {
+      writing = saved;
+    }
     return cpu;
   }
 
