@@ -29,6 +29,7 @@
 
 import {
   boolResult,
+  break_,
   func,
   if_,
   return_,
@@ -42,20 +43,31 @@ import { kernelLocal } from "../model/model.ts";
 import { Ref } from "../model/ref.ts";
 import {
   array,
+  bool,
   int,
   listHead,
+  nodeptr,
   protectedBy,
+  ptr,
   record,
   spinlock,
   type ArrayS,
+  type BoolS,
   type IntS,
   type ListHeadS,
   type LockS,
+  type PtrS,
   type RecordS,
   type Schema,
 } from "../model/schema.ts";
 import { ModelError } from "../rt/mem.ts";
-import { list_add_tail, list_del_init, list_nonempty, list_splice_tail_init } from "./list.ts";
+import {
+  list_add_tail,
+  list_del_init,
+  list_for_each_entry_safe,
+  list_nonempty,
+  list_splice_tail_init,
+} from "./list.ts";
 import {
   spin_lock,
   spin_lock_irq,
@@ -71,6 +83,11 @@ import {
   addCounter,
   assertLive,
   counter,
+  counter_inc,
+  folio_put,
+  folio_trylock,
+  folio_try_get,
+  folio_unlock,
   folioName,
   modMthpStat,
   testPartiallyMapped,
@@ -87,6 +104,16 @@ import {
   setShrinkerBit,
   type MemcgsRef,
 } from "./memcg.ts";
+import {
+  folioBatch,
+  folio_batch_add,
+  folio_batch_for_each,
+  folio_batch_full,
+  folio_batch_reinit,
+  folios_put,
+  PAGEVEC_SIZE,
+  type FolioBatchRef,
+} from "./pagevec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -713,4 +740,201 @@ export function allSplitQueues(qs: SplitQueuesRef): DsQueueRef[] {
   for (let i = 0; i < qs.node.length; i++) out.push(qs.node[i]!);
   for (let i = 0; i < qs.memcg.length; i++) out.push(qs.memcg[i]!);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// deferred_split_scan()
+
+export interface ScanOpts {
+  /** thp_underused() of every folio that is not partially mapped. */
+  readonly underused: boolean;
+  /** sc->nr_to_scan. */
+  readonly nrToScan: number;
+  /** FOLIO_BATCH_SIZE (PAGEVEC_SIZE, 31 in the kernel). */
+  readonly batch?: number;
+  /** The count split_folio() freezes at (default 1 + folio_mapped(): the scan's pin + the mapping's). */
+  readonly expected?: (f: FolioRef) => (c: Ctx) => number;
+}
+
+/**
+ * The unlocked per-folio logic of deferred_split_scan(), up to `next:`:
+ *   did_split = false;
+ *   if (!folio_test_partially_mapped(folio)) { underused = thp_underused(folio); if (!underused) goto next; }
+ *   if (!folio_trylock(folio)) goto next;
+ *   if (!split_folio(folio)) { did_split = true; split++; }
+ *   folio_unlock(folio);
+ * next:
+ * written without labels (a thread may run two scans).
+ */
+function trySplit(
+  f: Ref<PtrS> & FolioRef,
+  didSplit: Ref<BoolS>,
+  d: DeferredSplit,
+  o: ScanOpts,
+): Stmt {
+  const expected =
+    o.expected?.(f) ?? ((c: Ctx): number => 1 + (c.m.b[f.mapped.$off(c.m.b)] !== 0 ? 1 : 0));
+  return if_(
+    step(
+      (c, r) =>
+        `did_split = false; folio_test_partially_mapped(${nm(f, c)}) || thp_underused(${nm(f, c)}) -> ${boolResult(r)}`,
+      (c) => {
+        c.m.set(didSplit.$off(c.m.b), 0);
+        return testPartiallyMapped(c, f) || o.underused;
+      },
+      { raises: ["use-after-free"] },
+    ),
+    [
+      if_(folio_trylock(f), [
+        __folio_split(f, d, {
+          expected,
+          ok: [
+            step("did_split = true; split++", (c) => {
+              c.m.set(didSplit.$off(c.m.b), 1);
+            }),
+          ],
+        }),
+        folio_unlock(f),
+      ]),
+    ],
+  );
+}
+
+/**
+ * The requeue of the scan's second loop: `fqueue = folio_split_queue_lock_irqsave(folio);
+ * if (list_empty(&folio->_deferred_list)) { list_add_tail(...); fqueue->split_queue_len++; }
+ * split_queue_unlock_irqrestore(fqueue)`.
+ */
+export function requeue_deferred_split(f: FolioRef, d: DeferredSplit): Stmt {
+  const l = lockedQueue(f, d, "irqsave");
+  return func("requeue", [
+    ...l.lock,
+    if_(
+      step(
+        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
+        (c) => {
+          const id = f._deferred_list.$node(c.m.b);
+          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+        },
+      ),
+      [list_add_tail(f._deferred_list, l.q.split_queue), counter_inc(l.q.split_queue_len)],
+    ),
+    l.unlock,
+  ]);
+}
+
+/**
+ * deferred_split_scan() with a folio_batch (seed 002, Qi Zheng, Sep 2025; v6.18): under the
+ * scanned queue's lock, every folio met is list_del_init'ed and split_queue_len-- (a folio whose
+ * folio_try_get() fails, "lost race with folio_put()", has its flag cleared); the pinned ones go
+ * into the batch. Unlocked: try to split each; one not split and partially mapped is requeued
+ * (on its own queue, looked up again). folios_put(); retry while sc->nr_to_scan and the queue
+ * is not empty. `queue` is the queue of the shrink_control (its nid and memcg); `Folio` the
+ * folio record type (for the CPU's pointer locals).
+ */
+export function deferred_split_scan_folio_batch(
+  queue: DsQueueRef,
+  d: DeferredSplit,
+  Folio: RecordS,
+  o: ScanOpts,
+): Stmt {
+  const size = Math.min(o.batch ?? PAGEVEC_SIZE, PAGEVEC_SIZE);
+  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
+  const next = kernelLocal("next", nodeptr());
+  const didSplit = kernelLocal("did_split", bool());
+  const nrToScan = kernelLocal("nr_to_scan", int(0, o.nrToScan, o.nrToScan));
+  const fb = kernelLocal("fbatch", folioBatch(Folio, size)) as unknown as FolioBatchRef;
+  const stat = d.stat;
+  return func("deferred_split_scan", [
+    step(`sc->nr_to_scan = ${o.nrToScan}; folio_batch_init(&fbatch)`, (c) => {
+      c.m.set(nrToScan.$off(c.m.b), o.nrToScan);
+      c.m.set(fb.nr.$off(c.m.b), 0);
+    }),
+    while_(
+      step(
+        (c, r) =>
+          `retry: ${r ? "sc->nr_to_scan && !list_empty(queue)" : "done"} -> ${boolResult(r)}`,
+        (c) => {
+          const id = queue.split_queue.$node(c.m.b);
+          return (
+            c.m.get(nrToScan.$off(c.m.b)) > 0 && c.m.getMarked(c.m.layout.nodes[id]!.nextOff) !== id
+          );
+        },
+      ),
+      [
+        spin_lock_irqsave(queue.split_queue_lock),
+        list_for_each_entry_safe(f, next, queue.split_queue, [
+          if_(
+            folio_try_get(f),
+            [folio_batch_add(fb, f)],
+            [
+              // We lost race with folio_put()
+              step(
+                (c) =>
+                  f.partially_mapped.$test(c.m.b)
+                    ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
+                    : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
+                (c) => {
+                  if (testPartiallyMapped(c, f)) {
+                    writePartiallyMapped(c, f, false, true);
+                    if (stat) modMthpStat(c, stat, f, -1);
+                  }
+                },
+                { raises: ["use-after-free", "counter-underflow"] },
+              ),
+            ],
+          ),
+          list_del_init(f._deferred_list),
+          unqueue_len(queue, f, d),
+          if_(
+            step(
+              (c, r) => `!--sc->nr_to_scan || !folio_batch_space(&fbatch) -> ${boolResult(r)}`,
+              (c) => {
+                const v = c.m.get(nrToScan.$off(c.m.b)) - 1;
+                c.m.set(nrToScan.$off(c.m.b), v);
+                return v === 0 || folio_batch_full(fb)(c);
+              },
+            ),
+            [break_()],
+          ),
+        ]),
+        spin_unlock_irqrestore(queue.split_queue_lock),
+        folio_batch_for_each(fb, (folio) => [
+          step(
+            (c) => `folio = fbatch.folios[i] (${nm(folio, c)})`,
+            (c) => {
+              c.m.set(f.$off(c.m.b), c.m.get((folio as Ref<PtrS>).$off(c.m.b)));
+            },
+          ),
+          trySplit(f, didSplit, d, o),
+          if_(
+            step(
+              (c, r) =>
+                `!did_split && folio_test_partially_mapped(${nm(f, c)}) -> ${boolResult(r)}`,
+              (c) => c.m.get(didSplit.$off(c.m.b)) === 0 && testPartiallyMapped(c, f),
+              { raises: ["use-after-free"] },
+            ),
+            [requeue_deferred_split(f, d)],
+          ),
+        ]),
+        folios_put(fb, (folio) => folio_put(folio, d)),
+        folio_batch_reinit(fb),
+      ],
+    ),
+  ]);
+}
+
+/** `ds_queue->split_queue_len--` under the lock, with the double-unqueue check when asked. */
+function unqueue_len(queue: DsQueueRef, f: FolioRef, d: DeferredSplit): StepStmt {
+  return step(
+    (c) => {
+      const v = c.m.b[queue.split_queue_len.$off(c.m.b)]!;
+      return `${queue.split_queue_len.$name(c.m.b)}-- (${v} -> ${v - 1})`;
+    },
+    (c) => {
+      if (d.doubleUnqueue) checkDoubleUnqueue(c, f, queue);
+      addCounter(c, queue.split_queue_len, -1, false);
+    },
+    { raises: d.doubleUnqueue ? ["double-unqueue", "counter-underflow"] : ["counter-underflow"] },
+  );
 }
