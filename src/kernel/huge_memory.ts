@@ -686,6 +686,12 @@ export interface SplitOpts {
   readonly ok?: Stmt[];
   /** After -EAGAIN (the freeze failed). */
   readonly fail?: Stmt[];
+  /**
+   * When PG_partially_mapped is cleared: "order>1" (seed 002, with the folio_batch scan: for any
+   * large folio, queued or not: the scan may hold it off the queue) or "queued" (before it:
+   * only when the folio was on a queue). Default "order>1".
+   */
+  readonly clearFlag?: "order>1" | "queued";
 }
 
 /**
@@ -710,12 +716,36 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
     },
     { raises: ["use-after-free"] },
   );
-  const dequeue: Stmt[] = [
-    if_(list_nonempty(f._deferred_list), [
-      unqueue_accounting(f, d, l.q),
-      list_del_init(f._deferred_list),
-    ]),
-  ];
+  const stat = d.stat;
+  const dequeue: Stmt[] =
+    o.clearFlag === "queued"
+      ? [
+          if_(list_nonempty(f._deferred_list), [
+            unqueue_accounting(f, d, l.q),
+            list_del_init(f._deferred_list),
+          ]),
+        ]
+      : [
+          // seed 002: if (folio_order(folio) > 1) { if (!list_empty) { len--; list_del_init }
+          // if (folio_test_partially_mapped(folio)) { clear; mod_mthp_stat(-1) } }
+          if_(list_nonempty(f._deferred_list), [
+            unqueue_len(l.q, f, d),
+            list_del_init(f._deferred_list),
+          ]),
+          step(
+            (c) =>
+              c.m.b[f.partially_mapped.$off(c.m.b)]
+                ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
+                : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
+            (c) => {
+              if (testPartiallyMapped(c, f)) {
+                writePartiallyMapped(c, f, false, d.atomicFlag ?? false);
+                if (stat) modMthpStat(c, stat, f, -1);
+              }
+            },
+            { raises: ["use-after-free", "counter-underflow"] },
+          ),
+        ];
   const split = step(
     (c) => `__split_unmapped_folio(${nm(f, c)}); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
     (c) => {
