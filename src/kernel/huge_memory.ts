@@ -734,7 +734,7 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
           ]),
           step(
             (c) =>
-              c.m.b[f.partially_mapped.$off(c.m.b)]
+              f.partially_mapped.$test(c.m.b)
                 ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
                 : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
             (c) => {

@@ -19,6 +19,7 @@ import type {
 } from "./schema.ts";
 import { relOffsets, sizeOf } from "./layout.ts";
 import { ModelError, type Mem } from "../rt/mem.ts";
+import type { Ref } from "./ref.ts";
 
 export interface ListView {
   /** The node id of this list_head. */
@@ -374,27 +375,43 @@ function memOf(v: AnyView, fn: string): Mem {
   return m;
 }
 
-/** READ_ONCE(view.key): a marked read (never part of a data race). */
-export function READ_ONCE<V extends AnyView, K extends keyof V & string>(view: V, key: K): V[K] {
-  const m = memOf(view, "READ_ONCE");
+/**
+ * READ_ONCE: a marked read (never the plain side of a data race). Two forms: on a view,
+ * `READ_ONCE(s.F1, "_refcount")`; on a ref from step code, `READ_ONCE(c, f._refcount)`.
+ */
+export function READ_ONCE<V extends AnyView, K extends keyof V & string>(view: V, key: K): V[K];
+export function READ_ONCE(c: { m: Mem }, x: Ref): number;
+export function READ_ONCE(a: object, b: string | Ref): unknown {
+  if (typeof b !== "string") {
+    const m = (a as { m: Mem }).m;
+    return m.getMarked(b.$off(m.b));
+  }
+  const m = memOf(a, "READ_ONCE");
   m.marked++;
   try {
-    return view[key];
+    return (a as Record<string, unknown>)[b];
   } finally {
     m.marked--;
   }
 }
 
-/** WRITE_ONCE(view.key, value): a marked write. */
+/** WRITE_ONCE: a marked write; `WRITE_ONCE(s.F1, "mapped", false)` or `WRITE_ONCE(c, ref, v)`. */
 export function WRITE_ONCE<V extends AnyView, K extends keyof V & string>(
   view: V,
   key: K,
   value: V[K],
-): void {
-  const m = memOf(view, "WRITE_ONCE");
+): void;
+export function WRITE_ONCE(c: { m: Mem }, x: Ref, v: number): void;
+export function WRITE_ONCE(a: object, b: string | Ref, v: unknown): void {
+  if (typeof b !== "string") {
+    const m = (a as { m: Mem }).m;
+    m.setMarked(b.$off(m.b), v as number);
+    return;
+  }
+  const m = memOf(a, "WRITE_ONCE");
   m.marked++;
   try {
-    view[key] = value;
+    (a as Record<string, unknown>)[b] = v;
   } finally {
     m.marked--;
   }
@@ -402,11 +419,14 @@ export function WRITE_ONCE<V extends AnyView, K extends keyof V & string>(
 
 /**
  * data_race(expr): every access `expr` makes is intentionally racy (KCSAN is told: never
- * reported, not even against a plain write), e.g. `data_race(s, () => s.ds_queue.split_queue_len)`.
- * For atomics (atomic_read, atomic_inc) use READ_ONCE/WRITE_ONCE: marked accesses.
+ * reported, not even against a plain write, nor as wrong-lock), e.g.
+ * `data_race(s, () => s.ds_queue.split_queue_len)` on a view, or `data_race(c, () => ...)` with
+ * the step's context. For atomics use READ_ONCE/WRITE_ONCE: marked accesses.
  */
-export function data_race<T>(view: AnyView, expr: () => T): T {
-  return memOf(view, "data_race").dataRace(expr);
+export function data_race<T>(viewOrCtx: AnyView | { m: Mem }, expr: () => T): T {
+  // a view carries its Mem as $m (own property); a step's context as m
+  const m = "$m" in viewOrCtx ? memOf(viewOrCtx, "data_race") : (viewOrCtx as { m: Mem }).m;
+  return m.dataRace(expr);
 }
 
 function protoAccessor(f: Schema, ro: number): PropertyDescriptor {
