@@ -70,10 +70,12 @@ export async function checkVariant(
 ): Promise<Checked> {
   const model = compileModel(def, variant, opts.params ?? {});
   model.file = opts.file;
-  const result =
+  const result = expectNamesProperties(
+    model,
     opts.worker && opts.file !== undefined
       ? await opts.worker.explore(model, opts.file, opts)
-      : await explore(model, opts);
+      : await explore(model, opts),
+  );
   if (opts.saveTo !== undefined && model.file !== undefined) {
     saveViolations(opts.saveTo, model, result.violations, resolveParams(def, variant));
   }
@@ -83,6 +85,40 @@ export async function checkVariant(
     judgement: model.expect ? judge(result, model.expect) : undefined,
     races: opts.races ?? model.races,
     liveness: result.liveness === true,
+  };
+}
+
+/**
+ * An expected verdict may only name properties of the variant: declared ones (invariants,
+ * end states, assertions its steps declare, deadlock, data-race) or one a step raised in this
+ * run without declaring it. Any other name (`folio-fred` for `folio-freed`) makes the result
+ * an E_EXPECT error listing the properties that exist, instead of "expected ... but it holds".
+ */
+export function expectNamesProperties(model: CompiledModel, r: CheckResult): CheckResult {
+  const expect = model.expect;
+  if (expect === undefined || expect === "holds" || r.verdict === "error") return r;
+  const names = model.properties.map((p) => p.name);
+  const raised = r.violations.map((v) => v.property);
+  const unknown = expect.violated.filter((p) => !names.includes(p) && !raised.includes(p));
+  if (unknown.length === 0) return r;
+  const off = unknown.includes("data-race") && !model.races;
+  return {
+    ...r,
+    verdict: "error",
+    error: {
+      code: "E_EXPECT",
+      message:
+        `model ${model.name}, variant ${model.variant}: expect names ${unknown.map((u) => `"${u}"`).join(", ")}, ` +
+        `which ${unknown.length > 1 ? "are not properties" : "is not a property"} of this variant` +
+        (r.complete ? "" : " (none was raised before the run stopped)"),
+      hint:
+        `its properties are: ${[...new Set([...names, ...raised])].join(", ")}; fix the name in the variant's expect, ` +
+        `or declare the property (m.property("name"), or raises: ["name"] on the step that fails it)` +
+        (off ? "; data-race: the model turns the race check off" : ""),
+      where: "",
+      stack: undefined,
+      schedule: [],
+    },
   };
 }
 

@@ -13,10 +13,30 @@ export {
   flags,
   bitOf,
   protectedBy,
+  ghost,
   SchemaError,
 } from "./model/schema.ts";
-export type { Schema, RecordS, ArrayS, Fields, FlagsS, BitS } from "./model/schema.ts";
+export type {
+  Schema,
+  RecordS,
+  ArrayS,
+  Fields,
+  FlagsS,
+  BitS,
+  IntS,
+  BoolS,
+  EnumS,
+  PtrS,
+  NodePtrS,
+  LockS,
+  ListHeadS,
+  GhostableS,
+} from "./model/schema.ts";
 export type { BitRef, FlagsRef } from "./model/ref.ts";
+export { Ref } from "./model/ref.ts";
+export type { RecordRef, ArrayRef, PtrRef, RefOf } from "./model/ref.ts";
+export { READ_ONCE, WRITE_ONCE, data_race } from "./model/view.ts";
+export type { ViewOf, ListView } from "./model/view.ts";
 export {
   step,
   when,
@@ -35,10 +55,26 @@ export {
   check,
   assert_,
   warn_on,
+  not,
+  for_,
+  withoutSites,
 } from "./model/dsl.ts";
-export type { Ctx, Stmt, StepStmt, Raise } from "./model/dsl.ts";
-export { defineModel, ModelBuilder, compileModel } from "./model/model.ts";
-export type { ModelDef, CompiledModel, Expect, World } from "./model/model.ts";
+export type { Ctx, Stmt, StepStmt, StepOptions, Cond, Label, Raise } from "./model/dsl.ts";
+export { defineModel, ModelBuilder, compileModel, AnyModelBuilder } from "./model/model.ts";
+export type {
+  ModelDef,
+  CompiledModel,
+  CompiledThread,
+  Expect,
+  World,
+  CpuView,
+  Predicate,
+  VariantDecl,
+  BuildArgs,
+  ThreadRefs,
+  ModelOptions,
+  PropertyDecl,
+} from "./model/model.ts";
 export { parseOps, formatOps } from "./model/params.ts";
 export type {
   IntParamDecl,
@@ -74,3 +110,9 @@ export * from "./kernel/memcg.ts";
 export * from "./kernel/list_lru.ts";
 export * from "./kernel/list.ts";
 export * from "./kernel/spinlock.ts";
+export * from "./kernel/huge_memory.ts";
+export * from "./kernel/pagevec.ts";
+export * from "./kernel/pgtable.ts";
+export * from "./kernel/rmap.ts";
+export * from "./kernel/migrate.ts";
+export { kernelLocal } from "./model/model.ts";

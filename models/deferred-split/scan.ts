@@ -80,13 +80,15 @@ import {
   modMthpStat,
   addCounter,
   free_folio,
-  deferredSplitQueue,
   counter,
-  type DeferredSplit,
-  type DsQueueRef,
   type FolioRef,
   type FolioFields,
 } from "../../src/kernel/folio.ts";
+import {
+  deferredSplitQueue,
+  type DeferredSplit,
+  type DsQueueRef,
+} from "../../src/kernel/huge_memory.ts";
 import {
   listIntegrity,
   partiallyMappedCounter,

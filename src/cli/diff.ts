@@ -52,7 +52,7 @@ export async function runDiff(args: string[]): Promise<number> {
       "diff takes one model file",
       "interleave diff models/NAME/NAME.ts --variants a,b",
     );
-  const models = await loadModels(positionals);
+  const models = await loadModels(positionals, { typecheck: true });
   if (models.length !== 1)
     throw new UsageError(
       "E_USAGE",

@@ -90,7 +90,7 @@ function int(name: string, v: string | undefined, min: number): number | undefin
 }
 
 async function findModels(target: string): Promise<LoadedModel[]> {
-  if (existsSync(target)) return loadModels([target]);
+  if (existsSync(target)) return loadModels([target], { typecheck: true });
   if (!existsSync("models")) {
     throw new UsageError(
       "E_NO_FILE",
@@ -98,7 +98,7 @@ async function findModels(target: string): Promise<LoadedModel[]> {
       "give a model file (.ts)",
     );
   }
-  const all = await loadModels(["models"]);
+  const all = await loadModels(["models"], { typecheck: true });
   const hit = all.filter((m) => m.def.name === target);
   if (hit.length === 0) {
     throw new UsageError(

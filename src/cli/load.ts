@@ -5,6 +5,12 @@ import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ModelDef } from "../model/model.ts";
 import { UsageError } from "./errors.ts";
+import { typecheckModels } from "./typecheck.ts";
+
+export interface LoadOptions {
+  /** Type-check the model files and their local imports before loading them (see typecheck.ts). */
+  readonly typecheck?: boolean;
+}
 
 export interface LoadedModel {
   readonly def: ModelDef;
@@ -38,8 +44,12 @@ function isModelFileName(name: string): boolean {
   );
 }
 
-export async function loadModels(paths: readonly string[]): Promise<LoadedModel[]> {
+export async function loadModels(
+  paths: readonly string[],
+  opts: LoadOptions = {},
+): Promise<LoadedModel[]> {
   const out: LoadedModel[] = [];
+  const found: { p: string; dir: boolean; files: string[] }[] = [];
   for (const p of paths) {
     const abs = resolve(p);
     let st;
@@ -52,10 +62,13 @@ export async function loadModels(paths: readonly string[]): Promise<LoadedModel[
         "give a model file (.ts) or a folder of models",
       );
     }
-    const files = st.isDirectory() ? listTs(abs) : [abs];
+    found.push({ p, dir: st.isDirectory(), files: st.isDirectory() ? listTs(abs) : [abs] });
+  }
+  if (opts.typecheck) await typecheckModels(found.flatMap((x) => x.files));
+  for (const { dir, files } of found) {
     for (const f of files) {
       const found = await loadFile(f);
-      if (found.length === 0 && !st.isDirectory()) {
+      if (found.length === 0 && !dir) {
         throw new UsageError(
           "E_NOT_MODEL",
           `${relative(process.cwd(), f)}: exports no model`,

@@ -72,6 +72,8 @@ usage:
       --html FILE               also write the HTML report of the variants checked
 ${FORMAT_HELP}
       --quiet                   no progress line
+      --no-typecheck            load the model files without type-checking them first
+                                (INTERLEAVE_NO_TYPECHECK=1 does the same for every command)
   interleave diff MODEL         properties x variants of one model: every property it declares,
                                 holds / violated (trace length) / incomplete / off, and for each
                                 property one variant breaks and another keeps, the shortest
@@ -250,6 +252,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       quiet: { type: "boolean" },
       html: { type: "string" },
       format: { type: "string" },
+      "no-typecheck": { type: "boolean" },
     },
   });
   const format = parseFormat(values.format, values.json);
@@ -257,7 +260,7 @@ async function cmdCheck(args: string[]): Promise<number> {
     throw new UsageError("E_USAGE", `--strategy ${values.strategy}: expected bfs or dfs`);
   }
   const paths = positionals.length > 0 ? positionals : ["models"];
-  const models = await loadModels(paths);
+  const models = await loadModels(paths, { typecheck: values["no-typecheck"] !== true });
   if (models.length === 0)
     throw new UsageError(
       "E_NO_MODEL",
@@ -858,7 +861,9 @@ async function cmdList(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { json: { type: "boolean" } },
   });
-  const models = await loadModels(positionals.length ? positionals : ["models"]);
+  const models = await loadModels(positionals.length ? positionals : ["models"], {
+    typecheck: true,
+  });
   const out = models.map(({ def, file }) => {
     const variants = Object.entries(def.variants).map(([name, v]) => {
       let props: string[] = [];

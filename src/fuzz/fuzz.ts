@@ -14,7 +14,13 @@ import type { Outcome } from "../trace/replay.ts";
 import { replay } from "../trace/replay.ts";
 import { diagram } from "../trace/diagram.ts";
 import { strategyRunner, type RunResult, type StrategyRun } from "./run.ts";
-import { scenarioSpace, ScenarioError, type Params, type ScenarioSpace } from "./scenario.ts";
+import {
+  describeSpace,
+  scenarioSpace,
+  ScenarioError,
+  type Params,
+  type ScenarioSpace,
+} from "./scenario.ts";
 import { formatOps, parseOps, type Op } from "../model/params.ts";
 import { contextSwitches, shrinkSchedule } from "./shrink.ts";
 import { makeStrategy, type StrategyOptions } from "./strategies.ts";
@@ -157,6 +163,10 @@ export interface FuzzResult {
   readonly file?: string;
   /** Parameters held fixed by the caller. */
   readonly fixed: Params;
+  /** What the session drew and held (describeSpace()). */
+  readonly space?: string;
+  /** The scenario `check` verifies for this variant (defaults, the variant's, --param). */
+  readonly verified?: Params;
 }
 
 /** Seed of run i of a session (run 0 uses the session seed itself). */
@@ -239,6 +249,8 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     depth,
     file: opts.file,
     fixed: opts.params ?? {},
+    space: describeSpace(space, opts.params ?? {}),
+    verified: space.base,
   };
   const done = (n: number, extra: Partial<FuzzResult> = {}): FuzzResult => ({
     ...base,

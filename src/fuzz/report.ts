@@ -4,6 +4,7 @@
 
 import type { FuzzResult } from "./fuzz.ts";
 import { paramsText, paramText } from "../model/params.ts";
+import { outsideVerified } from "./scenario.ts";
 
 /** The command that re-runs the failing run first. */
 export function fuzzCommand(r: FuzzResult, seed: number): string {
@@ -33,7 +34,8 @@ export function formatFailure(r: FuzzResult): string {
       (r.cutAtDepth
         ? `; ${r.cutAtDepth} run(s) reached the depth bound ${r.depth} unfinished`
         : "") +
-      "; not a proof"
+      "; not a proof" +
+      (r.space ? `\n  ${r.space}` : "")
     );
   }
   const bfs = cx.bfs
@@ -45,6 +47,8 @@ export function formatFailure(r: FuzzResult): string {
     `${r.model} / ${r.variant}: ${cx.property} violated (${cx.kind}), found by ${r.strategy}${cx.arm !== undefined ? ` (arm ${cx.arm})` : ""} on run ${cx.run} of ${r.runsRequested}`,
     `  found:  ${paramsText(cx.found.params)}, ${cx.found.length} steps, ${cx.found.switches} context switches`,
     `  shrunk: ${paramsText(cx.shrunk.params)}, ${cx.shrunk.length} steps, ${cx.shrunk.switches} context switches${bfs}`,
+    ...(r.space ? [`  ${r.space}`] : []),
+    ...outsideLine(r),
     ...(cx.shortest
       ? [
           `  shown:  the explorer's shortest trace, ${cx.shortest.length} steps, ${cx.shortest.switches} context switches`,
@@ -57,4 +61,19 @@ export function formatFailure(r: FuzzResult): string {
   ];
   if (cx.file) lines.push(`saved to ${cx.file}; replay: npx interleave replay ${cx.file}`);
   return lines.join("\n");
+}
+
+/**
+ * A failure in a scenario `check` did not verify for the variant says so: it shows where the
+ * declared verdict stops, it does not contradict it.
+ */
+function outsideLine(r: FuzzResult): string[] {
+  const cx = r.counterexample;
+  if (!cx || !r.verified) return [];
+  const diff = outsideVerified(r.verified, cx.shrunk.params);
+  if (diff.length === 0) return [];
+  return [
+    `  outside the parameters \`check\` verified for ${r.variant} (${diff.map((k) => `${paramText(k, cx.shrunk.params[k]!)} where check has ${paramText(k, r.verified![k]!)}`).join(", ")}): ` +
+      `this does not contradict its declared verdict; pin the parameter in the variant if the verdict depends on it`,
+  ];
 }

@@ -71,6 +71,37 @@ export interface ScenarioSpace {
   check(params: Params, opts?: CheckOptions): Promise<Checked>;
 }
 
+/**
+ * What a session draws and what it holds: each varying parameter with its range (operation
+ * lists by name), and the held ones with where their value comes from.
+ */
+export function describeSpace(space: ScenarioSpace, fixed: Params): string {
+  const drawn = [
+    ...space.ranges.map((r) => `${r.name} ${r.min}..${r.max}`),
+    ...space.opLists.map((o) => `${o.name} (operation lists)`),
+  ];
+  const byVariant = space.def.variants[space.variant]!.params ?? {};
+  const pin = new Set(space.def.variants[space.variant]!.pin ?? []);
+  const held = Object.keys(space.base)
+    .filter((k) => !drawn.some((d) => d.startsWith(`${k} `)))
+    .map((k) => {
+      const why = k in fixed ? "--param" : k in byVariant ? "variant" : pin.has(k) ? "pinned" : "";
+      return `${paramText(k, space.base[k]!)}${why ? ` (${why})` : ""}`;
+    });
+  return `drawn: ${drawn.join(", ") || "nothing (every parameter is held)"}; held: ${held.join(", ") || "none"}`;
+}
+
+/**
+ * The parameters in which a scenario differs from the one `check` verifies for the variant
+ * (defaults, then the variant's, then --param): a failure there does not contradict the
+ * variant's declared verdict, which speaks of that one scenario.
+ */
+export function outsideVerified(verified: Params, p: Params): string[] {
+  return Object.keys(p).filter(
+    (k) => k in verified && paramText(k, p[k]!) !== paramText(k, verified[k]!),
+  );
+}
+
 /** Scenarios built for runs that are kept (the oldest goes first). */
 const RUN_CACHE = 256;
 
@@ -90,11 +121,12 @@ const isModelRejection = (e: unknown): e is Error =>
 export function scenarioSpace(def: ModelDef, variant: string, fixed: Params = {}): ScenarioSpace {
   const base = resolveParams(def, variant, fixed); // validates variant and fixed values
   const byVariant = def.variants[variant]!.params ?? {};
+  const pinned = new Set(def.variants[variant]!.pin ?? []);
   const ranges: ParamRange[] = [];
   const opLists: OpsRange[] = [];
   const decls = def.params as Readonly<Record<string, ParamDecl>>;
   for (const [name, d] of Object.entries(decls)) {
-    if (name in fixed || name in byVariant) continue;
+    if (name in fixed || name in byVariant || pinned.has(name)) continue;
     if (isOpsDecl(d)) {
       if (d.cpus.max > 0 && d.maxOps > 0) opLists.push({ name, decl: d });
       continue;

@@ -41,7 +41,8 @@ import type { Fields, IntS, ListHeadS, LockS } from "../model/schema.ts";
 import type { Mem } from "../rt/mem.ts";
 import { headOf, listLength } from "./list.ts";
 import { PROP, SEVERITY, type PropertyName } from "./properties.ts";
-import type { DsQueueRef, FolioList, FolioRef } from "./folio.ts";
+import type { FolioList, FolioRef } from "./folio.ts";
+import type { DsQueueRef } from "./huge_memory.ts";
 
 export { PROP, SEVERITY, raise, raises, type PropertyName } from "./properties.ts";
 

@@ -3,9 +3,8 @@
 // PG_locked (include/linux/page-flags.h, folio_trylock/folio_unlock in include/linux/pagemap.h),
 // the _deferred_list member, memcg and NUMA node ids, and the free path
 // (__folio_put -> folio_unqueue_deferred_split -> free; mm/swap.c, mm/huge_memory.c).
-// Also the deferred split queue (struct deferred_split: split_queue_lock, split_queue,
-// split_queue_len), __folio_unqueue_deferred_split, and plain counters (split_queue_len,
-// mod_mthp_stat(order, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED, ±1)).
+// Also plain counters (split_queue_len, mod_mthp_stat(order, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED,
+// ±1)). The deferred split queue itself is in huge_memory.ts.
 //
 // Every access goes through Mem with the kernel's marking: `_refcount` is an atomic_t (marked),
 // atomic bitops (folio_set_*, folio_test_*, folio_trylock) are marked, the non-atomic
@@ -26,16 +25,7 @@
 // memcg uncharge on free (the memcg id is left as it was), refcount overflow (a count above
 // `maxRef` is a model error: widen maxRef), page reallocation after free.
 
-import {
-  boolResult,
-  func,
-  if_,
-  return_,
-  step,
-  type Ctx,
-  type Stmt,
-  type StepStmt,
-} from "../model/dsl.ts";
+import { boolResult, func, if_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import { Ref } from "../model/ref.ts";
 import {
   array,
@@ -43,11 +33,8 @@ import {
   bool,
   flags,
   int,
-  listHead,
   listNode,
   record,
-  spinlock,
-  protectedBy,
   type ArrayS,
   type BitS,
   type BoolS,
@@ -55,16 +42,13 @@ import {
   type FlagsS,
   type IntS,
   type ListHeadS,
-  type LockS,
   type RecordS,
-  type Schema,
 } from "../model/schema.ts";
 import type { BitRef, FlagsRef } from "../model/ref.ts";
 import { nonAtomicBitOp, testBit, writeBit } from "./bitops.ts";
 import { ModelError, Violation, type Mem } from "../rt/mem.ts";
-import { headOf, list_add_tail, list_del_init, list_nonempty } from "./list.ts";
-import { spin_lock_irqsave, spin_unlock_irqrestore } from "./spinlock.ts";
-import { checkDoubleUnqueue } from "./catalogue.ts";
+import { headOf } from "./list.ts";
+import { folio_unqueue_deferred_split, type DeferredSplit } from "./huge_memory.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -438,7 +422,7 @@ export function folio_put(f: FolioRef, free?: FreePath | DeferredSplit): Stmt {
   if (free === undefined) path = __folio_put(f);
   else if (typeof free === "function") path = free(f);
   else if (Array.isArray(free)) path = free as readonly Stmt[];
-  else if ("queue" in free) path = __folio_put(f, free);
+  else if ("queue" in free) path = __folio_put(f, free as DeferredSplit);
   else path = [free as unknown as Stmt];
   return func("folio_put", [if_(folio_put_testzero(f), [...path])]);
 }
@@ -651,215 +635,4 @@ export function mod_mthp_stat(stat: StatRef, f: FolioRef, delta: number): StepSt
     (c) => modMthpStat(c, stat, f, delta),
     { raises: ["counter-underflow"] },
   );
-}
-
-// ---------------------------------------------------------------------------------------------
-// The deferred split queue (struct deferred_split, mm/huge_memory.c)
-
-export type DsQueueFields = {
-  split_queue_lock: LockS;
-  split_queue: ListHeadS;
-  split_queue_len: IntS;
-};
-
-/** struct deferred_split: its list is protected by its split_queue_lock. */
-export function deferredSplitQueue(opts: { maxLen?: number } = {}): RecordS<DsQueueFields> {
-  return record(
-    {
-      split_queue_lock: spinlock(),
-      split_queue: listHead({ lock: "split_queue_lock" }),
-      // updated under split_queue_lock; deferred_split_count() reads it with READ_ONCE
-      split_queue_len: protectedBy(counter(opts.maxLen ?? 4), "split_queue_lock"),
-    },
-    "deferred_split",
-  );
-}
-
-export interface DsQueueRef {
-  readonly split_queue_lock: Ref<LockS>;
-  readonly split_queue: Ref<ListHeadS>;
-  readonly split_queue_len: Ref<IntS>;
-}
-
-/** Which queue a folio belongs to, and the statistics the queue ops maintain. */
-export interface DeferredSplit {
-  /** The queue (per node, or the folio's memcg's): fixed, or chosen per folio (get_deferred_split_queue). */
-  readonly queue: DsQueueRef | ((f: FolioRef) => DsQueueRef);
-  /** The nr_partially_mapped statistic (a counter or a per-order array), if the model keeps it. */
-  readonly stat?: StatRef;
-  /** Check `double-unqueue` when split_queue_len is decremented (see catalogue.ts). */
-  readonly doubleUnqueue?: boolean;
-}
-
-export function queueOf(ds: DeferredSplit, f: FolioRef): DsQueueRef {
-  return typeof ds.queue === "function" ? ds.queue(f) : ds.queue;
-}
-
-/**
- * The locked body of __folio_unqueue_deferred_split after the `!list_empty` test:
- * `split_queue_len--`, and if partially mapped, clear the flag and decrement the statistic.
- * One step (the caller holds split_queue_lock). Use it in models that write their own unqueue.
- */
-export function unqueue_accounting(f: FolioRef, ds: DeferredSplit, atomicFlag = false): StepStmt {
-  const q = queueOf(ds, f);
-  return step(
-    (c) => {
-      const pm = f.partially_mapped.$test(c.m.b);
-      return `${q.split_queue_len.$name(c.m.b)}--${pm ? `; ${atomicFlag ? "" : "__"}folio_clear_partially_mapped(${nm(f, c)})` : ""}`;
-    },
-    (c) => {
-      assertLive(c, f, "__folio_unqueue_deferred_split");
-      if (ds.doubleUnqueue) checkDoubleUnqueue(c, f, q);
-      addCounter(c, q.split_queue_len, -1, false);
-      if (testPartiallyMapped(c, f)) {
-        writePartiallyMapped(c, f, false, atomicFlag);
-        if (ds.stat) modMthpStat(c, ds.stat, f, -1);
-      }
-    },
-    {
-      raises: ds.doubleUnqueue
-        ? ["use-after-free", "double-unqueue", "counter-underflow"]
-        : ["use-after-free", "counter-underflow"],
-    },
-  );
-}
-
-/**
- * __folio_unqueue_deferred_split(f): lock; if !list_empty(&f->_deferred_list): len--, clear the
- * flag (and statistic), list_del_init; unlock.
- */
-export function __folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): Stmt {
-  const q = queueOf(ds, f);
-  return func("__folio_unqueue_deferred_split", [
-    spin_lock_irqsave(q.split_queue_lock),
-    if_(list_nonempty(f._deferred_list), [
-      unqueue_accounting(f, ds),
-      list_del_init(f._deferred_list),
-    ]),
-    spin_unlock_irqrestore(q.split_queue_lock),
-  ]);
-}
-
-/**
- * folio_unqueue_deferred_split(f): returns early for order <= 1, and when
- * `data_race(list_empty(&f->_deferred_list))` (an unlocked, intentionally racy read: no data-race report); else the locked unqueue.
- */
-export function folio_unqueue_deferred_split(f: FolioRef, ds: DeferredSplit): Stmt {
-  return func("folio_unqueue_deferred_split", [
-    if_(
-      step(
-        (c, r) =>
-          `order <= 1 || data_race(list_empty(&${nm(f, c)}._deferred_list)) -> ${r ? "true: nothing to do" : "false"}`,
-        (c) => {
-          const b = c.m.b;
-          if (b[f.order.$off(b)]! <= 1) return true;
-          const id = f._deferred_list.$node(b);
-          return c.m.getRacy(c.m.layout.nodes[id]!.nextOff) === id;
-        },
-      ),
-      [return_()],
-    ),
-    __folio_unqueue_deferred_split(f, ds),
-  ]);
-}
-
-/**
- * deferred_split_folio(f, partially_mapped) as in mm/huge_memory.c since 6.12 (v6.13 form):
- * return for order <= 1; lock; if partially_mapped and the flag is not set: set it and the
- * statistic; if list_empty: add at the tail and split_queue_len++; unlock.
- * (Leaves out the swapcache and memcg-charged checks and the shrinker bit.)
- */
-export function deferred_split_folio(
-  f: FolioRef,
-  ds: DeferredSplit,
-  partiallyMapped: boolean,
-  atomicFlag = false,
-): Stmt {
-  const q = queueOf(ds, f);
-  const body: Stmt[] = [
-    if_(
-      step(
-        (c, r) => `folio_order(${nm(f, c)}) <= 1 -> ${boolResult(r)}`,
-        (c) => c.m.b[f.order.$off(c.m.b)]! <= 1,
-      ),
-      [return_()],
-    ),
-    spin_lock_irqsave(q.split_queue_lock),
-  ];
-  if (partiallyMapped) {
-    body.push(
-      step(
-        (c) => `if (!folio_test_partially_mapped(${nm(f, c)})) set it, mod_mthp_stat(+1)`,
-        (c) => {
-          if (!testPartiallyMapped(c, f)) {
-            writePartiallyMapped(c, f, true, atomicFlag);
-            if (ds.stat) modMthpStat(c, ds.stat, f, 1);
-          }
-        },
-        { raises: ["use-after-free", "counter-underflow"] },
-      ),
-    );
-  }
-  body.push(
-    if_(
-      step(
-        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
-        (c) => {
-          assertLive(c, f, "deferred_split_folio");
-          const id = f._deferred_list.$node(c.m.b);
-          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
-        },
-        { raises: ["use-after-free"] },
-      ),
-      [listAddTail(f, q), counter_inc(q.split_queue_len)],
-    ),
-    spin_unlock_irqrestore(q.split_queue_lock),
-  );
-  return func("deferred_split_folio", body);
-}
-
-function listAddTail(f: FolioRef, q: DsQueueRef): Stmt {
-  return list_add_tail(f._deferred_list, q.split_queue);
-}
-
-/**
- * get_deferred_split_queue(folio) (mm/huge_memory.c): the folio's memcg's queue when it has a
- * memcg (and memory cgroups are enabled), else its node's queue. The ref is resolved in the
- * state where it is used, so a folio whose memcg changes moves to another queue.
- * `memcgDisabled(b)` tells whether memory cgroups are disabled (default: never).
- */
-export function get_deferred_split_queue(
-  f: FolioRef,
-  nodeQueues: { readonly length: number; readonly [nid: number]: DsQueueRef },
-  memcgQueues: { readonly length: number; readonly [memcg: number]: DsQueueRef } = { length: 0 },
-  memcgDisabled: (b: Int32Array) => boolean = () => false,
-): DsQueueRef {
-  const pick = (b: Int32Array): DsQueueRef => {
-    const memcg = memcgDisabled(b) ? -1 : b[f.memcg.$off(b)]!;
-    if (memcg >= 0 && memcg < memcgQueues.length) return memcgQueues[memcg]!;
-    const nid = b[f.nid.$off(b)]!;
-    const q = nodeQueues[nid];
-    if (!q)
-      throw new ModelError(
-        "E_QUEUE",
-        `get_deferred_split_queue: no queue for node ${nid} (declare one per node)`,
-      );
-    return q;
-  };
-  const dyn = <S extends Schema>(field: (q: DsQueueRef) => Ref<S>, text: string): Ref<S> => {
-    const r0 = field(nodeQueues[0]!);
-    return new Ref<S>(
-      r0.$schema,
-      r0.$lay,
-      (b) => field(pick(b)).$off(b),
-      (b) => field(pick(b)).$name(b),
-      -1,
-      text,
-    );
-  };
-  return {
-    split_queue_lock: dyn((q) => q.split_queue_lock, "ds_queue->split_queue_lock"),
-    split_queue: dyn((q) => q.split_queue, "ds_queue->split_queue"),
-    split_queue_len: dyn((q) => q.split_queue_len, "ds_queue->split_queue_len"),
-  };
 }

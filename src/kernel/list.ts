@@ -18,9 +18,10 @@ import { boolResult, if_, loop, step, type Ctx, type Stmt, type StepStmt } from 
 import type { Ref } from "../model/ref.ts";
 import type { ListHeadS, NodePtrS, PtrS } from "../model/schema.ts";
 import { BOGUS, LIST_POISON1, LIST_POISON2, NULL, type Layout } from "../model/layout.ts";
-import { Violation, type Mem } from "../rt/mem.ts";
+import { ModelError, Violation, type Mem } from "../rt/mem.ts";
 import { raises } from "./properties.ts";
 import { assertListLock } from "./lockdep.ts";
+import type { ListView } from "../model/view.ts";
 
 export type ListRef = Ref<ListHeadS>;
 
@@ -625,4 +626,45 @@ export function listSpliceInitNow(c: Ctx, list: number, head: number): void {
   // INIT_LIST_HEAD: WRITE_ONCE(list->next, list); WRITE_ONCE(list->prev, list)
   m.setMarked(lo, list);
   m.setMarked(lo + 1, list);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Initial contents
+
+/**
+ * Lays out a list in the initial state (inside `m.init((s) => ...)`): `head` then `entries` in
+ * order, linked both ways, as list_add_tail() of each would leave them. Every entry must be
+ * off any list (its own next/prev point to itself), each given once.
+ */
+export function initList(head: ListView, entries: readonly ListView[]): void {
+  const seen = new Set<number>([head.id]);
+  for (const e of entries) {
+    if (seen.has(e.id)) {
+      throw new ModelError(
+        "E_INIT",
+        `initList: list node #${e.id} is given twice (or is the head itself)`,
+        "give each entry once",
+      );
+    }
+    seen.add(e.id);
+    if (e.next !== e.id || e.prev !== e.id) {
+      throw new ModelError(
+        "E_INIT",
+        `initList: list node #${e.id} is already on a list`,
+        "put each object on one list only; call initList once per list",
+      );
+    }
+  }
+  if (head.next !== head.id) {
+    throw new ModelError(
+      "E_INIT",
+      `initList: list head #${head.id} is not empty`,
+      "call initList once per list",
+    );
+  }
+  const all = [head, ...entries];
+  for (let i = 0; i < all.length; i++) {
+    all[i]!.next = all[(i + 1) % all.length]!.id;
+    all[i]!.prev = all[(i + all.length - 1) % all.length]!.id;
+  }
 }

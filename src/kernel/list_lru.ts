@@ -18,7 +18,12 @@
 //    mem_cgroup_disabled()), folio_memcg_list_lru_alloc (dereferences the folio's memcg when the
 //    list_lru is memcg-aware: NULL when memory cgroups are disabled), memcg_reparent_list_lrus.
 //
-// Left out: shrinker bits (set_shrinker_bit), xarray allocation (every sublist exists from the
+// Shrinker bits: list_lru_add / __list_lru_add set the bit of a memcg when its sublist goes from
+// empty to one item (see ShrinkerBitOwner for whose), memcg_reparent_list_lrus sets the
+// parent's bit when it moved items, and list_lru_shrink_walk_memcgs walks only the memcgs whose
+// bit is set (shrink_slab()). They need the memcg tree (opts.mc).
+//
+// Left out: xarray allocation (every sublist exists from the
 // start; "dead" marks a reparented one), RCU, list_lru_walk_node's loop over all memcgs, the
 // separate unlock/atomic_long_inc steps of list_lru_add (folded into its one step), and the
 // kmemcg id of the root memcg (memcg i uses sublist memcg[i]; NULL uses node[nid].lru).
@@ -66,6 +71,8 @@ import { folioName } from "./folio.ts";
 import {
   checkMemcg,
   folioMemcg,
+  setShrinkerBit,
+  shrink_slab,
   memcgDisabled,
   memcgName,
   parentMemcg,
@@ -287,13 +294,41 @@ function emptyNow(c: Ctx, id: number): boolean {
   return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
 }
 
-function addLocked(c: Ctx, lru: ListLruRef, k: number, item: number): boolean {
+/**
+ * The memcg whose shrinker bit list_lru_add sets when the sublist goes from empty to one item:
+ * "locked" (default), the memcg owning the sublist that got the item (after
+ * lock_list_lru_of_memcg() walked up past a dying memcg: the list_lru series' v4 `&memcg`);
+ * "passed", the memcg the caller passed in (v6.13..v6.18 and the series' v3: the bit lands on
+ * the dying child while the item sits on the parent's sublist).
+ */
+export type ShrinkerBitOwner = "locked" | "passed";
+
+/** The memcg (-1 for none) and node of sublist k. */
+export function subOwner(lru: ListLruRef, k: number): { memcg: number; nid: number } {
+  const { nodes } = shapeOf(lru);
+  return { memcg: Math.floor(k / nodes) - 1, nid: k % nodes };
+}
+
+function addLocked(
+  c: Ctx,
+  lru: ListLruRef,
+  k: number,
+  item: number,
+  bits?: { mc: MemcgsRef | undefined; owner: ShrinkerBitOwner; passed: number },
+): boolean {
   if (!emptyNow(c, item)) return false;
   const l = lru.sub[k]!;
   const b = c.m.b;
   listAddNow(c, item, l.list.$node(b), true);
   const off = l.nr_items.$off(b);
-  c.m.set(off, c.m.get(off) + 1);
+  const before = c.m.get(off);
+  c.m.set(off, before + 1);
+  // "Set shrinker bit if the first element was added"
+  if (before === 0 && bits?.mc) {
+    const own = subOwner(lru, k);
+    const memcg = bits.owner === "locked" ? own.memcg : bits.passed;
+    setShrinkerBit(c, bits.mc, memcg, own.nid);
+  }
   const { nodes } = shapeOf(lru);
   const n = lru.nr_items[k % nodes]!.$off(b);
   c.m.setMarked(n, c.m.getMarked(n) + 1);
@@ -344,8 +379,13 @@ function decNr(c: Ctx, r: Ref<IntS>, fn: string, marked = false): void {
 // list_lru_add / list_lru_del
 
 export interface LruOpOpts {
-  /** The memcg tree, needed to walk to a parent from a dead sublist, and for folio keys. */
+  /**
+   * The memcg tree, needed to walk to a parent from a dead sublist, for folio keys, and for the
+   * shrinker bits (list_lru_add sets one only when it is given).
+   */
   mc?: MemcgsRef;
+  /** Whose shrinker bit list_lru_add sets (see ShrinkerBitOwner; default "locked"). */
+  shrinkerBit?: ShrinkerBitOwner;
 }
 
 /** One locked list_lru operation on `item` as a condition step, labelled `fn(sublist, &item) -> r`. */
@@ -384,9 +424,20 @@ export const list_lru_add = (
   key: LruKey,
   opts: LruOpOpts = {},
 ): StepStmt =>
-  lruCondition("list_lru_add", lru, item, key, opts, (c, k, node) => addLocked(c, lru, k, node), [
-    "list-corruption",
-  ]);
+  lruCondition(
+    "list_lru_add",
+    lru,
+    item,
+    key,
+    opts,
+    (c, k, node) =>
+      addLocked(c, lru, k, node, {
+        mc: opts.mc,
+        owner: opts.shrinkerBit ?? "locked",
+        passed: key.memcg(c),
+      }),
+    ["list-corruption", "memcg-use-after-free"],
+  );
 
 /** list_lru_del(lru, item, nid, memcg) as a condition: true when the item was removed. */
 export const list_lru_del = (
@@ -480,17 +531,36 @@ export const list_lru_lock_irqsave = (
 export const list_lru_unlock_irqrestore = (lru: ListLruRef, l: Ref<IntS>): StepStmt =>
   list_lru_unlock(lru, l, "list_lru_unlock_irqrestore");
 
-/** __list_lru_add(lru, l, item) (lock held) as a condition. */
-export function __list_lru_add(lru: ListLruRef, l: Ref<IntS>, item: ListRef): StepStmt {
+/**
+ * __list_lru_add(lru, l, item, nid, memcg) (lock held) as a condition. With opts.mc it sets the
+ * shrinker bit as list_lru_add does (`key` gives the memcg passed in, for shrinkerBit "passed").
+ */
+export function __list_lru_add(
+  lru: ListLruRef,
+  l: Ref<IntS>,
+  item: ListRef,
+  opts: LruOpOpts & { key?: LruKey } = {},
+): StepStmt {
   return step(
     (c, r) =>
       `__list_lru_add(${subName(lru, c.m.b[l.$off(c.m.b)]!, c.m.b)}, &${item.$name(c.m.b)}) -> ${boolResult(r)}`,
     (c) => {
       const k = heldSub(lru, l, c, "__list_lru_add");
       holdOrThrow(c, lru.sub[k]!, "__list_lru_add");
-      return addLocked(c, lru, k, item.$node(c.m.b));
+      const owner = opts.shrinkerBit ?? "locked";
+      if (owner === "passed" && !opts.key)
+        throw new ModelError(
+          "E_ARG",
+          '__list_lru_add: shrinkerBit "passed" needs the key of the memcg passed in',
+          "pass { key: lruKey(nid, memcg) }",
+        );
+      return addLocked(c, lru, k, item.$node(c.m.b), {
+        mc: opts.mc,
+        owner,
+        passed: opts.key ? opts.key.memcg(c) : -1,
+      });
     },
-    { raises: ["list-lru-unlocked", "list-corruption"] },
+    { raises: ["list-lru-unlocked", "list-corruption", "memcg-use-after-free"] },
   );
 }
 
@@ -879,6 +949,11 @@ export function folio_memcg_list_lru_alloc(f: FolioRef, lru: ListLruRef, mc: Mem
   );
 }
 
+function dstIndex(lru: ListLruRef, one: ListLruOneRef): number {
+  for (let k = 0; k < lru.sub.length; k++) if (lru.sub[k] === one) return k;
+  throw new Error("list_lru: sublist not found");
+}
+
 /**
  * memcg_reparent_list_lrus(memcg, parent) for one list_lru: for each node, under the child's
  * and the parent's sublist locks, splice the child's items onto the parent's list, add its
@@ -902,14 +977,21 @@ export function memcg_reparent_list_lrus(lru: ListLruRef, mc: MemcgsRef, memcg: 
       for (const [src, dst] of pairs(c)) {
         const b = c.m.b;
         // spin_lock(&src->lock); spin_lock_nested(&dst->lock, 1) ... folded into the step
+        let moved = 0;
         foldedHold(c, [src.lock.$off(b), dst.lock.$off(b)], () => {
           listSpliceInitNow(c, src.list.$node(b), dst.list.$node(b));
           const so = src.nr_items.$off(b);
           const d = dst.nr_items.$off(b);
-          c.m.set(d, c.m.get(d) + c.m.get(so));
+          moved = c.m.get(so);
+          c.m.set(d, c.m.get(d) + moved);
           c.m.set(so, 0);
         });
         c.m.setMarked(src.dead.$off(b), 1);
+        // "if (src->nr_items) { dst->nr_items += ...; set_shrinker_bit(dst_memcg, nid, ...); }"
+        if (moved > 0) {
+          const own = subOwner(lru, dstIndex(lru, dst));
+          setShrinkerBit(c, mc, own.memcg, own.nid);
+        }
       }
     },
     {
@@ -950,4 +1032,24 @@ export function lruCountConsistent<F extends Fields>(
     }
     return true;
   });
+}
+
+/**
+ * Memcg-aware reclaim of one node: shrink_slab() over the memcg tree (the root always, another
+ * memcg only with its shrinker bit set for nid), calling list_lru_shrink_walk_irq() on that
+ * memcg's sublist. An item on the sublist of a memcg whose bit is clear is not scanned.
+ */
+export function list_lru_shrink_walk_memcgs(
+  lru: ListLruRef,
+  mc: MemcgsRef,
+  nid: number,
+  isolate: (w: LruWalk) => Stmt[],
+  opts: LruWalkOpts,
+): Stmt {
+  return shrink_slab(mc, nid, (memcg) => [
+    list_lru_shrink_walk_irq(lru, lruKey(nid, memcg), isolate, {
+      ...opts,
+      mc,
+    }),
+  ]);
 }

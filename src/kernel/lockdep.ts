@@ -61,24 +61,11 @@ export function assertListLock(m: Mem, head: number, cpu: number, what: string):
   m.report("wrong-lock", wrongLockMessage(`${what} on ${n.name}`, need, cpu, m.heldBy(cpu)));
 }
 
-/**
- * data_race(expr) inside a step (include/linux/compiler.h): the accesses `fn` makes are
- * intentionally racy (Mem.dataRace), so they are neither a reported data race nor, without the
- * protecting lock, `wrong-lock`.
- */
-export function data_race<T>(c: { m: Mem }, fn: () => T): T {
-  return c.m.dataRace(fn);
-}
-
-/** READ_ONCE(x) of a scalar field inside a step: a marked read. */
-export function READ_ONCE(c: { m: Mem }, x: Ref): number {
-  return c.m.getMarked(x.$off(c.m.b));
-}
-
-/** WRITE_ONCE(x, v) of a scalar field inside a step: a marked write. */
-export function WRITE_ONCE(c: { m: Mem }, x: Ref, v: number): void {
-  c.m.setMarked(x.$off(c.m.b), v);
-}
+// data_race(), READ_ONCE() and WRITE_ONCE() inside a step (include/linux/compiler.h): one
+// implementation, in model/view.ts, with a view form and the (ctx, ref) form used here. The
+// accesses of data_race() are intentionally racy (Mem.dataRace): neither a reported data race
+// nor, without the protecting lock, `wrong-lock`.
+export { data_race, READ_ONCE, WRITE_ONCE } from "../model/view.ts";
 
 /**
  * Runs `fn` inside a step that folds `spin_lock(...) ... spin_unlock(...)` of the locks at

@@ -5,15 +5,30 @@
 // (-1 = NULL). Dereferencing a NULL memcg is the `null-memcg-deref` violation (seed 004's s390
 // panic in __memcg_list_lru_alloc). NUMA node ids are plain ints (folio->nid).
 //
-// Left out: charging/uncharging, objcg, css reference counts (a dying memcg is never freed
-// here), kmemcg ids distinct from memcg ids (the memcg index is its kmemcg_id), memcg
-// allocation and hierarchy changes (the tree is fixed at build time).
+// Lifecycle (mm/memcontrol.c, v6.18): online -> offline (rmdir: kill_css() makes css_is_dying()
+// true; mem_cgroup_css_offline() then reparents the memcg's list_lru sublists and its deferred
+// split queue, each under both locks) -> freed (mem_cgroup_css_free(): the last css reference
+// is gone). `freed` is a ghost bit: a dereference of a freed memcg (css_is_dying(), its parent,
+// its queue's lock) is `memcg-use-after-free`.
+//
+// Shrinker bits (mm/shrinker.c): each memcg has one bit per NUMA node for THE memcg-aware
+// shrinker of the model (shrinker_info->map, one shrinker id); set_shrinker_bit() is an atomic
+// set_bit (a marked access). shrink_slab_memcg() runs the shrinker for a memcg only when its bit
+// for the node is set; the root memcg is reclaimed through shrink_slab() without bits
+// (mem_cgroup_is_root), so set_shrinker_bit() on it does nothing and the walk always visits it.
+//
+// Left out: charging/uncharging, objcg, css reference counts (freeing is a step the model
+// writes; nothing waits for references), kmemcg ids distinct from memcg ids (the memcg index
+// is its kmemcg_id), memcg allocation and hierarchy changes (the tree is fixed at build time),
+// several shrinkers (one shrinker id), and shrink_slab_memcg() clearing a bit whose shrinker
+// reports SHRINK_EMPTY (a bit, once set, stays set until the model clears it).
 
-import { boolResult, step, type Ctx, type StepStmt } from "../model/dsl.ts";
+import { boolResult, func, if_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
 import {
   array,
   bool,
+  ghost,
   record,
   SchemaError,
   type ArrayS,
@@ -27,7 +42,13 @@ import { folioName } from "./folio.ts";
 
 export const NULL_MEMCG = -1;
 
-export type MemcgFields = { dying: BoolS };
+export type MemcgFields = {
+  dying: BoolS;
+  /** Ghost: mem_cgroup_css_free() ran; any later dereference is memcg-use-after-free. */
+  freed: BoolS;
+  /** shrinker_info->map of the model's memcg-aware shrinker: one bit per NUMA node. */
+  shrinker_map: ArrayS<BoolS>;
+};
 export type MemcgsFields = { disabled: BoolS; memcg: ArrayS<RecordS<MemcgFields>> };
 
 export interface MemcgsOpts {
@@ -37,6 +58,8 @@ export interface MemcgsOpts {
   parents?: readonly number[];
   /** Memory cgroups disabled at boot (mem_cgroup_disabled()); default false. */
   disabled?: boolean;
+  /** NUMA nodes, for the shrinker bits (default 1). */
+  nodes?: number;
 }
 
 /** The hierarchy (fixed at build time, so not part of the state), per memcgTree() schema. */
@@ -61,7 +84,17 @@ export function memcgTree(opts: MemcgsOpts = {}): RecordS<MemcgsFields> {
       );
     }
   });
-  const elem = record({ dying: bool(false) }, "mem_cgroup");
+  const nodes = opts.nodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1)
+    throw new SchemaError(`memcgTree({ nodes: ${nodes} }): nodes must be at least 1`);
+  const elem = record(
+    {
+      dying: bool(false),
+      freed: ghost(bool(false)),
+      shrinker_map: array(nodes, bool(false), { label: (nid) => `shrinker_map[${nid}]` }),
+    },
+    "mem_cgroup",
+  );
   const tree = record(
     {
       disabled: bool(opts.disabled ?? false),
@@ -73,10 +106,28 @@ export function memcgTree(opts: MemcgsOpts = {}): RecordS<MemcgsFields> {
   return tree;
 }
 
+export interface MemcgRef {
+  readonly dying: Ref<BoolS>;
+  readonly freed: Ref<BoolS>;
+  readonly shrinker_map: { readonly length: number; readonly [nid: number]: Ref<BoolS> };
+}
+
 export interface MemcgsRef {
   readonly disabled: Ref<BoolS>;
-  readonly memcg: { readonly length: number; readonly [i: number]: { readonly dying: Ref<BoolS> } };
+  readonly memcg: { readonly length: number; readonly [i: number]: MemcgRef };
   readonly $schema: RecordS;
+}
+
+/** parent_mem_cgroup(memcg) as fixed at build time (-1 for the root). */
+export function memcgParentOf(mc: MemcgsRef, id: number): number {
+  const p = parentsOf(mc)[id];
+  if (p === undefined) throw new SchemaError(`memcg${id} is not in the memcg tree`);
+  return p;
+}
+
+/** mem_cgroup_is_root(): the memcg with no parent. */
+export function memcgIsRoot(mc: MemcgsRef, id: number): boolean {
+  return parentsOf(mc)[id] === -1;
 }
 
 function parentsOf(mc: MemcgsRef): readonly number[] {
@@ -94,9 +145,21 @@ export function memcgDisabled(c: { m: Mem }, mc: MemcgsRef): boolean {
   return b[mc.disabled.$off(b)] !== 0;
 }
 
-/** Throws null-memcg-deref when `id` is NULL; `what` names the dereference (e.g. `memcg->kmemcg_id`). */
+/**
+ * Throws null-memcg-deref when `id` is NULL, memcg-use-after-free when it was freed; `what` names
+ * the dereference (e.g. `memcg->kmemcg_id`).
+ */
 export function checkMemcg(c: { m: Mem }, mc: MemcgsRef, id: number, what: string): void {
-  if (id !== NULL_MEMCG) return;
+  if (id !== NULL_MEMCG) {
+    const r = mc.memcg[id];
+    if (r && c.m.getGhost(r.freed.$off(c.m.b)) !== 0) {
+      throw new Violation(
+        "memcg-use-after-free",
+        `use-after-free: ${what} on memcg${id}, which mem_cgroup_css_free() already freed`,
+      );
+    }
+    return;
+  }
   throw new Violation(
     "null-memcg-deref",
     `NULL memcg dereference: ${what}` +
@@ -193,5 +256,82 @@ export function folio_nid(dst: Ref<IntS>, f: FolioRef): StepStmt {
     (c) => {
       c.m.set(dst.$off(c.m.b), c.m.get(f.nid.$off(c.m.b)));
     },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shrinker bits
+
+/** set_shrinker_bit(memcg, nid, shrinker_id): an atomic set_bit; nothing for NULL or the root. */
+export function setShrinkerBit(c: { m: Mem }, mc: MemcgsRef, id: number, nid: number): void {
+  if (id === NULL_MEMCG || memcgIsRoot(mc, id)) return;
+  checkMemcg(c, mc, id, "set_shrinker_bit(memcg)");
+  const bit = mc.memcg[id]!.shrinker_map[nid];
+  if (!bit) throw new SchemaError(`set_shrinker_bit: node ${nid} is outside memcgTree({ nodes })`);
+  c.m.setMarked(bit.$off(c.m.b), 1);
+}
+
+/** test_bit(shrinker_id, info->map) of memcg for node nid (a marked read). */
+export function testShrinkerBit(c: { m: Mem }, mc: MemcgsRef, id: number, nid: number): boolean {
+  const bit = mc.memcg[id]?.shrinker_map[nid];
+  if (!bit) return false;
+  return c.m.getMarked(bit.$off(c.m.b)) !== 0;
+}
+
+/** set_shrinker_bit(memcg, nid, shrinker_id) as one step, memcg fixed. */
+export function set_shrinker_bit(mc: MemcgsRef, id: number, nid: number): StepStmt {
+  return step(`set_shrinker_bit(${memcgName(id)}, ${nid})`, (c) => setShrinkerBit(c, mc, id, nid), {
+    raises: ["memcg-use-after-free"],
+  });
+}
+
+/**
+ * shrink_slab(nid, memcg) over the hierarchy for the model's memcg-aware shrinker, as reclaim's
+ * mem_cgroup_iter() loop does: the root always (shrink_slab() without bits), every other memcg
+ * only when test_shrinker_bit(memcg, nid) holds (shrink_slab_memcg()), in id order. `scan(memcg)`
+ * is the shrinker's scan for that memcg (sc->memcg). Each test is one step.
+ */
+export function shrink_slab(mc: MemcgsRef, nid: number, scan: (memcg: number) => Stmt[]): Stmt {
+  const body: Stmt[] = [];
+  for (let id = 0; id < mc.memcg.length; id++) {
+    if (memcgIsRoot(mc, id)) {
+      body.push(func(`shrink_slab(${memcgName(id)})`, scan(id)));
+      continue;
+    }
+    body.push(
+      if_(
+        step(
+          (c, r) => `test_shrinker_bit(${memcgName(id)}, ${nid}) -> ${boolResult(r)}`,
+          (c) => testShrinkerBit(c, mc, id, nid),
+        ),
+        [func(`shrink_slab_memcg(${memcgName(id)})`, scan(id))],
+      ),
+    );
+  }
+  return func("shrink_slab", body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle
+
+/**
+ * mem_cgroup_css_offline(memcg) after rmdir: kill_css() (css_is_dying() from now on), then the
+ * reparenting steps the model gives (memcg_reparent_list_lrus(), reparent_deferred_split_queue()),
+ * in the kernel's order.
+ */
+export function mem_cgroup_css_offline(mc: MemcgsRef, id: number, reparent: Stmt[]): Stmt {
+  if (memcgIsRoot(mc, id)) throw new SchemaError(`mem_cgroup_css_offline: memcg${id} is the root`);
+  return func("mem_cgroup_css_offline", [memcg_offline(mc, id), ...reparent]);
+}
+
+/** mem_cgroup_css_free(memcg): the memcg is freed; later dereferences are memcg-use-after-free. */
+export function mem_cgroup_css_free(mc: MemcgsRef, id: number): StepStmt {
+  return step(
+    `mem_cgroup_css_free(memcg${id})`,
+    (c) => {
+      checkMemcg(c, mc, id, "mem_cgroup_css_free (double free)");
+      c.m.setGhost(mc.memcg[id]!.freed.$off(c.m.b), 1);
+    },
+    { raises: ["memcg-use-after-free"] },
   );
 }

@@ -28,6 +28,8 @@ export const PROP = {
   lostMembership: "lost-membership",
   nrPartiallyMapped: "nr-partially-mapped",
   nullMemcgDeref: "null-memcg-deref",
+  memcgUseAfterFree: "memcg-use-after-free",
+  warnPartiallyMapped: "warn-partially-mapped",
   listLruUnlocked: "list-lru-unlocked",
   bogusEntry: "bogus-entry",
   nullDeref: "null-deref",
@@ -82,6 +84,11 @@ export const SEVERITY: Readonly<
   "nr-partially-mapped": "warn",
   // NULL pointer dereferences and container_of() of a list head used as an object: oopses
   "null-memcg-deref": "bug",
+  // a dereference of a memcg mem_cgroup_css_free() freed: undefined, usually a crash
+  "memcg-use-after-free": "bug",
+  // VM_WARN_ON_FOLIO(folio_test_partially_mapped(folio), folio) in deferred_split_folio(folio,
+  // false): a splat, and the function goes on to queue the folio
+  "warn-partially-mapped": "warn",
   "null-deref": "bug",
   "bogus-entry": "bug",
   // lockdep prints "possible circular locking dependency" / "possible recursive locking" once

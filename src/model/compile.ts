@@ -122,6 +122,13 @@ export function compileThread(body: Stmt[], threadName: string): Node[] {
         n.alt = k;
         return n.pc;
       })
+      .with({ kind: "for" }, (s) => {
+        const n = alloc(s.cond, BRANCH, env.funcs);
+        const inc = seq(s.inc, n.pc, env);
+        n.next = seq(s.body, inc, { ...env, brk: k, cont: inc });
+        n.alt = k;
+        return seq(s.init, n.pc, env);
+      })
       .with({ kind: "loop" }, (s) => {
         const init = alloc(s.init, BRANCH, env.funcs);
         const adv = alloc(s.advance, BRANCH, env.funcs);

@@ -60,6 +60,14 @@ export type Stmt =
   | { readonly kind: "if"; readonly cond: StepStmt; readonly then: Stmt[]; readonly else: Stmt[] }
   | { readonly kind: "while"; readonly cond: StepStmt; readonly body: Stmt[] }
   | {
+      readonly kind: "for";
+      readonly init: Stmt[];
+      readonly cond: StepStmt;
+      /** Runs after the body and on continue_(), as C's `for (init; cond; inc)`. */
+      readonly inc: Stmt[];
+      readonly body: Stmt[];
+    }
+  | {
       readonly kind: "loop";
       /** Entered when init returns true; after the body, advance decides whether to go round. */
       readonly init: StepStmt;
@@ -250,6 +258,45 @@ export function if_<C = Ctx>(cond: Cond<C>, then: Stmt[], otherwise: Stmt[] = []
 
 export function while_<C = Ctx>(cond: Cond<C>, body: Stmt[]): Stmt {
   return { kind: "while", cond: asCond(cond), body };
+}
+
+/**
+ * C's `for (init; cond; inc) body`: `init` once, then `cond` (a step, evaluated atomically)
+ * before each round, `inc` after each round, and `continue_()` in the body runs `inc` too (a
+ * `while_` with the increment at the end of its body would skip it). `init` and `inc` are
+ * statements (usually one step each, e.g. `step("i = 0", ...)`); pass [] for none.
+ */
+export function for_<C = Ctx>(
+  init: Stmt | Stmt[],
+  cond: Cond<C>,
+  inc: Stmt | Stmt[],
+  body: Stmt[],
+): Stmt {
+  const list = (x: Stmt | Stmt[]): Stmt[] => (Array.isArray(x) ? (x as Stmt[]) : [x]);
+  return { kind: "for", init: list(init), cond: asCond(cond), inc: list(inc), body };
+}
+
+/**
+ * `!cond` as a condition: the same atomic step with its result negated, e.g.
+ * `if_(not(folio_trylock(folio)), [goto_("next")])` for `if (!folio_trylock(folio)) goto next;`.
+ * The trace shows the step as `!(folio_trylock(F1) -> false)`.
+ */
+export function not<C = Ctx>(cond: Cond<C>): StepStmt {
+  const inner = asCond(cond);
+  const lbl = inner.label;
+  const site = (): string => inner.site;
+  return new Step(
+    (c, r, choice) => {
+      const ir = r === undefined ? undefined : !r;
+      return `!(${typeof lbl === "string" ? lbl : lbl(c, ir, choice)})`;
+    },
+    (c, choice) => !inner.run(c, choice),
+    inner.guard,
+    inner.waitsFor,
+    inner.choices,
+    inner.raises,
+    site,
+  );
 }
 
 /** A loop with an entry test (`init`) and a test after each round (`advance`). */

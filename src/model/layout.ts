@@ -72,6 +72,14 @@ export interface LockInfo {
   readonly cls: string;
 }
 
+/** Whether a field was declared with ghost(). */
+export function isGhost(s: Schema): boolean {
+  return (
+    (s.kind === "int" || s.kind === "bool" || s.kind === "enum" || s.kind === "ptr") &&
+    s.ghost === true
+  );
+}
+
 /** Word size of a schema value. */
 export function sizeOf(s: Schema): number {
   switch (s.kind) {
@@ -138,6 +146,8 @@ export class Layout {
   nodeAtOff = new Int32Array(0);
   min = new Int32Array(0);
   max = new Int32Array(0);
+  /** 1 at the offset of a ghost() field (its accesses are not recorded), else 0. */
+  ghost = new Uint8Array(0);
   pcOff: number[] = [];
   /** Per CPU, offset of its three scratch registers (used by split list operations). */
   scratch: number[] = [];
@@ -407,9 +417,11 @@ export class Layout {
     }
     this.min = new Int32Array(this.words);
     this.max = new Int32Array(this.words);
+    this.ghost = new Uint8Array(this.words);
     for (const f of this.fields) {
       this.min[f.off] = f.min;
       this.max[f.off] = f.max;
+      if (isGhost(f.schema)) this.ghost[f.off] = 1;
     }
     this.finalized = true;
   }

@@ -4,10 +4,12 @@
 import type { Fields, LockS, RecordS, Schema } from "./schema.ts";
 import { int, nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, NEEDS_BITS_REG, sizeOf } from "./layout.ts";
-import { makeRef, type RecordRef, type Ref } from "./ref.ts";
+import { makeRef, type RecordRef, type Ref, type RefOf } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
   assert_,
+  for_,
+  not,
   if_,
   isOwnFrame,
   lazyCallSite,
@@ -42,6 +44,12 @@ export interface VariantDecl<O> {
   readonly options: O;
   /** Parameter values for this variant (overriding the model's defaults). */
   readonly params?: ParamValues;
+  /**
+   * Parameters the verdict depends on, held at the variant's value (its `params`, else the
+   * default) when fuzz and the property suites draw the others from their ranges. Those in
+   * `params` are held already; `pin` names defaults the verdict needs too.
+   */
+  readonly pin?: readonly string[];
   readonly expect: Expect;
 }
 
@@ -151,6 +159,8 @@ export interface ThreadRefs<F extends Fields, LF extends Fields> {
   readonly while_: typeof while_<Ctx<RecordS<F>, RecordS<LF>>>;
   readonly assert_: typeof assert_<Ctx<RecordS<F>, RecordS<LF>>>;
   readonly wait_until: typeof wait_until<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly not: typeof not<Ctx<RecordS<F>, RecordS<LF>>>;
+  readonly for_: typeof for_<Ctx<RecordS<F>, RecordS<LF>>>;
 }
 
 export interface ModelOptions {
@@ -171,6 +181,49 @@ export interface ModelOptions {
 /** What a build function returns: a ModelBuilder of any shared-state shape. */
 export abstract class AnyModelBuilder {
   protected abstract readonly brand: "interleave-model-builder";
+}
+
+/** The thread whose body is being written (set by ModelBuilder.thread while body() runs). */
+let writing:
+  | {
+      cpu: number;
+      name: string;
+      layout: Layout;
+      locals: Map<string, { schema: Schema; ref: unknown }>;
+    }
+  | undefined;
+
+/**
+ * A C local of a kernel function, for the CPU whose body is being written: a primitive that
+ * keeps a value across its steps (the queue `get_deferred_split_queue()` returned, to unlock the
+ * lock it locked) asks for one by name instead of making the model declare it. The same name on
+ * the same CPU is the same word (a function is not re-entered); it shows in traces as
+ * `CPU1.name`. Must be called while a thread body is being written.
+ */
+export function kernelLocal<S extends Schema>(name: string, schema: S): RefOf<S> {
+  const t = writing;
+  if (!t) {
+    throw new ModelError(
+      "E_BUILD",
+      `the kernel primitive needing the local "${name}" was called outside a thread body`,
+      "call kernel primitives inside m.thread(name, locals, (t) => [ ... ])",
+    );
+  }
+  const had = t.locals.get(name);
+  if (had) {
+    if (JSON.stringify(had.schema) !== JSON.stringify(schema)) {
+      throw new ModelError(
+        "E_BUILD",
+        `CPU${t.cpu} (${t.name}): two primitives declare the local "${name}" with different types`,
+        "give one of them another name",
+      );
+    }
+    return had.ref as RefOf<S>;
+  }
+  const base = t.layout.alloc(schema, `CPU${t.cpu}.${name}`, t.cpu, name);
+  const ref = makeRef(t.layout, schema, base, `CPU${t.cpu}.${name}`, `l.${name}`);
+  t.locals.set(name, { schema, ref });
+  return ref;
 }
 
 export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
@@ -268,19 +321,34 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
     const localsBase = this.layout.alloc(rec, `CPU${cpu}`, cpu, "");
     this.layout.scratch[cpu] = localsBase + sizeOf(rec) - 3;
     const l = makeRef(this.layout, rec, localsBase, `CPU${cpu}`, "l") as RecordRef<RecordS<LF>>;
-    const refs = { s: this.s, l, cpu, step, when, if_, while_, assert_, wait_until } as ThreadRefs<
-      F,
-      LF
-    >;
-    this.threads.push({
+    const refs = {
+      s: this.s,
+      l,
       cpu,
-      name,
-      locals: rec,
-      localsBase,
-      body: body(refs),
-      fair: opts.fair ?? true,
-      endless: opts.endless ?? false,
-    });
+      step,
+      when,
+      if_,
+      while_,
+      assert_,
+      wait_until,
+      not,
+      for_,
+    } as ThreadRefs<F, LF>;
+    const saved = writing;
+    writing = { cpu, name, layout: this.layout, locals: new Map() };
+    try {
+      this.threads.push({
+        cpu,
+        name,
+        locals: rec,
+        localsBase,
+        body: body(refs),
+        fair: opts.fair ?? true,
+        endless: opts.endless ?? false,
+      });
+    } finally {
+      writing = saved;
+    }
     return cpu;
   }
 
@@ -453,6 +521,17 @@ export function resolveParams(
   }
   const out: Record<string, ParamValue> = {};
   const decls = def.params as Readonly<Record<string, IntParamDecl | OpsParamDecl>>;
+  for (const k of v.pin ?? []) {
+    if (!(k in decls)) {
+      throw new ModelError(
+        "E_PARAM",
+        `model ${def.name}, variant ${variant}: pin names "${k}", which is not a parameter of the model`,
+        Object.keys(decls).length
+          ? `its parameters are: ${Object.keys(decls).join(", ")}`
+          : "it takes no parameters",
+      );
+    }
+  }
   for (const [k, d] of Object.entries(decls)) out[k] = d.default;
   for (const [k, val] of Object.entries(v.params ?? {})) out[k] = val;
   for (const [k, raw] of Object.entries(overrides)) {

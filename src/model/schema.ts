@@ -6,6 +6,8 @@ export type Schema =
 
 export interface IntS {
   readonly kind: "int";
+  /** A ghost field (see ghost()): its accesses are never part of a data race. */
+  readonly ghost?: boolean;
   readonly min: number;
   readonly max: number;
   readonly init: number;
@@ -17,16 +19,19 @@ export interface IntS {
 }
 export interface BoolS {
   readonly kind: "bool";
+  readonly ghost?: boolean;
   readonly init: boolean;
 }
 export interface EnumS<N extends string = string> {
   readonly kind: "enum";
+  readonly ghost?: boolean;
   readonly names: readonly N[];
   readonly init: number;
 }
 /** A pointer to an element of the one shared array whose elements are `target` records; -1 is NULL. */
 export interface PtrS<R extends RecordS = RecordS> {
   readonly kind: "ptr";
+  readonly ghost?: boolean;
   readonly target: R;
 }
 /** A `struct list_head *`: holds a list node id (or NULL / LIST_POISON1 / LIST_POISON2). */
@@ -181,6 +186,19 @@ export function enumOf<const N extends string>(names: readonly N[], init?: N): E
 export function ptr<R extends RecordS>(target: R): PtrS<R> {
   return { kind: "ptr", target };
 }
+/** The scalar schemas a ghost() field can have. */
+export type GhostableS = IntS | BoolS | EnumS | PtrS;
+
+/**
+ * A ghost field: bookkeeping of the checker (`freed`, "its PTEs were zapped"), not kernel
+ * memory. Step code reads and writes it through the views as any field (range checks included),
+ * but its accesses are not recorded: never part of a data race, never a dependence between
+ * steps. Invariants and end-state properties read it like any other field.
+ */
+export function ghost<S extends GhostableS>(s: S): S {
+  return { ...s, ghost: true };
+}
+
 export function nodeptr(): NodePtrS {
   return { kind: "nodeptr" };
 }

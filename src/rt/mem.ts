@@ -81,6 +81,8 @@ export class Mem {
   readonly pending: Violation[] = [];
   /** Declared severity of each property (compileModel fills it); undeclared names are "bug". */
   severities = new Map<string, Severity>();
+  /** 1 at ghost() fields: their accesses are not recorded (see note()). */
+  private readonly ghostAt: Uint8Array;
 
   // lockdep (see kernel/lockdep.ts). `ld` is true while a step of a model with lockdep on runs
   // (the runners set it around node.run): a plain access to a word protected by a lock the CPU
@@ -124,6 +126,8 @@ export class Mem {
     });
     this.loN = this.loInstances ? layout.locks.length : classes.size * LOCKDEP_SUBCLASSES;
     this.loSeen = new Uint8Array(this.loN * this.loN);
+    this.ghostAt =
+      layout.ghost.length === layout.words ? layout.ghost : new Uint8Array(layout.words);
   }
 
   get(off: number): number {
@@ -227,7 +231,19 @@ export class Mem {
     }
   }
 
+  /** A ghost field's value (see ghost()): not recorded, never part of a data race. */
+  getGhost(off: number): number {
+    return this.b[off]!;
+  }
+
+  /** Writes a ghost field (range-checked, not recorded). */
+  setGhost(off: number, v: number): void {
+    if (v < this.min[off]! || v > this.max[off]! || !Number.isInteger(v)) this.rangeFault(off, v);
+    this.b[off] = v;
+  }
+
   note(off: number, kind: number): void {
+    if (this.ghostAt[off] === 1) return; // a ghost field is not memory the kernel shares
     if (this.marked > 0) kind |= ACC_MARKED;
     if (this.racy > 0) kind |= ACC_RACY;
     if (this.nacc === this.acc.length) {

@@ -3,6 +3,12 @@
 // false alarms users met: LIST_POISON after list_del(), a node in the middle of its own
 // deletion, the free-path unqueue of a folio on a scanner's private list (pre-folio_batch scan),
 // a folio freed after a clean unqueue, a lock another CPU releases...
+import {
+  deferredSplitQueue,
+  deferred_split_folio,
+  unqueue_accounting,
+  type DeferredSplit,
+} from "../../src/kernel/huge_memory.ts";
 import { describe, it, expect } from "vitest";
 import { ModelBuilder, type World } from "../../src/model/model.ts";
 import type { Stmt } from "../../src/model/dsl.ts";
@@ -24,8 +30,6 @@ import {
 import {
   counter_dec,
   counter_inc,
-  deferredSplitQueue,
-  deferred_split_folio,
   folio,
   folio_get,
   folio_put,
@@ -37,10 +41,15 @@ import {
   folio_unlock,
   free_folio,
   mthpStat,
-  unqueue_accounting,
-  type DeferredSplit,
 } from "../../src/kernel/folio.ts";
-import { memcg_deref, memcgTree, folio_memcg } from "../../src/kernel/memcg.ts";
+import {
+  memcg_deref,
+  memcgTree,
+  folio_memcg,
+  mem_cgroup_css_free,
+  memcg_offline,
+} from "../../src/kernel/memcg.ts";
+import { splitQueues } from "../../src/kernel/huge_memory.ts";
 import {
   __list_lru_add,
   list_lru_lock,
@@ -590,6 +599,22 @@ const table: Record<string, Row> = {
         raceScenario("locked-in-step"),
     },
   },
+  [PROP.memcgUseAfterFree]: {
+    raise: () => memcgLookup(true),
+    message: /memcg2, which mem_cgroup_css_free\(\) already freed/,
+    lookalikes: {
+      "the memcg is offline (dying) but not freed: the lookup walks to its parent": () =>
+        memcgLookup(false),
+    },
+  },
+  [PROP.warnPartiallyMapped]: {
+    raise: () => warnPartially(false),
+    message:
+      /VM_WARN_ON_FOLIO: deferred_split_folio\(F0, false\) on a folio that is partially mapped/,
+    lookalikes: {
+      "deferred_split_folio(folio, true) of a partially mapped folio": () => warnPartially(true),
+    },
+  },
 };
 
 function memcgScenario(disabled: boolean): ModelBuilder {
@@ -796,3 +821,30 @@ describe("the catalogue: every property raised by one scenario, kept by its look
     expect(r.violations.map((v) => [v.property, v.severity])).toEqual([["bad-unlock", "warn"]]);
   });
 });
+
+/** deferred_split_folio() of a folio charged to memcg2, after memcg2 was freed or only offlined. */
+function memcgLookup(freed: boolean): ModelBuilder {
+  const m = new ModelBuilder({
+    memcgs: memcgTree({ count: 3, parents: [-1, 0, 1] }),
+    queues: splitQueues({ nodes: 1, memcgs: 3 }),
+    folio: array(1, folio({ memcgs: 3, memcg: 2 }), label),
+  });
+  const d: DeferredSplit = { queue: m.s.queues, mc: m.s.memcgs };
+  m.thread("t", {}, ({ s }) => [
+    freed ? mem_cgroup_css_free(m.s.memcgs, 2) : memcg_offline(m.s.memcgs, 2),
+    deferred_split_folio(s.folio[0]!, d, true),
+  ]);
+  return m as unknown as ModelBuilder;
+}
+
+/** deferred_split_folio(F0, partially_mapped) of a folio that is partially mapped already. */
+function warnPartially(partially: boolean): ModelBuilder {
+  const m = new ModelBuilder({
+    folio: array(1, folio({ partiallyMapped: true }), label),
+    queues: splitQueues(),
+  });
+  m.thread("t", {}, ({ s }) => [
+    deferred_split_folio(s.folio[0]!, { queue: m.s.queues }, partially),
+  ]);
+  return m as unknown as ModelBuilder;
+}

@@ -5,15 +5,11 @@ import { list_add_tail, list_del_init, list_move } from "../../src/kernel/list.t
 import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
 import {
   counter_inc,
-  deferredSplitQueue,
-  deferred_split_folio,
   folio,
   folio_put,
   folio_set_partially_mapped,
   free_folio,
   mthpStat,
-  unqueue_accounting,
-  type DeferredSplit,
 } from "../../src/kernel/folio.ts";
 import {
   collect,
@@ -26,6 +22,12 @@ import {
   staleMembership,
   useAfterFree,
 } from "../../src/kernel/catalogue.ts";
+import {
+  deferredSplitQueue,
+  deferred_split_folio,
+  unqueue_accounting,
+  type DeferredSplit,
+} from "../../src/kernel/huge_memory.ts";
 import { messageOf, run, violated } from "./helpers.ts";
 
 const label = { label: (i: number) => `F${i}` };

@@ -10,8 +10,6 @@ import {
   assertLive,
   counter,
   counter_dec,
-  deferredSplitQueue,
-  deferred_split_folio,
   folio,
   folio_clear_partially_mapped,
   folio_get,
@@ -24,10 +22,13 @@ import {
   folio_trylock,
   folio_try_get,
   folio_unlock,
-  get_deferred_split_queue,
   mthpStat,
-  type DeferredSplit,
 } from "../../src/kernel/folio.ts";
+import {
+  deferredSplitQueue,
+  deferred_split_folio,
+  type DeferredSplit,
+} from "../../src/kernel/huge_memory.ts";
 import { messageOf, run, violated } from "./helpers.ts";
 
 const label = { label: (i: number) => `F${i}` };
@@ -329,43 +330,5 @@ describe("counters and the deferred split queue", () => {
       return m;
     });
     expect(messageOf(r, "use-after-free")).toMatch(/reading folio->mapping on F0/);
-  });
-
-  it("get_deferred_split_queue picks the memcg's queue, or the node's when memory cgroups are disabled", async () => {
-    for (const disabled of [false, true]) {
-      let where = "";
-      const r = await run(() => {
-        const m = new ModelBuilder({
-          folio: array(1, folio({ memcgs: 2, memcg: 1 }), label),
-          node_q: array(1, deferredSplitQueue(), {
-            label: (i) => `pgdat${i}.deferred_split_queue`,
-          }),
-          memcg_q: array(2, deferredSplitQueue(), {
-            label: (i) => `memcg${i}.deferred_split_queue`,
-          }),
-          off: bool(disabled),
-        });
-        const f = m.s.folio[0]!;
-        const q = get_deferred_split_queue(
-          f,
-          m.s.node_q,
-          m.s.memcg_q,
-          (b) => b[m.s.off.$off(b)] !== 0,
-        );
-        m.thread("t", {}, () => [deferred_split_folio(f, { queue: q }, true)]);
-        m.endState("where", (w) => {
-          for (const n of w.m.layout.nodes)
-            if (n.role === "head" && w.m.b[n.nextOff] !== n.id) where = n.name;
-          return true;
-        });
-        return m;
-      });
-      expect(r.verdict).toBe("holds");
-      expect(where).toBe(
-        disabled
-          ? "pgdat0.deferred_split_queue.split_queue"
-          : "memcg1.deferred_split_queue.split_queue",
-      );
-    }
   });
 });

@@ -17,12 +17,13 @@ import {
   spin_unlock,
 } from "../../src/kernel/spinlock.ts";
 import { data_race, lockdep_assert_held, READ_ONCE } from "../../src/kernel/lockdep.ts";
+import { counter_inc, folio } from "../../src/kernel/folio.ts";
 import {
-  counter_inc,
   deferredSplitQueue,
-  folio,
-  get_deferred_split_queue,
-} from "../../src/kernel/folio.ts";
+  folio_split_queue_lock,
+  splitQueues,
+  type DeferredSplit,
+} from "../../src/kernel/huge_memory.ts";
 import { checkVariant } from "../../src/check.ts";
 import { lockOrderOutcome, replay } from "../../src/trace/replay.ts";
 import { parseSchedule } from "../../src/trace/schedule.ts";
@@ -116,27 +117,35 @@ describe("wrong-lock: lock protection", () => {
   const unqueueModel = (right: boolean) => () => {
     const Folio = folio({ memcgs: 1, memcg: 0 });
     const m = new ModelBuilder(
-      {
-        folio: array(1, Folio, label),
-        node_queue: deferredSplitQueue(),
-        memcg_queue: deferredSplitQueue(),
-      },
+      { folio: array(1, Folio, label), queues: splitQueues({ nodes: 1, memcgs: 1 }) },
       { races: false },
     );
     const F = m.s.folio[0]!;
-    const q = get_deferred_split_queue(F, [m.s.node_queue], [m.s.memcg_queue]);
-    const used = right ? q : m.s.node_queue;
-    m.thread("queue", {}, () => [
-      spin_lock(q.split_queue_lock),
-      list_add_tail(F._deferred_list, q.split_queue),
-      counter_inc(q.split_queue_len),
-      spin_unlock(q.split_queue_lock),
-    ]);
-    m.thread("unqueue", {}, () => [
-      spin_lock(used.split_queue_lock),
-      if_(list_empty(F._deferred_list), [], [list_del_init(F._deferred_list)]),
-      spin_unlock(used.split_queue_lock),
-    ]);
+    const d: DeferredSplit = { queue: m.s.queues, lookup: "get_deferred_split_queue" };
+    m.thread("queue", {}, () => {
+      const q = folio_split_queue_lock(F, d, "plain");
+      return [
+        ...q.lock,
+        list_add_tail(F._deferred_list, q.ds_queue.split_queue),
+        counter_inc(q.ds_queue.split_queue_len),
+        q.unlock,
+      ];
+    });
+    m.thread("unqueue", {}, () => {
+      const q = folio_split_queue_lock(F, d, "plain");
+      const node = m.s.queues.node[0]!;
+      return right
+        ? [
+            ...q.lock,
+            if_(list_empty(F._deferred_list), [], [list_del_init(F._deferred_list)]),
+            q.unlock,
+          ]
+        : [
+            spin_lock(node.split_queue_lock),
+            if_(list_empty(F._deferred_list), [], [list_del_init(F._deferred_list)]),
+            spin_unlock(node.split_queue_lock),
+          ];
+    });
     return m;
   };
 
@@ -144,12 +153,12 @@ describe("wrong-lock: lock protection", () => {
     const r = await run(unqueueModel(false));
     expect(violated(r)).toEqual(["wrong-lock"]);
     expect(messageOf(r, "wrong-lock")).toBe(
-      "wrong lock: CPU1 touches list_del_init(&F0._deferred_list) on memcg_queue.split_queue, which is protected by " +
-        "memcg_queue.split_queue_lock, while holding node_queue.split_queue_lock (lockdep_assert_held(&memcg_queue.split_queue_lock) fails)",
+      "wrong lock: CPU1 touches list_del_init(&F0._deferred_list) on memcg0.ds_queue.split_queue, which is protected by " +
+        "memcg0.ds_queue.split_queue_lock, while holding pgdat0.ds_queue.split_queue_lock (lockdep_assert_held(&memcg0.ds_queue.split_queue_lock) fails)",
     );
   });
 
-  it("look-alike: the queue get_deferred_split_queue() picks holds", async () => {
+  it("look-alike: the queue get_deferred_split_queue() picks (once, into a local) holds", async () => {
     const r = await run(unqueueModel(true));
     expect(r.verdict).toBe("holds");
   });
