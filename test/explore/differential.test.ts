@@ -8,15 +8,16 @@
 // that seed. To test a new search (a reduction, symmetry, workers), add it to SEARCHES: with
 // `sameStates: false` when it may store fewer states.
 
+import { replays } from "./replays.ts";
 import { findLockCycle, lockGraph } from "../../src/explore/lockorder.ts";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { compileModel, explore, type CompiledModel, type ModelDef } from "../../src/index.ts";
-import type { CheckResult, ViolationReport } from "../../src/explore/result.ts";
+import type { CheckResult } from "../../src/explore/result.ts";
 import type { ExploreOptions } from "../../src/explore/explorer.ts";
 import { Violation } from "../../src/rt/mem.ts";
 import { choicesOf, enabledCpus, execute } from "../../src/rt/machine.ts";
-import { lockOrderOutcome, replay, stateOutcomes } from "../../src/trace/replay.ts";
+import { stateOutcomes } from "../../src/trace/replay.ts";
 import { withoutSites } from "../../src/model/dsl.ts";
 import { build, modelSpec, type ModelSpec } from "./gen-model.ts";
 
@@ -112,23 +113,6 @@ function naive(model: CompiledModel): { states: number; violated: string[] } {
   if (model.lockOrder !== false && findLockCycle(lockGraph(mem, edges)) !== undefined)
     props.add("lock-order");
   return { states: seen.size, violated: [...props].sort() };
-}
-
-/** Whether replaying `schedule` from the initial state shows `property` (trace/replay.ts). */
-function replays(
-  model: CompiledModel,
-  v: Pick<ViolationReport, "schedule" | "property" | "paths">,
-): boolean {
-  // a lock-order cycle is seen over its acquisition paths together (trace/replay.ts)
-  if (v.paths && v.paths.length >= 2)
-    return (
-      lockOrderOutcome(
-        model,
-        v.paths.map((p) => p.schedule),
-      )?.property === v.property
-    );
-  const r = replay(model, v.schedule);
-  return r.infeasible === undefined && r.outcomes.some((o) => o.property === v.property);
 }
 
 function checkTraces(model: CompiledModel, r: CheckResult, who: string): void {

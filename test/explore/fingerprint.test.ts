@@ -10,30 +10,11 @@ import { fingerprintOdds } from "../../src/explore/explorer.ts";
 import { FingerprintSet } from "../../src/explore/visited.ts";
 import { PackedQueue, PackedStack } from "../../src/explore/frontier.ts";
 import { loadModels } from "../../src/cli/load.ts";
-import { lockOrderOutcome, replay } from "../../src/trace/replay.ts";
-import type { ViolationReport } from "../../src/explore/result.ts";
-import type { CompiledModel } from "../../src/model/model.ts";
 import stepThrows from "../fixtures/step-throws.ts";
 import twin from "../../bench/twins/scan_private.ts";
+import { replays } from "./replays.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-
-/** Whether replaying `schedule` from the initial state shows `property` (trace/replay.ts). */
-function replays(
-  model: CompiledModel,
-  v: Pick<ViolationReport, "schedule" | "property" | "paths">,
-): boolean {
-  // a lock-order cycle is seen over its acquisition paths together (trace/replay.ts)
-  if (v.paths && v.paths.length >= 2)
-    return (
-      lockOrderOutcome(
-        model,
-        v.paths.map((p) => p.schedule),
-      )?.property === v.property
-    );
-  const r = replay(model, v.schedule);
-  return r.infeasible === undefined && r.outcomes.some((o) => o.property === v.property);
-}
 
 describe("fingerprint mode against the exact search", () => {
   it("every bundled variant (BFS): same states, transitions, verdict and counterexamples, which replay", async () => {
