@@ -90,6 +90,7 @@ export class SearchWorker {
         stopAtFirst: opts.stopAtFirst,
         races: opts.races,
         liveness: opts.liveness,
+        fingerprint: opts.fingerprint,
       },
     };
     const deadline = opts.maxSeconds !== undefined ? Date.now() + opts.maxSeconds * 1000 : Infinity;

@@ -29,6 +29,7 @@ export type JobOptions = Pick<
   | "stopAtFirst"
   | "races"
   | "liveness"
+  | "fingerprint"
 >;
 
 export interface Job {

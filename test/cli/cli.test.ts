@@ -120,6 +120,24 @@ describe("check", () => {
     });
   });
 
+  it("--fingerprint reaches the search (in its worker): same states, and the collision odds", async () => {
+    const exact = await cli("check", "models/classic/peterson.ts", "--no-save", "--json");
+    const fp = await cli(
+      "check",
+      "models/classic/peterson.ts",
+      "--no-save",
+      "--json",
+      "--fingerprint",
+    );
+    expect(fp.code).toBe(exact.code);
+    const [a, b] = [results(exact), results(fp)];
+    expect(b.map((x) => x.states)).toEqual(a.map((x) => x.states));
+    for (const x of a) expect((x as { fingerprint?: unknown }).fingerprint ?? null).toBeNull();
+    for (const x of b) expect((x as { fingerprint?: { bits: number } }).fingerprint?.bits).toBe(64);
+    const text = await cli("check", "models/classic/peterson.ts", "--no-save", "--fingerprint");
+    expect(text.stdout).toMatch(/collision hid a state is at most \d\.\de-\d+ per variant/);
+  });
+
   it("--max-depth and --strategy dfs", async () => {
     const r = await cli(
       "check",
