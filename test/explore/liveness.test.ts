@@ -74,6 +74,23 @@ function retryModel(opts: { mayNotQueue: boolean }): CompiledModel {
   });
 }
 
+/** Sets x, then spins while x holds; the invariant "x stays false" breaks on the way in. */
+function spinsOnX(severity?: "bug") {
+  return tiny({ x: bool() }, (m) => {
+    m.thread("t", {}, ({ step, if_, when }) => [
+      step("x = true", ({ s }) => {
+        s.x = true;
+      }),
+      label("spin"),
+      if_(
+        when("x", ({ s }) => s.x),
+        [goto_("spin")],
+      ),
+    ]);
+    m.invariant("x stays false", ({ s }) => !s.x, severity ? { severity } : {});
+  });
+}
+
 describe("termination under weak fairness", () => {
   it("a retry loop that can spin forever is violated: termination, with a lasso that replays", async () => {
     const model = retryModel({ mayNotQueue: true });
@@ -658,19 +675,7 @@ describe("limits", () => {
   });
 
   it("stop at the first violation: a safety violation found first skips the liveness analysis", async () => {
-    const model = tiny({ x: bool() }, (m) => {
-      m.thread("t", {}, ({ step, if_, when }) => [
-        step("x = true", ({ s }) => {
-          s.x = true;
-        }),
-        label("spin"),
-        if_(
-          when("x", ({ s }) => s.x),
-          [goto_("spin")],
-        ),
-      ]);
-      m.invariant("x stays false", ({ s }) => !s.x);
-    });
+    const model = spinsOnX();
     const first = await explore(model, { stopAtFirst: true });
     expect(first.violations.map((v) => v.property)).toEqual(["x stays false"]);
   });
@@ -684,37 +689,13 @@ describe("incomplete runs", () => {
 
   it("states not expanded (an invariant broke there) make no false lasso", async () => {
     // every state of the would-be livelock breaks a BUG-style invariant: the search does not go on
-    const model = tiny({ x: bool() }, (m) => {
-      m.thread("t", {}, ({ step, if_, when }) => [
-        step("x = true", ({ s }) => {
-          s.x = true;
-        }),
-        label("spin"),
-        if_(
-          when("x", ({ s }) => s.x),
-          [goto_("spin")],
-        ),
-      ]);
-      m.invariant("x stays false", ({ s }) => !s.x, { severity: "bug" });
-    });
+    const model = spinsOnX("bug");
     const r = await explore(model);
     expect(r.violations.map((v) => v.property)).toEqual(["x stays false"]);
   });
 
   it("past a WARN-style invariant the search goes on, and the spin behind it is found", async () => {
-    const model = tiny({ x: bool() }, (m) => {
-      m.thread("t", {}, ({ step, if_, when }) => [
-        step("x = true", ({ s }) => {
-          s.x = true;
-        }),
-        label("spin"),
-        if_(
-          when("x", ({ s }) => s.x),
-          [goto_("spin")],
-        ),
-      ]);
-      m.invariant("x stays false", ({ s }) => !s.x);
-    });
+    const model = spinsOnX();
     const r = await explore(model);
     expect(r.violations.map((v) => v.property).sort()).toEqual(["termination", "x stays false"]);
   });
