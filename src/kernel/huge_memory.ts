@@ -716,7 +716,6 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
     },
     { raises: ["use-after-free"] },
   );
-  const stat = d.stat;
   const dequeue: Stmt[] =
     o.clearFlag === "queued"
       ? [
@@ -732,19 +731,7 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
             unqueue_len(l.q, f, d),
             list_del_init(f._deferred_list),
           ]),
-          step(
-            (c) =>
-              f.partially_mapped.$test(c.m.b)
-                ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
-                : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
-            (c) => {
-              if (testPartiallyMapped(c, f)) {
-                writePartiallyMapped(c, f, false, d.atomicFlag ?? false);
-                if (stat) modMthpStat(c, stat, f, -1);
-              }
-            },
-            { raises: ["use-after-free", "counter-underflow"] },
-          ),
+          clearPartiallyMapped(f, d, d.atomicFlag ?? false),
         ];
   const split = step(
     (c) => `__split_unmapped_folio(${nm(f, c)}); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
@@ -874,7 +861,6 @@ export function deferred_split_scan_folio_batch(
   const didSplit = kernelLocal("did_split", bool());
   const nrToScan = kernelLocal("nr_to_scan", int(0, o.nrToScan, o.nrToScan));
   const fb = kernelLocal("fbatch", folioBatch(Folio, size)) as unknown as FolioBatchRef;
-  const stat = d.stat;
   return func("deferred_split_scan", [
     step(`sc->nr_to_scan = ${o.nrToScan}; folio_batch_init(&fbatch)`, (c) => {
       c.m.set(nrToScan.$off(c.m.b), o.nrToScan);
@@ -899,19 +885,7 @@ export function deferred_split_scan_folio_batch(
             [folio_batch_add(fb, f)],
             [
               // We lost race with folio_put()
-              step(
-                (c) =>
-                  f.partially_mapped.$test(c.m.b)
-                    ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
-                    : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
-                (c) => {
-                  if (testPartiallyMapped(c, f)) {
-                    writePartiallyMapped(c, f, false, true);
-                    if (stat) modMthpStat(c, stat, f, -1);
-                  }
-                },
-                { raises: ["use-after-free", "counter-underflow"] },
-              ),
+              clearPartiallyMapped(f, d, true),
             ],
           ),
           list_del_init(f._deferred_list),
@@ -952,6 +926,28 @@ export function deferred_split_scan_folio_batch(
       ],
     ),
   ]);
+}
+
+/**
+ * `if (folio_test_partially_mapped(folio)) { folio_clear_partially_mapped(folio);
+ * mod_mthp_stat(order, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED, -1); }` as one step (under the queue
+ * lock in both callers); `atomic`: the clear is clear_bit() rather than __clear_bit().
+ */
+function clearPartiallyMapped(f: FolioRef, d: DeferredSplit, atomic: boolean): StepStmt {
+  const stat = d.stat;
+  return step(
+    (c) =>
+      f.partially_mapped.$test(c.m.b)
+        ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
+        : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
+    (c) => {
+      if (testPartiallyMapped(c, f)) {
+        writePartiallyMapped(c, f, false, atomic);
+        if (stat) modMthpStat(c, stat, f, -1);
+      }
+    },
+    { raises: ["use-after-free", "counter-underflow"] },
+  );
 }
 
 /** `ds_queue->split_queue_len--` under the lock, with the double-unqueue check when asked. */
