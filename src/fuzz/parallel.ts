@@ -238,8 +238,9 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
     });
   });
   const seconds = (): number => (performance.now() - t0) / 1000;
-  if (stuck.length > 0) {
-    // ended from outside: whatever the workers found before is lost with them
+  if (stuck.length > 0 || limit >= runs) {
+    // ended from outside (whatever the workers found before is lost with them), or nothing
+    // ended the session (every run made counts): the counts, with no counterexample
     const r = await fuzzModel(def, { ...opts, seed, runs: 0 });
     return {
       ...r,
@@ -248,21 +249,11 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
       steps,
       cutAtDepth,
       seconds: seconds(),
-      stopped: stopped ?? "interrupted",
-      stuck: stuck.join("; "),
-    };
-  }
-  if (limit >= runs) {
-    // nothing ended the session: every run made counts
-    const r = await fuzzModel(def, { ...opts, seed, runs: 0 });
-    return {
-      ...r,
-      runs: done,
-      runsRequested: runs,
-      steps,
-      cutAtDepth,
-      seconds: seconds(),
-      ...(stopped ? { stopped } : {}),
+      ...(stuck.length > 0
+        ? { stopped: stopped ?? "interrupted", stuck: stuck.join("; ") }
+        : stopped
+          ? { stopped }
+          : {}),
     };
   }
   // the run that ended it, again, alone, with shrinking and the BFS check as configured
