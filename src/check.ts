@@ -352,7 +352,6 @@ function readableFields(
   model: CompiledModel,
   v: ViolationReport,
 ): Pick<CounterexampleFile, "switches" | "reordered"> {
-  if (v.cycle !== undefined) return {}; // a lasso keeps its order
   const order = readableOrder(model, v.schedule, v.property, v.cycle);
   return {
     switches: order.originalSwitches,
