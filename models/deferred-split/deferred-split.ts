@@ -1,21 +1,28 @@
 // Deferred split scan (KERNEL issue, model 1): the THP deferred split queue under
-// deferred_split_scan() in its three designs, with third parties that race with it.
+// deferred_split_scan() in its three designs, with third parties that race with it. Written
+// only against src/index.ts: the scans, the split, the free path, rmap and migration are
+// src/kernel's (huge_memory.ts, rmap.ts, migrate.ts, list_lru.ts); ./scenario.ts holds the
+// scenario code shared with models/migration-requeue.
 //
-// Follows mm/huge_memory.c (the thread bodies are in ./scan.ts, shared with
-// models/migration-requeue):
+// Upstream followed (mm/huge_memory.c):
 // - variants "private-list-no-prev" and "private-list": deferred_split_scan() as in v6.12..v6.17
-//   (on-stack LIST_HEAD, list_move under split_queue_lock, unlocked list_del_init of a folio that
-//   is not partially mapped, list_splice_tail back, `split_queue_len -= removed`). The first
-//   variant drops the `prev` folio of commit e66f3185fa04 ("mm/thp: fix deferred split queue not
-//   partially_mapped"): each kept folio is put at once; the second keeps "one safe folio with
+//   (huge_memory.ts deferred_split_scan_private_list(): on-stack LIST_HEAD, list_move under
+//   split_queue_lock, unlocked list_del_init of a folio that is not partially mapped,
+//   list_splice_tail back, `split_queue_len -= removed`). The first variant drops the `prev`
+//   folio of commit e66f3185fa04 ("mm/thp: fix deferred split queue not partially_mapped"):
+//   each kept folio is put at once; the second keeps "one safe folio with
 //   refcount still raised" before the folio it removes without the lock.
 // - variant "folio-batch": seed 002 (/work/shared/seeds/002_*.txt, Qi Zheng's reply of
 //   22 Sep 2025 to David Hildenbrand on "[PATCH 3/4] mm: thp: use folio_batch to handle THP
-//   splitting in deferred_split_scan()"): list_del_init + split_queue_len-- under the lock for
-//   every scanned folio, requeue under the lock, retry.
-// - variant "list-lru": seed 004's conversion of the queue to a list_lru (deferred_split_isolate,
-//   the dispose list, __list_lru_add requeue), on a simplified per-node list_lru: ONE sublist with
-//   its lock and nr_items (no memcg, one node), written in ./scan.ts.
+//   splitting in deferred_split_scan()"; huge_memory.ts deferred_split_scan_folio_batch()):
+//   list_del_init + split_queue_len-- under the lock for every scanned folio, requeue under the
+//   lock, retry.
+// - variant "list-lru": seed 004 (/work/shared/seeds/004_*.txt, Johannes Weiner, "[PATCH v3 7/7]
+//   mm: switch deferred split shrinker to list_lru"; huge_memory.ts
+//   deferred_split_scan_list_lru()): the walk's deferred_split_isolate() onto the dispose list,
+//   the __list_lru_add requeue, on the list_lru of list_lru.ts (one node, not memcg-aware: one
+//   sublist, lru.node[0].lru). The free path, the split and the partial unmap use the same
+//   list_lru (huge_memory.ts's DeferredSplit with `queue: { lru }`).
 // Third parties (each a parameter): a CPU that zaps the last mapping of a folio and drops its
 // reference (folio_put -> __folio_put -> folio_unqueue_deferred_split under the queue lock), a
 // partial unmap (deferred_split_folio(folio, true)), a synchronous split_huge_page() (lock the
@@ -41,29 +48,32 @@
 //
 // Left out: unmap/remap around split and migration (the freeze counts the mapping as one
 // reference), memcg queues, swapcache, thp_underused() (parameter `underused`), statistics other
-// than the partially-mapped counter.
+// than the partially-mapped counter. The catalogue's invariants are checked by an observer CPU
+// (catalogue.ts observer()), so the search goes on past them to what follows on the same paths.
 
-import { defineModel, ModelBuilder, parseOps, type OpsParamDecl } from "../../src/index.ts";
-import type { Ref } from "../../src/model/ref.ts";
-import type { ListHeadS } from "../../src/model/schema.ts";
 import {
-  deferred_split_scan,
-  folioType,
-  foliosOf,
-  initQueue,
-  installProperties,
-  migrate,
+  defineModel,
+  folio_put,
+  initList,
+  ModelBuilder,
+  migrate_folio,
+  parseOps,
+  split_huge_page,
+  zap_folio,
+  zap_folio_partially,
+  type OpsParamDecl,
+} from "../../src/index.ts";
+import {
   folioOps,
   folioOpThreads,
+  folioType,
+  installProperties,
   opPins,
-  partialUnmap,
   queueOf,
-  scanLocals,
+  scan,
   sharedFields,
-  syncSplit,
-  unmapAndPut,
   type Design,
-} from "./scan.ts";
+} from "./scenario.ts";
 
 interface Opts {
   readonly design: Design;
@@ -236,54 +246,59 @@ export default defineModel<P, Opts>({
     const Folio = folioType(1 + p.scanners + Math.max(...pins));
     const slack = extra.flat().length;
     const m = new ModelBuilder(sharedFields(options.design, Folio, n, {}, slack), { races: true });
-    const q = queueOf(m, options.design);
-    const F = foliosOf(m);
-    const scan = {
+    const s = m.s;
+    const Q = queueOf(s, options.design);
+    const d = Q.d;
+    const F = s.folio;
+    const o = {
       safePrev: options.safePrev,
       underused: p.underused === 1,
       nrToScan: n,
       batch: Math.min(p.batch_size, n),
       clearBeforeIsolate: options.clearBeforeIsolate === true,
     };
-    const lists: Ref<ListHeadS>[] = [];
     for (let k = 0; k < p.scanners; k++) {
-      m.thread("deferred_split_scan", scanLocals(options.design, q, Folio, n, scan), (t) => {
-        const l = t.l as unknown as Record<string, Ref<ListHeadS>>;
-        const priv = l["list"] ?? l["dispose"];
-        if (priv) lists.push(priv);
-        return deferred_split_scan(options.design, q, t.l, scan);
-      });
+      m.thread("deferred_split_scan", {}, () => [scan(Q, Folio, o)]);
     }
     for (let j = 0; j < Math.min(p.putters, n); j++) {
-      m.thread("folio_put", {}, () => [unmapAndPut(q, F[n - 1 - j]!)]);
+      m.thread("folio_put", {}, () => [zap_folio(F[n - 1 - j]!, d)]);
     }
-    if (p.with_partial_unmap) m.thread("zap_pte_range", {}, () => [partialUnmap(q, F[0]!)]);
-    if (p.with_sync_split) m.thread("split_huge_page", {}, () => syncSplit(q, F[0]!));
-    if (p.with_migration) m.thread("migrate_pages", {}, () => migrate(q, F[0]!));
-    folioOpThreads(m, q, F, extra);
-    m.init((_s, w) => {
-      const b = w.m.b;
+    const F1 = F[0]!;
+    if (p.with_partial_unmap) m.thread("zap_pte_range", {}, () => [zap_folio_partially(F1, d)]);
+    // the caller of split_huge_page() holds a pin, dropped after the split
+    if (p.with_sync_split)
+      m.thread("split_huge_page", {}, () => [split_huge_page(F1, d), folio_put(F1, d)]);
+    // the migration isolated F1 before the scenario starts (its pin is one of F1's references)
+    if (p.with_migration) m.thread("migrate_pages", {}, () => migrate_folio(F1, d));
+    folioOpThreads(m, d, F, extra);
+    m.init((v) => {
       for (let i = 0; i < n; i++) {
-        const f = F[i]!;
+        const f = v.folio[i]!;
         const partial = i >= n - pm;
-        f.partially_mapped.$put(b, partial);
-        b[f.pte_partial.$off(b)] = partial ? 1 : 0;
+        f.partially_mapped = partial;
+        f.pte_partial = partial;
+        // the mapping's reference, the zapped PTEs' reference, the split's and the migration's pins
+        f._refcount = 1 + pins[i]!;
       }
-      const F1 = F[0]!;
-      // the mapping's reference, the zapped PTEs' reference, the split's and the migration's pins
-      for (let i = 0; i < n; i++) b[F[i]!._refcount.$off(b)] = 1 + pins[i]!;
-      // the migration of with_migration isolated F1 before the scenario starts
-      b[F1.isolated.$off(b)] = p.with_migration;
-      const stat = q.split.stat as Ref;
-      b[stat.$off(b)] = pm;
-      initQueue(
-        w,
-        q,
-        F,
-        Array.from({ length: n - unqueued }, (_, i) => unqueued + i),
-      );
+      v.folio[0]!.isolated = p.with_migration === 1;
+      v.nr_anon_partially_mapped = pm;
+      const queued = Array.from({ length: n - unqueued }, (_, i) => v.folio[unqueued + i]!);
+      if (Q.design === "list-lru") {
+        initList(
+          v.lru.sub[0]!.list,
+          queued.map((f) => f._deferred_list),
+        );
+        v.lru.sub[0]!.nr_items = queued.length;
+        v.lru.nr_items[0] = queued.length;
+      } else {
+        initList(
+          v.ds_queue.split_queue,
+          queued.map((f) => f._deferred_list),
+        );
+        v.ds_queue.split_queue_len = queued.length;
+      }
     });
-    installProperties(m, q);
+    installProperties(m, Q, F, s.nr_anon_partially_mapped);
     return m;
   },
 });

@@ -20,12 +20,15 @@
 //   folio_try_get() fails on the migration-frozen source, takes it for "lost race with
 //   folio_put()", clears its flag and dequeues it (migration freezes without split_queue_lock,
 //   unlike __folio_split()), so the unqueue under the freeze finds nothing.
-// Each against two scan designs (shared thread bodies in ../deferred-split/scan.ts): the on-stack
-// private list with the safe `prev` folio (v6.12..v6.17) and seed 002's folio_batch.
+// Each against two scan designs of src/kernel/huge_memory.ts: the on-stack private list with the
+// safe `prev` folio (v6.12..v6.17, deferred_split_scan_private_list()) and seed 002's folio_batch
+// (deferred_split_scan_folio_batch()). Written only against src/index.ts (migration is
+// migrate.ts's migrate_folio() with its hooks; ../deferred-split/scenario.ts is the scenario
+// code shared with models/deferred-split).
 //
 // CPUs: migrate_pages() of the source F1 into the destination F2 (F1 isolated: the migration
 // holds a pin; try_to_migrate() unmaps it, dropping the mapping's reference; the freeze expects
-// the pin alone), optionally deferred_split_scan(), and an observer CPU (see scan.ts). With
+// the pin alone), optionally deferred_split_scan(), and an observer CPU (catalogue.ts). With
 // other_folio=1, `third_parties` adds CPUs working on F3 (an operation list of folio_put,
 // partial_unmap, split and migrate, as in models/deferred-split).
 //
@@ -43,40 +46,39 @@
 // bookkeeping, memcg queues, and the destination's own later unmaps.
 
 import {
+  bool,
+  data_race,
+  deferred_split_folio,
   defineModel,
-  int,
-  ModelBuilder,
-  nodeptr,
-  record,
-  step,
-  if_,
+  folio_put,
   func,
+  ghost,
+  headOf,
+  initList,
+  int,
+  isEmpty,
+  migrate_folio,
+  ModelBuilder,
   parseOps,
+  PROP,
+  record,
+  testPartiallyMapped,
+  type Ctx,
   type OpsParamDecl,
+  type ViewOf,
   type World,
 } from "../../src/index.ts";
-import type { Ref } from "../../src/model/ref.ts";
-import { headOf } from "../../src/kernel/list.ts";
-import { folioName } from "../../src/kernel/folio.ts";
-import { testBit } from "../../src/kernel/bitops.ts";
-import { PROP } from "../../src/kernel/catalogue.ts";
 import {
-  deferred_split_folio,
-  deferred_split_scan,
   folioOpThreads,
   folioOps,
   folioType,
-  foliosOf,
-  initQueue,
   installProperties,
-  migrate,
-  put,
-  queueOf,
-  scanLocals,
   opPins,
+  queueOf,
+  scan,
   sharedFields,
   type Design,
-} from "../deferred-split/scan.ts";
+} from "../deferred-split/scenario.ts";
 
 type Requeue = "none" | "v1" | "v2" | "v3";
 interface Opts {
@@ -221,16 +223,16 @@ export default defineModel<P, Opts>({
       mig: record(
         {
           /** v2's src_deferred_split as read: -1 not read yet. */
-          src_deferred_split: int(-1, 1, -1),
+          src_deferred_split: ghost(int(-1, 1, -1)),
           /** The list head src's _deferred_list reached at that read (NULL: none). */
-          src_on: nodeptr(),
+          src_on: ghost(int(-1, 255, -1)),
           /**
            * The source was queued (on the queue, or kept on a scanner's list that is spliced back)
            * at the moment the migration froze it: -1 not frozen yet.
            */
-          src_queued: int(-1, 1, -1),
+          src_queued: ghost(int(-1, 1, -1)),
           /** The migration requeued dst: -1 not decided yet. */
-          dst_requeued: int(-1, 1, -1),
+          dst_requeued: ghost(int(-1, 1, -1)),
         },
         "ghost",
       ),
@@ -239,29 +241,22 @@ export default defineModel<P, Opts>({
     const m = new ModelBuilder(sharedFields(options.design, Folio, n, ghostFields, slack), {
       races: true,
     });
-    const q = queueOf(m, options.design);
-    const F = foliosOf(m);
+    const Q = queueOf(m.s, options.design);
+    const d = Q.d;
+    const F = m.s.folio;
     const src = F[0]!;
     const dst = F[1]!;
-    const g = (m.s as unknown as { mig: Record<string, Ref> }).mig;
-    const gset = (c: { m: { b: Int32Array } }, r: Ref, v: number): void => {
-      c.m.b[r.$off(c.m.b)] = v;
-    };
-    const gget = (b: Int32Array, r: Ref): number => b[r.$off(b)]!;
+    const view = (c: Ctx): ViewOf<typeof m.shared> => c.s as ViewOf<typeof m.shared>;
 
     if (p.with_scanner) {
-      const scan = { safePrev: true, underused: p.underused === 1, nrToScan: n, batch: n };
-      m.thread("deferred_split_scan", scanLocals(options.design, q, Folio, n, scan), (t) =>
-        deferred_split_scan(options.design, q, t.l, scan),
-      );
+      const o = { safePrev: true, underused: p.underused === 1, nrToScan: n, batch: n };
+      m.thread("deferred_split_scan", {}, () => [scan(Q, Folio, o)]);
     }
 
     m.thread(
       "migrate_pages",
-      { src_deferred_split: int(0, 1), src_partially_mapped: int(0, 1) },
-      (t) => {
-        const local = t.l.src_deferred_split;
-        const localPm = t.l.src_partially_mapped;
+      { src_deferred_split: bool(), src_partially_mapped: bool() },
+      ({ step, if_ }) => {
         const requeue =
           options.requeue === "v1"
             ? [
@@ -270,7 +265,7 @@ export default defineModel<P, Opts>({
                     "folio_test_large(dst) && folio_test_large_rmappable(dst) -> true",
                     () => true,
                   ),
-                  [deferred_split_folio(q, dst, false)],
+                  [deferred_split_folio(dst, d, false)],
                 ),
               ]
             : options.requeue === "v2" || options.requeue === "v3"
@@ -278,107 +273,96 @@ export default defineModel<P, Opts>({
                   if_(
                     step(
                       (c, r) => `if (src_deferred_split) -> ${r ? "true" : "false"}`,
-                      (c) => c.m.get(local.$off(c.m.b)) !== 0,
+                      ({ l }) => l.src_deferred_split,
                     ),
                     [
                       options.requeue === "v3"
                         ? if_(
                             step(
                               (c, r) => `if (src_partially_mapped) -> ${r ? "true" : "false"}`,
-                              (c) => c.m.get(localPm.$off(c.m.b)) !== 0,
+                              ({ l }) => l.src_partially_mapped,
                             ),
-                            [deferred_split_folio(q, dst, true)],
-                            [deferred_split_folio(q, dst, false)],
+                            [deferred_split_folio(dst, d, true)],
+                            [deferred_split_folio(dst, d, false)],
                           )
-                        : deferred_split_folio(q, dst, false),
+                        : deferred_split_folio(dst, d, false),
                     ],
                   ),
                 ]
               : [];
         return [
           func("migrate_pages", [
-            ...migrate(q, src, {
-              beforeMove:
-                options.requeue === "v2"
-                  ? [
-                      step(
-                        (c, r) =>
-                          `src_deferred_split = folio_test_large(${folioName(src, c.m.b)}) && ` +
-                          `!data_race(list_empty(&${folioName(src, c.m.b)}->_deferred_list)) -> ${r ? "true" : "false"}`,
-                        (c) => {
-                          const b = c.m.b;
-                          const id = src._deferred_list.$node(b);
-                          const nonEmpty =
-                            b[src.order.$off(b)]! > 1 &&
-                            c.m.getRacy(c.m.layout.nodes[id]!.nextOff) !== id;
-                          c.m.set(local.$off(b), nonEmpty ? 1 : 0);
-                          gset(c, g["src_deferred_split"]!, nonEmpty ? 1 : 0);
-                          gset(
-                            c,
-                            g["src_on"]!,
-                            b[c.m.layout.nodes[id]!.nextOff] === id ? -1 : headOf(c.m, id),
-                          );
-                          return nonEmpty;
-                        },
-                      ),
-                    ]
-                  : [],
-              frozen:
-                options.requeue === "v3"
-                  ? [
-                      step(
-                        (c, r) =>
-                          `src_partially_mapped = folio_test_partially_mapped(${folioName(src, c.m.b)}) -> ${r ? "true" : "false"}`,
-                        (c) => {
-                          const v = testBit(c, src.partially_mapped);
-                          c.m.set(localPm.$off(c.m.b), v ? 1 : 0);
-                          return v;
-                        },
-                      ),
-                    ]
-                  : [],
-              onUnqueued:
-                options.requeue === "v3"
-                  ? [
-                      step(
-                        "src_deferred_split = true (folio_unqueue_deferred_split() -> true)",
-                        (c) => {
-                          c.m.set(local.$off(c.m.b), 1);
-                        },
-                      ),
-                    ]
-                  : [],
-              onFrozen: (c) => {
-                const b = c.m.b;
-                const id = src._deferred_list.$node(b);
-                gset(c, g["src_queued"]!, b[c.m.layout.nodes[id]!.nextOff] === id ? 0 : 1);
-              },
-              moved: [
-                step(
-                  (c) =>
-                    `move_to_new_folio(${folioName(dst, c.m.b)}, ${folioName(src, c.m.b)}); ` +
-                    `remove_migration_ptes(${folioName(src, c.m.b)}, ${folioName(dst, c.m.b)})`,
-                  (c) => {
-                    const b = c.m.b;
-                    const decided =
+            ...migrate_folio(src, d, {
+              dst,
+              hooks: {
+                beforeMove:
+                  options.requeue === "v2"
+                    ? [
+                        step(
+                          (c, r) =>
+                            `src_deferred_split = folio_test_large(F1) && !data_race(list_empty(&F1->_deferred_list)) -> ${r ? "true" : "false"}`,
+                          (c) => {
+                            const f1 = c.s.folio[0]!;
+                            const queued = data_race(
+                              c.s,
+                              () => f1.order > 1 && f1._deferred_list.next !== f1._deferred_list.id,
+                            );
+                            c.l.src_deferred_split = queued;
+                            c.s.mig.src_deferred_split = queued ? 1 : 0;
+                            const id = f1._deferred_list.id;
+                            c.s.mig.src_on = isEmpty(c.m, id) ? -1 : headOf(c.m, id);
+                            return queued;
+                          },
+                        ),
+                      ]
+                    : [],
+                frozen:
+                  options.requeue === "v3"
+                    ? [
+                        step(
+                          (c, r) =>
+                            `src_partially_mapped = folio_test_partially_mapped(F1) -> ${r ? "true" : "false"}`,
+                          (c) => {
+                            const v = testPartiallyMapped(c, src);
+                            c.l.src_partially_mapped = v;
+                            return v;
+                          },
+                        ),
+                      ]
+                    : [],
+                onUnqueued:
+                  options.requeue === "v3"
+                    ? [
+                        step(
+                          "src_deferred_split = true (folio_unqueue_deferred_split() -> true)",
+                          ({ l }) => {
+                            l.src_deferred_split = true;
+                          },
+                        ),
+                      ]
+                    : [],
+                // was F1 queued when it was frozen? (ghost, inside the freeze step)
+                onFrozen: (c) => {
+                  const v = view(c);
+                  v.mig.src_queued = isEmpty(c.m, v.folio[0]!._deferred_list.id) ? 0 : 1;
+                },
+                moved: [
+                  step("move_to_new_folio(F2, F1)", (c) => {
+                    // ghost: what the migration decided for dst
+                    c.s.mig.dst_requeued =
                       options.requeue === "v1"
                         ? 1
                         : options.requeue === "none"
                           ? 0
-                          : c.m.get(local.$off(b));
-                    gset(c, g["dst_requeued"]!, decided);
-                    if (b[src.migration_ptes.$off(b)] === 0) return;
-                    b[src.migration_ptes.$off(b)] = 0;
-                    c.m.setMarked(dst.mapped.$off(b), 1);
-                    b[dst.pte_partial.$off(b)] = b[src.pte_partial.$off(b)]!;
-                    const r = dst._refcount.$off(b);
-                    c.m.setMarked(r, c.m.getMarked(r) + 1);
-                  },
-                ),
-              ],
-              afterRemap: requeue,
+                          : c.l.src_deferred_split
+                            ? 1
+                            : 0;
+                  }),
+                ],
+                afterRemap: requeue,
+              },
             }),
-            put(q, dst),
+            folio_put(dst, d), // the migration's reference to the new folio
           ]),
         ];
       },
@@ -389,11 +373,12 @@ export default defineModel<P, Opts>({
       [
         RECORDED_STATE_STALE,
         (w: World) => {
-          const b = w.m.b;
-          const read = gget(b, g["src_deferred_split"]!);
+          const g = (w.s as unknown as { mig: Record<string, number> }).mig;
+          const read = g["src_deferred_split"]!;
           if (read < 0) return true;
-          const on = gget(b, g["src_on"]!);
-          const qh = q.ds.split_queue.$node(b);
+          const on = g["src_on"]!;
+          const qh = (w.s as unknown as { ds_queue: { split_queue: { id: number } } }).ds_queue
+            .split_queue.id;
           if ((read === 1) === (on === qh)) return true;
           const where =
             on < 0
@@ -408,36 +393,39 @@ export default defineModel<P, Opts>({
         },
       ],
     ]);
-    folioOpThreads(m, q, F, opLists);
-    installProperties(m, q, { skip: [PROP.queueLen, PROP.staleMembership], extra });
+    folioOpThreads(m, d, F, opLists);
+    installProperties(m, Q, F, m.s.nr_anon_partially_mapped, {
+      skip: [PROP.queueLen, PROP.staleMembership],
+      extra,
+    });
 
-    m.endState(REQUEUE_MISMATCH, (w: World) => {
-      const b = w.m.b;
-      const un = gget(b, g["src_queued"]!);
-      const rq = gget(b, g["dst_requeued"]!);
+    m.endState(REQUEUE_MISMATCH, ({ s }) => {
+      const un = s.mig.src_queued;
+      const rq = s.mig.dst_requeued;
       if (un < 0 || rq === un) return true;
       return un === 1
         ? "the source F1 was queued when the migration froze it, but the destination F2 was not requeued"
         : "the migration requeued the destination F2, but the source F1 was on no deferred split list when the migration froze it";
     });
 
-    m.init((_s, w) => {
-      const b = w.m.b;
-      const pm = p.src_partially_mapped;
-      b[src._refcount.$off(b)] = 2; // the mapping's reference + the isolation pin
-      src.partially_mapped.$put(b, pm !== 0);
-      b[src.pte_partial.$off(b)] = pm;
-      b[dst._refcount.$off(b)] = 1; // the new folio's reference, held by the migration
-      b[dst.mapped.$off(b)] = 0;
-      b[(q.split.stat as Ref).$off(b)] = pm;
-      const queued: number[] = [];
-      if (p.src_queued) queued.push(0);
+    m.init((v) => {
+      const pm = p.src_partially_mapped === 1;
+      const [vs, vd] = [v.folio[0]!, v.folio[1]!];
+      vs._refcount = 2; // the mapping's reference + the isolation pin
+      vs.partially_mapped = pm;
+      vs.pte_partial = pm;
+      vd._refcount = 1; // the new folio's reference, held by the migration
+      vd.mapped = false;
+      v.nr_anon_partially_mapped = pm ? 1 : 0;
+      const queued = [];
+      if (p.src_queued) queued.push(vs._deferred_list);
       if (p.other_folio) {
-        queued.push(2);
+        queued.push(v.folio[2]!._deferred_list);
         // the mapping's reference and the pins of the extra CPUs' operations on F3
-        b[F[2]!._refcount.$off(b)] = 1 + pins[2]!;
+        v.folio[2]!._refcount = 1 + pins[2]!;
       }
-      initQueue(w, q, F, queued);
+      initList(v.ds_queue.split_queue, queued);
+      v.ds_queue.split_queue_len = queued.length;
     });
     return m;
   },

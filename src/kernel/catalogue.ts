@@ -36,6 +36,8 @@
 // | data-race            | explorer    | warn     | built in                                    | two enabled steps of different CPUs access a word, one writes, at least one is plain, neither in data_race() |
 
 import type { ModelBuilder, World } from "../model/model.ts";
+import { step } from "../model/dsl.ts";
+import { Violation } from "../rt/mem.ts";
 import type { Ref } from "../model/ref.ts";
 import type { Fields, IntS, ListHeadS, LockS } from "../model/schema.ts";
 import type { Mem } from "../rt/mem.ts";
@@ -384,4 +386,42 @@ export function collect(register: (mb: ModelBuilder<Fields>) => void): {
   };
   register(fake as unknown as ModelBuilder<Fields>);
   return { invariants, endStates };
+}
+
+/**
+ * Checks `preds` from an observer CPU rather than as invariants: one step with one choice per
+ * property, which the scheduler may take in any state; it evaluates the property's predicate and
+ * fails that property if it does not hold. Only the observer's transition is cut: every other
+ * interleaving goes on, so a property is still found in every reachable state where it fails
+ * (the observer can still run in each of them), and what comes later on the same paths is
+ * reached too, even past a bug-severity invariant such as use-after-free, which would end the
+ * path where it first fails. The trace of a property found this way ends with the observer's
+ * step (`observe [name]: what[name]`). Costs about twice the states of the invariants.
+ */
+export function observer<F extends Fields>(
+  mb: ModelBuilder<F>,
+  preds: ReadonlyMap<string, PropertyPredicate>,
+  what: Readonly<Record<string, string>> = {},
+): void {
+  const names = [...preds.keys()];
+  if (names.length === 0) return;
+  let world: World | undefined;
+  mb.thread("observer", {}, () => [
+    step(
+      (_c, _r, choice) => {
+        const name = names[choice]!;
+        return what[name] !== undefined ? `observe [${name}]: ${what[name]}` : `observe [${name}]`;
+      },
+      (c, choice) => {
+        const name = names[choice]!;
+        const r = preds.get(name)!(world ?? ({ s: c.s, m: c.m, cpus: [] } as unknown as World));
+        if (r !== true)
+          throw new Violation(name, typeof r === "string" ? r : `${name} does not hold`);
+      },
+      { choices: names.length, raises: names },
+    ),
+  ]);
+  mb.init((_s, w) => {
+    world = w as unknown as World;
+  });
 }

@@ -44,6 +44,7 @@ import { Ref } from "../model/ref.ts";
 import {
   array,
   bool,
+  enumOf,
   int,
   listHead,
   nodeptr,
@@ -61,11 +62,14 @@ import {
   type Schema,
 } from "../model/schema.ts";
 import { ModelError } from "../rt/mem.ts";
+import { NULL } from "../model/layout.ts";
 import {
   list_add_tail,
   list_del_init,
   list_for_each_entry_safe,
+  list_move,
   list_nonempty,
+  list_splice_tail,
   list_splice_tail_init,
 } from "./list.ts";
 import {
@@ -83,7 +87,9 @@ import {
   addCounter,
   assertLive,
   counter,
-  counter_inc,
+  counter_dec,
+  folio_lock,
+  folio_test_partially_mapped,
   folio_put,
   folio_trylock,
   folio_try_get,
@@ -104,6 +110,21 @@ import {
   setShrinkerBit,
   type MemcgsRef,
 } from "./memcg.ts";
+import {
+  __list_lru_add,
+  __list_lru_del,
+  list_lru_lock,
+  list_lru_shrink_walk_irq,
+  list_lru_unlock,
+  lruKeyOfFolio,
+  lruOneOf,
+  subOwner,
+  type ListLruOneRef,
+  type ListLruRef,
+  type LruKey,
+  type LruWalkLocalsRef,
+  LRU_STATUS,
+} from "./list_lru.ts";
 import {
   folioBatch,
   folio_batch_add,
@@ -173,13 +194,31 @@ export interface SplitQueuesRef {
   readonly memcg: { readonly length: number; readonly [memcg: number]: DsQueueRef };
 }
 
+/**
+ * The deferred split queue on a list_lru (seed 004, "[PATCH v3 7/7] mm: switch deferred split
+ * shrinker to list_lru"): `queue: { lru: m.s.deferred_split_lru }`, the one list_lru of
+ * list_lru.ts. The folio's sublist is picked by folio_nid()/folio_memcg() (lock_list_lru_of_memcg
+ * walking to the parent past a dead sublist); its lock is taken with list_lru_lock(), the
+ * sublist held in the CPU's local `ds_l`; queueing is __list_lru_add() (which sets the memcg's
+ * shrinker bit when `mc` is given) and dequeueing __list_lru_del().
+ */
+export interface LruQueueRef {
+  readonly lru: ListLruRef;
+}
+
+/** A list_lru sublist as the queue the catalogue's properties take (lock, list, nr_items). */
+export function lruQueue(one: ListLruOneRef): DsQueueRef {
+  return { split_queue_lock: one.lock, split_queue: one.list, split_queue_len: one.nr_items };
+}
+
 /** Which queue a folio belongs to, and the statistics the queue ops maintain. */
 export interface DeferredSplit {
   /**
    * One fixed queue (a model with a single per-node queue), or every queue of the model
-   * (splitQueues()), looked up per folio into the CPU's `ds_queue` local.
+   * (splitQueues()), looked up per folio into the CPU's `ds_queue` local, or a list_lru
+   * (LruQueueRef).
    */
-  readonly queue: DsQueueRef | SplitQueuesRef;
+  readonly queue: DsQueueRef | SplitQueuesRef | LruQueueRef;
   /** The memcg tree: folio_memcg(), the dying walk, shrinker bits (with `queue: SplitQueuesRef`). */
   readonly mc?: MemcgsRef;
   /** The nr_partially_mapped statistic (a counter or a per-order array), if the model keeps it. */
@@ -196,8 +235,12 @@ export interface DeferredSplit {
   readonly atomicFlag?: boolean;
 }
 
-function isSplitQueues(q: DsQueueRef | SplitQueuesRef): q is SplitQueuesRef {
+function isSplitQueues(q: DsQueueRef | SplitQueuesRef | LruQueueRef): q is SplitQueuesRef {
   return "node" in q && "memcg" in q;
+}
+
+function isLruQueue(q: DsQueueRef | SplitQueuesRef | LruQueueRef): q is LruQueueRef {
+  return "lru" in q;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +257,8 @@ interface Locked {
   readonly memcgOf: (c: Ctx) => number;
   /** The NUMA node of the folio, for set_shrinker_bit. */
   readonly nidOf: (c: Ctx) => number;
+  /** A list_lru queue: the list_lru and the CPU's local holding the locked sublist. */
+  readonly lru?: { readonly lru: ListLruRef; readonly l: Ref<IntS>; readonly mc?: MemcgsRef };
 }
 
 const nm = (f: FolioRef, c: Ctx): string => folioName(f, c.m.b);
@@ -278,6 +323,23 @@ function lockedQueue(f: FolioRef, d: DeferredSplit, irq: "irqsave" | "irq" | "pl
   const unlockFn =
     irq === "irqsave" ? spin_unlock_irqrestore : irq === "irq" ? spin_unlock_irq : spin_unlock;
   const nidOf = (c: Ctx): number => c.m.b[f.nid.$off(c.m.b)]!;
+  if (isLruQueue(d.queue)) {
+    // l = list_lru_lock[_irqsave](&deferred_split_lru, folio_nid(folio), folio_memcg(folio))
+    const lru = d.queue.lru;
+    const l = kernelLocal("ds_l", int(-1, lru.sub.length - 1, -1));
+    const key = lruKeyOfFolio(f, d.mc);
+    const opts = d.mc ? { mc: d.mc } : {};
+    const lockFn = irq === "irqsave" ? "list_lru_lock_irqsave" : "list_lru_lock";
+    const unlockFn = irq === "irqsave" ? "list_lru_unlock_irqrestore" : "list_lru_unlock";
+    return {
+      q: lruQueue(lruOneOf(lru, l)),
+      lock: [list_lru_lock(lru, key, l, { ...opts, fn: lockFn })],
+      unlock: list_lru_unlock(lru, l, unlockFn),
+      memcgOf: (c) => subOwner(lru, c.m.b[l.$off(c.m.b)]!).memcg,
+      nidOf,
+      lru: { lru, l, ...opts },
+    };
+  }
   if (!isSplitQueues(d.queue)) {
     const q = d.queue;
     return {
@@ -450,7 +512,7 @@ export function get_deferred_split_queue(
  * One step (the caller holds split_queue_lock of `q`).
  */
 export function unqueue_accounting(f: FolioRef, d: DeferredSplit, q?: DsQueueRef): StepStmt {
-  const queue = q ?? (isSplitQueues(d.queue) ? undefined : d.queue);
+  const queue = q ?? (isSplitQueues(d.queue) || isLruQueue(d.queue) ? undefined : d.queue);
   if (!queue) {
     throw new ModelError(
       "E_ARG",
@@ -490,6 +552,17 @@ export function __folio_unqueue_deferred_split(
   onUnqueued: Stmt[] = [],
 ): Stmt {
   const l = lockedQueue(f, d, "irqsave");
+  if (l.lru) {
+    // seed 004: if (__list_lru_del(...)) { if (folio_test_partially_mapped) { clear; stat-- } }
+    return func("__folio_unqueue_deferred_split", [
+      ...l.lock,
+      if_(__list_lru_del(l.lru.lru, l.lru.l, f._deferred_list), [
+        clearPartiallyMapped(f, d, d.atomicFlag ?? false),
+        ...onUnqueued,
+      ]),
+      l.unlock,
+    ]);
+  }
   return func("__folio_unqueue_deferred_split", [
     ...l.lock,
     if_(list_nonempty(f._deferred_list), [
@@ -542,7 +615,6 @@ export function deferred_split_folio(
   partiallyMapped: boolean,
 ): Stmt {
   const l = lockedQueue(f, d, "irqsave");
-  const q = l.q;
   const atomic = d.atomicFlag ?? false;
   const body: Stmt[] = [
     if_(
@@ -581,40 +653,54 @@ export function deferred_split_folio(
           { raises: ["use-after-free", { name: "warn-partially-mapped", severity: "warn" }] },
         ),
   );
-  body.push(
-    if_(
-      step(
-        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
-        (c) => {
-          assertLive(c, f, "deferred_split_folio");
-          const id = f._deferred_list.$node(c.m.b);
-          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
-        },
-        { raises: ["use-after-free"] },
-      ),
-      [
-        list_add_tail(f._deferred_list, q.split_queue),
-        step(
-          (c) => {
-            const v = c.m.b[q.split_queue_len.$off(c.m.b)]!;
-            const memcg = l.memcgOf(c);
-            return (
-              `${q.split_queue_len.$name(c.m.b)}++ (${v} -> ${v + 1})` +
-              (memcg >= 0 && d.mc ? `; set_shrinker_bit(${memcgName(memcg)}, ${l.nidOf(c)})` : "")
-            );
-          },
-          (c) => {
-            addCounter(c, q.split_queue_len, 1, false);
-            const memcg = l.memcgOf(c);
-            if (memcg >= 0 && d.mc) setShrinkerBit(c, d.mc, memcg, l.nidOf(c));
-          },
-          { raises: ["counter-underflow", "memcg-use-after-free"] },
-        ),
-      ],
-    ),
-    l.unlock,
-  );
+  body.push(queueIfEmpty(f, d, l, true), l.unlock);
   return func("deferred_split_folio", body);
+}
+
+/**
+ * Under the lock of `l`: `if (list_empty(&folio->_deferred_list)) { list_add_tail(...);
+ * ds_queue->split_queue_len++; [set_shrinker_bit(memcg, folio_nid(folio))] }`, or on a list_lru
+ * `__list_lru_add(lru, l, &folio->_deferred_list, nid, memcg)` (one step: the list_empty test,
+ * the add, nr_items++, the shrinker bit of the sublist's memcg when it was empty).
+ */
+function queueIfEmpty(f: FolioRef, d: DeferredSplit, l: Locked, shrinkerBit: boolean): Stmt {
+  if (l.lru) {
+    const o = l.lru.mc ? { mc: l.lru.mc, key: lruKeyOfFolio(f, l.lru.mc) } : {};
+    return if_(__list_lru_add(l.lru.lru, l.lru.l, f._deferred_list, o), []);
+  }
+  const q = l.q;
+  return if_(
+    step(
+      (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
+      (c) => {
+        assertLive(c, f, "list_empty");
+        const id = f._deferred_list.$node(c.m.b);
+        return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
+      },
+      { raises: ["use-after-free"] },
+    ),
+    [
+      list_add_tail(f._deferred_list, q.split_queue),
+      step(
+        (c) => {
+          const v = c.m.b[q.split_queue_len.$off(c.m.b)]!;
+          const memcg = l.memcgOf(c);
+          return (
+            `${q.split_queue_len.$name(c.m.b)}++ (${v} -> ${v + 1})` +
+            (shrinkerBit && memcg >= 0 && d.mc
+              ? `; set_shrinker_bit(${memcgName(memcg)}, ${l.nidOf(c)})`
+              : "")
+          );
+        },
+        (c) => {
+          addCounter(c, q.split_queue_len, 1, false);
+          const memcg = l.memcgOf(c);
+          if (shrinkerBit && memcg >= 0 && d.mc) setShrinkerBit(c, d.mc, memcg, l.nidOf(c));
+        },
+        { raises: ["counter-underflow", "memcg-use-after-free"] },
+      ),
+    ],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,8 +802,14 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
     },
     { raises: ["use-after-free"] },
   );
-  const dequeue: Stmt[] =
-    o.clearFlag === "queued"
+  const dequeue: Stmt[] = l.lru
+    ? [
+        // seed 004: __list_lru_del(&deferred_split_lru, l, &folio->_deferred_list, nid);
+        // if (folio_test_partially_mapped(folio)) { clear; mod_mthp_stat(-1) }
+        if_(__list_lru_del(l.lru.lru, l.lru.l, f._deferred_list), []),
+        clearPartiallyMapped(f, d, d.atomicFlag ?? false),
+      ]
+    : o.clearFlag === "queued"
       ? [
           if_(list_nonempty(f._deferred_list), [
             unqueue_accounting(f, d, l.q),
@@ -824,20 +916,7 @@ function trySplit(
  */
 export function requeue_deferred_split(f: FolioRef, d: DeferredSplit): Stmt {
   const l = lockedQueue(f, d, "irqsave");
-  return func("requeue", [
-    ...l.lock,
-    if_(
-      step(
-        (c, r) => `list_empty(&${nm(f, c)}._deferred_list) -> ${boolResult(r)}`,
-        (c) => {
-          const id = f._deferred_list.$node(c.m.b);
-          return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
-        },
-      ),
-      [list_add_tail(f._deferred_list, l.q.split_queue), counter_inc(l.q.split_queue_len)],
-    ),
-    l.unlock,
-  ]);
+  return func("requeue", [...l.lock, queueIfEmpty(f, d, l, false), l.unlock]);
 }
 
 /**
@@ -889,7 +968,9 @@ export function deferred_split_scan_folio_batch(
             ],
           ),
           list_del_init(f._deferred_list),
-          unqueue_len(queue, f, d),
+          // the scan's own decrement, of a folio it found on the queue (no double-unqueue
+          // check: it would run after the list_del_init above and see the folio unqueued)
+          counter_dec(queue.split_queue_len),
           if_(
             step(
               (c, r) => `!--sc->nr_to_scan || !folio_batch_space(&fbatch) -> ${boolResult(r)}`,
@@ -925,6 +1006,274 @@ export function deferred_split_scan_folio_batch(
         folio_batch_reinit(fb),
       ],
     ),
+  ]);
+}
+
+/** `if (!--sc->nr_to_scan) break;` (`more`: a further break condition, as text and test). */
+function nrToScanBreak(
+  nrToScan: Ref<IntS>,
+  more?: { text: string; test: (c: Ctx) => boolean },
+): Stmt {
+  return if_(
+    step(
+      (c, r) => `!--sc->nr_to_scan${more ? ` || ${more.text}` : ""} -> ${boolResult(r)}`,
+      (c) => {
+        const v = c.m.get(nrToScan.$off(c.m.b)) - 1;
+        c.m.set(nrToScan.$off(c.m.b), v);
+        return v === 0 || (more !== undefined && more.test(c));
+      },
+    ),
+    [break_()],
+  );
+}
+
+/** The name of a lock field of the shared state (for listHead({ atomicUnder })). */
+function lockPath(lock: Ref<LockS>): string {
+  return lock.$name(new Int32Array(0));
+}
+
+export interface PrivateListScanOpts extends ScanOpts {
+  /**
+   * Keep "one safe folio with refcount still raised" (`prev`) before a folio removed from the
+   * private list without the lock: commit e66f3185fa04 ("mm/thp: fix deferred split queue not
+   * partially_mapped"). false: every kept folio is put at once.
+   */
+  readonly safePrev: boolean;
+}
+
+/**
+ * deferred_split_scan() of v6.12..v6.17 (mm/huge_memory.c): under split_queue_lock, each folio
+ * of `queue` whose folio_try_get() succeeds is list_move()d to the on-stack LIST_HEAD(list)
+ * (still counted in split_queue_len); one whose try_get fails ("We lost race with folio_put()")
+ * has its flag cleared, is list_del_init()ed and split_queue_len--. Unlocked, per folio of the
+ * private list: try to split it; if not split and not partially mapped, an UNLOCKED
+ * list_del_init() from the private list and `removed++`; if partially mapped it stays (with
+ * `safePrev`: swap(folio, prev), so the reference of the folio before is held until the next one
+ * is done). Then under the lock: list_splice_tail() back, `split_queue_len -= removed`; unlock;
+ * folio_put(prev).
+ *
+ * Steps: the private list is a CPU local (`list`) whose operations are one step under
+ * split_queue_lock (split_folio() and the free path remove folios from it under that lock) and
+ * are split into their pointer writes without it (the scanner's own unlocked list_del_init).
+ * After the splice, the head's stale pointers are forgotten in one step (the on-stack head goes
+ * out of scope: the kernel never reads it again).
+ */
+export function deferred_split_scan_private_list(
+  queue: DsQueueRef,
+  d: DeferredSplit,
+  Folio: RecordS,
+  o: PrivateListScanOpts,
+): Stmt {
+  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
+  const next = kernelLocal("next", nodeptr());
+  const didSplit = kernelLocal("did_split", bool());
+  const nrToScan = kernelLocal("nr_to_scan", int(0, o.nrToScan, o.nrToScan));
+  // LIST_HEAD(list): on the stack; split_folio() and the free path take folios off it under
+  // split_queue_lock, which makes their operations on it atomic; it protects nothing (the
+  // scanner's unlocked phase is the kernel's), so no wrong-lock report
+  const list = kernelLocal("list", listHead({ atomicUnder: lockPath(queue.split_queue_lock) }));
+  const prev = kernelLocal("prev", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
+  const removed = kernelLocal("removed", int(0, o.nrToScan));
+  const lock = spin_lock_irqsave(queue.split_queue_lock);
+  const unlock = spin_unlock_irqrestore(queue.split_queue_lock);
+  // the locals start as the kernel's do (sc->nr_to_scan, removed = 0, prev = NULL): one scan
+  // per CPU (a second call on the same CPU would reuse them)
+  return func("deferred_split_scan", [
+    lock,
+    // Take pin on all head pages to avoid freeing them under us
+    list_for_each_entry_safe(f, next, queue.split_queue, [
+      if_(
+        folio_try_get(f),
+        [list_move(f._deferred_list, list)],
+        [
+          // We lost race with folio_put()
+          clearPartiallyMapped(f, d, d.atomicFlag ?? false),
+          list_del_init(f._deferred_list),
+          counter_dec(queue.split_queue_len),
+        ],
+      ),
+      nrToScanBreak(nrToScan),
+    ]),
+    unlock,
+    list_for_each_entry_safe(f, next, list, [
+      trySplit(f, didSplit, d, o),
+      if_(
+        step(
+          (c, r) => `did_split -> ${boolResult(r)}`,
+          (c) => c.m.get(didSplit.$off(c.m.b)) !== 0,
+        ),
+        [], // split_folio() removed it from the list
+        [
+          if_(
+            folio_test_partially_mapped(f),
+            o.safePrev
+              ? [
+                  // "That unlocked list_del_init() above would be unsafe, unless its folio is
+                  // separated from any earlier folios left on the list (which may be
+                  // concurrently unqueued) by one safe folio with refcount still raised."
+                  step("swap(folio, prev)", (c) => {
+                    const a = f.$off(c.m.b);
+                    const b = prev.$off(c.m.b);
+                    const t = c.m.get(a);
+                    c.m.set(a, c.m.get(b));
+                    c.m.set(b, t);
+                  }),
+                ]
+              : [],
+            [
+              list_del_init(f._deferred_list), // UNLOCKED: the list is on our stack
+              step("removed++", (c) => {
+                c.m.set(removed.$off(c.m.b), c.m.get(removed.$off(c.m.b)) + 1);
+              }),
+            ],
+          ),
+        ],
+      ),
+      if_(
+        step(
+          (c, r) => `if (folio) -> ${boolResult(r)}`,
+          (c) => c.m.get(f.$off(c.m.b)) !== NULL,
+        ),
+        [folio_put(f, d)],
+      ),
+    ]),
+    lock,
+    list_splice_tail(list, queue.split_queue),
+    step("LIST_HEAD(list) goes out of scope", (c) => {
+      // the on-stack head is dead after the splice (list_splice_tail does not re-initialise
+      // it): forget its stale pointers, which nobody reads again
+      const id = list.$node(c.m.b);
+      const n = c.m.layout.nodes[id]!;
+      c.m.b[n.nextOff] = id;
+      c.m.b[n.prevOff] = id;
+    }),
+    step(
+      (c) => {
+        const v = c.m.b[queue.split_queue_len.$off(c.m.b)]!;
+        const r = c.m.b[removed.$off(c.m.b)]!;
+        return `${queue.split_queue_len.$name(c.m.b)} -= removed (${v} -> ${v - r})`;
+      },
+      (c) => addCounter(c, queue.split_queue_len, -c.m.get(removed.$off(c.m.b)), false),
+      { raises: ["counter-underflow"] },
+    ),
+    unlock,
+    ...(o.safePrev
+      ? [
+          if_(
+            step(
+              (c, r) => `if (prev) -> ${boolResult(r)}`,
+              (c) => c.m.get(prev.$off(c.m.b)) !== NULL,
+            ),
+            [folio_put(prev, d)],
+          ),
+        ]
+      : []),
+  ]);
+}
+
+export interface ListLruScanOpts extends ScanOpts {
+  /**
+   * In deferred_split_isolate()'s lost-race branch, clear PG_partially_mapped BEFORE
+   * list_lru_isolate(), as deferred_split_scan() did before the conversion (`else if
+   * (folio_test_partially_mapped()) { clear } list_del_init()`). Default false: as posted in
+   * seed 004, list_lru_isolate() first, then the flag.
+   */
+  readonly clearBeforeIsolate?: boolean;
+}
+
+/**
+ * deferred_split_scan() on a list_lru (seed 004, "[PATCH v3 7/7] mm: switch deferred split
+ * shrinker to list_lru", Johannes Weiner): list_lru_shrink_walk_irq() over the sublist of `sc`
+ * with deferred_split_isolate() (folio_try_get() -> list_lru_isolate_move() onto the on-stack
+ * `dispose` list, LRU_REMOVED; else "We lost race with folio_put()": list_lru_isolate() and
+ * clear PG_partially_mapped, LRU_REMOVED); then, unlocked, per folio on `dispose`:
+ * list_del_init(), try to split it, requeue with __list_lru_add() under the sublist lock when
+ * not split and partially mapped, folio_put().
+ *
+ * Steps: the walk's as in list_lru.ts (the lock and first item one step, each callback
+ * statement one step, the status and the next item one step); `dispose` is a CPU local that no
+ * lock protects: the scanner's list_del_init from it is split into its pointer writes.
+ */
+export function deferred_split_scan_list_lru(
+  lru: ListLruRef,
+  sc: LruKey,
+  d: DeferredSplit,
+  Folio: RecordS,
+  o: ListLruScanOpts,
+): Stmt {
+  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
+  const next = kernelLocal("next", nodeptr());
+  const didSplit = kernelLocal("did_split", bool());
+  const dispose = kernelLocal("dispose", listHead());
+  const locals: LruWalkLocalsRef = {
+    lru_l: kernelLocal("lru_l", int(-1, lru.sub.length - 1, -1)),
+    lru_item: kernelLocal("lru_item", nodeptr()),
+    lru_n: kernelLocal("lru_n", nodeptr()),
+    lru_ret: kernelLocal("lru_ret", enumOf(LRU_STATUS)),
+    lru_nr: kernelLocal("lru_nr", int(0, o.nrToScan)),
+  };
+  const clear = clearPartiallyMapped(f, d, d.atomicFlag ?? false);
+  return func("deferred_split_scan", [
+    list_lru_shrink_walk_irq(
+      lru,
+      sc,
+      (w) => [
+        func("deferred_split_isolate", [
+          if_(
+            folio_try_get(f),
+            [w.isolateMove(dispose, "LRU_REMOVED")],
+            // We lost race with folio_put()
+            o.clearBeforeIsolate
+              ? [clear, w.isolate("LRU_REMOVED")]
+              : [w.isolate(), clear, w.ret("LRU_REMOVED")],
+          ),
+        ]),
+      ],
+      { locals, pos: f, nrToWalk: o.nrToScan, ...(d.mc ? { mc: d.mc } : {}) },
+    ),
+    list_for_each_entry_safe(f, next, dispose, [
+      list_del_init(f._deferred_list), // UNLOCKED: dispose is on our stack
+      trySplit(f, didSplit, d, o),
+      if_(
+        step(
+          (c, r) => `!did_split && folio_test_partially_mapped(${nm(f, c)}) -> ${boolResult(r)}`,
+          (c) => c.m.get(didSplit.$off(c.m.b)) === 0 && testPartiallyMapped(c, f),
+          { raises: ["use-after-free"] },
+        ),
+        [requeue_deferred_split(f, d)],
+      ),
+      folio_put(f, d),
+    ]),
+  ]);
+}
+
+/**
+ * split_huge_page(f) by a caller that holds a pin on f (its own reference, dropped by the
+ * caller afterwards): folio_lock(f); a folio that is no longer large (split meanwhile) has
+ * nothing to split; else __folio_split() (freeze at `expected`, default 1 + folio_mapped(): the
+ * caller's pin and the mapping's reference); folio_unlock(f).
+ */
+export function split_huge_page(
+  f: FolioRef,
+  d: DeferredSplit,
+  o: { expected?: number | ((c: Ctx) => number) } = {},
+): Stmt {
+  const expected =
+    o.expected ?? ((c: Ctx): number => 1 + (c.m.b[f.mapped.$off(c.m.b)] !== 0 ? 1 : 0));
+  return func("split_huge_page", [
+    folio_lock(f),
+    if_(
+      step(
+        (c, r) => `folio_test_large(${nm(f, c)}) -> ${boolResult(r)}`,
+        (c) => {
+          assertLive(c, f, "folio_test_large");
+          return c.m.b[f.order.$off(c.m.b)]! > 0;
+        },
+        { raises: ["use-after-free"] },
+      ),
+      [__folio_split(f, d, { expected })],
+    ),
+    folio_unlock(f),
   ]);
 }
 

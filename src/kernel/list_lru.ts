@@ -686,6 +686,20 @@ function dynRef<S extends LockS | ListHeadS | IntS | BoolS>(
 }
 
 /**
+ * The sublist a CPU holds locked through its int local `l` (from list_lru_lock()), as refs
+ * (`l->lock`, `l->list`, `l->nr_items`): for primitives that work on "the locked sublist"
+ * whichever it is (huge_memory.ts's deferred split queue on a list_lru).
+ */
+export function lruOneOf(lru: ListLruRef, l: Ref<IntS>): ListLruOneRef {
+  return {
+    lock: dynRef(lru, l, (o) => o.lock, "l->lock"),
+    list: dynRef(lru, l, (o) => o.list, "l->list"),
+    nr_items: dynRef(lru, l, (o) => o.nr_items, "l->nr_items"),
+    dead: dynRef(lru, l, (o) => o.dead, "l->dead"),
+  };
+}
+
+/**
  * __list_lru_walk_one(lru, nid, memcg, isolate, cb_arg, &nr_to_walk): `isolate(w)` gives the
  * callback's statements for the current item; they must end by setting a status (w.ret(),
  * or the status argument of w.isolate() / w.isolateMove()).

@@ -34,6 +34,11 @@ export interface MigrateHooks {
   readonly onUnqueued?: Stmt[];
   /** Right after a successful freeze, before folio_unqueue_deferred_split(src). */
   readonly frozen?: Stmt[];
+  /**
+   * Ghost bookkeeping run inside the successful folio_ref_freeze(src) step itself (e.g. what a
+   * property compares against: was src queued at the moment it was frozen?).
+   */
+  readonly onFrozen?: (c: Ctx) => void;
   /** After __folio_migrate_mapping() succeeded. */
   readonly moved?: Stmt[];
   /** After remove_migration_ptes(src, dst) (e.g. the requeue of dst). */
@@ -72,7 +77,11 @@ export function migrate_folio(
           (c) => `remove_migration_ptes(${nm(src, c)}, ${nm(dst, c)})`,
           (c) => {
             assertLive(c, dst, "remove_migration_ptes");
+            // nothing to remap where try_to_migrate() found src unmapped
+            if (c.m.getGhost(src.migration_ptes.$off(c.m.b)) === 0) return;
             c.m.setGhost(src.migration_ptes.$off(c.m.b), 0);
+            // dst is mapped at the PTEs src had: partially, if some of src's were zapped
+            c.m.setGhost(dst.pte_partial.$off(c.m.b), c.m.getGhost(src.pte_partial.$off(c.m.b)));
             c.m.setMarked(dst.mapped.$off(c.m.b), 1);
             const r = dst._refcount.$off(c.m.b);
             c.m.setMarked(r, c.m.getMarked(r) + 1);
@@ -109,6 +118,7 @@ export function migrate_folio(
               const off = src._refcount.$off(c.m.b);
               if (c.m.getMarked(off) !== 1) return false;
               c.m.setMarked(off, 0);
+              hooks.onFrozen?.(c);
               return true;
             },
             { raises: ["use-after-free"] },

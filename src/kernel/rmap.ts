@@ -22,6 +22,9 @@ import { bool, ghost, type BoolS } from "../model/schema.ts";
 import { assertLive, folioName, folio_put, type FolioRef } from "./folio.ts";
 import { deferred_split_folio, type DeferredSplit } from "./huge_memory.ts";
 import { notMigrating } from "./pgtable.ts";
+import { lostMembership, PROP, type QueueLike } from "./catalogue.ts";
+import type { ModelBuilder } from "../model/model.ts";
+import type { Fields } from "../model/schema.ts";
 
 /** Extra folio fields for rmap and migration: `folio({ extra: rmapFolioFields })`. */
 export const rmapFolioFields = {
@@ -89,4 +92,26 @@ export function zap_folio_partially(f: RmapFolioRef, d: DeferredSplit): Stmt {
     ),
     folio_put(f, d),
   ]);
+}
+
+/**
+ * lost-membership (end state) on the real mapping rather than on PG_partially_mapped: a live
+ * large folio that is still mapped and has had some of its PTEs zapped (`pte_partial`) must be
+ * on one of `queues` at quiescence, or the shrinker will never split it. (The catalogue's
+ * default reads PG_partially_mapped, which migration clears on the source and never sets on the
+ * destination, so it cannot see a migrated folio drop off.)
+ */
+export function lostMembershipRmap<F extends Fields>(
+  mb: ModelBuilder<F>,
+  folios: { readonly length: number; readonly [i: number]: RmapFolioRef },
+  queues: readonly QueueLike[],
+): void {
+  lostMembership(mb, folios, queues, {
+    name: PROP.lostMembership,
+    isPartial: (w, i) => {
+      const b = w.m.b;
+      const f = folios[i]!;
+      return b[f.mapped.$off(b)] !== 0 && b[f.pte_partial.$off(b)] !== 0 && b[f.order.$off(b)]! > 1;
+    },
+  });
 }
