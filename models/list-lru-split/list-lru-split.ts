@@ -82,7 +82,7 @@
 //    branch cleared was going to be cleared anyway: the ordering is safe "given the current
 //    manifestation", as Johannes said, because nothing between freeze and split can back out.
 //  - hypothetical, split_can_fail=1 (`+split-fails`): freeze-then-lock loses F1
-//    (lost-membership, 23 steps, 16 with third_party=0): between CPU1's folio_ref_freeze()
+//    (lost-membership, 22 steps, 15 with third_party=0): between CPU1's folio_ref_freeze()
 //    and its list_lru_lock(), the walk's folio_try_get(F1) fails, the lost-race branch clears
 //    F1's PG_partially_mapped and isolates F1, although F1 is live and only frozen for a
 //    moment. CPU1's __list_lru_del() then returns false and it finds the flag clear, so when
@@ -97,8 +97,11 @@
 // (ghost field `rmap_partial`: partially mapped in the page tables, which is what the flag is
 // supposed to record), because in the failing run it is the flag itself that was lost.
 //
-// Uses src/kernel/list_lru.ts (listLru, list_lru_lock, __list_lru_del/__list_lru_add,
-// list_lru_shrink_walk_irq with the isolate callback's list_lru_isolate/_move).
+// Written only against src/index.ts: the scan is huge_memory.ts's deferred_split_scan_list_lru()
+// (clearBeforeIsolate for the flag-first callback), the split its __folio_split() on a
+// DeferredSplit backed by the list_lru (`queue: { lru }`; `order` for the two orderings,
+// `mayFail` for the hypothetical failing split and its back-out), the free path its
+// folio_unqueue_deferred_split(), all on list_lru.ts's one list_lru.
 //
 // Left out: more than one sublist (node x memcg) and memcg reparenting (the race is inside a
 // sublist), nr_to_walk limits, LRU_RETRY / the walk dropping the lock, deferred_split_folio()
@@ -108,61 +111,36 @@
 // no queue by design, as the pre-folio_batch private list did; see the deferred-split model).
 
 import {
+  __folio_split,
   array,
   bool,
+  deferred_split_scan_list_lru,
   defineModel,
-  either,
-  func,
-  if_,
-  int,
-  listHead,
-  nodeptr,
-  ModelBuilder,
-  ptr,
-  return_,
-  step,
-} from "../../src/index.ts";
-import type { Stmt, StepStmt } from "../../src/index.ts";
-import type { Ref } from "../../src/model/ref.ts";
-import type { AnyModelBuilder } from "../../src/model/model.ts";
-import { parseOps, type Op, type OpsParamDecl } from "../../src/index.ts";
-import type { BoolS, IntS } from "../../src/model/schema.ts";
-import {
   folio,
   folio_put,
-  folio_ref_freeze,
-  folio_ref_unfreeze,
-  folio_trylock,
   folio_try_get,
   folio_unlock,
-  folioName,
-  free_folio,
-  modMthpStat,
-  testPartiallyMapped,
-  writePartiallyMapped,
-  type FolioRef,
-} from "../../src/kernel/folio.ts";
-import { list_del_init, list_for_each_entry_safe } from "../../src/kernel/list.ts";
-import {
-  __list_lru_add,
-  __list_lru_del,
-  list_lru_lock,
-  list_lru_shrink_walk_irq,
-  list_lru_unlock,
+  func,
+  ghost,
+  if_,
+  initList,
+  int,
+  listIntegrity,
   listLru,
+  lostMembership,
   lruCountConsistent,
   lruKey,
-  lruKeyOfFolio,
   lruLists,
-  lruSubLocal,
-  lruWalkLocals,
-} from "../../src/kernel/list_lru.ts";
-import {
-  listIntegrity,
-  lostMembership,
+  ModelBuilder,
+  parseOps,
   partiallyMappedCounter,
   useAfterFree,
-} from "../../src/kernel/catalogue.ts";
+  type AnyModelBuilder,
+  type DeferredSplit,
+  type Op,
+  type OpsParamDecl,
+  type ViewOf,
+} from "../../src/index.ts";
 
 type Order = "lock-then-freeze" | "freeze-then-lock";
 /** deferred_split_isolate()'s lost-race branch: as posted (isolate, then the flag) or flag first. */
@@ -172,14 +150,6 @@ interface Options {
   readonly callback: Callback;
 }
 
-/** The CPU-local variables of a split: the locked sublist, what __list_lru_del() returned, the flag. */
-interface SplitLocals {
-  readonly l: Ref<IntS>;
-  readonly dequeued: Ref<BoolS>;
-  readonly was_pm: Ref<BoolS>;
-  readonly did_split: Ref<BoolS>;
-}
-
 /** The folio record type of one build (ptr() needs one shared record type per build). */
 const folioType = (maxRef: number) =>
   folio({
@@ -187,10 +157,8 @@ const folioType = (maxRef: number) =>
     ref: 1,
     partiallyMapped: true,
     extra: {
-      /** Ghost: the folio has been split into order-0 folios (it needs no queue any more). */
-      split: bool(false),
       /** Ghost: the rmap state, partially mapped in the page tables (what the flag should say). */
-      rmap_partial: bool(true),
+      rmap_partial: ghost(bool(true)),
     },
   });
 
@@ -219,12 +187,6 @@ const thirdParties: OpsParamDecl = {
   maxOps: 3,
   doc: "extra CPUs, ';' between CPUs and ',' between one CPU's operations, e.g. 'try_get_put(F1),try_get_put(F2)'",
 };
-
-const setGhost = (c: { m: { b: Int32Array } }, r: Ref<BoolS>, v: boolean): void => {
-  c.m.b[r.$off(c.m.b)] = v ? 1 : 0;
-};
-const local = (c: { m: { b: Int32Array } }, r: Ref<BoolS>): boolean => c.m.b[r.$off(c.m.b)] !== 0;
-
 export default defineModel<P, Options>({
   name: "list-lru-split",
   doc: "Seed 004 review: the synchronous split locks the list_lru then freezes (as posted) vs freezes then locks (as suggested), against the list_lru shrink walk's lost-race branch",
@@ -303,13 +265,12 @@ function buildModel(
   { order, callback }: Options,
 ): AnyModelBuilder {
   const nf = nrFolios(p);
-  const canFail = p.split_can_fail === 1;
+  const mayFail = p.split_can_fail === 1;
   // the split's pin and the walk's reference, plus one per CPU taking speculative references
   const Folio = folioType(3 + extra.length);
-  const Lru = listLru({ name: "deferred_split_lru", maxItems: nf });
   const m = new ModelBuilder({
     /** Not memcg aware here: one sublist, deferred_split_lru.node[0]. */
-    deferred_split_lru: Lru,
+    deferred_split_lru: listLru({ name: "deferred_split_lru", maxItems: nf }),
     /** MTHP_STAT_NR_ANON_PARTIALLY_MAPPED (a per-CPU counter: marked accesses). */
     nr_anon_partially_mapped: int(0, nf, nf),
     folio: array(nf, Folio, { label: (i) => `F${i + 1}` }),
@@ -317,264 +278,72 @@ function buildModel(
   const s = m.s;
   const lru = s.deferred_split_lru;
   const stat = s.nr_anon_partially_mapped;
-  const sub = lru.sub[0]!;
+  const d: DeferredSplit = { queue: { lru }, stat, atomicFlag: true };
+  const split = { order, mayFail };
 
-  /** `if (folio_test_partially_mapped(f)) { folio_clear_partially_mapped(f); mod_mthp_stat(-1); }` */
-  const clearPartiallyMapped = (f: FolioRef, wasPm?: Ref<BoolS>): StepStmt =>
-    step(
-      (c, r) =>
-        // r is undefined when the step raised a violation (the folio was freed)
-        r === undefined
-          ? `folio_test_partially_mapped(${folioName(f, c.m.b)})`
-          : r
-            ? `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> true: folio_clear_partially_mapped(), mod_mthp_stat(-1)`
-            : `folio_test_partially_mapped(${folioName(f, c.m.b)}) -> false`,
-      (c) => {
-        const pm = testPartiallyMapped(c, f);
-        if (pm) {
-          writePartiallyMapped(c, f, false, true);
-          modMthpStat(c, stat, f, -1);
-        }
-        if (wasPm) c.m.set(wasPm.$off(c.m.b), pm ? 1 : 0);
-        return pm;
-      },
-    );
+  // CPU0: deferred_split_scan() as patched (thp_underused() false: a folio that is not
+  // partially mapped is not split)
+  m.thread("deferred_split_scan", {}, () => [
+    deferred_split_scan_list_lru(lru, lruKey(0), d, Folio, {
+      underused: false,
+      nrToScan: nf,
+      clearBeforeIsolate: callback === "flag-first",
+      split,
+    }),
+  ]);
 
-  /** folio_unqueue_deferred_split(f) + free: the free path of folio_put()'s last reference. */
-  const freePath =
-    (l: Ref<IntS>) =>
-    (f: FolioRef): Stmt[] => [
-      func("__folio_put", [
-        func("folio_unqueue_deferred_split", [
-          if_(
-            step(
-              (c, r) =>
-                `data_race(list_empty(&${folioName(f, c.m.b)}->_deferred_list)) -> ${r ? "true: return" : "false"}`,
-              (c) => {
-                const id = f._deferred_list.$node(c.m.b);
-                return c.m.getMarked(c.m.layout.nodes[id]!.nextOff) === id;
-              },
-            ),
-            [return_()],
-          ),
-          func("__folio_unqueue_deferred_split", [
-            list_lru_lock(lru, lruKeyOfFolio(f), l),
-            if_(__list_lru_del(lru, l, f._deferred_list), [clearPartiallyMapped(f)]),
-            list_lru_unlock(lru, l),
-          ]),
-        ]),
-        free_folio(f),
-      ]),
-    ];
-
-  /** __folio_freeze_and_split_unmapped(f) with the variant's ordering; expected count 1. */
-  const freezeAndSplit = (f: FolioRef & { readonly split: Ref<BoolS> }, L: SplitLocals): Stmt => {
-    const key = lruKeyOfFolio(f);
-    const dequeue: Stmt[] = [
-      if_(__list_lru_del(lru, L.l, f._deferred_list), [
-        step("dequeued = true", (c) => {
-          c.m.set(L.dequeued.$off(c.m.b), 1);
-        }),
-      ]),
-      clearPartiallyMapped(f, L.was_pm),
-    ];
-    const success: Stmt[] = [
-      step(
-        (c) => `__split_unmapped_folio(${folioName(f, c.m.b)}) -> 0 (split into order-0 folios)`,
-        (c) => {
-          setGhost(c, f.split, true);
-          setGhost(c, L.did_split, true);
-        },
-      ),
-      folio_ref_unfreeze(f, 1),
-    ];
-    const failure: Stmt[] = [
-      step(
-        (c) => `__split_unmapped_folio(${folioName(f, c.m.b)}) -> -EAGAIN (fails after the freeze)`,
-        () => undefined,
-      ),
-      folio_ref_unfreeze(f, 1),
-      // undo: put back what this split took away, under the lock, after the unfreeze
-      if_(
-        step(
-          (c, r) =>
-            `dequeued || was_partially_mapped -> ${r ? "true: restore" : "false: nothing to restore"}`,
-          (c) => local(c, L.dequeued) || local(c, L.was_pm),
-        ),
-        [
-          list_lru_lock(lru, key, L.l),
-          if_(
-            step(
-              (c, r) =>
-                r
-                  ? `folio_set_partially_mapped(${folioName(f, c.m.b)}), mod_mthp_stat(+1)`
-                  : "was_partially_mapped -> false",
-              (c) => {
-                if (!local(c, L.was_pm)) return false;
-                writePartiallyMapped(c, f, true, true);
-                modMthpStat(c, stat, f, 1);
-                return true;
-              },
-            ),
-            [],
-          ),
-          if_(
-            step(
-              (c, r) => `dequeued -> ${r ? "true" : "false"}`,
-              (c) => local(c, L.dequeued),
-            ),
-            [__list_lru_add(lru, L.l, f._deferred_list)],
-          ),
-          list_lru_unlock(lru, L.l),
-        ],
-      ),
-    ];
-    const afterFreeze: Stmt[] = canFail
-      ? [either("__split_unmapped_folio() outcome: 1 = splits, 2 = fails", success, failure)]
-      : success;
-    const eagain = step("return -EAGAIN", () => undefined);
-    if (order === "lock-then-freeze") {
-      return func("__folio_freeze_and_split_unmapped", [
-        // "Prevent deferred_split_scan() touching ->_refcount"
-        list_lru_lock(lru, key, L.l),
-        if_(
-          folio_ref_freeze(f, 1),
-          [...dequeue, list_lru_unlock(lru, L.l), ...afterFreeze],
-          [list_lru_unlock(lru, L.l), eagain],
-        ),
-      ]);
-    }
-    return func("__folio_freeze_and_split_unmapped", [
-      if_(
-        folio_ref_freeze(f, 1),
-        [list_lru_lock(lru, key, L.l), ...dequeue, list_lru_unlock(lru, L.l), ...afterFreeze],
-        [eagain],
-      ),
-    ]);
-  };
-
-  // CPU0: deferred_split_scan()
-  m.thread(
-    "deferred_split_scan",
-    {
-      ...lruWalkLocals(Lru, nf),
-      /** LIST_HEAD(dispose): the scan's own list, touched by no other CPU (no lock). */
-      dispose: listHead(),
-      folio: ptr(Folio),
-      next: nodeptr(),
-      l: lruSubLocal(Lru),
-      did_split: bool(),
-      dequeued: bool(),
-      was_pm: bool(),
-    },
-    ({ l, when }) => [
-      list_lru_shrink_walk_irq(
-        lru,
-        lruKey(0),
-        (w) => [
-          func("deferred_split_isolate", [
-            if_(
-              folio_try_get(l.folio),
-              [w.isolateMove(l.dispose, "LRU_REMOVED")],
-              // "We lost race with folio_put()"
-              callback === "as-posted"
-                ? [w.isolate(), clearPartiallyMapped(l.folio), w.ret("LRU_REMOVED")]
-                : [clearPartiallyMapped(l.folio), w.isolate("LRU_REMOVED")],
-            ),
-          ]),
-        ],
-        { locals: l, pos: l.folio },
-      ),
-      list_for_each_entry_safe(l.folio, l.next, l.dispose, [
-        list_del_init(l.folio._deferred_list),
-        if_(
-          step(
-            (c, r) =>
-              `!folio_test_partially_mapped(${folioName(l.folio, c.m.b)}) -> ${r ? "true: thp_underused() -> false, goto next" : "false"}`,
-            (c) => !testPartiallyMapped(c, l.folio),
-          ),
-          [],
-          [
-            if_(folio_trylock(l.folio), [
-              func("split_folio", [freezeAndSplit(l.folio, l)]),
-              folio_unlock(l.folio),
-            ]),
-          ],
-        ),
-        // next: (did_split is reset here for the next folio: it is the loop's local)
-        if_(
-          when("!did_split && folio_test_partially_mapped(folio)", (c) => {
-            const did = local(c, l.did_split);
-            setGhost(c, l.did_split, false);
-            return !did && testPartiallyMapped(c, l.folio);
-          }),
-          [
-            list_lru_lock(lru, lruKeyOfFolio(l.folio), l.l),
-            __list_lru_add(lru, l.l, l.folio._deferred_list),
-            list_lru_unlock(lru, l.l),
-          ],
-        ),
-        folio_put(l.folio, freePath(l.l)),
-      ]),
-    ],
-  );
-
-  // CPU1: split_folio(F1), with F1 locked and pinned by the caller
+  // CPU1: split_folio(F1), with F1 locked and pinned by the caller (expected count 1: an anon
+  // folio outside the swap cache, folio_cache_ref_count() + 1)
   const f1 = s.folio[0]!;
-  m.thread(
-    "split_folio",
-    { l: lruSubLocal(Lru), dequeued: bool(), was_pm: bool(), did_split: bool() },
-    ({ l }) => [freezeAndSplit(f1, l), folio_unlock(f1)],
-  );
+  m.thread("split_folio", {}, () => [
+    __folio_split(f1, d, { expected: 1, ...split }),
+    folio_unlock(f1),
+  ]);
 
   // CPU2: the last reference to F2 goes away
   if (p.third_party) {
     const f2 = s.folio[1]!;
-    m.thread("folio_put", { l: lruSubLocal(Lru) }, ({ l }) => [folio_put(f2, freePath(l.l))]);
+    m.thread("folio_put", {}, () => [folio_put(f2, d)]);
   }
 
   // extra CPUs: speculative references, each a folio_try_get() and, if it got one, a folio_put()
   for (const ops of extra) {
-    m.thread(ops.map((o) => o.op).join("+"), { l: lruSubLocal(Lru) }, ({ l }) =>
+    m.thread(ops.map((o) => o.op).join("+"), {}, () =>
       ops.map((o) => {
         const f = s.folio[o.arg - 1]!;
-        return func("try_get_put", [if_(folio_try_get(f), [folio_put(f, freePath(l.l))])]);
+        return func("try_get_put", [if_(folio_try_get(f), [folio_put(f, d)])]);
       }),
     );
   }
 
   m.init((sv) => {
-    // queue every folio on the sublist, in order; F1 is locked by CPU1
-    const head = sv.deferred_split_lru.sub[0]!.list;
     // F1, the extra folios, then F2 (CPU2's): the walk meets the extra ones before F2
     const queued = [0, ...Array.from({ length: p.extra_folios }, (_, i) => 1 + p.third_party + i)];
     if (p.third_party) queued.push(1);
-    const nodes = [head, ...queued.map((i) => sv.folio[i]!._deferred_list)];
-    for (let i = 0; i < nodes.length; i++) {
-      nodes[i]!.next = nodes[(i + 1) % nodes.length]!.id;
-      nodes[i]!.prev = nodes[(i + nodes.length - 1) % nodes.length]!.id;
-    }
+    initList(
+      sv.deferred_split_lru.sub[0]!.list,
+      queued.map((i) => sv.folio[i]!._deferred_list),
+    );
     sv.deferred_split_lru.sub[0]!.nr_items = nf;
     sv.deferred_split_lru.nr_items[0] = nf;
-    sv.folio[0]!.locked = true;
+    sv.folio[0]!.locked = true; // F1 is locked by CPU1
   });
 
   lruCountConsistent(m, lru);
   listIntegrity(m, lruLists(lru));
   useAfterFree(m, s.folio);
-  partiallyMappedCounter(m, s.folio, stat, [sub.lock]);
-  // lost-membership on the rmap state: a live, unsplit folio that is partially mapped in the
-  // page tables must be on the sublist (and flagged, checked below)
+  partiallyMappedCounter(m, s.folio, stat, [lru.sub[0]!.lock]);
+  // lost-membership on the rmap state: a live, unsplit (still large) folio that is partially
+  // mapped in the page tables must be on the sublist (and flagged, checked below)
   lostMembership(m, s.folio, lruLists(lru), {
-    filter: (w, i) => w.m.b[s.folio[i]!.split.$off(w.m.b)] === 0,
-    isPartial: (w, i) => w.m.b[s.folio[i]!.rmap_partial.$off(w.m.b)] !== 0,
+    filter: (w, i) => (w.s as ViewOf<typeof m.shared>).folio[i]!.order > 1,
+    isPartial: (w, i) => (w.s as ViewOf<typeof m.shared>).folio[i]!.rmap_partial,
   });
-  m.endState("lost-membership", (w) => {
-    const b = w.m.b;
+  m.endState("lost-membership", ({ s: v }) => {
     for (let i = 0; i < nf; i++) {
-      const f = s.folio[i]!;
-      if (b[f.freed.$off(b)] || b[f.split.$off(b)] || !b[f.rmap_partial.$off(b)]) continue;
-      if (!f.partially_mapped.$test(b)) {
+      const f = v.folio[i]!;
+      if (f.freed || f.order <= 1 || !f.rmap_partial) continue;
+      if (!f.partially_mapped) {
         return `F${i + 1} is partially mapped, live and unsplit, but PG_partially_mapped is clear at quiescence`;
       }
     }

@@ -30,6 +30,7 @@
 import {
   boolResult,
   break_,
+  either,
   func,
   if_,
   return_,
@@ -778,6 +779,16 @@ export interface SplitOpts {
    * only when the folio was on a queue). Default "order>1".
    */
   readonly clearFlag?: "order>1" | "queued";
+  /**
+   * HYPOTHETICAL (no kernel path does this today: for anon folios __split_unmapped_folio() has
+   * no exit after a successful freeze): the split may fail once frozen, as the review of seed
+   * 004 asks ("may or may not be safe"). Then it unfreezes and, as a correct back-out would have
+   * to, puts back under the queue lock what it took: PG_partially_mapped (and the statistic) if
+   * it cleared it, the queue entry if its dequeue removed one. The outcome is a choice
+   * (`either`); the locals `dequeued` and `was_pm` record what the dequeue did. Not with
+   * `clearFlag: "queued"`.
+   */
+  readonly mayFail?: boolean;
 }
 
 /**
@@ -790,6 +801,11 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
   const l = lockedQueue(f, d, "plain");
   const expected = (c: Ctx): number =>
     typeof o.expected === "number" ? o.expected : o.expected(c);
+  if (o.mayFail && o.clearFlag === "queued")
+    throw new ModelError("E_ARG", '__folio_split: mayFail does not go with clearFlag: "queued"');
+  const back = o.mayFail
+    ? { dequeued: kernelLocal("dequeued", bool()), was_pm: kernelLocal("was_pm", bool()) }
+    : undefined;
   const freeze = step(
     (c, r) =>
       `folio_ref_freeze(${nm(f, c)}, ${expected(c)}) -> ${r ? "true" : `false (_refcount ${c.m.b[f._refcount.$off(c.m.b)]})`}`,
@@ -798,16 +814,28 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
       const off = f._refcount.$off(c.m.b);
       if (c.m.getMarked(off) !== expected(c)) return false;
       c.m.setMarked(off, 0);
+      if (back) {
+        c.m.set(back.dequeued.$off(c.m.b), 0);
+        c.m.set(back.was_pm.$off(c.m.b), 0);
+      }
       return true;
     },
     { raises: ["use-after-free"] },
   );
+  const noted: Stmt[] = back
+    ? [
+        step("dequeued = true", (c) => {
+          c.m.set(back.dequeued.$off(c.m.b), 1);
+        }),
+      ]
+    : [];
+  const clear = clearPartiallyMapped(f, d, d.atomicFlag ?? false, back?.was_pm);
   const dequeue: Stmt[] = l.lru
     ? [
         // seed 004: __list_lru_del(&deferred_split_lru, l, &folio->_deferred_list, nid);
         // if (folio_test_partially_mapped(folio)) { clear; mod_mthp_stat(-1) }
-        if_(__list_lru_del(l.lru.lru, l.lru.l, f._deferred_list), []),
-        clearPartiallyMapped(f, d, d.atomicFlag ?? false),
+        if_(__list_lru_del(l.lru.lru, l.lru.l, f._deferred_list), noted),
+        clear,
       ]
     : o.clearFlag === "queued"
       ? [
@@ -822,8 +850,9 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
           if_(list_nonempty(f._deferred_list), [
             unqueue_len(l.q, f, d),
             list_del_init(f._deferred_list),
+            ...noted,
           ]),
-          clearPartiallyMapped(f, d, d.atomicFlag ?? false),
+          clear,
         ];
   const split = step(
     (c) => `__split_unmapped_folio(${nm(f, c)}); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
@@ -832,15 +861,82 @@ export function __folio_split(f: FolioRef, d: DeferredSplit, o: SplitOpts): Stmt
       c.m.setMarked(f._refcount.$off(c.m.b), expected(c));
     },
   );
+  const splitOrFail: Stmt[] = back
+    ? [
+        either(
+          "__split_unmapped_folio() outcome (hypothetical failure): 1 = splits, 2 = fails",
+          [split, ...(o.ok ?? [])],
+          [...backOut(f, d, back, expected), ...(o.fail ?? [])],
+        ),
+      ]
+    : [split, ...(o.ok ?? [])];
   if (o.order === "freeze-then-lock") {
     return func("__folio_split", [
-      if_(freeze, [...l.lock, ...dequeue, l.unlock, split, ...(o.ok ?? [])], [...(o.fail ?? [])]),
+      if_(freeze, [...l.lock, ...dequeue, l.unlock, ...splitOrFail], [...(o.fail ?? [])]),
     ]);
   }
   return func("__folio_split", [
     ...l.lock,
-    if_(freeze, [...dequeue, l.unlock, split, ...(o.ok ?? [])], [l.unlock, ...(o.fail ?? [])]),
+    if_(freeze, [...dequeue, l.unlock, ...splitOrFail], [l.unlock, ...(o.fail ?? [])]),
   ]);
+}
+
+/**
+ * The hypothetical back-out of a split that fails after the freeze (SplitOpts.mayFail):
+ * folio_ref_unfreeze(folio, expected), then, if the dequeue took anything, under the queue lock:
+ * set PG_partially_mapped (+ statistic) if it was set, requeue if it was dequeued.
+ */
+function backOut(
+  f: FolioRef,
+  d: DeferredSplit,
+  back: { dequeued: Ref<BoolS>; was_pm: Ref<BoolS> },
+  expected: (c: Ctx) => number,
+): Stmt[] {
+  const l = lockedQueue(f, d, "plain");
+  const on = (r: Ref<BoolS>) => (c: Ctx) => c.m.get(r.$off(c.m.b)) !== 0;
+  return [
+    step(
+      (c) =>
+        `__split_unmapped_folio(${nm(f, c)}) -> -EAGAIN (fails after the freeze); folio_ref_unfreeze(${nm(f, c)}, ${expected(c)})`,
+      (c) => {
+        c.m.setMarked(f._refcount.$off(c.m.b), expected(c));
+      },
+    ),
+    if_(
+      step(
+        (c, r) =>
+          `dequeued || was_partially_mapped -> ${r ? "true: restore" : "false: nothing to restore"}`,
+        (c) => on(back.dequeued)(c) || on(back.was_pm)(c),
+      ),
+      [
+        ...l.lock,
+        if_(
+          step(
+            (c, r) =>
+              r
+                ? `folio_set_partially_mapped(${nm(f, c)}), mod_mthp_stat(+1)`
+                : "was_partially_mapped -> false",
+            (c) => {
+              if (!on(back.was_pm)(c)) return false;
+              writePartiallyMapped(c, f, true, d.atomicFlag ?? false);
+              if (d.stat) modMthpStat(c, d.stat, f, 1);
+              return true;
+            },
+            { raises: ["use-after-free", "counter-underflow"] },
+          ),
+          [],
+        ),
+        if_(
+          step(
+            (c, r) => `dequeued -> ${boolResult(r)}`,
+            (c) => on(back.dequeued)(c),
+          ),
+          [queueIfEmpty(f, d, l, false)],
+        ),
+        l.unlock,
+      ],
+    ),
+  ];
 }
 
 /** The list_head refs of every queue, for the catalogue's properties. */
@@ -863,6 +959,8 @@ export interface ScanOpts {
   readonly batch?: number;
   /** The count split_folio() freezes at (default 1 + folio_mapped(): the scan's pin + the mapping's). */
   readonly expected?: (f: FolioRef) => (c: Ctx) => number;
+  /** How the scan's split_folio() orders its lock and freeze, and whether it may fail (SplitOpts). */
+  readonly split?: Pick<SplitOpts, "order" | "mayFail">;
 }
 
 /**
@@ -896,6 +994,7 @@ function trySplit(
     [
       if_(folio_trylock(f), [
         __folio_split(f, d, {
+          ...o.split,
           expected,
           ok: [
             step("did_split = true; split++", (c) => {
@@ -1282,7 +1381,12 @@ export function split_huge_page(
  * mod_mthp_stat(order, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED, -1); }` as one step (under the queue
  * lock in both callers); `atomic`: the clear is clear_bit() rather than __clear_bit().
  */
-function clearPartiallyMapped(f: FolioRef, d: DeferredSplit, atomic: boolean): StepStmt {
+function clearPartiallyMapped(
+  f: FolioRef,
+  d: DeferredSplit,
+  atomic: boolean,
+  wasPm?: Ref<BoolS>,
+): StepStmt {
   const stat = d.stat;
   return step(
     (c) =>
@@ -1290,10 +1394,12 @@ function clearPartiallyMapped(f: FolioRef, d: DeferredSplit, atomic: boolean): S
         ? `folio_clear_partially_mapped(${nm(f, c)}); mod_mthp_stat(-1)`
         : `folio_test_partially_mapped(${nm(f, c)}) -> false`,
     (c) => {
-      if (testPartiallyMapped(c, f)) {
+      const pm = testPartiallyMapped(c, f);
+      if (pm) {
         writePartiallyMapped(c, f, false, atomic);
         if (stat) modMthpStat(c, stat, f, -1);
       }
+      if (wasPm) c.m.set(wasPm.$off(c.m.b), pm ? 1 : 0);
     },
     { raises: ["use-after-free", "counter-underflow"] },
   );
