@@ -1,6 +1,7 @@
 // The deferred split queue of mm/huge_memory.c: struct deferred_split, the queue lookup,
 // deferred_split_folio(), __folio_unqueue_deferred_split() / folio_unqueue_deferred_split(),
-// reparent_deferred_split_queue(), and the deferred-split part of __folio_split().
+// reparent_deferred_split_queue(), the deferred-split part of __folio_split() and
+// split_huge_page(), and deferred_split_scan() in three designs.
 //
 // Follows mm/huge_memory.c of v6.18 (Qi Zheng's "per-memcg deferred split queue" locking,
 // as quoted in seed 004's removed lines: split_queue_lock() walks to the parent while the memcg
@@ -9,23 +10,38 @@
 // then `spin_lock_irqsave(&ds_queue->split_queue_lock)`). Both evaluate the queue ONCE into the
 // CPU's local `ds_queue` (see kernelLocal()): the lock and the unlock use that local, so a folio
 // whose memcg changes in between (migration's mem_cgroup_migrate()) unlocks the queue it locked.
+// The queue can also be the one list_lru of list_lru.ts (`queue: { lru }`, seed 004's "[PATCH v3
+// 7/7] mm: switch deferred split shrinker to list_lru"): list_lru_lock() of the folio's
+// sublist into the local `ds_l`, __list_lru_add() / __list_lru_del().
+// The scans: deferred_split_scan_private_list() (v6.12..v6.17: the on-stack list, with or
+// without the `prev` folio of commit e66f3185fa04), deferred_split_scan_folio_batch() (seed 002,
+// v6.18) and deferred_split_scan_list_lru() (seed 004's list_lru walk and dispose list).
 //
 // Steps: the lookup+lock is one step (enabled while that queue's lock is free), each
 // `memcg_is_dying()` retry one step; under the lock, the flag update is one step, the
 // `list_empty()` test one, the list_add_tail one (the list primitive: atomic, its lock is held),
-// `split_queue_len++` with set_shrinker_bit one, the unlock one. Unqueue: the unlocked
+// `split_queue_len++` with set_shrinker_bit one, the unlock one (on a list_lru: list_lru_lock,
+// __list_lru_add / __list_lru_del one step each). Unqueue: the unlocked
 // `data_race(list_empty())` test, lock, `!list_empty` test, the accounting step
-// (split_queue_len--, clear the flag and the statistic), list_del_init, unlock.
+// (split_queue_len--, clear the flag and the statistic), list_del_init, unlock. Split: lock,
+// freeze, dequeue as above, clear the flag, unlock, the split and unfreeze one step. Scans: each
+// test, list operation, counter update and local update one step; a list operation on the
+// scanner's on-stack list without the queue lock is split into its pointer writes (list.ts).
 //
 // Raises: `warn-partially-mapped` (VM_WARN_ON_FOLIO(folio_test_partially_mapped(folio), folio)
 // in deferred_split_folio(folio, false): "partially mapped folios cannot become non-partially
 // mapped"), `use-after-free`, `counter-underflow`, `double-unqueue` (opt-in), `bad-unlock`,
-// `memcg-use-after-free`.
+// `memcg-use-after-free`, and through list.ts / list_lru.ts `list-corruption`,
+// `list-lru-unlocked`, `bad-page-state` (a folio freed while on a list).
 //
 // Left out: the swapcache early return (folio_test_swapcache), the THP_DEFERRED_SPLIT_PAGE and
 // MTHP_STAT_SPLIT_DEFERRED events (only NR_ANON_PARTIALLY_MAPPED is kept), rcu_read_lock (memcg
 // lifetime is the ghost `freed` bit instead), unmap_folio()/remap_page() and the page cache
-// part of __folio_split (its freeze counts the mapping as one reference).
+// part of __folio_split (its freeze counts the mapping as one reference), thp_underused() (a
+// scan option: every folio that is not partially mapped is, or is not, underused), the scans'
+// `split` count and return value, cond_resched(), the shrinker's deferred_split_count() (the
+// queue-len property reads the length instead). SplitOpts.mayFail is NOT kernel code: a
+// hypothetical exit after the freeze with its back-out, for seed 004's review question.
 
 import {
   boolResult,

@@ -3,7 +3,9 @@
 // migrate_folio_move() -> __folio_migrate_mapping() (folio_ref_freeze(src, expected),
 // folio_unqueue_deferred_split(src), mem_cgroup_migrate(src, dst): the charge moves to dst and
 // src's memcg is cleared, folio_ref_unfreeze), remove_migration_ptes(src, dst) (dst is mapped
-// where src was; the rmap may mark it partially mapped and queue it: the `afterRemap` hook),
+// where src's migration entries were, partially if some of src's PTEs had been zapped; nothing
+// is remapped if try_to_migrate() found src unmapped; the rmap may mark dst partially mapped and
+// queue it: the `afterRemap` hook),
 // folio_unlock, and the put of src's isolation pin (its free path through `d`). On a failed
 // freeze (-EAGAIN) the migration entries are removed (remove_migration_ptes(src, src)).
 //
