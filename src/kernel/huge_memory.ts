@@ -74,6 +74,7 @@ import {
   type IntS,
   type ListHeadS,
   type LockS,
+  type NodePtrS,
   type PtrS,
   type RecordS,
   type Schema,
@@ -1034,6 +1035,19 @@ export function requeue_deferred_split(f: FolioRef, d: DeferredSplit): Stmt {
   return func("requeue", [...l.lock, queueIfEmpty(f, d, l, false), l.unlock]);
 }
 
+/** The scan's `folio`, `next` (list_for_each_entry_safe) and `did_split` CPU locals. */
+function scanCursor(Folio: RecordS): {
+  f: Ref<PtrS> & FolioRef;
+  next: Ref<NodePtrS>;
+  didSplit: Ref<BoolS>;
+} {
+  return {
+    f: kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef,
+    next: kernelLocal("next", nodeptr()),
+    didSplit: kernelLocal("did_split", bool()),
+  };
+}
+
 /**
  * deferred_split_scan() with a folio_batch (seed 002, Qi Zheng, Sep 2025; v6.18): under the
  * scanned queue's lock, every folio met is list_del_init'ed and split_queue_len-- (a folio whose
@@ -1050,9 +1064,7 @@ export function deferred_split_scan_folio_batch(
   o: ScanOpts,
 ): Stmt {
   const size = Math.min(o.batch ?? PAGEVEC_SIZE, PAGEVEC_SIZE);
-  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
-  const next = kernelLocal("next", nodeptr());
-  const didSplit = kernelLocal("did_split", bool());
+  const { f, next, didSplit } = scanCursor(Folio);
   const nrToScan = kernelLocal("nr_to_scan", int(0, o.nrToScan, o.nrToScan));
   const fb = kernelLocal("fbatch", folioBatch(Folio, size)) as unknown as FolioBatchRef;
   return func("deferred_split_scan", [
@@ -1179,9 +1191,7 @@ export function deferred_split_scan_private_list(
   Folio: RecordS,
   o: PrivateListScanOpts,
 ): Stmt {
-  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
-  const next = kernelLocal("next", nodeptr());
-  const didSplit = kernelLocal("did_split", bool());
+  const { f, next, didSplit } = scanCursor(Folio);
   const nrToScan = kernelLocal("nr_to_scan", int(0, o.nrToScan, o.nrToScan));
   // LIST_HEAD(list): on the stack; split_folio() and the free path take folios off it under
   // split_queue_lock, which makes their operations on it atomic; it protects nothing (the
@@ -1316,9 +1326,7 @@ export function deferred_split_scan_list_lru(
   Folio: RecordS,
   o: ListLruScanOpts,
 ): Stmt {
-  const f = kernelLocal("folio", ptr(Folio)) as unknown as Ref<PtrS> & FolioRef;
-  const next = kernelLocal("next", nodeptr());
-  const didSplit = kernelLocal("did_split", bool());
+  const { f, next, didSplit } = scanCursor(Folio);
   const dispose = kernelLocal("dispose", listHead());
   const locals: LruWalkLocalsRef = {
     lru_l: kernelLocal("lru_l", int(-1, lru.sub.length - 1, -1)),
