@@ -53,6 +53,8 @@ export type DsFolio = ReturnType<typeof folioType>;
  * The shared state of a design: its queue (the per-node `ds_queue`, or for list-lru the one
  * sublist of a list_lru that is not memcg-aware, `lru`), the folios and the partially-mapped
  * statistic. `slack` widens the ranges for extra operations that queue or count a folio again.
+ * Both queues are declared whatever the design (one type for both models' state); the one the
+ * design does not use has a length range of 0 and stays empty and unlocked, so it adds no state.
  */
 export function sharedFields<E extends Fields>(
   design: Design,
