@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import model from "./memcg-disabled.ts";
 import { checkVariant, explain, violatedProperties as props } from "../../src/check.ts";
 
@@ -52,5 +53,15 @@ describe("memcg-disabled (seed 004: s390 panic in __memcg_list_lru_alloc)", () =
         }
       }
     }
+  });
+
+  it("is written against src/index.ts alone: no $off, no state array, no hand-built lock or Violation", () => {
+    const src = readFileSync(new URL("./memcg-disabled.ts", import.meta.url), "utf8");
+    const code = src.replace(/^\s*\/\/.*$/gm, "");
+    expect(code).not.toMatch(
+      /\$off|\$node|\.m\.b\b|getMarked|setMarked|spinlock\(|listHead\(|Violation|spin_lock/,
+    );
+    const imports = [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
+    expect(imports).toEqual(["../../src/index.ts"]);
   });
 });

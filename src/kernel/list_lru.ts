@@ -1067,3 +1067,294 @@ export function list_lru_shrink_walk_memcgs(
     }),
   ]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The memcg sublists allocated on demand, and __list_lru_init with both boot switches
+//
+// Follows mm/list_lru.c as seed 004's series has it (its base: 230bbdc110b3 "mm: list_lru:
+// introduce folio_memcg_list_lru_alloc()"; the fix: Johannes Weiner's reply to the s390 report,
+// `if (mem_cgroup_disabled() || mem_cgroup_kmem_disabled()) memcg_aware = false;`).
+// lru->xa maps a memcg's kmemcg_id to its struct list_lru_memcg; memcg_list_lru_alloc() stores
+// one (under the xa lock) when a folio of that memcg first needs it, for the memcg and every
+// ancestor that lacks one; the root's lists are lru->node[] (kmemcg_id -1: always there).
+// listLru() above has every sublist from the start; listLruXa() is the xarray beside it, one
+// bit per memcg (xa_load(&lru->xa, memcg->kmemcg_id) != NULL, a marked load), and
+// lock_list_lru_of_memcg() consults it before taking a sublist's lock.
+//
+// Steps: __list_lru_init one step; folio_memcg_list_lru_alloc(): the memcg-aware test one, the
+// fast path (folio_memcg() and memcg_list_lru_allocated(): the rcu read side) one,
+// get_mem_cgroup_from_folio() one, and in __memcg_list_lru_alloc() the first pos/parent one, the
+// ancestor walk one (reads of a hierarchy fixed at build time and marked xa loads), the xa lock,
+// the test-and-store, the xa unlock, and the do-while test one each. lock_list_lru_of_memcg()
+// is one step (the lookup, its walk past a memcg without lists, and the lock).
+//
+// Left out: struct list_lru_memcg's allocation and -ENOMEM (the lists exist, only the xa entry
+// is stored), xas_nomem() retries, rcu_read_lock(), mem_cgroup_put() (no css refcounts), the
+// erasure of a reparented memcg's xa entry (a reparented sublist is `dead`, as above).
+
+// (imports of this section: kept here, below the code above, so that the section is appended)
+import { if_ as ifStmt, return_ as returnStmt } from "../model/dsl.ts";
+import { kernelLocal } from "../model/model.ts";
+import {
+  get_mem_cgroup_from_folio,
+  memcgIsDying,
+  memcgIsRoot,
+  memcgKmemDisabled,
+  memcgParentOf,
+} from "./memcg.ts";
+
+export type ListLruXaFields = { xa_lock: LockS; memcg: ArrayS<BoolS> };
+
+/**
+ * lru->xa of a memcg-aware list_lru: `deferred_split_lru_xa: listLruXa({ memcgs: 2 })` beside
+ * the listLru(). memcg[i] is memcg i's struct list_lru_memcg being stored (allocated); the
+ * root's entry is never read (its lists are lru->node[]).
+ */
+export function listLruXa(opts: { memcgs: number }): RecordS<ListLruXaFields> {
+  if (!Number.isInteger(opts.memcgs) || opts.memcgs < 1)
+    throw new SchemaError(`listLruXa({ memcgs: ${opts.memcgs} }): needs memcgs >= 1`);
+  return record(
+    {
+      xa_lock: spinlock(),
+      memcg: array(opts.memcgs, bool(false), { label: (i) => `memcg${i}` }),
+    },
+    "list_lru_xa",
+  );
+}
+
+export interface ListLruXaRef {
+  readonly xa_lock: Ref<LockS>;
+  readonly memcg: { readonly length: number; readonly [i: number]: Ref<BoolS> };
+}
+
+/**
+ * memcg_list_lru_allocated(memcg, lru): dereferences memcg (memcg->kmemcg_id: null-memcg-deref
+ * on NULL); true for the root (kmemcg_id < 0), else whether lru->xa has memcg's entry.
+ */
+export function memcgListLruAllocated(
+  c: { m: Ctx["m"] },
+  xa: ListLruXaRef,
+  mc: MemcgsRef,
+  memcg: number,
+  what = "memcg_list_lru_allocated(memcg, lru): memcg->kmemcg_id",
+): boolean {
+  checkMemcg(c, mc, memcg, what);
+  if (memcgIsRoot(mc, memcg)) return true;
+  const e = xa.memcg[memcg];
+  if (!e)
+    throw new SchemaError(
+      `memcg_list_lru_allocated: memcg${memcg} is outside listLruXa({ memcgs })`,
+    );
+  return c.m.getMarked(e.$off(c.m.b)) !== 0;
+}
+
+/**
+ * list_lru_init_memcg(lru, shrinker) -> __list_lru_init(lru, memcg_aware = true, shrinker): as
+ * posted, memcg awareness is turned off only for mem_cgroup_kmem_disabled() (cgroup.memory=nokmem);
+ * with `fixed` (seed 004's fix) for mem_cgroup_disabled() (cgroup_disable=memory) too.
+ */
+export function list_lru_init_memcg(
+  lru: ListLruRef,
+  mc: MemcgsRef,
+  opts: { fixed: boolean },
+): StepStmt {
+  const aware = (c: Ctx): boolean =>
+    !(memcgKmemDisabled(c, mc) || (opts.fixed && memcgDisabled(c, mc)));
+  return step(
+    (c) =>
+      `__list_lru_init(${shapeOf(lru).name}, memcg_aware = true): ` +
+      (opts.fixed
+        ? "if (mem_cgroup_disabled() || mem_cgroup_kmem_disabled()) memcg_aware = false"
+        : "if (mem_cgroup_kmem_disabled()) memcg_aware = false") +
+      ` -> memcg_aware = ${aware(c)}`,
+    (c) => {
+      c.m.setMarked(lru.memcg_aware.$off(c.m.b), aware(c) ? 1 : 0);
+    },
+  );
+}
+
+/**
+ * folio_memcg_list_lru_alloc(folio, lru, gfp) with lru->xa: returns at once unless the list_lru
+ * is memcg aware; the fast path reads memcg_list_lru_allocated(folio_memcg(folio)) (a NULL
+ * memcg, memory cgroups disabled at boot, is null-memcg-deref: seed 004's s390 panic); else
+ * get_mem_cgroup_from_folio() and __memcg_list_lru_alloc(): store the entry of the memcg and of
+ * each ancestor without one, farthest first, under the xa lock (the loser of a race finds it
+ * stored and frees its copy). Its locals are the CPU's `memcg`, `pos` and `parent`.
+ */
+export function folio_memcg_list_lru_alloc_xa(
+  f: FolioRef,
+  lru: ListLruRef,
+  xa: ListLruXaRef,
+  mc: MemcgsRef,
+): Stmt {
+  const n = mc.memcg.length;
+  const memcg = kernelLocal("memcg", int(-1, n - 1, -1));
+  const pos = kernelLocal("pos", int(-1, n - 1, -1));
+  const parent = kernelLocal("parent", int(-1, n - 1, -1));
+  const get = (c: Ctx, r: Ref<IntS>): number => c.m.get(r.$off(c.m.b));
+  const set = (c: Ctx, r: Ref<IntS>, v: number): void => c.m.set(r.$off(c.m.b), v);
+  const nameOf = (c: Ctx, r: Ref<IntS>): string => memcgName(c.m.b[r.$off(c.m.b)]!);
+  const parentOf = (c: Ctx, id: number): number =>
+    parentMemcg(c, mc, id, "__memcg_list_lru_alloc: parent_mem_cgroup(pos), pos->css.parent");
+  return func("folio_memcg_list_lru_alloc", [
+    ifStmt(
+      step(
+        (c, r) =>
+          `!list_lru_memcg_aware(&${shapeOf(lru).name}) -> ${r ? "true: return 0" : "false"}`,
+        (c) => c.m.getMarked(lru.memcg_aware.$off(c.m.b)) === 0,
+      ),
+      [returnStmt()],
+    ),
+    // Fast path when list_lru heads already exist (under rcu_read_lock())
+    ifStmt(
+      step(
+        (c, r) =>
+          `memcg = folio_memcg(${folioName(f, c.m.b)}) -> ${memcgName(folioMemcg(c, mc, f))}; memcg_list_lru_allocated(memcg, lru)` +
+          (r === undefined ? "" : r ? " -> true: return 0" : " -> false"),
+        (c) =>
+          memcgListLruAllocated(
+            c,
+            xa,
+            mc,
+            folioMemcg(c, mc, f),
+            "folio_memcg_list_lru_alloc fast path: memcg_list_lru_allocated(folio_memcg(folio), lru): memcg->kmemcg_id",
+          ),
+        { raises: ["null-memcg-deref", "memcg-use-after-free"] },
+      ),
+      [returnStmt()],
+    ),
+    get_mem_cgroup_from_folio(memcg, mc, f),
+    func("__memcg_list_lru_alloc", [
+      loop(
+        // do {
+        step(
+          (c) => `do { pos = ${nameOf(c, memcg)}; parent = parent_mem_cgroup(pos)`,
+          (c) => {
+            set(c, pos, get(c, memcg));
+            set(c, parent, parentOf(c, get(c, pos)));
+            return true;
+          },
+          { raises: ["null-memcg-deref"] },
+        ),
+        // } while (pos != memcg && !css_is_dying(&pos->css));
+        step(
+          (c, r) =>
+            `} while (pos != memcg && !css_is_dying(&pos->css)) (pos = ${nameOf(c, pos)}) -> ${boolResult(r)}`,
+          (c) => {
+            const p = get(c, pos);
+            if (p === get(c, memcg) || memcgIsDying(c, mc, p)) return false;
+            // the next round: pos = memcg; parent = parent_mem_cgroup(pos)
+            set(c, pos, get(c, memcg));
+            set(c, parent, parentOf(c, get(c, memcg)));
+            return true;
+          },
+          { raises: ["null-memcg-deref"] },
+        ),
+        [
+          // while (!memcg_list_lru_allocated(parent, lru)) { pos = parent; parent = parent_mem_cgroup(pos); }
+          step(
+            (c) =>
+              `while (!memcg_list_lru_allocated(${nameOf(c, parent)})) walk up from pos = ${nameOf(c, pos)}`,
+            (c) => {
+              let p = get(c, pos);
+              let q = get(c, parent);
+              while (!memcgListLruAllocated(c, xa, mc, q)) {
+                p = q;
+                q = parentOf(c, p);
+              }
+              set(c, pos, p);
+              set(c, parent, q);
+            },
+            { raises: ["null-memcg-deref"] },
+          ),
+          // mlru = memcg_init_list_lru_one(lru, gfp); xas_lock_irqsave(&xas, flags)
+          spin_lock(xa.xa_lock),
+          step(
+            (c, r) =>
+              `if (!xas_load(&xas) && !css_is_dying(&${nameOf(c, pos)}->css)) xas_store(&xas, mlru) -> ${r ? "stored" : "not stored: kfree(mlru)"}`,
+            (c) => {
+              const p = get(c, pos);
+              if (memcgListLruAllocated(c, xa, mc, p, "xas_set(&xas, pos->kmemcg_id)"))
+                return false;
+              if (memcgIsDying(c, mc, p)) return false;
+              c.m.setMarked(xa.memcg[p]!.$off(c.m.b), 1);
+              return true;
+            },
+            { raises: ["null-memcg-deref", "memcg-use-after-free"] },
+          ),
+          spin_unlock(xa.xa_lock),
+        ],
+      ),
+    ]),
+  ]);
+}
+
+/**
+ * `l = lock_list_lru_of_memcg(lru, nid, memcg, irq, skip_empty = false)` (list_lru_lock(),
+ * list_lru_lock_irqsave()) with lru->xa: a memcg-aware lookup of a memcg with no
+ * list_lru_memcg stored raises VM_WARN_ON(!css_is_dying(&memcg->css)) (`list-lru-sublist`, a
+ * warning: the CPU goes on) when the memcg is not dying, and walks to its parent, as it does
+ * from a reparented (dead) sublist. Blocks until the sublist's lock is free, takes it, and keeps
+ * its index in `l` (lruSubLocal()) for __list_lru_add() / list_lru_unlock().
+ */
+export function lock_list_lru_of_memcg(
+  lru: ListLruRef,
+  xa: ListLruXaRef,
+  key: LruKey,
+  l: Ref<IntS>,
+  opts: LruOpOpts & { fn?: string } = {},
+): StepStmt {
+  const fn = opts.fn ?? "list_lru_lock";
+  const mc = opts.mc;
+  /** The memcg whose sublist the xa lookup finds, and the first memcg it warned about. */
+  const lookup = (c: Ctx): { k: number; warned: number } => {
+    let memcg = key.memcg(c);
+    let warned = -1;
+    const aware = c.m.b[lru.memcg_aware.$off(c.m.b)] !== 0;
+    if (mc && aware) {
+      for (let i = 0; memcg >= 0 && i <= mc.memcg.length; i++) {
+        if (memcgIsRoot(mc, memcg)) break;
+        if (c.m.b[xa.memcg[memcg]!.$off(c.m.b)] !== 0) break;
+        if (warned < 0 && c.m.b[mc.memcg[memcg]!.dying.$off(c.m.b)] === 0) warned = memcg;
+        memcg = memcgParentOf(mc, memcg);
+      }
+    }
+    return { k: resolve(c, lru, lruKey(key.nid(c), memcg), mc, false), warned };
+  };
+  return step(
+    (c) => `${fn}(${subName(lru, lookup(c).k, c.m.b)})`,
+    (c) => {
+      let memcg = key.memcg(c);
+      if (mc && c.m.getMarked(lru.memcg_aware.$off(c.m.b)) !== 0) {
+        // l = list_lru_from_memcg_idx(lru, nid, memcg_kmem_id(memcg)); if (!l) walk up
+        for (let i = 0; memcg >= 0 && i <= mc.memcg.length; i++) {
+          if (memcgListLruAllocated(c, xa, mc, memcg, `${fn}: memcg_kmem_id(memcg)`)) break;
+          if (!memcgIsDying(c, mc, memcg))
+            c.m.warn(
+              "list-lru-sublist",
+              `${fn}: VM_WARN_ON(!css_is_dying(&memcg->css)): ${memcgName(memcg)} has no list_lru_memcg in ${shapeOf(lru).name} (never allocated), and it is not dying`,
+            );
+          memcg = parentMemcg(c, mc, memcg);
+        }
+      }
+      const k = resolve(c, lru, lruKey(key.nid(c), memcg), mc, false);
+      const lk = lru.sub[k]!.lock.$off(c.m.b);
+      c.m.setMarked(lk, c.cpu);
+      if (c.m.lo) c.m.acquired(lk, 0);
+      c.m.set(l.$off(c.m.b), k);
+    },
+    {
+      raises: [
+        { name: "list-lru-sublist", severity: "warn" },
+        "null-memcg-deref",
+        "memcg-use-after-free",
+      ],
+      guard: (c) => c.m.b[lru.sub[lookup(c).k]!.lock.$off(c.m.b)] === -1,
+      waitsFor: (c) => {
+        const k = lookup(c).k;
+        const h = c.m.b[lru.sub[k]!.lock.$off(c.m.b)]!;
+        return `${subName(lru, k, c.m.b)}.lock, held by CPU${h}${h === c.cpu ? " itself" : ""}`;
+      },
+    },
+  );
+}

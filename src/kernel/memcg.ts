@@ -49,7 +49,12 @@ export type MemcgFields = {
   /** shrinker_info->map of the model's memcg-aware shrinker: one bit per NUMA node. */
   shrinker_map: ArrayS<BoolS>;
 };
-export type MemcgsFields = { disabled: BoolS; memcg: ArrayS<RecordS<MemcgFields>> };
+export type MemcgsFields = {
+  disabled: BoolS;
+  /** mem_cgroup_kmem_disabled() (cgroup.memory=nokmem): boot time, read only. */
+  kmem_disabled: BoolS;
+  memcg: ArrayS<RecordS<MemcgFields>>;
+};
 
 export interface MemcgsOpts {
   /** Number of memcgs (ids 0..count-1; default 1: the root only). */
@@ -58,6 +63,8 @@ export interface MemcgsOpts {
   parents?: readonly number[];
   /** Memory cgroups disabled at boot (mem_cgroup_disabled()); default false. */
   disabled?: boolean;
+  /** Kernel memory accounting disabled at boot (cgroup.memory=nokmem); default false. */
+  kmemDisabled?: boolean;
   /** NUMA nodes, for the shrinker bits (default 1). */
   nodes?: number;
 }
@@ -98,6 +105,7 @@ export function memcgTree(opts: MemcgsOpts = {}): RecordS<MemcgsFields> {
   const tree = record(
     {
       disabled: bool(opts.disabled ?? false),
+      kmem_disabled: bool(opts.kmemDisabled ?? false),
       memcg: array(n, elem, { label: (i) => `memcg${i}` }),
     },
     "memcgs",
@@ -114,6 +122,7 @@ export interface MemcgRef {
 
 export interface MemcgsRef {
   readonly disabled: Ref<BoolS>;
+  readonly kmem_disabled: Ref<BoolS>;
   readonly memcg: { readonly length: number; readonly [i: number]: MemcgRef };
   readonly $schema: RecordS;
 }
@@ -143,6 +152,12 @@ function parentsOf(mc: MemcgsRef): readonly number[] {
 export function memcgDisabled(c: { m: Mem }, mc: MemcgsRef): boolean {
   const b = c.m.b;
   return b[mc.disabled.$off(b)] !== 0;
+}
+
+/** mem_cgroup_kmem_disabled(): cgroup.memory=nokmem, a boot-time switch (never part of a race). */
+export function memcgKmemDisabled(c: { m: Mem }, mc: MemcgsRef): boolean {
+  const b = c.m.b;
+  return b[mc.kmem_disabled.$off(b)] !== 0;
 }
 
 /**
@@ -222,6 +237,50 @@ export function folio_memcg(dst: Ref<IntS>, mc: MemcgsRef, f: FolioRef): StepStm
       c.m.set(dst.$off(c.m.b), folioMemcg(c, mc, f));
     },
   );
+}
+
+/**
+ * mem_cgroup_charge(f, mm, gfp) -> 0: charges f to `memcg` (the faulting task's memcg); with
+ * memory cgroups disabled it does nothing and f stays without memcg (folio_memcg() is NULL).
+ */
+export function mem_cgroup_charge(f: FolioRef, mc: MemcgsRef, memcg: number): StepStmt {
+  return step(
+    (c) =>
+      memcgDisabled(c, mc)
+        ? `mem_cgroup_charge(${folioName(f, c.m.b)}) -> 0 (memory cgroups disabled: not charged)`
+        : `mem_cgroup_charge(${folioName(f, c.m.b)}) -> 0 (charged to ${memcgName(memcg)})`,
+    (c) => {
+      if (!memcgDisabled(c, mc)) c.m.set(f.memcg.$off(c.m.b), memcg);
+    },
+  );
+}
+
+/**
+ * `dst = get_mem_cgroup_from_folio(f)`: NULL when memory cgroups are disabled, the root for a
+ * folio not charged, else folio_memcg(f) (a plain read of the folio; css_get is left out).
+ */
+export function get_mem_cgroup_from_folio(dst: Ref<IntS>, mc: MemcgsRef, f: FolioRef): StepStmt {
+  return step(
+    (c) =>
+      `${dst.$text.replace(/^l\./, "")} = get_mem_cgroup_from_folio(${folioName(f, c.m.b)}) -> ${memcgName(memcgFromFolio(c, mc, f, false))}`,
+    (c) => {
+      c.m.set(dst.$off(c.m.b), memcgFromFolio(c, mc, f, true));
+    },
+  );
+}
+
+/** get_mem_cgroup_from_folio()'s value; `access`: read f->memcg_data as a plain load. */
+function memcgFromFolio(c: { m: Mem }, mc: MemcgsRef, f: FolioRef, access: boolean): number {
+  if (memcgDisabled(c, mc)) return NULL_MEMCG;
+  const id = access ? c.m.get(f.memcg.$off(c.m.b)) : c.m.b[f.memcg.$off(c.m.b)]!;
+  return id === NULL_MEMCG ? rootMemcg(mc) : id;
+}
+
+/** root_mem_cgroup: the memcg with no parent. */
+export function rootMemcg(mc: MemcgsRef): number {
+  const i = parentsOf(mc).indexOf(-1);
+  if (i < 0) throw new SchemaError("memcg: the memcg tree has no root");
+  return i;
 }
 
 /** A dereference of the memcg held in `id` (e.g. `memcg->kmemcg_id`) as its own step. */
