@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import model from "./misplaced-migration.ts";
 import {
   checkVariant,
@@ -13,7 +14,7 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     expect(judgement?.ok).toBe(true);
     expect(result.complete).toBe(true);
     expect(props(result)).toEqual(["memcg-numa-migrate-stat"]);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(36);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(45);
     const d = explain(cm, result.violations[0]!);
     expect(d).toContain("F1->memcg = memcg1");
     // kmigrated list_add()s: the first entry is the folio isolated last (F1)
@@ -40,12 +41,12 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     const { result, judgement, model: cm } = await checkVariant(model, "v6-unguarded");
     expect(judgement?.ok).toBe(true);
     expect(props(result)).toEqual(["bogus-entry", "memcg-numa-migrate-stat"]);
-    expect(lengthOf(result, "bogus-entry")).toBe(12);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(35);
+    expect(lengthOf(result, "bogus-entry")).toBe(9);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(44);
     const b = result.violations.find((v) => v.property === "bogus-entry")!;
     const d = explain(cm, b);
-    expect(d).toContain("F0 not isolated: goto out_next");
-    expect(d).toContain("F1 not isolated: goto out_next");
+    expect(d).toContain("migrate_misplaced_folio_prepare(F0, NULL, 0) -> -EAGAIN");
+    expect(d).toContain("migrate_misplaced_folio_prepare(F1, NULL, 0) -> -EAGAIN");
     expect(d).toContain("first NULL -> container_of(list head)");
   });
 
@@ -58,7 +59,7 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     const { result, judgement } = await checkVariant(model, "v2");
     expect(judgement?.ok).toBe(true);
     expect(props(result)).toEqual(["memcg-numa-migrate-stat"]);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(24);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(27);
   });
 
   it("per-memcg batches with an early return: holds", async () => {
@@ -89,5 +90,15 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
             mixed ? ["memcg-numa-migrate-stat"] : [],
           );
         }
+  });
+
+  it("is written against src/index.ts alone: no $off, no state array, no hand-built lock or Violation", () => {
+    const src = readFileSync(new URL("./misplaced-migration.ts", import.meta.url), "utf8");
+    const code = src.replace(/^\s*\/\/.*$/gm, "");
+    expect(code).not.toMatch(
+      /\$off|\$node|\.m\.b\b|getMarked|setMarked|spinlock\(|Violation|spin_lock|atomicUnder/,
+    );
+    const imports = [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
+    expect(imports).toEqual(["../../src/index.ts"]);
   });
 });

@@ -51,58 +51,48 @@
 // mem_cgroup_migrate() keeps its memcg), PGPROMOTE_SUCCESS (node stat, per node: always right),
 // memcg offlining/reparenting (the css reference taken by get_mem_cgroup_from_folio() keeps the
 // memcg; a folio reparented between the memcg lookup and the migration is not explored),
-// uncharged folios (they go to root_mem_cgroup). The memcg hierarchy and mem_cgroup_disabled()
-// come from src/kernel/memcg.ts; the statistics and css counts are this model's.
-// The two on-stack lists are private to kmigrated: their operations are one step each (see
-// `on_stack`); the data-race check is on.
+// uncharged folios (they go to root_mem_cgroup).
+//
+// Written against src/index.ts alone: from src/kernel/migrate.ts migrate_misplaced_folio_prepare(),
+// migrate_pages() and putback_movable_pages() over lists linked through lruFolioFields' folio->lru;
+// from src/kernel/memcg.ts the memcg tree with its NUMA_PAGE_MIGRATE event counts and css
+// references, get_mem_cgroup_from_folio(), count_memcg_events(), mem_cgroup_put() and the
+// memcg-css-leak end state. The two on-stack lists are plain list_heads in kmigrated's locals:
+// their operations are split into their writes (no other CPU reaches them); the data-race check
+// is on. memcg0 is root_mem_cgroup: its css is not counted (CSS_NO_REF).
 
 import {
   array,
-  bool,
+  count_memcg_events,
+  cssRefsBalanced,
   defineModel,
   either,
+  folio,
+  folio_put,
   func,
-  if_,
+  get_mem_cgroup_from_folio,
   int,
-  listHead,
-  ModelBuilder,
-  nodeptr,
-  ptr,
-  record,
-  return_,
-  spinlock,
-  step,
-  when,
-  while_,
-  type Ctx,
-  type Stmt,
-  type StepStmt,
-} from "../../src/index.ts";
-import { listNode } from "../../src/model/schema.ts";
-import type { ViewOf } from "../../src/model/view.ts";
-import type { RecordS } from "../../src/model/schema.ts";
-import type { Ref } from "../../src/model/ref.ts";
-import type { ListHeadS, PtrS } from "../../src/model/schema.ts";
-import { BOGUS, NULL } from "../../src/model/layout.ts";
-import {
   list_add,
-  list_del,
   list_empty,
   list_first_entry,
   list_for_each_entry_safe,
   list_move_tail,
   list_nonempty,
-} from "../../src/kernel/list.ts";
-import { assertLive, folio, folio_put, type FolioRef } from "../../src/kernel/folio.ts";
-import {
-  checkMemcg,
-  folioMemcg,
-  memcgDisabled,
-  memcgName,
+  listHead,
+  lruFolioFields,
+  mem_cgroup_put,
   memcgTree,
-  NULL_MEMCG,
-  type MemcgsRef,
-} from "../../src/kernel/memcg.ts";
+  migrate_misplaced_folio_prepare,
+  migrate_pages,
+  ModelBuilder,
+  nodeptr,
+  ptr,
+  putback_movable_pages,
+  return_,
+  memcgName,
+  type LruFolioRef,
+  type Stmt,
+} from "../../src/index.ts";
 
 export const PROPS = {
   memcgStat: "memcg-numa-migrate-stat",
@@ -113,18 +103,14 @@ export const PROPS = {
 } as const;
 
 type Version = "v2" | "v6" | "v6-unguarded" | "per-memcg-batches";
-interface Options {
-  readonly version: Version;
-}
 
 const MAX_FOLIOS = 3;
-const MAX_MEMCGS = 3;
 /** The node kmigrated promotes to (folios start on node 1). */
 const TARGET_NODE = 0;
 
 type P = { nr_folios: number; nr_memcgs: number; memcg_disabled: number; unmap: number };
 
-export default defineModel<P, Options>({
+export default defineModel<P, { readonly version: Version }>({
   name: "misplaced-migration",
   doc:
     "migrate_misplaced_folios_batch() (seed 003): the memcg of the first folio gets the " +
@@ -139,7 +125,7 @@ export default defineModel<P, Options>({
     nr_memcgs: {
       default: 2,
       min: 1,
-      max: MAX_MEMCGS,
+      max: 3,
       doc: "memory cgroups a folio may be charged to (every assignment is explored)",
     },
     memcg_disabled: {
@@ -158,383 +144,195 @@ export default defineModel<P, Options>({
   variants: {
     v2: {
       doc: "RFC v2 (Sep 2025): no memcg accounting in the batch at all",
-      options: { version: "v2" } as Options,
+      options: { version: "v2" },
       expect: { violated: [PROPS.memcgStat] },
     },
     v6: {
       doc: "RFC v6 as posted: memcg of the first folio, guarded by !list_empty()",
-      options: { version: "v6" } as Options,
+      options: { version: "v6" },
       expect: { violated: [PROPS.memcgStat] },
     },
     "v6-unguarded": {
       doc: "v6 without its list_empty() guard (not posted): list_first_entry() of an empty list",
-      options: { version: "v6-unguarded" } as Options,
+      options: { version: "v6-unguarded" },
       expect: { violated: [PROPS.bogusEntry, PROPS.memcgStat] },
     },
     "per-memcg-batches": {
       doc: "the fix the thread converges on: return early when empty; one migrate_pages() per memcg",
-      options: { version: "per-memcg-batches" } as Options,
+      options: { version: "per-memcg-batches" },
       expect: "holds",
     },
   },
-  build: ({ params, options }) => {
-    const v = (options as Options).version;
+  build: ({ params, options: { version: v } }) => {
     const n = params.nr_folios;
     const nm = params.nr_memcgs;
     const disabled = params.memcg_disabled === 1;
 
     const Folio = folio({
       maxRef: 3,
-      ref: 2, // one mapping + ... set in init
       memcgs: nm,
       nodes: 2,
       nid: 1,
       order: 0,
-      extra: { lru: listNode(), isolated: bool(false) },
+      extra: lruFolioFields,
     });
-    const Memcg = record(
-      {
-        /** memcg->vmstats_percpu->events[NUMA_PAGE_MIGRATE] (summed over CPUs). */
-        numa_page_migrate: int(0, MAX_FOLIOS),
-        /** css reference count (1: the cgroup's own). */
-        css_refcnt: int(0, MAX_FOLIOS + 2, 1),
-        /** Ghost: this memcg's folios that migrate_pages() counted as succeeded. */
-        migrated: int(0, MAX_FOLIOS),
-      },
-      "mem_cgroup",
-    );
     const m = new ModelBuilder({
       folio: array(Math.max(n, 1), Folio, { label: (i) => `F${i}` }),
-      /** The memcg hierarchy and mem_cgroup_disabled() (src/kernel/memcg.ts). */
-      memcgs: memcgTree({ count: nm, disabled }),
-      /** Per-memcg statistics and css reference counts of this model. */
-      memcg: array(nm, Memcg, { label: (i) => `memcg${i}` }),
+      memcgs: memcgTree({
+        count: nm,
+        disabled,
+        events: ["NUMA_PAGE_MIGRATE"],
+        maxEvents: MAX_FOLIOS,
+      }),
       /** Global vm event NUMA_PAGE_MIGRATE. */
       numa_page_migrate: int(0, MAX_FOLIOS),
     });
-    type Shared = ViewOf<typeof m.shared>;
-    const S = (c: Ctx): Shared => c.s as unknown as Shared;
+    const mc = m.s.memcgs;
+    const F = (i: number): LruFolioRef => m.s.folio[i]!;
 
     const locals = {
-      /**
-       * Not a kernel lock: marks migrate_list and memcg_list as private to kmigrated (they are
-       * on its stack and no other CPU can reach them), so that their list operations are one
-       * step each instead of their individual pointer writes. Held from the first step on.
-       */
-      on_stack: spinlock(),
-      migrate_list: listHead({ atomicUnder: "on_stack" }),
-      memcg_list: listHead({ atomicUnder: "on_stack" }),
+      migrate_list: listHead(),
+      memcg_list: listHead(),
       first: ptr(Folio),
       folio: ptr(Folio),
       n: nodeptr(),
       memcg: int(-1, nm - 1, -1),
       nr_succeeded: int(0, MAX_FOLIOS),
       nr_remaining: int(0, MAX_FOLIOS),
-      total_remaining: int(0, MAX_FOLIOS),
     };
-    type Locals = ViewOf<RecordS<typeof locals>>;
-    const L = (c: Ctx): Locals => c.l as unknown as Locals;
-    const mc: MemcgsRef = m.s.memcgs;
-    const mname = memcgName;
 
-    m.thread("kmigrated", locals, (t) => {
-      const l = t.l;
-      const pfolio = l.folio as unknown as FolioRef & { lru: Ref<ListHeadS> };
-      const pfirst = l.first as unknown as FolioRef & { lru: Ref<ListHeadS> };
-      const fname = (c: Ctx, p: Ref<PtrS>): string => {
-        const i = c.m.b[p.$off(c.m.b)]!;
-        return i === NULL ? "NULL" : i === BOGUS ? "container_of(&migrate_list)" : `F${i}`;
+    m.thread("kmigrated", locals, ({ l, step, when, if_, while_, assert_ }) => {
+      const pfolio = l.folio as unknown as LruFolioRef;
+      const pfirst = l.first as unknown as LruFolioRef;
+      const counts = {
+        node: TARGET_NODE,
+        nr_succeeded: l.nr_succeeded,
+        nr_remaining: l.nr_remaining,
       };
 
-      /** get_mem_cgroup_from_folio(first) (mm/memcontrol.c, 2026): NULL when disabled, css_tryget. */
-      const get_mem_cgroup_from_folio = (p: typeof pfirst, pref: Ref<PtrS>): StepStmt =>
-        step(
-          (c) => {
-            if (memcgDisabled(c, mc))
-              return `memcg = get_mem_cgroup_from_folio(${fname(c, pref)}) -> NULL (mem_cgroup_disabled)`;
-            const i = c.m.b[pref.$off(c.m.b)]!;
-            const id = i >= 0 ? S(c).folio[i]!.memcg : -1;
-            return i >= 0
-              ? `memcg = get_mem_cgroup_from_folio(${fname(c, pref)}) -> ${mname(id)} (css_tryget)`
-              : `memcg = get_mem_cgroup_from_folio(${fname(c, pref)}): folio_memcg_charged(first)`;
-          },
-          (c) => {
-            if (memcgDisabled(c, mc)) {
-              L(c).memcg = NULL_MEMCG;
-              return;
-            }
-            // folio_memcg_charged(folio) / folio_memcg(folio): reads the folio
-            const id = c.m.get(p.memcg.$off(c.m.b));
-            assertLive(c, p, "get_mem_cgroup_from_folio");
-            L(c).memcg = id;
-            S(c).memcg[id]!.css_refcnt++;
-          },
-        );
-
-      const mem_cgroup_put = step(
-        (c) => `mem_cgroup_put(${mname(L(c).memcg)})`,
-        (c) => {
-          const id = L(c).memcg;
-          if (id >= 0) S(c).memcg[id]!.css_refcnt--;
-        },
-      );
-
-      /** count_memcg_events(memcg, NUMA_PAGE_MIGRATE, nr_succeeded). */
-      const count_memcg_events = step(
-        (c) => `count_memcg_events(${mname(L(c).memcg)}, NUMA_PAGE_MIGRATE, ${L(c).nr_succeeded})`,
-        (c) => {
-          if (memcgDisabled(c, mc)) return;
-          const id = L(c).memcg;
-          checkMemcg(c, mc, id, "count_memcg_events(memcg, NUMA_PAGE_MIGRATE, nr_succeeded)");
-          S(c).memcg[id]!.numa_page_migrate += L(c).nr_succeeded;
-        },
-        { raises: ["null-memcg-deref"] },
-      );
-
-      const count_vm_numa_events = step(
-        (c) => `count_vm_numa_events(NUMA_PAGE_MIGRATE, ${L(c).nr_succeeded})`,
-        (c) => {
-          S(c).numa_page_migrate += L(c).nr_succeeded;
-        },
-      );
-
-      /** Ghost bookkeeping when migrate_pages counts `folio` as succeeded. */
-      const succeeded = (c: Ctx): void => {
-        const i = L(c).folio;
-        const id = S(c).folio[i]!.memcg;
-        if (id >= 0) S(c).memcg[id]!.migrated++;
-        L(c).nr_succeeded++;
-      };
-
-      /** migrate_pages(from, alloc_misplaced_dst_folio, NULL, node, MIGRATE_ASYNC, MR_NUMA_MISPLACED, &nr_succeeded). */
-      const migrate_pages = (from: Ref<ListHeadS>): Stmt =>
-        func("migrate_pages", [
-          step("nr_succeeded = 0; nr_remaining = 0", (c) => {
-            L(c).nr_succeeded = 0;
-            L(c).nr_remaining = 0;
-          }),
-          list_for_each_entry_safe(l.folio, l.n, from, [
-            if_(
-              step(
-                (c, r) =>
-                  `migrate_folio_unmap(${fname(c, l.folio)}): folio_ref_count == 1 -> ${r ? "true: freed from under us" : "false"}`,
-                (c) => {
-                  assertLive(c, pfolio, "migrate_folio_unmap");
-                  return c.m.getMarked(pfolio._refcount.$off(c.m.b)) === 1;
-                },
-              ),
-              [
-                list_del(pfolio.lru),
-                step(
-                  (c) =>
-                    `migrate_folio_done(${fname(c, l.folio)}): nr_succeeded++ (${L(c).nr_succeeded} -> ${L(c).nr_succeeded + 1})`,
-                  (c) => {
-                    succeeded(c);
-                    S(c).folio[L(c).folio]!.isolated = false;
-                  },
-                ),
-                folio_put(pfolio),
-              ],
-              [
-                either(
-                  "migrate_pages_batch: move the folio",
-                  [
-                    list_del(pfolio.lru),
-                    step(
-                      (c) =>
-                        `${fname(c, l.folio)} migrated to node ${TARGET_NODE} (mem_cgroup_migrate keeps ${mname(S(c).folio[L(c).folio]!.memcg)}): nr_succeeded++ (${L(c).nr_succeeded} -> ${L(c).nr_succeeded + 1})`,
-                      (c) => {
-                        const f = S(c).folio[L(c).folio]!;
-                        f.nid = TARGET_NODE;
-                        f.isolated = false;
-                        succeeded(c);
-                      },
-                    ),
-                    folio_put(pfolio), // the isolation reference (the mapping now maps the copy)
-                  ],
-                  [
-                    step(
-                      (c) => `${fname(c, l.folio)}: -EAGAIN, stays on the list: nr_remaining++`,
-                      (c) => {
-                        L(c).nr_remaining++;
-                      },
-                    ),
-                  ],
-                ),
-              ],
-            ),
-          ]),
-        ]);
-
-      /** putback_movable_pages(l): list_del + folio_putback_lru (drops the isolation reference). */
-      const putback_movable_pages = (from: Ref<ListHeadS>): Stmt =>
-        func("putback_movable_pages", [
-          list_for_each_entry_safe(l.folio, l.n, from, [
-            list_del(pfolio.lru),
+      /** The end of migrate_misplaced_folios_batch(): putback, the events, the css put. */
+      const migrateAndAccount = (list: typeof l.migrate_list): Stmt[] => [
+        migrate_pages(list, Folio, counts),
+        if_(
+          when("if (nr_remaining)", ({ l }) => l.nr_remaining > 0),
+          [putback_movable_pages(list, Folio)],
+        ),
+        if_(
+          when("if (nr_succeeded)", ({ l }) => l.nr_succeeded > 0),
+          [
             step(
-              (c) => `folio_putback_lru(${fname(c, l.folio)})`,
-              (c) => {
-                S(c).folio[L(c).folio]!.isolated = false;
+              ({ l }) => `count_vm_numa_events(NUMA_PAGE_MIGRATE, ${l.nr_succeeded})`,
+              ({ s, l }) => {
+                s.numa_page_migrate += l.nr_succeeded;
               },
             ),
-            folio_put(pfolio),
-          ]),
-        ]);
-
-      const accountAndPut = (): Stmt[] => [
-        if_(
-          when("if (nr_succeeded)", (c) => L(c).nr_succeeded > 0),
-          [count_vm_numa_events, ...(v === "v2" ? [] : [count_memcg_events])],
+            ...(v === "v2"
+              ? []
+              : [count_memcg_events(mc, l.memcg, "NUMA_PAGE_MIGRATE", l.nr_succeeded)]),
+          ],
         ),
-        ...(v === "v2" ? [] : [mem_cgroup_put]),
+        ...(v === "v2" ? [] : [mem_cgroup_put(mc, l.memcg)]),
       ];
 
-      let batch: Stmt[];
-      if (v === "per-memcg-batches") {
-        batch = [
-          if_(list_empty(l.migrate_list), [return_()]),
-          while_(list_nonempty(l.migrate_list), [
-            list_first_entry(l.first, l.migrate_list),
-            get_mem_cgroup_from_folio(pfirst, l.first),
-            // move this memcg's folios to memcg_list
-            list_for_each_entry_safe(l.folio, l.n, l.migrate_list, [
-              if_(
-                step(
-                  (c, r) =>
-                    `folio_memcg(${fname(c, l.folio)}) == ${mname(L(c).memcg)} -> ${r ? "true" : "false"}`,
-                  (c) => {
-                    assertLive(c, pfolio, "folio_memcg");
-                    return folioMemcg(c, mc, pfolio) === L(c).memcg;
-                  },
-                ),
-                [list_move_tail(pfolio.lru, l.memcg_list)],
-              ),
-            ]),
-            migrate_pages(l.memcg_list),
-            if_(
-              when("if (nr_remaining)", (c) => L(c).nr_remaining > 0),
-              [putback_movable_pages(l.memcg_list)],
-            ),
-            ...accountAndPut(),
-          ]),
-        ];
-      } else {
-        batch = [
-          step("memcg = NULL", (c) => {
-            L(c).memcg = -1;
-          }),
-          ...(v === "v6"
-            ? [
-                if_(list_nonempty(l.migrate_list), [
-                  list_first_entry(l.first, l.migrate_list),
-                  get_mem_cgroup_from_folio(pfirst, l.first),
+      const batch: Stmt[] =
+        v === "per-memcg-batches"
+          ? [
+              if_(list_empty(l.migrate_list), [return_()]),
+              // one memcg's folios at a time
+              while_(list_nonempty(l.migrate_list), [
+                list_first_entry(l.first, l.migrate_list),
+                get_mem_cgroup_from_folio(l.memcg, mc, pfirst),
+                list_for_each_entry_safe(l.folio, l.n, l.migrate_list, [
+                  if_(
+                    step(
+                      ({ s, l }, r) =>
+                        `folio_memcg(F${l.folio}) == ${memcgName(l.memcg)} -> ${r ? "true" : "false"}` +
+                        (r ? "" : ` (${memcgName(s.folio[l.folio]!.memcg)})`),
+                      ({ s, l }) => s.folio[l.folio]!.memcg === l.memcg,
+                    ),
+                    [list_move_tail(pfolio.lru, l.memcg_list)],
+                  ),
                 ]),
-              ]
-            : v === "v6-unguarded"
-              ? [
-                  list_first_entry(l.first, l.migrate_list),
-                  get_mem_cgroup_from_folio(pfirst, l.first),
-                ]
-              : []),
-          migrate_pages(l.migrate_list),
-          if_(
-            when("if (nr_remaining)", (c) => L(c).nr_remaining > 0),
-            [putback_movable_pages(l.migrate_list)],
-          ),
-          ...accountAndPut(),
-        ];
-      }
+                ...migrateAndAccount(l.memcg_list),
+              ]),
+            ]
+          : [
+              step("memcg = NULL", ({ l }) => {
+                l.memcg = -1;
+              }),
+              ...(v === "v6"
+                ? [
+                    if_(list_nonempty(l.migrate_list), [
+                      list_first_entry(l.first, l.migrate_list),
+                      get_mem_cgroup_from_folio(l.memcg, mc, pfirst),
+                    ]),
+                  ]
+                : v === "v6-unguarded"
+                  ? [
+                      list_first_entry(l.first, l.migrate_list),
+                      get_mem_cgroup_from_folio(l.memcg, mc, pfirst),
+                    ]
+                  : []),
+              ...migrateAndAccount(l.migrate_list),
+            ];
 
       return [
-        step("LIST_HEAD(migrate_list) (on kmigrated's stack)", (c) => {
-          c.m.setMarked(l.on_stack.$off(c.m.b), c.cpu);
-        }),
         func(
           "kmigrated_walk_zone",
           [...Array(n).keys()].flatMap((i): Stmt[] => [
+            // every memcg a candidate may be charged to (a scenario choice)
             ...(disabled || nm === 1
               ? []
               : [
                   either(
                     `F${i} is charged to`,
                     ...[...Array(nm).keys()].map((k) => [
-                      step(`F${i}->memcg = memcg${k}`, (c) => {
-                        S(c).folio[i]!.memcg = k;
+                      step(`F${i}->memcg = memcg${k}`, ({ s }) => {
+                        s.folio[i]!.memcg = k;
                       }),
                     ]),
                   ),
                 ]),
-            either(
-              `migrate_misplaced_folio_prepare(F${i}, NULL, ${TARGET_NODE})`,
-              [
-                // folio_test_lru() + folio_isolate_lru(): a folio freed meanwhile is off the LRU
-                if_(
-                  step(
-                    (_c, r) =>
-                      `folio_isolate_lru(F${i}) -> ${r ? "true: isolated, folio_get" : "false (being freed: not on the LRU)"}`,
-                    (c) => {
-                      const f = S(c).folio[i]!;
-                      const off = m.s.folio[i]!._refcount.$off(c.m.b);
-                      const ref = c.m.getMarked(off);
-                      // being freed (refcount 0: __folio_put took it off the LRU) or freed
-                      if (f.freed || ref === 0) return false;
-                      f.isolated = true;
-                      c.m.setMarked(off, ref + 1);
-                      return true;
-                    },
-                  ),
-                  [list_add(m.s.folio[i]!.lru, l.migrate_list)],
-                ),
-              ],
-              [step(`F${i} not isolated: goto out_next`, () => undefined)],
-            ),
+            if_(migrate_misplaced_folio_prepare(F(i), TARGET_NODE), [
+              list_add(F(i).lru, l.migrate_list),
+            ]),
           ]),
         ),
         func(`migrate_misplaced_folios_batch(&migrate_list, ${TARGET_NODE})`, batch),
-        step(
-          "WARN_ON(!list_empty(folio_list))",
-          (c) => {
-            const id = l.migrate_list.$node(c.m.b);
-            if (c.m.b[c.m.layout.nodes[id]!.nextOff] !== id)
-              c.m.warn(PROPS.listNotEmpty, "migrate_list is not empty on return");
-          },
-          { raises: [{ name: PROPS.listNotEmpty, severity: "warn" }] },
+        assert_(
+          PROPS.listNotEmpty,
+          "!list_empty(folio_list)",
+          ({ l }) => l.migrate_list.next === l.migrate_list.id,
+          { severity: "warn" },
         ),
       ];
     });
 
     if (params.unmap && n > 0) {
       // the process unmaps F0 (zap_pte_range -> folio_put of the mapping's reference)
-      m.thread("munmap", {}, () => [folio_put(m.s.folio[0]! as unknown as FolioRef)]);
+      m.thread("munmap", {}, () => [folio_put(F(0))]);
     }
 
     m.init((s) => {
-      for (let i = 0; i < s.folio.length; i++) {
-        const f = s.folio[i]!;
+      s.folio.forEach((f, i) => {
         f._refcount = i < n ? 1 : 0; // mapped once, not yet isolated
         f.memcg = disabled ? -1 : 0;
         f.freed = i >= n; // the padding folio of an empty scenario does not exist
-      }
+      });
     });
 
+    // each memcg's NUMA_PAGE_MIGRATE events equal the number of its folios migrate_pages() counted
     m.endState(PROPS.memcgStat, ({ s }) => {
-      const v6 = s as unknown as Shared;
       if (disabled) return true;
       for (let k = 0; k < nm; k++) {
-        const mc = v6.memcg[k]!;
-        if (mc.numa_page_migrate !== mc.migrated)
-          return `memcg${k}'s NUMA_PAGE_MIGRATE events are ${mc.numa_page_migrate}, but ${mc.migrated} of its folios were migrated`;
+        const events = s.memcgs.memcg[k]!.events.NUMA_PAGE_MIGRATE!;
+        const migrated = s.folio.filter((f, i) => i < n && f.migrated && f.memcg === k).length;
+        if (events !== migrated)
+          return `memcg${k}'s NUMA_PAGE_MIGRATE events are ${events}, but ${migrated} of its folios were migrated`;
       }
       return true;
     });
-    m.endState(PROPS.cssLeak, ({ s }) => {
-      const v6 = s as unknown as Shared;
-      for (let k = 0; k < nm; k++) {
-        if (v6.memcg[k]!.css_refcnt !== 1)
-          return `memcg${k}'s css reference count is ${v6.memcg[k]!.css_refcnt} at the end, not 1`;
-      }
-      return true;
-    });
+    cssRefsBalanced(m, mc, PROPS.cssLeak);
     return m;
   },
 });

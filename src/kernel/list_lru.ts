@@ -1089,7 +1089,7 @@ export function list_lru_shrink_walk_memcgs(
 // is one step (the lookup, its walk past a memcg without lists, and the lock).
 //
 // Left out: struct list_lru_memcg's allocation and -ENOMEM (the lists exist, only the xa entry
-// is stored), xas_nomem() retries, rcu_read_lock(), mem_cgroup_put() (no css refcounts), the
+// is stored), xas_nomem() retries, rcu_read_lock(), the
 // erasure of a reparented memcg's xa entry (a reparented sublist is `dead`, as above).
 
 // (imports of this section: kept here, below the code above, so that the section is appended)
@@ -1101,6 +1101,7 @@ import {
   memcgIsRoot,
   memcgKmemDisabled,
   memcgParentOf,
+  mem_cgroup_put,
 } from "./memcg.ts";
 
 export type ListLruXaFields = { xa_lock: LockS; memcg: ArrayS<BoolS> };
@@ -1286,6 +1287,7 @@ export function folio_memcg_list_lru_alloc_xa(
         ],
       ),
     ]),
+    mem_cgroup_put(mc, memcg),
   ]);
 }
 

@@ -17,11 +17,18 @@
 // for the node is set; the root memcg is reclaimed through shrink_slab() without bits
 // (mem_cgroup_is_root), so set_shrinker_bit() on it does nothing and the walk always visits it.
 //
-// Left out: charging/uncharging, objcg, css reference counts (freeing is a step the model
-// writes; nothing waits for references), kmemcg ids distinct from memcg ids (the memcg index
-// is its kmemcg_id), memcg allocation and hierarchy changes (the tree is fixed at build time),
-// several shrinkers (one shrinker id), and shrink_slab_memcg() clearing a bit whose shrinker
-// reports SHRINK_EMPTY (a bit, once set, stays set until the model clears it).
+// css references and events: get_mem_cgroup_from_folio() takes a css reference (css_tryget,
+// assumed to succeed) and mem_cgroup_put() drops it (the root's css is not counted:
+// CSS_NO_REF); count_memcg_events() adds to a per-memcg vm event count (memcgTree({ events })).
+// cssRefsBalanced() is the end-state check that every reference taken was put (memcg-css-leak).
+// mem_cgroup_charge() sets the folio's memcg (nothing when memory cgroups are disabled).
+//
+// Left out: uncharging, the page counters, objcg, css_tryget() failing on an offline memcg
+// (freeing is a step the model writes; nothing waits for references), kmemcg ids distinct from
+// memcg ids (the memcg index is its kmemcg_id), memcg allocation and hierarchy changes (the tree
+// is fixed at build time), several shrinkers (one shrinker id), and shrink_slab_memcg() clearing
+// a bit whose shrinker reports SHRINK_EMPTY (a bit, once set, stays set until the model clears
+// it), the rstat propagation of events to the parents (counted on the memcg itself).
 
 import { boolResult, func, if_, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
@@ -29,6 +36,7 @@ import {
   array,
   bool,
   ghost,
+  int,
   record,
   SchemaError,
   type ArrayS,
@@ -38,7 +46,9 @@ import {
 } from "../model/schema.ts";
 import { Violation, type Mem } from "../rt/mem.ts";
 import type { FolioRef } from "./folio.ts";
-import { folioName } from "./folio.ts";
+import { assertLive, folioName } from "./folio.ts";
+import type { Fields } from "../model/schema.ts";
+import type { ModelBuilder } from "../model/model.ts";
 
 export const NULL_MEMCG = -1;
 
@@ -48,6 +58,10 @@ export type MemcgFields = {
   freed: BoolS;
   /** shrinker_info->map of the model's memcg-aware shrinker: one bit per NUMA node. */
   shrinker_map: ArrayS<BoolS>;
+  /** memcg->css's reference count (1: the cgroup's own); the root's is never counted (CSS_NO_REF). */
+  css_refcnt: IntS;
+  /** memcg->vmstats_percpu->events[], summed over CPUs, for the events named in memcgTree({ events }). */
+  events: RecordS<Record<string, IntS>>;
 };
 export type MemcgsFields = {
   disabled: BoolS;
@@ -67,6 +81,12 @@ export interface MemcgsOpts {
   kmemDisabled?: boolean;
   /** NUMA nodes, for the shrinker bits (default 1). */
   nodes?: number;
+  /** vm events counted per memcg by count_memcg_events() (e.g. ["NUMA_PAGE_MIGRATE"]). */
+  events?: readonly string[];
+  /** Largest value of a per-memcg event count (default 4). */
+  maxEvents?: number;
+  /** Largest css reference count (default 4). */
+  maxCssRef?: number;
 }
 
 /** The hierarchy (fixed at build time, so not part of the state), per memcgTree() schema. */
@@ -99,6 +119,11 @@ export function memcgTree(opts: MemcgsOpts = {}): RecordS<MemcgsFields> {
       dying: bool(false),
       freed: ghost(bool(false)),
       shrinker_map: array(nodes, bool(false), { label: (nid) => `shrinker_map[${nid}]` }),
+      css_refcnt: int(0, opts.maxCssRef ?? 4, 1),
+      events: record(
+        Object.fromEntries((opts.events ?? []).map((e) => [e, int(0, opts.maxEvents ?? 4)])),
+        "memcg_vmstats_events",
+      ),
     },
     "mem_cgroup",
   );
@@ -118,6 +143,8 @@ export interface MemcgRef {
   readonly dying: Ref<BoolS>;
   readonly freed: Ref<BoolS>;
   readonly shrinker_map: { readonly length: number; readonly [nid: number]: Ref<BoolS> };
+  readonly css_refcnt: Ref<IntS>;
+  readonly events: { readonly [event: string]: Ref<IntS> };
 }
 
 export interface MemcgsRef {
@@ -256,24 +283,122 @@ export function mem_cgroup_charge(f: FolioRef, mc: MemcgsRef, memcg: number): St
 }
 
 /**
- * `dst = get_mem_cgroup_from_folio(f)`: NULL when memory cgroups are disabled, the root for a
- * folio not charged, else folio_memcg(f) (a plain read of the folio; css_get is left out).
+ * `dst = get_mem_cgroup_from_folio(f)`: NULL when memory cgroups are disabled (the folio is not
+ * read), else folio_memcg(f) (a plain read of the folio: use-after-free on a freed one,
+ * bogus-entry on container_of() of a list head) with css_tryget() (assumed to succeed: the
+ * memcg is online), or the root for a folio not charged (its css is not counted).
  */
 export function get_mem_cgroup_from_folio(dst: Ref<IntS>, mc: MemcgsRef, f: FolioRef): StepStmt {
   return step(
-    (c) =>
-      `${dst.$text.replace(/^l\./, "")} = get_mem_cgroup_from_folio(${folioName(f, c.m.b)}) -> ${memcgName(memcgFromFolio(c, mc, f, false))}`,
     (c) => {
-      c.m.set(dst.$off(c.m.b), memcgFromFolio(c, mc, f, true));
+      const fname = folioLabel(f, c.m.b);
+      const call = `${dst.$text.replace(/^l\./, "")} = get_mem_cgroup_from_folio(${fname})`;
+      if (memcgDisabled(c, mc)) return `${call} -> NULL (mem_cgroup_disabled)`;
+      if (fname === BOGUS_NAME) return `${call}: folio_memcg(folio)`;
+      const id = memcgFromFolio(c, mc, f, false);
+      return `${call} -> ${memcgName(id)}${memcgIsRoot(mc, id) ? "" : " (css_tryget)"}`;
     },
+    (c) => {
+      const id = memcgFromFolio(c, mc, f, true);
+      c.m.set(dst.$off(c.m.b), id);
+      if (id !== NULL_MEMCG) cssGet(c, mc, id);
+    },
+    { raises: ["use-after-free", "bogus-entry", "memcg-use-after-free"] },
   );
+}
+
+const BOGUS_NAME = "container_of(list head)";
+/** The folio's name for a label; a pointer holding container_of() of a list head has none. */
+function folioLabel(f: FolioRef, b: Int32Array): string {
+  const n = folioName(f, b);
+  return n.startsWith("undefined") ? BOGUS_NAME : n;
 }
 
 /** get_mem_cgroup_from_folio()'s value; `access`: read f->memcg_data as a plain load. */
 function memcgFromFolio(c: { m: Mem }, mc: MemcgsRef, f: FolioRef, access: boolean): number {
   if (memcgDisabled(c, mc)) return NULL_MEMCG;
   const id = access ? c.m.get(f.memcg.$off(c.m.b)) : c.m.b[f.memcg.$off(c.m.b)]!;
+  if (access) assertLive(c, f, "get_mem_cgroup_from_folio: folio_memcg(folio)");
   return id === NULL_MEMCG ? rootMemcg(mc) : id;
+}
+
+/** css_get(&memcg->css): the root's css is not counted (CSS_NO_REF). */
+function cssGet(c: { m: Mem }, mc: MemcgsRef, id: number): void {
+  if (memcgIsRoot(mc, id)) return;
+  checkMemcg(c, mc, id, "css_get(&memcg->css)");
+  const off = mc.memcg[id]!.css_refcnt.$off(c.m.b);
+  c.m.setMarked(off, c.m.getMarked(off) + 1);
+}
+
+/** mem_cgroup_put(memcg), memcg held in `id`: css_put() unless NULL (or the root). */
+export function mem_cgroup_put(mc: MemcgsRef, id: Ref<IntS>): StepStmt {
+  return step(
+    (c) => `mem_cgroup_put(${memcgName(c.m.b[id.$off(c.m.b)]!)})`,
+    (c) => {
+      const memcg = c.m.get(id.$off(c.m.b));
+      if (memcg === NULL_MEMCG || memcgIsRoot(mc, memcg)) return;
+      checkMemcg(c, mc, memcg, "mem_cgroup_put: css_put(&memcg->css)");
+      const off = mc.memcg[memcg]!.css_refcnt.$off(c.m.b);
+      const v = c.m.getMarked(off);
+      if (v <= 1)
+        throw new Violation(
+          "css-refcount-underflow",
+          `mem_cgroup_put(${memcgName(memcg)}): css_put() of the cgroup's own reference (a put without a get)`,
+        );
+      c.m.setMarked(off, v - 1);
+    },
+    { raises: ["memcg-use-after-free", "css-refcount-underflow"] },
+  );
+}
+
+/**
+ * count_memcg_events(memcg, event, nr) (memcg held in `id`, nr a local or a number): nothing
+ * when memory cgroups are disabled; else dereferences memcg (null-memcg-deref on NULL) and adds
+ * nr to its per-CPU event count (a marked access), `event` one of memcgTree({ events }).
+ */
+export function count_memcg_events(
+  mc: MemcgsRef,
+  id: Ref<IntS>,
+  event: string,
+  nr: Ref<IntS> | number,
+): StepStmt {
+  const nrOf = (c: Ctx): number => (typeof nr === "number" ? nr : c.m.b[nr.$off(c.m.b)]!);
+  return step(
+    (c) => `count_memcg_events(${memcgName(c.m.b[id.$off(c.m.b)]!)}, ${event}, ${nrOf(c)})`,
+    (c) => {
+      if (memcgDisabled(c, mc)) return;
+      const memcg = c.m.get(id.$off(c.m.b));
+      checkMemcg(c, mc, memcg, `count_memcg_events(memcg, ${event}, nr)`);
+      const ctr = mc.memcg[memcg]!.events[event];
+      if (!ctr)
+        throw new SchemaError(
+          `count_memcg_events: ${event} is not one of memcgTree({ events }) of the model`,
+        );
+      const n = typeof nr === "number" ? nr : c.m.get(nr.$off(c.m.b));
+      const off = ctr.$off(c.m.b);
+      c.m.setMarked(off, c.m.getMarked(off) + n);
+    },
+    { raises: ["null-memcg-deref", "memcg-use-after-free"] },
+  );
+}
+
+/**
+ * memcg-css-leak (end state): every memcg's css reference count is back to 1 (the cgroup's own):
+ * a get_mem_cgroup_from_folio() without its mem_cgroup_put() leaks the memcg.
+ */
+export function cssRefsBalanced<F extends Fields>(
+  mb: ModelBuilder<F>,
+  mc: MemcgsRef,
+  name = "memcg-css-leak",
+): void {
+  mb.endState(name, (w) => {
+    const b = w.m.b;
+    for (let id = 0; id < mc.memcg.length; id++) {
+      const v = b[mc.memcg[id]!.css_refcnt.$off(b)]!;
+      if (v !== 1) return `memcg${id}'s css reference count is ${v} at the end, not 1`;
+    }
+    return true;
+  });
 }
 
 /** root_mem_cgroup: the memcg with no parent. */

@@ -176,3 +176,177 @@ export function isolate_and_migrate(
     [folio_put(f, d)],
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batched migration of a list of isolated folios
+//
+// mm/migrate.c of v6.18 and seed 003's RFC v6 (/work/shared/seeds/003_98c3fd41cfaa64ce.txt):
+// migrate_misplaced_folio_prepare() (folio_isolate_lru() takes the folio off the LRU with a
+// reference; a folio being freed is not on the LRU), migrate_pages() over a list (linked through
+// folio->lru: lruFolioFields), counting each folio it migrated in *nr_succeeded and each it
+// left on the list in its return value, and putback_movable_pages() (folio_putback_lru: back on
+// the LRU, the isolation reference dropped).
+//
+// Steps: prepare is one step with two choices (it refuses for reasons the model leaves out:
+// the target node's watermarks, a folio mapped by several processes...; or it tries
+// folio_isolate_lru(), a marked refcount read and increment); migrate_pages() per folio:
+// list_for_each_entry_safe's steps, migrate_folio_unmap()'s `folio_ref_count(src) == 1` test
+// ("Folio was freed from under us. So we are done.": list_del, counted as succeeded, put), else
+// a choice between the move (list_del; the folio, now the copy, is on the target node and keeps
+// its memcg as mem_cgroup_migrate() moves the charge; nr_succeeded++; the isolation reference
+// put) and -EAGAIN (it stays on the list: counted in the return value). The list operations are
+// the list primitives (split into their writes: the lists are on the caller's stack and no
+// lock makes them atomic).
+//
+// Left out: the unmap/move of the folio's mappings (the copy is the same object), the
+// allocation of the destination, migrate_pages()'s ten retry passes for -EAGAIN, large folios
+// (nr_succeeded counts folios), the PG_active/PG_unevictable flags.
+
+import { bool, ghost, listNode, nodeptr, ptr } from "../model/schema.ts";
+import type { BoolS, IntS, ListHeadS, NodePtrS, PtrS, RecordS } from "../model/schema.ts";
+import type { Ref as RefT } from "../model/ref.ts";
+import type { StepStmt } from "../model/dsl.ts";
+import { kernelLocal } from "../model/model.ts";
+import { either } from "../model/dsl.ts";
+import { list_del, list_for_each_entry_safe } from "./list.ts";
+import type { FolioRef } from "./folio.ts";
+
+/** Extra folio fields for migration off a list: `folio({ extra: lruFolioFields })`. */
+export const lruFolioFields = {
+  /** folio->lru: on the LRU (not modelled) or on a migration list. */
+  lru: listNode(),
+  /** Ghost: isolated from the LRU (folio_isolate_lru() succeeded, not yet put back). */
+  isolated: ghost(bool(false)),
+  /** Ghost: migrate_pages() counted this folio in nr_succeeded. */
+  migrated: ghost(bool(false)),
+};
+
+export type LruFolioRef = FolioRef & {
+  readonly lru: RefT<ListHeadS>;
+  readonly isolated: RefT<BoolS>;
+  readonly migrated: RefT<BoolS>;
+};
+
+/**
+ * migrate_misplaced_folio_prepare(folio, vma, node) == 0 as a condition: true when it isolated
+ * the folio (folio_isolate_lru(): a folio being freed, refcount 0, or freed, or isolated already
+ * is not on the LRU; else folio_get); false also when it refuses for a reason the model leaves
+ * out (a choice).
+ */
+export function migrate_misplaced_folio_prepare(f: LruFolioRef, node: number): StepStmt {
+  const call = (c: Ctx): string =>
+    `migrate_misplaced_folio_prepare(${folioName(f, c.m.b)}, NULL, ${node})`;
+  return step(
+    (c, r, choice) =>
+      choice === 1
+        ? `${call(c)} -> -EAGAIN (refused: not modelled why)`
+        : r
+          ? `${call(c)} -> 0: folio_isolate_lru() (folio_get)`
+          : `${call(c)} -> -EAGAIN: folio_isolate_lru() fails (being freed: not on the LRU)`,
+    (c, choice) => {
+      if (choice === 1) return false;
+      const b = c.m.b;
+      const off = f._refcount.$off(b);
+      if (b[f.freed.$off(b)] !== 0 || c.m.getGhost(f.isolated.$off(b)) !== 0) return false;
+      const ref = c.m.getMarked(off);
+      if (ref === 0) return false;
+      c.m.setGhost(f.isolated.$off(b), 1);
+      c.m.setMarked(off, ref + 1);
+      return true;
+    },
+    { choices: 2 },
+  );
+}
+
+/**
+ * `nr_remaining = migrate_pages(from, ..., node, &nr_succeeded)` over the isolated folios on
+ * `from` (records of `Folio`, with lruFolioFields): each is migrated to `node`, or found freed
+ * from under us (also a success), or fails with -EAGAIN and stays on `from`.
+ */
+export function migrate_pages(
+  from: RefT<ListHeadS>,
+  Folio: RecordS,
+  opts: { node: number; nr_succeeded: RefT<IntS>; nr_remaining: RefT<IntS> },
+): Stmt {
+  const pos = kernelLocal("folio", ptr(Folio)) as unknown as RefT<PtrS> & LruFolioRef;
+  const n = kernelLocal("next", nodeptr()) as RefT<NodePtrS>;
+  const { nr_succeeded: ok, nr_remaining: left } = opts;
+  const fname = (c: Ctx): string => folioName(pos, c.m.b);
+  const val = (c: Ctx, r: RefT<IntS>): number => c.m.b[r.$off(c.m.b)]!;
+  const succeeded = (c: Ctx): void => {
+    c.m.setGhost(pos.isolated.$off(c.m.b), 0);
+    c.m.setGhost(pos.migrated.$off(c.m.b), 1);
+    c.m.set(ok.$off(c.m.b), c.m.get(ok.$off(c.m.b)) + 1);
+  };
+  return func("migrate_pages", [
+    step("nr_succeeded = 0; nr_remaining = 0", (c) => {
+      c.m.set(ok.$off(c.m.b), 0);
+      c.m.set(left.$off(c.m.b), 0);
+    }),
+    list_for_each_entry_safe(pos, n, from, [
+      if_(
+        step(
+          (c, r) =>
+            `migrate_folio_unmap(${fname(c)}): folio_ref_count == 1 -> ${r ? "true: freed from under us" : "false"}`,
+          (c) => {
+            assertLive(c, pos, "migrate_folio_unmap");
+            return c.m.getMarked(pos._refcount.$off(c.m.b)) === 1;
+          },
+          { raises: ["use-after-free"] },
+        ),
+        [
+          list_del(pos.lru),
+          step(
+            (c) =>
+              `migrate_folio_done(${fname(c)}): nr_succeeded++ (${val(c, ok)} -> ${val(c, ok) + 1})`,
+            succeeded,
+          ),
+          folio_put(pos),
+        ],
+        [
+          either(
+            "migrate_pages_batch: move the folio",
+            [
+              list_del(pos.lru),
+              step(
+                (c) =>
+                  `${fname(c)} migrated to node ${opts.node} (mem_cgroup_migrate() keeps its memcg): nr_succeeded++ (${val(c, ok)} -> ${val(c, ok) + 1})`,
+                (c) => {
+                  c.m.set(pos.nid.$off(c.m.b), opts.node);
+                  succeeded(c);
+                },
+              ),
+              folio_put(pos), // the isolation reference (the mapping now maps the copy)
+            ],
+            [
+              step(
+                (c) => `${fname(c)}: -EAGAIN, stays on the list: nr_remaining++`,
+                (c) => {
+                  c.m.set(left.$off(c.m.b), c.m.get(left.$off(c.m.b)) + 1);
+                },
+              ),
+            ],
+          ),
+        ],
+      ),
+    ]),
+  ]);
+}
+
+/** putback_movable_pages(from): per folio, list_del and folio_putback_lru() (the isolation reference put). */
+export function putback_movable_pages(from: RefT<ListHeadS>, Folio: RecordS): Stmt {
+  const pos = kernelLocal("folio", ptr(Folio)) as unknown as RefT<PtrS> & LruFolioRef;
+  const n = kernelLocal("next", nodeptr()) as RefT<NodePtrS>;
+  return func("putback_movable_pages", [
+    list_for_each_entry_safe(pos, n, from, [
+      list_del(pos.lru),
+      step(
+        (c) => `folio_putback_lru(${folioName(pos, c.m.b)})`,
+        (c) => {
+          c.m.setGhost(pos.isolated.$off(c.m.b), 0);
+        },
+      ),
+      folio_put(pos),
+    ]),
+  ]);
+}

@@ -7,8 +7,10 @@ import { ModelBuilder } from "../../src/model/model.ts";
 import { array, int } from "../../src/model/schema.ts";
 import { folio } from "../../src/kernel/folio.ts";
 import {
+  cssRefsBalanced,
   get_mem_cgroup_from_folio,
   mem_cgroup_charge,
+  mem_cgroup_put,
   memcg_offline,
   memcgTree,
 } from "../../src/kernel/memcg.ts";
@@ -71,23 +73,21 @@ describe("folio_memcg_list_lru_alloc_xa", () => {
       }
       for (let i = 0; i < n; i++) {
         const f = m.s.folio[i]!;
-        m.thread(
-          `alloc${i}`,
-          { l: lruSubLocal(lru.$schema as never), memcg: int(-1, 2, -1) },
-          (t) => [
-            mem_cgroup_charge(f, mc, 2),
-            get_mem_cgroup_from_folio(t.l.memcg, mc, f),
-            t.step("got = memcg", ({ s, l }) => {
-              s.got[i] = l.memcg;
-            }),
-            folio_memcg_list_lru_alloc_xa(f, lru, xa, mc),
-            lock_list_lru_of_memcg(lru, xa, lruKeyOfFolio(f, mc), t.l.l, { mc }),
-            __list_lru_add(lru, t.l.l, f._deferred_list),
-            list_lru_unlock(lru, t.l.l),
-          ],
-        );
+        m.thread(`alloc${i}`, { l: lruSubLocal(lru.$schema as never), cg: int(-1, 2, -1) }, (t) => [
+          mem_cgroup_charge(f, mc, 2),
+          get_mem_cgroup_from_folio(t.l.cg, mc, f),
+          t.step("got = memcg", ({ s, l }) => {
+            s.got[i] = l.cg;
+          }),
+          mem_cgroup_put(mc, t.l.cg),
+          folio_memcg_list_lru_alloc_xa(f, lru, xa, mc),
+          lock_list_lru_of_memcg(lru, xa, lruKeyOfFolio(f, mc), t.l.l, { mc }),
+          __list_lru_add(lru, t.l.l, f._deferred_list),
+          list_lru_unlock(lru, t.l.l),
+        ]);
       }
       lruCountConsistent(m, lru);
+      cssRefsBalanced(m, mc);
       m.endState("lists", ({ s }) => {
         if (opts.disabled) return true;
         for (let i = 0; i < n; i++) if (s.got[i] !== 2) return `got ${s.got[i]}`;
@@ -106,6 +106,10 @@ describe("folio_memcg_list_lru_alloc_xa", () => {
   it("stores the memcg's and every missing ancestor's lists; two CPUs racing both find them (the loser frees its copy)", async () => {
     for (const cpus of [1, 2]) {
       const r = await build({ cpus });
+      expect(
+        r.violations.map((v) => v.message),
+        `${cpus} CPUs`,
+      ).toEqual([]);
       expect(r.verdict, `${cpus} CPUs`).toBe("holds");
       expect(r.complete).toBe(true);
     }
