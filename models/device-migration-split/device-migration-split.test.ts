@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import model from "./device-migration-split.ts";
 import {
   checkVariant,
@@ -112,5 +113,15 @@ describe("device-migration-split (seed 001: split of a folio device migration un
           const { result } = await checkVariant(model, "unmap-then-split-with-flag", { params });
           expect(props(result)).toContain("leaked-folio");
         }
+  });
+
+  it("is written against src/index.ts alone: no $off, no state array, no hand-built lock or Violation", () => {
+    const src = readFileSync(new URL("./device-migration-split.ts", import.meta.url), "utf8");
+    const code = src.replace(/^\s*\/\/.*$/gm, "");
+    expect(code).not.toMatch(
+      /\$off|\$node|\.m\.b\b|getMarked|setMarked|spinlock\(|Violation|spin_lock|check\(|races: false/,
+    );
+    const imports = [...code.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
+    expect(imports).toEqual(["../../src/index.ts"]);
   });
 });

@@ -1443,3 +1443,242 @@ function unqueue_len(queue: DsQueueRef, f: FolioRef, d: DeferredSplit): StepStmt
     { raises: d.doubleUnqueue ? ["double-unqueue", "counter-underflow"] : ["counter-underflow"] },
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The split of a PTE-mapped anon folio, page by page (seed 001: "[v1 resend 08/12] mm/thp: add
+// split during migration support", Balbir Singh, July 2025, and its v2 20250730092139.3890844-8;
+// the entry point the thread converged on, folio_split_unmapped(), Nov 2025
+// "mm/huge_memory.c: introduce folio_split_unmapped"). Follows __folio_split() of v6.16 with the
+// series' `unmapped` flag (v1: `isolated`), can_split_folio(), __split_unmapped_folio() and
+// remap_page(), over the PTE table of pgtable.ts (PTE i maps page i of the folio array).
+//
+// Without the flag: folio_get_anon_vma() (-EBUSY when the folio is not mapped),
+// anon_vma_lock_write(), can_split_folio() (-EAGAIN), unmap_folio(), folio_ref_freeze(1 +
+// extra_pins = 1), __split_unmapped_folio(), remap_page(), the unlock and put of the new folios
+// (the caller keeps the folio it passed), anon_vma_unlock_write(). With the flag (v2's
+// `if (unmapped) return ret;`): no anon_vma, no unmap, no remap, and the new folios stay locked
+// with the split's reference. folio_split_unmapped(): VM_WARN_ON_FOLIO(folio_mapped(folio))
+// (`vm-warn-folio-mapped`, a warning), can_split_folio(), __folio_freeze_and_split_unmapped().
+// __split_unmapped_folio() asserts that no PTE still maps a page of the folio
+// (`split-of-mapped-folio`: that mapping would be in none of the new folios' counts); each new
+// folio is order 0, locked, with one reference; the folio passed is unfrozen to 1.
+//
+// Steps: as listed, one step each (the PTE operations of unmap_folio/remap_page one per PTE).
+// `ret` is the caller's int local (0, -EAGAIN, -EBUSY); the CPU's `anon_vma` local remembers
+// whether the lock was taken.
+//
+// Left out: the deferred split queue (the folio is not queued: see __folio_split above for that
+// part), the page cache and swap cache (extra_pins = 0), split to an order above 0, the PMD
+// level, the anon_vma reference count, the LRU.
+
+import {
+  anon_vma_lock_write as avLockWrite,
+  anon_vma_unlock_write as avUnlockWrite,
+  unmap_folio as unmapFolioPtes,
+  type AnonVmaRef,
+} from "./rmap.ts";
+import { remove_migration_pte as removeMigrationPte } from "./migrate.ts";
+import {
+  PTE_PRESENT as PRESENT,
+  type PageFolios as Pages,
+  type PtesRef as Ptes,
+} from "./pgtable.ts";
+import {
+  func as fn,
+  goto_ as gotoStmt,
+  if_ as ifS,
+  label as labelStmt,
+  return_ as returnS,
+  step as stepS,
+} from "../model/dsl.ts";
+import {
+  folio_put as putFolio,
+  folio_ref_freeze as refFreeze,
+  folio_ref_unfreeze as refUnfreeze,
+  folio_unlock as unlockFolio,
+} from "./folio.ts";
+import { Violation as SplitViolation } from "../rt/mem.ts";
+
+export const EAGAIN = 11;
+export const EBUSY = 16;
+
+const retText = (v: number): string => (v === 0 ? "0" : v === -EAGAIN ? "-EAGAIN" : "-EBUSY");
+const setRet = (ret: Ref<IntS>, v: number): StepStmt =>
+  stepS(`ret = ${retText(v)}`, (c) => {
+    c.m.set(ret.$off(c.m.b), v);
+  });
+const pageName = (pages: Pages, x: number, b: Int32Array): string =>
+  pages[x]!._refcount.$name(b).replace(/(\.|->)_refcount$/, "");
+/** The pages of folio x (x itself and its tail pages) in the build-time layout: x .. x + 2^order - 1. */
+const tailsOf = (pages: Pages, x: number, b: Int32Array): number[] => {
+  const out: number[] = [];
+  for (let j = x + 1; j < pages.length && b[pages[j]!.is_tail.$off(b)] !== 0; j++) out.push(j);
+  return out;
+};
+
+/**
+ * can_split_folio(folio x, caller_pins = 1, &extra_pins) as a condition: folio_mapcount(folio)
+ * == folio_ref_count(folio) - extra_pins - caller_pins (anon: extra_pins 0).
+ */
+export function can_split_folio(pages: Pages, x: number, callerPins = 1): StepStmt {
+  const f = pages[x]!;
+  return stepS(
+    (c, r) => {
+      const b = c.m.b;
+      return `can_split_folio(${pageName(pages, x, b)}, ${callerPins}): mapcount ${b[f.mapcount.$off(b)]} == ${b[f._refcount.$off(b)]} - 0 - ${callerPins} -> ${r ? "true" : "false"}`;
+    },
+    (c) => {
+      assertLive(c, f, "can_split_folio");
+      const mc = c.m.getMarked(f.mapcount.$off(c.m.b));
+      return mc === c.m.getMarked(f._refcount.$off(c.m.b)) - 0 - callerPins;
+    },
+    { raises: ["use-after-free"] },
+  );
+}
+
+/**
+ * __split_unmapped_folio(folio x) of a frozen folio: `split-of-mapped-folio` if a PTE still maps
+ * one of its pages; each tail page becomes an order-0 folio, locked, with one reference; then
+ * folio_ref_unfreeze(x, 1).
+ */
+export function __split_unmapped_folio(pt: Ptes, pages: Pages, x: number): Stmt[] {
+  return [
+    stepS(
+      (c) => {
+        const n = tailsOf(pages, x, c.m.b).map((j) => pageName(pages, j, c.m.b));
+        return `__split_unmapped_folio(${pageName(pages, x, c.m.b)}): ${[pageName(pages, x, c.m.b), ...n].join(", ")} order 0; ${n.join(", ")} locked, folio_ref_unfreeze(${n.join(", ")}, 1)`;
+      },
+      (c) => {
+        const b = c.m.b;
+        const tails = tailsOf(pages, x, b);
+        for (const i of [x, ...tails]) {
+          if (c.m.getMarked(pt[i]!.state.$off(b)) === PRESENT)
+            throw new SplitViolation(
+              "split-of-mapped-folio",
+              `__split_unmapped_folio(${pageName(pages, x, b)}) while pte${i} still maps page ${i} (present): the mapping is in none of the new folios' counts`,
+            );
+        }
+        c.m.set(pages[x]!.order.$off(b), 0);
+        for (const j of tails) {
+          const t = pages[j]!;
+          c.m.set(t.order.$off(b), 0);
+          c.m.setMarked(t.is_tail.$off(b), 0);
+          c.m.setMarked(t.flags.$off(b), c.m.getMarked(t.flags.$off(b)) | t.locked.$mask);
+          c.m.setMarked(t._refcount.$off(b), 1);
+          c.m.setMarked(t.mapcount.$off(b), 0);
+        }
+      },
+      { raises: ["split-of-mapped-folio"] },
+    ),
+    refUnfreeze(pages[x]!, 1),
+  ];
+}
+
+/** remap_page(folio x): remove_migration_ptes() for every folio the split produced (every PTE). */
+export function remap_page(pt: Ptes, pages: Pages): Stmt {
+  return fn(
+    "remap_page",
+    Array.from({ length: pt.length }, (_, i) =>
+      removeMigrationPte(pt, pages, i, undefined, "remove_migration_ptes"),
+    ),
+  );
+}
+
+/**
+ * `ret = __split_huge_page_to_list_to_order(page of folio x, NULL, 0, unmapped)` ->
+ * __folio_split(): with `unmapped` (the series' flag) the anon_vma lock, unmap_folio(),
+ * remap_page() and the unlock/put of the new folios are skipped; without it, the normal split
+ * of a mapped anon folio. The caller holds x locked with one reference.
+ */
+export function __split_huge_page_to_list_to_order(
+  pt: Ptes,
+  pages: Pages,
+  av: AnonVmaRef,
+  x: number,
+  ret: Ref<IntS>,
+  opts: { unmapped: boolean },
+): Stmt {
+  const flag = opts.unmapped;
+  const f = pages[x]!;
+  const tailOps = (op: (t: FolioRef) => Stmt): Stmt[] => {
+    // the new folios are the pages that are tail pages at build time
+    const out: Stmt[] = [];
+    for (let j = x + 1; j < pages.length; j++) out.push(op(pages[j]!));
+    return out;
+  };
+  const name = `__folio_split(${pagesLabel(pages, x)}${flag ? ", unmapped=true" : ""})`;
+  return fn(name, [
+    ...(flag
+      ? []
+      : [
+          ifS(
+            stepS(
+              (_c, r) =>
+                `anon_vma = folio_get_anon_vma(${pagesLabel(pages, x)}) -> ${r ? "NULL (not mapped)" : "anon_vma"}`,
+              (c) => c.m.getMarked(f.mapcount.$off(c.m.b)) === 0,
+            ),
+            [setRet(ret, -EBUSY), returnS()],
+          ),
+          avLockWrite(av),
+        ]),
+    ifS(can_split_folio(pages, x, 1), [], [setRet(ret, -EAGAIN), gotoStmt("out_unlock")]),
+    ...(flag ? [] : [unmapFolioPtes(pt, pages, x)]),
+    // spin_lock(&ds_queue->split_queue_lock): the folio is on no deferred split queue here
+    ifS(
+      refFreeze(f, 1),
+      [
+        ...__split_unmapped_folio(pt, pages, x),
+        ...(flag
+          ? [setRet(ret, 0)] // v2: `if (unmapped) return ret;`: no remap, new folios stay locked
+          : [
+              remap_page(pt, pages),
+              ...tailOps((t) => unlockFolio(t)),
+              ...tailOps((t) => putFolio(t)),
+              setRet(ret, 0),
+            ]),
+      ],
+      [...(flag ? [] : [remap_page(pt, pages)]), setRet(ret, -EAGAIN)],
+    ),
+    labelStmt("out_unlock"),
+    // if (anon_vma) { anon_vma_unlock_write(anon_vma); put_anon_vma(anon_vma); }: an anon
+    // folio that got here without the flag has its anon_vma (the -EBUSY path returned)
+    ...(flag ? [] : [avUnlockWrite(av)]),
+  ]);
+}
+
+function pagesLabel(pages: Pages, x: number): string {
+  const lbl = pages.$schema.label;
+  return lbl ? lbl(x) : `folio[${x}]`;
+}
+
+/**
+ * `ret = folio_split_unmapped(folio x, 0)`: VM_WARN_ON_FOLIO(folio_mapped(folio)) (a warning:
+ * the splat is printed and the split goes on), can_split_folio() (-EAGAIN), then
+ * __folio_freeze_and_split_unmapped(): freeze, split; the new folios stay locked, not remapped.
+ */
+export function folio_split_unmapped(pt: Ptes, pages: Pages, x: number, ret: Ref<IntS>): Stmt {
+  const f = pages[x]!;
+  return fn(`folio_split_unmapped(${pagesLabel(pages, x)}, 0)`, [
+    stepS(
+      (c) =>
+        `VM_WARN_ON_FOLIO(folio_mapped(${pagesLabel(pages, x)})) (mapcount ${c.m.b[f.mapcount.$off(c.m.b)]})`,
+      (c) => {
+        const mc = c.m.getMarked(f.mapcount.$off(c.m.b));
+        if (mc !== 0)
+          c.m.warn(
+            "vm-warn-folio-mapped",
+            `VM_WARN_ON_FOLIO(folio_mapped(${pagesLabel(pages, x)})): ${pagesLabel(pages, x)} is mapped ${mc} time(s)`,
+          );
+      },
+      { raises: [{ name: "vm-warn-folio-mapped", severity: "warn" }] },
+    ),
+    ifS(can_split_folio(pages, x, 1), [], [setRet(ret, -EAGAIN), returnS()]),
+    fn("__folio_freeze_and_split_unmapped", [
+      ifS(
+        refFreeze(f, 1),
+        [...__split_unmapped_folio(pt, pages, x), setRet(ret, 0)],
+        [setRet(ret, -EAGAIN)],
+      ),
+    ]),
+  ]);
+}

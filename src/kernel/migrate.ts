@@ -18,6 +18,7 @@
 // retry loop and batching, the LRU (isolation is the ghost `isolated` bit of rmap.ts).
 
 import { func, if_, step, type Ctx, type Stmt } from "../model/dsl.ts";
+import { Violation } from "../rt/mem.ts";
 import {
   assertLive,
   folioName,
@@ -349,4 +350,118 @@ export function putback_movable_pages(from: RefT<ListHeadS>, Folio: RecordS): St
       folio_put(pos),
     ]),
   ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration entries of a page table (pgtable.ts's PTE table; seed 001, mm/migrate.c of v6.16)
+//
+// remove_migration_pte() turns a migration entry back into a present PTE of the folio its page
+// belongs to NOW (after a split, page 1's entry belongs to the new folio), taking a reference and
+// a mapcount (one step: under the page table lock; folio_get on a zero count is `bad-get`).
+// remove_migration_ptes(src, src) restores only the entries of src's own pages.
+// migration_entry_wait(): a fault on a migration entry sleeps until the folio the entry belongs
+// to is unlocked (migration_entry_wait_on_locked), then retries the fault.
+//
+// Left out: the PMD level (remove_migration_pmd), device-private entries, the dst != src case
+// of remove_migration_ptes (the entries are restored to the folio they name).
+
+import {
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_STATES,
+  modMapcount,
+  pageFolio,
+  pageFolioNow,
+  pteState,
+  setPteState,
+  type PageFolios,
+  type PtesRef,
+} from "./pgtable.ts";
+import { while_ } from "../model/dsl.ts";
+
+/**
+ * remove_migration_pte() on PTE i: a migration entry becomes present again (the folio of its
+ * page: folio_get, mapcount++); `only`: leave it unless its page belongs to that folio.
+ */
+export function remove_migration_pte(
+  pt: PtesRef,
+  pages: PageFolios,
+  i: number,
+  only?: number,
+  fn = "remove_migration_pte",
+): StepStmt {
+  const nmx = (x: number, b: Int32Array): string => folioName(pages[x]!, b);
+  return step(
+    (c, r) => `${fn}: pte${i} ${String(r)}`,
+    (c) => {
+      const st = pteState(c, pt, i);
+      const x = pageFolio(c, pages, i);
+      if (st !== PTE_MIGRATION) return `is ${PTE_STATES[st]}, nothing to restore`;
+      if (only !== undefined && x !== only)
+        return `maps page ${i} of ${nmx(x, c.m.b)}, not of ${nmx(only, c.m.b)}: left as migration entry`;
+      const f = pages[x]!;
+      assertLive(c, f, "remove_migration_pte");
+      const off = f._refcount.$off(c.m.b);
+      const ref = c.m.getMarked(off);
+      if (ref <= 0)
+        throw new Violation(
+          "bad-get",
+          `remove_migration_pte: folio_get(${nmx(x, c.m.b)}) on a zero refcount`,
+        );
+      c.m.setMarked(off, ref + 1);
+      modMapcount(c, pages, x, 1, `remove_migration_pte(pte${i})`);
+      setPteState(c, pt, i, PTE_PRESENT);
+      const mc = c.m.b[f.mapcount.$off(c.m.b)]!;
+      return `migration entry -> present (${nmx(x, c.m.b)}: folio_get, _refcount ${ref} -> ${ref + 1}, mapcount ${mc - 1} -> ${mc})`;
+    },
+    { raises: ["use-after-free", "bad-get", "bad-mapcount"] },
+  );
+}
+
+/** remove_migration_ptes(folio x, folio x): the entries of x's own pages, one step per PTE. */
+export function remove_migration_ptes(pt: PtesRef, pages: PageFolios, x: number): Stmt {
+  const name = pages[x]!._refcount.$text.replace(/(\.|->)_refcount$/, "");
+  return func(
+    `remove_migration_ptes(${name}, ${name})`,
+    Array.from({ length: pt.length }, (_, i) => remove_migration_pte(pt, pages, i, x)),
+  );
+}
+
+/**
+ * A fault on the page of PTE i (do_swap_page): while the PTE is a migration entry,
+ * migration_entry_wait() sleeps until the folio it belongs to is unlocked, then the fault is
+ * retried; a present PTE is used (use-after-free if its folio was freed).
+ */
+export function migration_entry_wait(pt: PtesRef, pages: PageFolios, i: number): Stmt {
+  const folio = kernelLocal("folio", ptr(pages.$schema.elem as RecordS)) as unknown as RefT<PtrS> &
+    FolioRef;
+  return while_(
+    step(
+      (c, r) =>
+        r
+          ? `pte${i} is a migration entry of ${folioName(pages[pageFolioNow(c.m.b, pages, i)]!, c.m.b)}: migration_entry_wait()`
+          : `pte${i} is ${PTE_STATES[c.m.b[pt[i]!.state.$off(c.m.b)]!]}: fault done`,
+      (c) => {
+        const st = pteState(c, pt, i);
+        const x = pageFolio(c, pages, i);
+        if (st !== PTE_MIGRATION) {
+          if (st === PTE_PRESENT) assertLive(c, pages[x]!, `user access of page ${i}`);
+          return false;
+        }
+        c.m.set(folio.$off(c.m.b), x);
+        return true;
+      },
+      { raises: ["use-after-free"] },
+    ),
+    [
+      step(
+        (c) => `folio_wait_bit(${folioName(folio, c.m.b)}, PG_locked)`,
+        () => undefined,
+        {
+          guard: (c) => !folio.locked.$test(c.m.b),
+          waitsFor: (c) => `PG_locked of ${folioName(folio, c.m.b)} to clear`,
+        },
+      ),
+    ],
+  );
 }

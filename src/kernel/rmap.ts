@@ -115,3 +115,190 @@ export function lostMembershipRmap<F extends Fields>(
     },
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Page-level rmap: the anon_vma lock, try_to_migrate_one() per PTE, the rmap walk of an anon
+// folio, and the mapcount a folio must agree with (seed 001, mm/rmap.c of v6.16)
+//
+// Uses the PTE table of pgtable.ts (PTE i maps page i of the folio array; pageFolioFields).
+// try_to_migrate_one() on a present PTE of the folio's pages replaces it with a migration entry,
+// drops the folio's mapcount and the mapping's reference (one step: under the page table lock;
+// putting the last reference there is `refcount-underflow`). The anon_vma's rw_semaphore is
+// rwsem.ts's. rmap_walk_anon() is folio_lock_anon_vma_read() (NULL when the folio is not
+// mapped), anon_vma_lock_read(), page_vma_mapped_walk() per PTE, anon_vma_unlock_read().
+//
+// Left out: the anon_vma tree (one anon_vma, one VMA), anon_vma refcounts (put_anon_vma is a
+// label), the PMD level, TLB flushes, the young bit (ptep_clear_young_notify is a label).
+
+import { rwsem, down_read, down_write, up_read, up_write, type RwsemRef } from "./rwsem.ts";
+import { record as recordS, type RecordS as RecordSchema } from "../model/schema.ts";
+import type { Fields as FieldsS } from "../model/schema.ts";
+import type { ModelBuilder as Builder } from "../model/model.ts";
+import type { StepStmt as StepS } from "../model/dsl.ts";
+import { Violation as ViolationE } from "../rt/mem.ts";
+import {
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_STATES,
+  modMapcount,
+  pageFolio,
+  pageFolioNow,
+  pteState,
+  setPteState,
+  type PageFolios,
+  type PtesRef,
+} from "./pgtable.ts";
+
+/** struct anon_vma with its rw_semaphore: `anon_vma: anonVma()`. */
+export function anonVma(opts: { maxReaders?: number } = {}): RecordSchema<{
+  rwsem: ReturnType<typeof rwsem>;
+}> {
+  return recordS({ rwsem: rwsem(opts) }, "anon_vma");
+}
+export interface AnonVmaRef {
+  readonly rwsem: RwsemRef;
+}
+
+/** anon_vma_lock_write(anon_vma): down_write of its rwsem. */
+export const anon_vma_lock_write = (av: AnonVmaRef): StepS =>
+  down_write(av.rwsem, "anon_vma_lock_write");
+/** anon_vma_unlock_write(anon_vma). */
+export const anon_vma_unlock_write = (av: AnonVmaRef): StepS => up_write(av.rwsem);
+/** anon_vma_lock_read(anon_vma): down_read of its rwsem. */
+export const anon_vma_lock_read = (av: AnonVmaRef): StepS =>
+  down_read(av.rwsem, "anon_vma_lock_read");
+/** anon_vma_unlock_read(anon_vma). */
+export const anon_vma_unlock_read = (av: AnonVmaRef): StepS =>
+  up_read(av.rwsem, "anon_vma_unlock_read");
+
+const fnm = (pages: PageFolios, x: number, b: Int32Array): string => folioName(pages[x]!, b);
+
+/**
+ * try_to_migrate_one(folio x, PTE i): a present PTE of one of x's pages becomes a migration
+ * entry; x's mapcount drops and the mapping's reference is put. Anything else: nothing to do.
+ */
+export function try_to_migrate_one(pt: PtesRef, pages: PageFolios, x: number, i: number): StepS {
+  return step(
+    (c, r) => `try_to_migrate_one(${fnm(pages, x, c.m.b)}, pte${i}): ${String(r)}`,
+    (c) => {
+      const st = pteState(c, pt, i);
+      const y = pageFolio(c, pages, i);
+      if (st !== PTE_PRESENT) return `${PTE_STATES[st]}, nothing to do`;
+      if (y !== x) return `maps ${fnm(pages, y, c.m.b)}, not ${fnm(pages, x, c.m.b)}`;
+      const f = pages[x]!;
+      assertLive(c, f, "try_to_migrate_one");
+      setPteState(c, pt, i, PTE_MIGRATION);
+      modMapcount(c, pages, x, -1, `try_to_migrate_one(pte${i})`);
+      const off = f._refcount.$off(c.m.b);
+      const ref = c.m.getMarked(off);
+      if (ref <= 1)
+        throw new ViolationE(
+          "refcount-underflow",
+          `try_to_migrate_one put the last reference of ${fnm(pages, x, c.m.b)}`,
+        );
+      c.m.setMarked(off, ref - 1);
+      const mc = c.m.b[f.mapcount.$off(c.m.b)]!;
+      return `present -> migration entry; ${fnm(pages, x, c.m.b)} mapcount ${mc + 1} -> ${mc}, folio_put (_refcount ${ref} -> ${ref - 1})`;
+    },
+    { raises: ["use-after-free", "bad-mapcount", "refcount-underflow"] },
+  );
+}
+
+/** unmap_folio(folio x) -> try_to_migrate(): try_to_migrate_one() on every PTE, one step each. */
+export function unmap_folio(pt: PtesRef, pages: PageFolios, x: number): Stmt {
+  return func(
+    "unmap_folio",
+    Array.from({ length: pt.length }, (_, i) => try_to_migrate_one(pt, pages, x, i)),
+  );
+}
+
+/**
+ * rmap_walk_anon(folio x) of a walker that does not take the folio lock (idle page tracking,
+ * DAMON): folio_lock_anon_vma_read() (NULL when not mapped), then page_vma_mapped_walk() over
+ * the PTEs (a present PTE of x's pages is visited: ptep_clear_young_notify), unlock.
+ */
+export function rmap_walk_anon(pt: PtesRef, pages: PageFolios, av: AnonVmaRef, x: number): Stmt {
+  return func(
+    `rmap_walk_anon(${pages[x]!._refcount.$text.replace(/(\.|->)_refcount$/, "").replace(/^s\./, "")})`,
+    [
+      if_(
+        step(
+          (c, r) =>
+            `folio_lock_anon_vma_read(${fnm(pages, x, c.m.b)}) -> ${r ? "anon_vma" : "NULL (not mapped)"}`,
+          (c) => c.m.getMarked(pages[x]!.mapcount.$off(c.m.b)) > 0,
+        ),
+        [
+          anon_vma_lock_read(av),
+          ...Array.from({ length: pt.length }, (_, i) =>
+            step(
+              (c) => {
+                const st = c.m.b[pt[i]!.state.$off(c.m.b)]!;
+                const y = pageFolioNow(c.m.b, pages, i);
+                return st === PTE_PRESENT && y === x
+                  ? `page_vma_mapped_walk(${fnm(pages, x, c.m.b)}, pte${i}): present, ptep_clear_young_notify`
+                  : `page_vma_mapped_walk(${fnm(pages, x, c.m.b)}, pte${i}): ${st === PTE_PRESENT ? `maps ${fnm(pages, y, c.m.b)}` : PTE_STATES[st]}, skip`;
+              },
+              (c) => {
+                if (pteState(c, pt, i) === PTE_PRESENT && pageFolio(c, pages, i) === x)
+                  assertLive(c, pages[x]!, "page_vma_mapped_walk");
+              },
+              { raises: ["use-after-free"] },
+            ),
+          ),
+          anon_vma_unlock_read(av),
+        ],
+      ),
+    ],
+  );
+}
+
+/**
+ * The mapcount invariant: every live folio's mapcount equals the present PTEs mapping its
+ * pages (a folio split while a PTE still mapped it leaves that mapping in no folio's count).
+ */
+export function mapcountConsistent<F extends FieldsS>(
+  mb: Builder<F>,
+  pt: PtesRef,
+  pages: PageFolios,
+  name = "mapcount",
+): void {
+  mb.invariant(name, (w) => {
+    const b = w.m.b;
+    for (let x = 0; x < pages.length; x++) {
+      const f = pages[x]!;
+      if (b[f.freed.$off(b)] !== 0 || b[f.is_tail.$off(b)] !== 0) continue;
+      let mapped = 0;
+      for (let i = 0; i < pt.length; i++)
+        if (b[pt[i]!.state.$off(b)] === PTE_PRESENT && pageFolioNow(b, pages, i) === x) mapped++;
+      const mc = b[f.mapcount.$off(b)]!;
+      if (mapped !== mc)
+        return `${mapped} present PTE(s) map pages of ${fnm(pages, x, b)} but its mapcount is ${mc}`;
+    }
+    return true;
+  });
+}
+
+/**
+ * leaked-folio (end state): every live folio is unlocked and holds exactly one reference per
+ * mapping (a reference or a lock nobody will drop is leaked).
+ */
+export function foliosReleased<F extends FieldsS>(
+  mb: Builder<F>,
+  pages: PageFolios,
+  name = "leaked-folio",
+): void {
+  mb.endState(name, (w) => {
+    const b = w.m.b;
+    for (let x = 0; x < pages.length; x++) {
+      const f = pages[x]!;
+      if (b[f.freed.$off(b)] !== 0 || b[f.is_tail.$off(b)] !== 0) continue;
+      if (f.locked.$test(b))
+        return `${fnm(pages, x, b)} is still locked when every CPU has finished: nobody unlocks it`;
+      const ref = b[f._refcount.$off(b)]!;
+      const mc = b[f.mapcount.$off(b)]!;
+      if (ref !== mc)
+        return `${fnm(pages, x, b)} holds ${ref} reference(s) for ${mc} mapping(s): a reference is leaked`;
+    }
+    return true;
+  });
+}
