@@ -115,4 +115,5 @@ export * from "./kernel/pagevec.ts";
 export * from "./kernel/pgtable.ts";
 export * from "./kernel/rmap.ts";
 export * from "./kernel/migrate.ts";
+export * from "./kernel/rwsem.ts";
 export { kernelLocal } from "./model/model.ts";
