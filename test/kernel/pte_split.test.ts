@@ -5,7 +5,9 @@
 import { describe, it, expect } from "vitest";
 import { ModelBuilder } from "../../src/model/model.ts";
 import { array, int } from "../../src/model/schema.ts";
-import { step } from "../../src/model/dsl.ts";
+import { check } from "../../src/model/dsl.ts";
+import type { ThreadRefs } from "../../src/model/model.ts";
+import type { IntS } from "../../src/model/schema.ts";
 import { folio, folio_put, folio_ref_freeze, folio_unlock } from "../../src/kernel/folio.ts";
 import {
   pageFolioFields,
@@ -56,7 +58,7 @@ describe("rwsem", () => {
         { sem: rwsem({ maxReaders: 2 }), inside: int(0, 3) },
         { races: false },
       );
-      const reader = () => [
+      const reader = ({ step }: ThreadRefs<{ inside: IntS }, Record<never, never>>) => [
         down_read(m.s.sem),
         step("in", ({ s }) => void s.inside++),
         step("out", ({ s }) => void s.inside--),
@@ -64,7 +66,7 @@ describe("rwsem", () => {
       ];
       m.thread("r0", {}, reader);
       m.thread("r1", {}, reader);
-      m.thread("w", {}, () => [
+      m.thread("w", {}, ({ step }) => [
         down_write(m.s.sem),
         step("write", ({ s }) => {
           if (s.inside !== 0) s.inside = 3;
@@ -95,11 +97,11 @@ describe("try_to_migrate_one / remove_migration_ptes", () => {
       const m = new ModelBuilder(shared());
       const { folio: pages, pte: pt } = m.s;
       setup(m, true);
-      m.thread("t", {}, () => [
+      m.thread("t", {}, ({ step }) => [
         unmap_folio(pt, pages, 0),
         step("after unmap", ({ s }) => {
           const f = s.folio[0]!;
-          if (f._refcount !== 1 || f.mapcount !== 0) throw new Error("unmap counts");
+          check(f._refcount === 1 && f.mapcount === 0, "unmap-counts", "unmap left a count");
         }),
         ...(restore ? [remove_migration_ptes(pt, pages, 0)] : []),
         folio_unlock(pages[0]!),
