@@ -13,9 +13,16 @@
 // the freeze one, the unqueue as in huge_memory.ts, mem_cgroup_migrate one, the unfreeze one,
 // remove_migration_ptes one.
 //
+// Also (sections at the end): the batched migration of a list of isolated folios (seed 003:
+// migrate_misplaced_folio_prepare(), migrate_pages() over a list linked through lruFolioFields'
+// folio->lru, counting nr_succeeded and the folios left, putback_movable_pages()), and the
+// page-level migration entries of pgtable.ts's PTE table (remove_migration_pte(s),
+// migration_entry_wait()), v6.16.
+//
 // Left out: the page cache (anonymous folios only: the expected count is the isolation pin, 1),
 // dst's allocation and copy (dst is a folio of the model, order as given), migrate_pages()'s
-// retry loop and batching, the LRU (isolation is the ghost `isolated` bit of rmap.ts).
+// ten retry passes for -EAGAIN and large-folio splitting, the LRU itself (isolation is a ghost
+// `isolated` bit).
 
 import { func, if_, step, type Ctx, type Stmt } from "../model/dsl.ts";
 import { Violation } from "../rt/mem.ts";

@@ -7,8 +7,18 @@
 // frozen at 0), a zap or a fault of those PTEs waits: notMigrating(f) is the guard for such a
 // step (migration_entry_wait() sleeps until the entry is removed).
 //
-// Left out: PMD-level locks (pmd_lock) and PMD mappings, the page table itself (a mapping is a
-// `mapped` bit and the rmap ghost bits of rmap.ts), pte_offset_map() failing (a freed table).
+// Two levels of detail. The folio level above: a mapping is a `mapped` bit and the rmap ghost
+// bits of rmap.ts. The page level (the last section, seed 001's model, v6.16): a table of PTEs
+// (`ptes(n)`), PTE i mapping page i of a folio array whose records carry pageFolioFields
+// (`mapcount`, and `is_tail`: page_folio() of a tail page is the folio before it, until a split
+// makes the page a folio of its own); a PTE is none, present (a reference and a mapcount of its
+// page's folio) or a migration entry (neither). PTE accesses are marked (ptep_get() is a
+// READ_ONCE, set_pte_at() a WRITE_ONCE); each PTE operation is one step, as under the page table
+// lock. zap_pte() is zap_pte_range() for one PTE; ptesMapLiveFolios() and noMigrationEntries()
+// are the use-after-free invariant and the stale-migration-entry end state.
+//
+// Left out: PMD-level locks (pmd_lock) and PMD mappings, pte_offset_map() failing (a freed
+// table), several page tables or VMAs (PTE i always maps page i), the TLB batching of zap.
 
 import type { Ctx, StepStmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";

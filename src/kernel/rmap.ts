@@ -13,8 +13,17 @@
 // here the step is guarded by notMigrating()); deferred_split_folio() as in huge_memory.ts; the
 // put of the zapped PTEs' reference as folio_put().
 //
-// Left out: per-page mapcounts and the entire/large mapcount split (one `mapped` bit), file
-// folios, PMD mappings, the mlock and lru side of rmap removal.
+// The page level (the last section, seed 001, v6.16) uses pgtable.ts's PTE table and a per-folio
+// `mapcount`: try_to_migrate_one() / unmap_folio() (a present PTE becomes a migration entry; the
+// mapcount and the mapping's reference drop: one step per PTE), the anon_vma and its rw_semaphore
+// (rwsem.ts: anon_vma_lock_write/read), rmap_walk_anon() of a walker that takes no folio lock,
+// and two properties: mapcountConsistent() (a live folio's mapcount equals the present PTEs of
+// its pages) and foliosReleased() (leaked-folio: at the end every live folio is unlocked and holds
+// one reference per mapping).
+//
+// Left out: per-page mapcounts and the entire/large mapcount split (one `mapped` bit, or one
+// folio-wide mapcount at the page level), file folios, PMD mappings, the mlock and lru side of
+// rmap removal, the anon_vma tree and its refcount (one anon_vma, one VMA).
 
 import { func, if_, step, type Ctx, type Stmt } from "../model/dsl.ts";
 import type { Ref } from "../model/ref.ts";
