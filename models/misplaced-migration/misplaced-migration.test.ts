@@ -14,7 +14,7 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     expect(judgement?.ok).toBe(true);
     expect(result.complete).toBe(true);
     expect(props(result)).toEqual(["memcg-numa-migrate-stat"]);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(45);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(33);
     const d = explain(cm, result.violations[0]!);
     expect(d).toContain("F1->memcg = memcg1");
     // kmigrated list_add()s: the first entry is the folio isolated last (F1)
@@ -42,7 +42,7 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     expect(judgement?.ok).toBe(true);
     expect(props(result)).toEqual(["bogus-entry", "memcg-numa-migrate-stat"]);
     expect(lengthOf(result, "bogus-entry")).toBe(9);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(44);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(32);
     const b = result.violations.find((v) => v.property === "bogus-entry")!;
     const d = explain(cm, b);
     expect(d).toContain("migrate_misplaced_folio_prepare(F0, NULL, 0) -> -EAGAIN");
@@ -59,7 +59,7 @@ describe("misplaced-migration (seed 003: migrate_misplaced_folios_batch and memc
     const { result, judgement } = await checkVariant(model, "v2");
     expect(judgement?.ok).toBe(true);
     expect(props(result)).toEqual(["memcg-numa-migrate-stat"]);
-    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(27);
+    expect(lengthOf(result, "memcg-numa-migrate-stat")).toBe(21);
   });
 
   it("per-memcg batches with an early return: holds", async () => {

@@ -57,9 +57,10 @@
 // migrate_pages() and putback_movable_pages() over lists linked through lruFolioFields' folio->lru;
 // from src/kernel/memcg.ts the memcg tree with its NUMA_PAGE_MIGRATE event counts and css
 // references, get_mem_cgroup_from_folio(), count_memcg_events(), mem_cgroup_put() and the
-// memcg-css-leak end state. The two on-stack lists are plain list_heads in kmigrated's locals:
-// their operations are split into their writes (no other CPU reaches them); the data-race check
-// is on. memcg0 is root_mem_cgroup: its css is not counted (CSS_NO_REF).
+// memcg-css-leak end state. The two lists are LIST_HEADs on kmigrated's stack
+// (listHead({ onStack: true })): kmigrated's operations on them are one step each (no other CPU
+// reaches them or their folios' lru while they are on them; the data-race check is on and would
+// report one that did). memcg0 is root_mem_cgroup: its css is not counted (CSS_NO_REF).
 
 import {
   array,
@@ -191,8 +192,8 @@ export default defineModel<P, { readonly version: Version }>({
     const F = (i: number): LruFolioRef => m.s.folio[i]!;
 
     const locals = {
-      migrate_list: listHead(),
-      memcg_list: listHead(),
+      migrate_list: listHead({ onStack: true }),
+      memcg_list: listHead({ onStack: true }),
       first: ptr(Folio),
       folio: ptr(Folio),
       n: nodeptr(),

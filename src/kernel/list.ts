@@ -114,7 +114,9 @@ export function isEmpty(m: Mem, id: number): boolean {
 
 /** Whether CPU `cpu` holds the declared lock of list head `head`. */
 function locked(m: Mem, head: number, cpu: number): boolean {
-  const off = m.layout.nodes[head]!.lockOff;
+  const n = m.layout.nodes[head]!;
+  if (n.onStack) return n.cpu === cpu; // LIST_HEAD() on this CPU's stack
+  const off = n.lockOff;
   return off >= 0 && m.b[off] === cpu;
 }
 

@@ -51,6 +51,8 @@ export interface NodeInfo {
   /** The object the node is embedded in (container_of), when it is a member of an array element. */
   readonly container: { array: ArrayInfo; index: number } | undefined;
   readonly cpu: number;
+  /** listHead({ onStack }): operations by CPU `cpu` are one step. */
+  readonly onStack: boolean;
 }
 
 export interface ArrayInfo {
@@ -289,7 +291,12 @@ export class Layout {
       protects: s.protects ?? true,
       container,
       cpu,
+      onStack: s.onStack === true,
     });
+    if (s.onStack && cpu < 0)
+      throw new SchemaError(
+        `list head ${name}: listHead({ onStack: true }) belongs in a thread's locals (a CPU's stack), not in the shared state`,
+      );
     const common = { cpu, node: id, schema: s } as const;
     this.addField({
       ...common,

@@ -59,6 +59,11 @@ export interface ListHeadS {
    * only under that lock, or a CPU's private list).
    */
   readonly protects?: boolean;
+  /**
+   * A list on the stack of the CPU whose locals hold it (`LIST_HEAD(list)` in a kernel function):
+   * that CPU's operations on it are one step each; another CPU's are split into their writes.
+   */
+  readonly onStack?: boolean;
 }
 /**
  * A flags word (`unsigned long flags`) with named bits, e.g. folio->flags with PG_locked.
@@ -210,10 +215,21 @@ export function spinlock(): LockS {
  * operations under it are one step, operations without it are `wrong-lock` (lockdep). With
  * `atomicUnder` instead, operations done under that lock are one step, and operations without
  * it are split into their writes with no report (a list no lock protects, e.g. on a stack).
+ * With `onStack` (in a thread's locals only), the list is on that CPU's stack: its operations by
+ * that CPU are one step each (no other CPU can reach the list; declare it only when no other CPU
+ * touches the entries while they are on it: if one does, its plain writes race with the owner's
+ * and the data-race check reports them).
  */
-export function listHead(opts: { lock?: string; atomicUnder?: string } = {}): ListHeadS {
+export function listHead(
+  opts: { lock?: string; atomicUnder?: string; onStack?: boolean } = {},
+): ListHeadS {
   if (opts.lock !== undefined && opts.atomicUnder !== undefined)
     throw new SchemaError("listHead(): give either lock or atomicUnder, not both");
+  if (opts.onStack) {
+    if (opts.lock !== undefined || opts.atomicUnder !== undefined)
+      throw new SchemaError("listHead({ onStack }): an on-stack list takes no lock");
+    return { kind: "list_head", role: "head", lock: undefined, onStack: true };
+  }
   if (opts.atomicUnder !== undefined)
     return { kind: "list_head", role: "head", lock: opts.atomicUnder, protects: false };
   return { kind: "list_head", role: "head", lock: opts.lock };
