@@ -50,7 +50,7 @@
 //
 // Written against src/index.ts alone: the memcg tree and both boot switches (memcgTree), and
 // from src/kernel/list_lru.ts list_lru_init_memcg() (__list_lru_init with or without the fix),
-// folio_memcg_list_lru_alloc_xa() (the fast path, get_mem_cgroup_from_folio() and
+// folio_memcg_list_lru_alloc() (the fast path, get_mem_cgroup_from_folio() and
 // __memcg_list_lru_alloc()'s walk and xa store, line by line), lock_list_lru_of_memcg() with
 // its VM_WARN_ON for a memcg without lists, __list_lru_add() and list_lru_unlock().
 //
@@ -62,7 +62,7 @@ import {
   bool,
   defineModel,
   folio,
-  folio_memcg_list_lru_alloc_xa,
+  folio_memcg_list_lru_alloc,
   func,
   list_lru_init_memcg,
   list_lru_unlock,
@@ -176,7 +176,7 @@ export default defineModel<
       ),
       func(caller, [
         mem_cgroup_charge(f, mc, MEMCG1),
-        folio_memcg_list_lru_alloc_xa(f, lru, xa, mc),
+        folio_memcg_list_lru_alloc(f, lru, xa, mc),
       ]),
       // deferred_split_folio(f, false) of the list_lru series
       func("deferred_split_folio", [

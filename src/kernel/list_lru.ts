@@ -920,49 +920,6 @@ export const list_lru_shrink_walk_irq = (
 // ---------------------------------------------------------------------------------------------
 // Setup and memcg
 
-/**
- * __list_lru_init(lru, memcg_aware): sets lru->memcg_aware; with `fixed` (seed 004's fix)
- * memcg_aware is turned off when mem_cgroup_disabled(). Before the fix only
- * mem_cgroup_kmem_disabled() did that, which cgroup_disable=memory does not set.
- */
-export function __list_lru_init(
-  lru: ListLruRef,
-  memcgAware: boolean,
-  mc: MemcgsRef,
-  opts: { fixed: boolean },
-): StepStmt {
-  return step(
-    (c) => {
-      const off = memcgAware && !(opts.fixed && memcgDisabled(c, mc));
-      return `__list_lru_init(${shapeOf(lru).name}, memcg_aware = ${memcgAware})${memcgAware && !off ? ": mem_cgroup_disabled() -> memcg_aware = false" : ""}`;
-    },
-    (c) => {
-      const aware = memcgAware && !(opts.fixed && memcgDisabled(c, mc));
-      c.m.setMarked(lru.memcg_aware.$off(c.m.b), aware ? 1 : 0);
-    },
-  );
-}
-
-/**
- * folio_memcg_list_lru_alloc(folio, lru): when the list_lru is memcg-aware, memcg_list_lru_alloc
- * dereferences folio_memcg(folio) (memcg_list_lru_allocated: memcg->kmemcg_id) and each parent
- * up the hierarchy; a NULL memcg (memory cgroups disabled) is null-memcg-deref.
- */
-export function folio_memcg_list_lru_alloc(f: FolioRef, lru: ListLruRef, mc: MemcgsRef): StepStmt {
-  return step(
-    (c) => `folio_memcg_list_lru_alloc(${folioName(f, c.m.b)}, ${shapeOf(lru).name})`,
-    (c) => {
-      const b = c.m.b;
-      if (c.m.getMarked(lru.memcg_aware.$off(b)) === 0) return;
-      let memcg = folioMemcg(c, mc, f);
-      checkMemcg(c, mc, memcg, `memcg_list_lru_alloc(${memcgName(memcg)}): memcg->kmemcg_id`);
-      // every sublist exists already: walk the ancestors as the allocation loop does
-      for (let i = 0; i <= mc.memcg.length && memcg >= 0; i++) memcg = parentMemcg(c, mc, memcg);
-    },
-    { raises: ["null-memcg-deref"] },
-  );
-}
-
 function dstIndex(lru: ListLruRef, one: ListLruOneRef): number {
   for (let k = 0; k < lru.sub.length; k++) if (lru.sub[k] === one) return k;
   throw new Error("list_lru: sublist not found");
@@ -1182,7 +1139,7 @@ export function list_lru_init_memcg(
  * each ancestor without one, farthest first, under the xa lock (the loser of a race finds it
  * stored and frees its copy). Its locals are the CPU's `memcg`, `pos` and `parent`.
  */
-export function folio_memcg_list_lru_alloc_xa(
+export function folio_memcg_list_lru_alloc(
   f: FolioRef,
   lru: ListLruRef,
   xa: ListLruXaRef,

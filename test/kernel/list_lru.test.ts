@@ -6,8 +6,6 @@ import { folio } from "../../src/kernel/folio.ts";
 import { memcgTree } from "../../src/kernel/memcg.ts";
 import {
   __list_lru_add,
-  __list_lru_init,
-  folio_memcg_list_lru_alloc,
   list_lru_add,
   list_lru_add_folio,
   list_lru_del,
@@ -384,31 +382,5 @@ describe("memcg-aware list_lru", () => {
     });
     expect(r.verdict).toBe("holds");
     expect(where).toBe("lru.memcg0.node[0].list");
-  });
-
-  it("memory cgroups disabled at boot: memcg-aware list_lru allocation derefs NULL unless __list_lru_init has the fix", async () => {
-    for (const fixed of [false, true]) {
-      const r = await run(() => {
-        const m = new ModelBuilder({
-          folio: array(1, folio({ memcgs: 1 }), label),
-          memcgs: memcgTree({ count: 1, disabled: true }),
-          lru: listLru({ memcgs: 1, memcgAware: false, name: "deferred_split_lru" }),
-        });
-        m.thread("khugepaged", {}, () => [
-          __list_lru_init(m.s.lru, true, m.s.memcgs, { fixed }),
-          folio_memcg_list_lru_alloc(m.s.folio[0]!, m.s.lru, m.s.memcgs),
-          list_lru_add_folio(m.s.lru, m.s.folio[0]!, { mc: m.s.memcgs }),
-        ]);
-        lruCountConsistent(m, m.s.lru);
-        return m;
-      });
-      if (fixed) expect(r.verdict).toBe("holds");
-      else {
-        expect(violated(r)).toEqual(["null-memcg-deref"]);
-        expect(messageOf(r, "null-memcg-deref")).toMatch(
-          /memcg_list_lru_alloc\(NULL\): memcg->kmemcg_id \(memory cgroups are disabled at boot\)/,
-        );
-      }
-    }
   });
 });

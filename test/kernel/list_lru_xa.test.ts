@@ -16,7 +16,7 @@ import {
 } from "../../src/kernel/memcg.ts";
 import {
   __list_lru_add,
-  folio_memcg_list_lru_alloc_xa,
+  folio_memcg_list_lru_alloc,
   list_lru_init_memcg,
   list_lru_unlock,
   listLru,
@@ -52,7 +52,7 @@ describe("list_lru_init_memcg (__list_lru_init with memcg_aware = true)", () => 
   });
 });
 
-describe("folio_memcg_list_lru_alloc_xa", () => {
+describe("folio_memcg_list_lru_alloc", () => {
   /** root <- memcg1 <- memcg2; `cpus` folios charged to memcg2 by as many CPUs. */
   const build = (opts: { disabled?: boolean; cpus?: number; dying?: number; aware?: boolean }) =>
     run(() => {
@@ -80,7 +80,7 @@ describe("folio_memcg_list_lru_alloc_xa", () => {
             s.got[i] = l.cg;
           }),
           mem_cgroup_put(mc, t.l.cg),
-          folio_memcg_list_lru_alloc_xa(f, lru, xa, mc),
+          folio_memcg_list_lru_alloc(f, lru, xa, mc),
           lock_list_lru_of_memcg(lru, xa, lruKeyOfFolio(f, mc), t.l.l, { mc }),
           __list_lru_add(lru, t.l.l, f._deferred_list),
           list_lru_unlock(lru, t.l.l),
@@ -144,7 +144,7 @@ describe("lock_list_lru_of_memcg with lru->xa", () => {
       const { memcgs: mc, lru, xa } = m.s;
       const f = m.s.folio[0]!;
       m.thread("t", { l: lruSubLocal(lru.$schema as never) }, ({ l }) => [
-        ...(opts.allocate ? [folio_memcg_list_lru_alloc_xa(f, lru, xa, mc)] : []),
+        ...(opts.allocate ? [folio_memcg_list_lru_alloc(f, lru, xa, mc)] : []),
         ...(opts.dying ? [memcg_offline(mc, 1)] : []),
         lock_list_lru_of_memcg(lru, xa, lruKeyOfFolio(f, mc), l.l, { mc }),
         __list_lru_add(lru, l.l, f._deferred_list),
