@@ -48,6 +48,17 @@ interface Group {
   readonly NQ: number;
   /** Offsets of the ptr fields that point into this group's array (objects). */
   readonly ptrOffs: Int32Array;
+  /**
+   * The words that can name a member (list pointers to its nodes, pointers to it, lock owners
+   * naming it), for the refinement of the sort key: offset, kind (W_*), and the position of the
+   * member whose block holds the word (-1: outside every member) with its slot there.
+   */
+  readonly refOff: Int32Array;
+  /** 1 for a block word that is a reference of any kind (list pointer, pointer, lock owner). */
+  readonly refish: Int8Array;
+  readonly refKind: Int8Array;
+  readonly refOwner: Int32Array;
+  readonly refSlot: Int32Array;
 }
 
 export interface SymmetryInfo {
@@ -59,10 +70,12 @@ export interface SymmetryInfo {
 
 export class Symmetry {
   readonly groups: readonly Group[];
-  /** After canon(): canonical CPU j is the CPU cpuOf[j] of the state passed in. */
-  readonly cpuOf: Int32Array;
   private readonly tmp: Int32Array;
   private readonly order: Int32Array;
+  /** Per position: the refined signature (sig), the next round's (nsig), the own words' hash. */
+  private readonly sig: Int32Array;
+  private readonly nsig: Int32Array;
+  private readonly own: Int32Array;
   private readonly inv: Int32Array;
   /** Per node id: its group * 2^16 + position * 2^8 + slot, or -1. */
   private readonly nodeMember: Int32Array;
@@ -73,16 +86,12 @@ export class Symmetry {
   /** Offsets of every nodeptr word, every lock word. */
   private readonly nodeOffs: Int32Array;
   private readonly lockOffs: Int32Array;
-  /** Per CPU, the concrete CPU it stood for, scratch for cpuOf. */
-  private readonly cpuTmp: Int32Array;
 
   constructor(private readonly model: CompiledModel) {
     const lay = model.layout;
     const words = lay.words;
     this.tmp = new Int32Array(words);
     const T = model.threads.length;
-    this.cpuOf = new Int32Array(T);
-    this.cpuTmp = new Int32Array(T);
     this.nodeMember = new Int32Array(lay.nodes.length).fill(-1);
     this.cpuMember = new Int32Array(T).fill(-1);
     const nodeOffs: number[] = [];
@@ -96,7 +105,12 @@ export class Symmetry {
     let maxK = 1;
     const groups: Group[] = [];
     this.elemPos = [];
-    model.alike.forEach((d, gi) => {
+    // objects first: a CPU's sort key then reads the objects it points to by their canonical
+    // names (an object's key reads the CPUs pointing to it by their own words, not names)
+    const decls = [...model.alike].sort(
+      (x, y) => Number(x.kind === "cpus") - Number(y.kind === "cpus"),
+    );
+    decls.forEach((d, gi) => {
       const k = d.members.length;
       maxK = Math.max(maxK, k);
       const blockOf = (m: number): number[] =>
@@ -163,10 +177,38 @@ export class Symmetry {
         nodes,
         NQ,
         ptrOffs: Int32Array.from(ptrOffs),
+        refish: Int8Array.from(b0, (o) => {
+          const k = lay.fields[o]!.kind;
+          return k === "nodeptr" || k === "ptr" || k === "lock" ? 1 : 0;
+        }),
+        ...refWords(
+          d.kind === "cpus",
+          blocks,
+          L,
+          NQ > 0 ? this.nodeOffs : new Int32Array(0),
+          ptrOffs,
+          d.kind === "cpus" ? this.lockOffs : new Int32Array(0),
+        ),
       });
     });
+    // a word naming a member from inside a member of another set is told apart by that member's
+    // own words (its name is not invariant: the other set is permuted too)
+    for (const g of groups) {
+      for (let i = 0; i < g.refOff.length; i++) {
+        if (g.refOwner[i]! !== -1) continue;
+        groups.forEach((h, hi) => {
+          const at = h.blocks.indexOf(g.refOff[i]!);
+          if (h === g || at < 0) return;
+          g.refOwner[i] = -2 - ((hi << 8) | Math.floor(at / h.L));
+          g.refSlot[i] = 100000 * (hi + 1) + (at % h.L);
+        });
+      }
+    }
     this.groups = groups;
     this.order = new Int32Array(maxK);
+    this.sig = new Int32Array(maxK);
+    this.nsig = new Int32Array(maxK);
+    this.own = new Int32Array(maxK);
     this.inv = new Int32Array(maxK);
   }
 
@@ -206,7 +248,76 @@ export class Symmetry {
     }
   }
 
+  /** The position of the member word `v` of kind `kind` names in set gi, or -1. */
+  private memberAt(gi: number, kind: number, v: number): number {
+    if (v < 0) return -1;
+    if (kind === W_NODE) {
+      const e = this.nodeMember[v]!;
+      return e >= 0 && e >>> 16 === gi ? (e >>> 8) & 0xff : -1;
+    }
+    if (kind === W_PTR) return this.elemPos[gi]![v]!;
+    const e = this.cpuMember[v]!;
+    return e >= 0 && e >>> 16 === gi ? (e >>> 8) & 0xff : -1;
+  }
+
+  /**
+   * Signatures of set gi's members that do not depend on their names: a hash of their own words
+   * (references to members abstracted), refined k - 1 times by who names them (a word outside
+   * every member, by its offset; a word of another member, by its slot and that member's
+   * signature of the round before), as colour refinement does. Members alike in their own words
+   * but at different places of a list get different signatures.
+   */
+  private signatures(b: Int32Array, g: Group, gi: number): void {
+    const k = g.k;
+    const own = this.own;
+    const sig = this.sig;
+    const nsig = this.nsig;
+    for (let p = 0; p < k; p++) {
+      let h = 0x3c6ef372;
+      for (let s = 0; s < g.L; s++)
+        h = Math.imul(h ^ this.keyWord(b, g, gi, p, s), 0x9e3779b1) ^ (h >>> 15);
+      own[p] = h;
+      sig[p] = h;
+    }
+    const n = g.refOff.length;
+    if (n === 0) return;
+    for (let round = 1; round < k; round++) {
+      for (let p = 0; p < k; p++) nsig[p] = own[p]!;
+      for (let i = 0; i < n; i++) {
+        const v = b[g.refOff[i]!]!;
+        const kind = g.refKind[i]!;
+        const t = this.memberAt(gi, kind, v);
+        if (t < 0) continue;
+        const q = g.refOwner[i]!;
+        // which of the target's nodes is named matters too (its slot)
+        const slot = kind === W_NODE ? this.nodeMember[v]! & 0xff : 0;
+        let c = Math.imul(g.refSlot[i]! * 31 + slot + 7, 0x85ebca6b);
+        if (q >= 0) c = Math.imul(c ^ sig[q]!, 0xc2b2ae35);
+        else if (q < -1)
+          c = Math.imul(c ^ this.plainHash(b, (-2 - q) >>> 8, (-2 - q) & 0xff), 0xc2b2ae35);
+        c ^= c >>> 13;
+        nsig[t] = (nsig[t]! + c) | 0;
+      }
+      for (let p = 0; p < k; p++) sig[p] = nsig[p]!;
+    }
+  }
+
+  /** A hash of the words of set h's member at position q, every reference read as MEMBER. */
+  private plainHash(b: Int32Array, h: number, q: number): number {
+    const g = this.groups[h]!;
+    let x = 0x1b873593;
+    for (let s = 0; s < g.L; s++) {
+      const v = b[g.blocks[q * g.L + s]!]!;
+      const w = g.refish[s] === 1 && v >= 0 ? MEMBER : v;
+      x = Math.imul(x ^ w, 0x9e3779b1) ^ (x >>> 15);
+    }
+    return x;
+  }
+
   private compare(b: Int32Array, g: Group, gi: number, p: number, q: number): number {
+    const sp = this.sig[p]!;
+    const sq = this.sig[q]!;
+    if (sp !== sq) return sp < sq ? -1 : 1;
     for (let s = 0; s < g.L; s++) {
       const x = this.keyWord(b, g, gi, p, s);
       const y = this.keyWord(b, g, gi, q, s);
@@ -215,15 +326,17 @@ export class Symmetry {
     return 0;
   }
 
-  /** Rewrites b in place into its canonical form; cpuOf tells which CPU became which. */
-  canon(b: Int32Array): void {
-    const cpuOf = this.cpuOf;
-    for (let t = 0; t < cpuOf.length; t++) cpuOf[t] = t;
+  /**
+   * Rewrites b in place into its canonical form. With `track`, track[gi] gets the permutation
+   * applied to set gi (as apply() takes it: position j got the member at position track[gi][j]).
+   */
+  canon(b: Int32Array, track?: readonly Int32Array[]): void {
     const groups = this.groups;
     const order = this.order;
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!;
       const k = g.k;
+      this.signatures(b, g, gi);
       // insertion sort of the positions by key (stable: ties keep their order)
       for (let p = 0; p < k; p++) order[p] = p;
       let moved = false;
@@ -238,7 +351,21 @@ export class Symmetry {
         order[j + 1] = x;
       }
       if (moved) this.apply(b, gi, order);
+      if (track !== undefined) track[gi]!.set(order.subarray(0, k));
     }
+  }
+
+  /** Identity permutations, one per set (for canon's `track`). */
+  identity(): Int32Array[] {
+    return this.groups.map((g) => Int32Array.from({ length: g.k }, (_, p) => p));
+  }
+
+  /** The CPU that CPU `cpu` is under permutation `perm` (per set: position j holds perm[j]). */
+  cpuUnder(perm: readonly Int32Array[], cpu: number): number {
+    const e = this.cpuMember[cpu]!;
+    if (e < 0) return cpu;
+    const gi = e >>> 16;
+    return this.groups[gi]!.members[perm[gi]![(e >>> 8) & 0xff]!]!;
   }
 
   /**
@@ -282,10 +409,6 @@ export class Symmetry {
         if (v < 0 || cm[v]! < 0 || cm[v]! >>> 16 !== gi) continue;
         b[o] = g.members[inv[(cm[v]! >>> 8) & 0xff]!]!;
       }
-      const cpuOf = this.cpuOf;
-      const ct = this.cpuTmp;
-      ct.set(cpuOf);
-      for (let j = 0; j < k; j++) cpuOf[g.members[j]!] = ct[g.members[order[j]!]!]!;
     } else {
       const ptrOffs = g.ptrOffs;
       const pos = this.elemPos[gi]!;
@@ -315,6 +438,40 @@ export class Symmetry {
   }
 }
 
+/** The words that can name a member of a set, for Group (see refOff). */
+function refWords(
+  cpus: boolean,
+  blocks: Int32Array,
+  L: number,
+  nodeOffs: Int32Array,
+  ptrOffs: readonly number[],
+  lockOffs: Int32Array,
+): { refOff: Int32Array; refKind: Int8Array; refOwner: Int32Array; refSlot: Int32Array } {
+  const where = new Map<number, [number, number]>();
+  blocks.forEach((o, i) => where.set(o, [Math.floor(i / L), i % L]));
+  const off: number[] = [];
+  const kind: number[] = [];
+  const owner: number[] = [];
+  const slot: number[] = [];
+  const add = (o: number, k: number): void => {
+    const w = where.get(o);
+    off.push(o);
+    kind.push(k);
+    owner.push(w ? w[0] : -1);
+    // a word outside every member is told apart by its offset, one inside by its slot
+    slot.push(w ? w[1] : 1000 + o);
+  };
+  for (const o of nodeOffs) add(o, W_NODE);
+  for (const o of ptrOffs) add(o, W_PTR);
+  if (cpus) for (const o of lockOffs) add(o, W_LOCK);
+  return {
+    refOff: Int32Array.from(off),
+    refKind: Int8Array.from(kind),
+    refOwner: Int32Array.from(owner),
+    refSlot: Int32Array.from(slot),
+  };
+}
+
 /** A model whose declared symmetry does not hold: what shows it. */
 export class SymmetryBroken extends Error {
   override name = "SymmetryBroken";
@@ -331,7 +488,7 @@ function stepOutcome(
   cpu: number,
   choice: number,
   pre: Int32Array,
-): { next: Int32Array; warns: string[] } | { thrown: string } {
+): { next: Int32Array; warns: string } | { thrown: string } {
   const next = pre.slice();
   const m = model.mem;
   try {
@@ -339,9 +496,12 @@ function stepOutcome(
   } catch (e) {
     m.pending.length = 0;
     m.loNewLen = 0;
-    return { thrown: e instanceof Violation ? `violation ${e.property}` : String(e) };
+    return { thrown: e instanceof Violation ? `violation ${e.property}` : "model error" };
   }
-  const warns = m.pending.map((v) => v.property).sort();
+  const warns = m.pending
+    .map((v) => v.property)
+    .sort()
+    .join(",");
   m.pending.length = 0;
   m.loNewLen = 0;
   return { next, warns };
@@ -363,16 +523,29 @@ function movesIn(model: CompiledModel, b: Int32Array): Move[] {
   return out;
 }
 
-/** A state's outcomes as text keys: each move's canonical successor or failure, and the properties. */
-function successorKeys(model: CompiledModel, sym: Symmetry, b: Int32Array): Map<string, Move> {
+/** Applies a whole permutation (one per set) to b. */
+function applyAll(sym: Symmetry, b: Int32Array, perm: readonly Int32Array[]): void {
+  for (let gi = 0; gi < perm.length; gi++) sym.apply(b, gi, perm[gi]!);
+}
+
+/**
+ * A state's outcomes as text keys: each move's successor (with `perm` applied to it, when given)
+ * or failure, with the warnings it raised; and one of the moves giving each.
+ */
+function successorKeys(
+  model: CompiledModel,
+  sym: Symmetry,
+  b: Int32Array,
+  perm: { gi: number; order: Int32Array } | undefined,
+): Map<string, Move> {
   const keys = new Map<string, Move>();
   for (const mv of movesIn(model, b)) {
     const o = stepOutcome(model, mv.cpu, mv.choice, b);
     let k: string;
     if ("thrown" in o) k = o.thrown;
     else {
-      sym.canon(o.next);
-      k = `${o.next.join(",")}|${o.warns.join(",")}`;
+      if (perm) sym.apply(o.next, perm.gi, perm.order);
+      k = `${o.next.join(",")}|${o.warns}`;
     }
     if (!keys.has(k)) keys.set(k, mv);
   }
@@ -384,9 +557,8 @@ function propertyKey(model: CompiledModel, b: Int32Array): string {
   const saved = m.b;
   m.b = b;
   const parts: string[] = [];
-  const T = model.threads.length;
   let done = true;
-  for (let t = 0; t < T; t++) if (nextNode(model.threads[t]!, b)) done = false;
+  for (const th of model.threads) if (nextNode(th, b)) done = false;
   try {
     const eval_ = (fn: (w: CompiledModel["world"]) => boolean | string): string => {
       try {
@@ -406,10 +578,12 @@ function propertyKey(model: CompiledModel, b: Int32Array): string {
 /**
  * Checks on the first `maxStates` states of the unreduced search that the declared symmetry
  * holds: for each generator g of the group and each state s, the properties have the same values
- * in s and g(s), and the canonical successors of s and of g(s) are the same (each move of one
- * has a mirror move in the other). Throws SymmetryBroken naming the first difference.
+ * in s and g(s), and the successors of g(s) are exactly the images under g of the successors of
+ * s (each move of one has a mirror move in the other). Throws SymmetryBroken naming the first
+ * difference. (Past those states a broken symmetry may still show when a counterexample is
+ * mapped back, as E_SYMMETRY, or not at all: see README "Symmetry".)
  */
-export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 200): void {
+export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 1000): void {
   const m = model.mem;
   const savedSeen = m.loSeen.slice();
   const gens = sym.generators();
@@ -419,7 +593,6 @@ export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 2
     for (let qi = 0; qi < queue.length && qi < maxStates; qi++) {
       const { b, depth } = queue[qi]!;
       const props = propertyKey(model, b);
-      const succ = successorKeys(model, sym, b);
       for (const g of gens) {
         const gb = b.slice();
         sym.apply(gb, g.gi, g.order);
@@ -434,8 +607,9 @@ export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 2
             `property "${name}" does not give the same answer ${where}: it singles out a member of an alike() set`,
           );
         }
-        const gsucc = successorKeys(model, sym, gb);
-        for (const [k, mv] of succ) {
+        const mirrored = successorKeys(model, sym, b, g);
+        const gsucc = successorKeys(model, sym, gb, undefined);
+        for (const [k, mv] of mirrored) {
           if (gsucc.has(k)) continue;
           const th = model.threads[mv.cpu]!;
           const node = nextNode(th, b)!;
@@ -444,9 +618,9 @@ export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 2
             `CPU${mv.cpu} (${th.name})'s step \`${label}\` (${node.site}) has no mirror ${where}: the step singles out a CPU or object of an alike() set, or the members are not used alike`,
           );
         }
-        if (gsucc.size !== succ.size)
+        if (gsucc.size !== mirrored.size)
           throw new SymmetryBroken(
-            `the mirrored state has more moves than the state itself ${where}: the members are not used alike`,
+            `the mirrored state has more outcomes than the state itself ${where}: the members are not used alike`,
           );
       }
       for (const mv of movesIn(model, b)) {
@@ -475,9 +649,11 @@ export interface Concrete {
 /**
  * Maps a path of the reduced search back to the model's own CPUs and objects. `moves` lead from
  * canon(init) through canonical states (each move applied to the canonical state, the result
- * canonicalised); `last` (or -1) is one more move from the last of them, which may fail. Returns
- * the concrete schedule from the real initial state: at each step the concrete move whose
- * successor has the same canonical form (the one the permutation names first, else any).
+ * canonicalised); `last` (or undefined) is one more move from the last of them, which may fail.
+ * Returns the schedule from the real initial state: the concrete state s and the canonical one c
+ * are kept with the permutation P such that P(s) = c; each canonical move is taken by the CPU
+ * P names (checked: P of its successor must be the canonical move's successor; else any move
+ * that gives it), and P is composed with what canon() applies next.
  */
 export function concretise(
   model: CompiledModel,
@@ -488,21 +664,20 @@ export function concretise(
   const m = model.mem;
   const savedSeen = m.loSeen.slice();
   try {
+    // P(s) = c, P kept as one order per set (apply() form)
+    let perm = sym.identity();
+    const step = sym.identity();
     const c = model.init.slice();
-    sym.canon(c);
+    sym.canon(c, perm);
     let s: Int32Array = model.init.slice();
     const schedule: Move[] = [];
-    const probe = new Int32Array(s.length);
     for (let i = 0; i <= moves.length; i++) {
       const mv = i < moves.length ? moves[i]! : last;
       if (mv === undefined) break;
-      // what the move does on the canonical state
+      // what the move does on the canonical state (before canonicalising its successor)
       const want = stepOutcome(model, mv.cpu, mv.choice, c);
-      if ("next" in want) sym.canon(want.next);
-      // which concrete CPU the canonical one stands for
-      probe.set(s);
-      sym.canon(probe);
-      const hint = sym.cpuOf[mv.cpu]!;
+      // the concrete CPU P maps onto the canonical one: position j of c holds position perm[j] of s
+      const hint = sym.cpuUnder(perm, mv.cpu);
       const cands = movesIn(model, s).sort(
         (a, b) =>
           Number(b.cpu === hint && b.choice === mv.choice) -
@@ -513,10 +688,10 @@ export function concretise(
         const got = stepOutcome(model, cand.cpu, cand.choice, s);
         if ("thrown" in want) {
           if ("thrown" in got && got.thrown === want.thrown) found = { mv: cand, next: undefined };
-        } else if ("next" in got && got.warns.join() === want.warns.join()) {
-          const n = got.next.slice();
-          sym.canon(n);
-          if (same(n, want.next)) found = { mv: cand, next: got.next };
+        } else if ("next" in got && got.warns === want.warns) {
+          const img = got.next.slice();
+          applyAll(sym, img, perm);
+          if (same(img, want.next)) found = { mv: cand, next: got.next };
         }
         if (found) break;
       }
@@ -525,9 +700,14 @@ export function concretise(
           `move ${i + 1} (CPU${mv.cpu}${mv.choice ? `:${mv.choice}` : ""}) of a counterexample found under symmetry has no concrete counterpart: the declared symmetry does not hold`,
         );
       schedule.push(found.mv);
-      if (i === moves.length) return { schedule, pre: s };
+      if (i === moves.length || !("next" in want)) return { schedule, pre: s };
       s = found.next!;
-      if (!("next" in want)) break;
+      // c' = canon(want.next) applies sigma: P' = sigma after P
+      sym.canon(want.next, step);
+      perm = perm.map((p, gi) => {
+        const o = step[gi]!;
+        return Int32Array.from(o, (x) => p[x]!);
+      });
       c.set(want.next);
     }
     return { schedule, pre: s };
