@@ -21,6 +21,8 @@ import type { CompiledModel } from "../model/model.ts";
 import type { AlikeDecl } from "../model/alike.ts";
 import { Violation } from "../rt/mem.ts";
 import { choicesOf, execute, isEnabled, nextNode, type Move } from "../rt/machine.ts";
+import { hashWords } from "./store.ts";
+import { hash2 } from "./visited.ts";
 
 /** Kinds of the words of a member's block, for the sort key. */
 const W_PLAIN = 0;
@@ -472,6 +474,11 @@ function refWords(
   };
 }
 
+/** A 53-bit key of a state (two hashes): for the check's sets, where a collision only weakens it. */
+function stateKey(b: Int32Array): number {
+  return (hashWords(b) >>> 0) * 2 ** 21 + (hash2(b) & 0x1fffff);
+}
+
 /** A model whose declared symmetry does not hold: what shows it. */
 export class SymmetryBroken extends Error {
   override name = "SymmetryBroken";
@@ -537,15 +544,15 @@ function successorKeys(
   sym: Symmetry,
   b: Int32Array,
   perm: { gi: number; order: Int32Array } | undefined,
-): Map<string, Move> {
-  const keys = new Map<string, Move>();
+): Map<string | number, Move> {
+  const keys = new Map<string | number, Move>();
   for (const mv of movesIn(model, b)) {
     const o = stepOutcome(model, mv.cpu, mv.choice, b);
-    let k: string;
+    let k: string | number;
     if ("thrown" in o) k = o.thrown;
     else {
       if (perm) sym.apply(o.next, perm.gi, perm.order);
-      k = `${o.next.join(",")}|${o.warns}`;
+      k = o.warns === "" ? stateKey(o.next) : `${stateKey(o.next)}|${o.warns}`;
     }
     if (!keys.has(k)) keys.set(k, mv);
   }
@@ -583,11 +590,13 @@ function propertyKey(model: CompiledModel, b: Int32Array): string {
  * difference. (Past those states a broken symmetry may still show when a counterexample is
  * mapped back, as E_SYMMETRY, or not at all: see README "Symmetry".)
  */
-export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 1000): void {
+export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 300): void {
+  // a compiled model does not change: one check serves every search of it
+  if ((checked.get(model) ?? 0) >= maxStates) return;
   const m = model.mem;
   const savedSeen = m.loSeen.slice();
   const gens = sym.generators();
-  const seen = new Set<string>([model.init.join(",")]);
+  const seen = new Set<number>([stateKey(model.init)]);
   const queue: { b: Int32Array; depth: number }[] = [{ b: model.init.slice(), depth: 0 }];
   try {
     for (let qi = 0; qi < queue.length && qi < maxStates; qi++) {
@@ -626,7 +635,7 @@ export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 1
       for (const mv of movesIn(model, b)) {
         const o = stepOutcome(model, mv.cpu, mv.choice, b);
         if ("thrown" in o) continue;
-        const key = o.next.join(",");
+        const key = stateKey(o.next);
         if (seen.has(key)) continue;
         seen.add(key);
         queue.push({ b: o.next, depth: depth + 1 });
@@ -637,7 +646,11 @@ export function checkSymmetry(model: CompiledModel, sym: Symmetry, maxStates = 1
     m.loNewLen = 0;
     m.pending.length = 0;
   }
+  checked.set(model, maxStates);
 }
+
+/** Models whose symmetry checkSymmetry() found holding, on how many states. */
+const checked = new WeakMap<CompiledModel, number>();
 
 /** A concrete counterexample: its moves, and the state before the last one (or the end state). */
 export interface Concrete {

@@ -56,7 +56,15 @@ function fnText(f: unknown): string {
 }
 
 /** Why two compiled programs differ, or undefined when they are the same code. */
-function programDiff(a: readonly Node[], b: readonly Node[]): string | undefined {
+function programDiff(
+  a: readonly Node[],
+  b: readonly Node[],
+  nameA: string,
+  nameB: string,
+): string | undefined {
+  // the enclosing functions start with the thread's own name, which may differ
+  const funcs = (f: string, name: string): string =>
+    f === name ? "" : f.startsWith(`${name} > `) ? f.slice(name.length + 3) : f;
   if (a.length !== b.length) return `${a.length} steps against ${b.length}`;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
@@ -71,7 +79,8 @@ function programDiff(a: readonly Node[], b: readonly Node[]): string | undefined
       return `${what}: labelled \`${fnText(x.label)}\` against \`${fnText(y.label)}\``;
     if (fnText(x.run) !== fnText(y.run) || fnText(x.guard) !== fnText(y.guard))
       return `${what}: different code`;
-    if (x.funcs !== y.funcs) return `${what}: inside ${x.funcs} against ${y.funcs}`;
+    if (funcs(x.funcs, nameA) !== funcs(y.funcs, nameB))
+      return `${what}: inside ${x.funcs} against ${y.funcs}`;
   }
   return undefined;
 }
@@ -138,7 +147,7 @@ export function resolveAlike(
       const allNodes = new Set(lay.nodes.filter((n) => members.includes(n.cpu)).map((n) => n.id));
       for (const c of members.slice(1)) {
         const who = `CPU${c0} (${threads[c0]!.name}) and CPU${c} (${threads[c]!.name})`;
-        const d = programDiff(programs[c0]!, programs[c]!);
+        const d = programDiff(programs[c0]!, programs[c]!, threads[c0]!.name, threads[c]!.name);
         if (d !== undefined)
           throw err(`alike({ cpus }) at ${site}: ${who} do not run the same code: ${d}`, HINT_CPUS);
         if (threads[c]!.fair !== threads[c0]!.fair || threads[c]!.endless !== threads[c0]!.endless)
