@@ -995,6 +995,9 @@ class Explorer {
     const m = model.mem;
     this.cur.set(b);
     this.accLen.fill(0);
+    // a dry run: it takes no lock for lockdep's lock order
+    const lo = m.lo;
+    m.lo = false;
     for (let t = 0; t < model.threads.length; t++) {
       const th = model.threads[t]!;
       const pc = b[th.pcOff]!;
@@ -1022,6 +1025,7 @@ class Explorer {
       }
     }
     m.b = b;
+    m.lo = lo;
     const found = this.findRace();
     const out = found ? this.raceText(this.raceA, this.raceX, this.raceB, this.raceY) : undefined;
     this.accLen.fill(0);

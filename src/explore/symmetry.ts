@@ -283,6 +283,12 @@ export class Symmetry {
     }
     const n = g.refOff.length;
     if (n === 0) return;
+    // members already told apart by their own words need no refinement (whether they are is
+    // itself the same for every permutation, so the key stays a function of the class)
+    let ties = false;
+    for (let p = 1; p < k && !ties; p++)
+      for (let q = 0; q < p; q++) if (own[p] === own[q]) ties = true;
+    if (!ties) return;
     for (let round = 1; round < k; round++) {
       for (let p = 0; p < k; p++) nsig[p] = own[p]!;
       for (let i = 0; i < n; i++) {
