@@ -189,9 +189,10 @@ describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the ex
  * symmetry give the unreduced exact search's verdict and violated properties, store no more
  * states, and print counterexamples on the model's own CPUs that replay.
  */
-const SYM_RUNS = Math.max(50, Math.round(RUNS / 5));
-/** npm test: programs of up to MAX_OPS - 1 statements (k copies of one make models grow fast). */
-const SYM_MAX_OPS = RUNS > 1000 ? MAX_OPS : MAX_OPS - 1;
+/** npm test: 200 models; test:differential: 2000 (k copies of a program make models grow fast). */
+const SYM_RUNS = Math.max(50, Math.round(Math.min(RUNS / 5, 2000)));
+/** Statements per CPU at the top level: npm test 2, test:differential 3. */
+const SYM_MAX_OPS = Math.min(MAX_OPS - 1, 3);
 const SYM_SEARCHES: readonly { name: string; opts: ExploreOptions }[] = [
   { name: "symmetric BFS", opts: {} },
   { name: "symmetric fingerprint BFS", opts: { fingerprint: true } },
