@@ -346,6 +346,8 @@ async function main(): Promise<void> {
     );
   }
 
+  symmetryRows(lastSize, kernelSeconds);
+
   livenessCost(sizes[sizes.length - 1]!);
   if (models) await livenessOnModels();
 
@@ -383,6 +385,166 @@ async function main(): Promise<void> {
     }
     console.log(table(mrows));
   }
+}
+
+interface SymRun {
+  verdict: string;
+  states: number;
+  complete: boolean;
+  seconds: number;
+  cpuSeconds: number;
+  violated: string[];
+  error: string | null;
+}
+
+/** One run of bench/symmetry-one.ts (its own process). */
+function runSymmetry(args: string[]): SymRun | { refused: string } {
+  const root = join(BENCH_DIR, "..");
+  const r = spawnSync(
+    process.execPath,
+    [join(root, "bin", "run-ts.mjs"), join(BENCH_DIR, "symmetry-one.ts"), ...args],
+    { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
+  );
+  if (r.status !== 0)
+    return { refused: (r.stderr.trim().split("\n").pop() ?? "failed").slice(0, 200) };
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as SymRun | { refused: string };
+}
+
+/**
+ * Symmetry reduction (issue 13 item 2): the twin with its putters declared alike, and the
+ * kernel scenario whose two scanners are alike, with the reduction off and on (safety only).
+ */
+function symmetryRows(
+  last: { s: Size; il: Map<IlMode, IlRun>; sp: Map<SpinMode, SpinRun> } | undefined,
+  seconds: number,
+): void {
+  console.log(
+    "\nsymmetry reduction (alike CPUs/objects; safety only, each run in its own process):",
+  );
+  const rows: string[][] = [
+    [
+      "scenario",
+      "run",
+      "verdict",
+      "states",
+      "seconds",
+      "CPU s",
+      "states x",
+      "CPU x",
+      "vs SPIN POR CPU",
+    ],
+  ];
+  const notes: string[] = [];
+  if (last) {
+    const { s, il, sp } = last;
+    const ex = il.get("exact");
+    const por = sp.get("por");
+    const t = runSymmetry(["twin", String(s.N), String(s.P)]);
+    const label = `twin ${s.N},${s.P}`;
+    if (ex)
+      rows.push([
+        label,
+        "exact, no symmetry",
+        ex.verdict,
+        fmtInt(ex.states),
+        fmt(ex.seconds),
+        fmt(ex.cpuSeconds),
+        "1.00",
+        "1.00",
+        por ? fmt(ex.cpuSeconds / por.cpuSeconds) : "-",
+      ]);
+    if ("refused" in t) {
+      rows.push([
+        ex ? "" : label,
+        `exact, ${s.P} putters alike`,
+        "refused",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+      ]);
+      notes.push(
+        `twin ${s.N},${s.P}: alike() over the ${s.P} putters is refused: ${t.refused}. Each putter ` +
+          `puts its own folios (F<k>, F<k+P>, ...) and the scanner puts the folios it pinned in index ` +
+          `order, so no permutation of putters (with or without their folios) maps the twin's steps ` +
+          `onto themselves: symmetry does not apply to it, and its time to a verdict is exact mode's.`,
+      );
+    } else {
+      rows.push([
+        ex ? "" : label,
+        `exact, ${s.P} putters alike`,
+        t.verdict,
+        fmtInt(t.states),
+        fmt(t.seconds),
+        fmt(t.cpuSeconds),
+        ex ? fmt(ex.states / t.states) : "-",
+        ex ? fmt(ex.cpuSeconds / t.cpuSeconds) : "-",
+        por ? fmt(t.cpuSeconds / por.cpuSeconds) : "-",
+      ]);
+      if (t.error) notes.push(`twin with symmetry: ${t.error}`);
+    }
+  }
+  const sc = {
+    model: "deferred-split",
+    variant: "private-list",
+    params: { folios: 3, putters: 3, scanners: 2 },
+  };
+  const label = `${sc.model} / ${sc.variant} (${Object.entries(sc.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")})`;
+  const run = (on: boolean): SymRun | { refused: string } =>
+    runSymmetry([
+      "kernel",
+      sc.model,
+      sc.variant,
+      JSON.stringify(sc.params),
+      on ? "on" : "off",
+      String(seconds),
+    ]);
+  const off = run(false);
+  const on = run(true);
+  for (const [name, r] of [
+    ["exact, no symmetry", off],
+    ["exact, 2 scanners alike", on],
+  ] as const) {
+    if ("refused" in r) {
+      rows.push([
+        name === "exact, no symmetry" ? label : "",
+        name,
+        `error: ${r.refused}`,
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+      ]);
+      continue;
+    }
+    const base = "refused" in off ? undefined : off;
+    rows.push([
+      name === "exact, no symmetry" ? label : "",
+      name,
+      r.complete ? r.verdict : `${r.verdict} (incomplete)`,
+      fmtInt(r.states),
+      fmt(r.seconds),
+      fmt(r.cpuSeconds),
+      base ? fmt(base.states / r.states) : "-",
+      base ? fmt(base.cpuSeconds / r.cpuSeconds) : "-",
+      "-",
+    ]);
+  }
+  if (!("refused" in off) && !("refused" in on) && off.violated.join() !== on.violated.join())
+    notes.push(
+      `PROBLEM: ${label}: violated ${off.violated.join(",")} without symmetry, ${on.violated.join(",")} with it`,
+    );
+  console.log(table(rows));
+  console.log(
+    "states x, CPU x: the run without symmetry divided by this one. vs SPIN POR CPU: CPU time to the verdict divided by SPIN's with partial-order reduction (goal <= 0.5).",
+  );
+  for (const n of notes) console.log(n);
 }
 
 /** One row of the liveness table: a run without and one with the liveness check. */

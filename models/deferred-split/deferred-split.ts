@@ -260,6 +260,8 @@ export default defineModel<P, Opts>({
     for (let k = 0; k < p.scanners; k++) {
       m.thread("deferred_split_scan", {}, () => [scan(Q, Folio, o)]);
     }
+    // the scanners run the same code on the same queue: interchangeable (symmetry reduction)
+    if (p.scanners > 1) m.alike({ cpus: Array.from({ length: p.scanners }, (_, k) => k) });
     for (let j = 0; j < Math.min(p.putters, n); j++) {
       m.thread("folio_put", {}, () => [zap_folio(F[n - 1 - j]!, d)]);
     }

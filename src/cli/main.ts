@@ -64,6 +64,8 @@ usage:
       --no-races                skip the data-race check
       --no-liveness             skip the liveness check (termination under weak fairness,
                                 eventually, leadsTo): no edge of the state graph is kept
+      --no-symmetry             search without the symmetry reduction a model declares with
+                                alike() (on by default; off anyway while liveness is checked)
       --expect                  exit 0 exactly when every verdict is the one the model declares
       --save DIR                where counterexamples go (default: counterexamples)
       --no-save                 do not save counterexamples
@@ -243,6 +245,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       "no-races": { type: "boolean" },
       "no-liveness": { type: "boolean" },
       fingerprint: { type: "boolean" },
+      "no-symmetry": { type: "boolean" },
       expect: { type: "boolean" },
       save: { type: "string", default: "counterexamples" },
       "no-save": { type: "boolean" },
@@ -341,6 +344,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             ...bounds,
             stopAtFirst: values["stop-first"],
             fingerprint: values.fingerprint,
+            ...(values["no-symmetry"] ? { symmetry: false } : {}),
             races: values["no-races"] ? false : undefined,
             liveness: values["no-liveness"] ? false : undefined,
             saveTo: values["no-save"] ? undefined : values.save,
@@ -418,6 +422,10 @@ async function cmdCheck(args: string[]): Promise<number> {
       ),
     );
     for (const e of errors) console.log(`\n${e}`);
+    for (const { c } of checked) {
+      const line = symmetryLine(c.result);
+      if (line) console.log(`\n${c.model.name} / ${c.model.variant}: ${line}`);
+    }
     for (const { c } of checked)
       if (c.result.stuck) console.log(`\n${c.model.name} / ${c.model.variant}: ${c.result.stuck}.`);
     if (show) {
@@ -515,6 +523,19 @@ function failedJson(lm: LoadedModel, variant: string, e: ModelError): Record<str
   };
 }
 
+/**
+ * What a run did with the symmetry its model declares: "symmetry reduction used over ..." (each
+ * state stands for up to n! states), or why not; undefined when the model declares none.
+ */
+export function symmetryLine(r: CheckResult): string | undefined {
+  const s = r.symmetry;
+  if (!s) return undefined;
+  const sets = s.sets.join("; ");
+  return s.used
+    ? `symmetry reduction used over ${sets}: each state stored stands for its permutations of them; counterexamples are mapped back to the model's own CPUs and objects`
+    : `symmetry reduction over ${sets} ${s.note ?? "off"}`;
+}
+
 /** The explorer's hint for a throwing step talks of a stack the CLI only prints on request. */
 const STEP_HINT =
   "a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack";
@@ -552,6 +573,7 @@ export function resultJson(c: Checked): Record<string, unknown> {
     memoryBytes: r.memoryBytes,
     bytesPerState: r.states ? Math.round(r.memoryBytes / r.states) : 0,
     fingerprint: r.fingerprint ?? null,
+    symmetry: r.symmetry ?? null,
     violations: r.violations.map((v) => ({
       property: v.property,
       kind: v.kind,

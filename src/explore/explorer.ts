@@ -32,6 +32,7 @@ import {
   type Lasso,
 } from "./liveness.ts";
 import { LockOrder } from "./lockorder.ts";
+import { checkSymmetry, concretise, Symmetry, SymmetryBroken, type Concrete } from "./symmetry.ts";
 import type {
   LockPath,
   CheckResult,
@@ -41,6 +42,7 @@ import type {
   StopReason,
 } from "./result.ts";
 import { totalmem } from "node:os";
+import { match } from "ts-pattern";
 import { PROBE_END_STATE, PROBE_INVARIANT, PROBE_REPORTING, stepProbe } from "../rt/probe.ts";
 import { getHeapStatistics } from "node:v8";
 
@@ -72,6 +74,12 @@ export interface ExploreOptions {
    * the stored states and edges): CheckResult.liveness is false.
    */
   fingerprint?: boolean;
+  /**
+   * Symmetry reduction over the CPUs and objects the model declares alike (default on where
+   * declared; explore/symmetry.ts). Off while the liveness check runs (it needs the unreduced
+   * graph) and with lockdep keyed by lock instance: CheckResult.symmetry says which.
+   */
+  symmetry?: boolean;
 }
 
 /**
@@ -140,6 +148,16 @@ class Explorer {
   private readonly maxDepth: number;
   private readonly maxMemory: number;
   private readonly deadline: number;
+  /** Symmetry reduction (canonical states), or null when off. */
+  private readonly sym: Symmetry | null;
+  private readonly symNote: string | undefined;
+  /** The concrete form of the last path scheduleOf() mapped back (symmetry only). */
+  private lastConcrete: Concrete | undefined;
+  /** A data race found by findRace(): CPU a's access x and CPU b's access y. */
+  private raceA = 0;
+  private raceX = 0;
+  private raceB = 0;
+  private raceY = 0;
 
   constructor(
     private readonly model: CompiledModel,
@@ -178,13 +196,42 @@ class Explorer {
     this.maxDepth = opts.maxDepth ?? Infinity;
     this.maxMemory = opts.maxMemory ?? DEFAULT_MAX_MEMORY;
     this.deadline = opts.maxSeconds !== undefined ? this.t0 + opts.maxSeconds * 1000 : Infinity;
+    // symmetry: on where declared, unless turned off or unsound for what this run checks
+    const declared = model.alike.length > 0;
+    this.symNote =
+      !declared || opts.symmetry === false
+        ? declared
+          ? "off (--no-symmetry)"
+          : undefined
+        : this.lv !== null
+          ? "off: the liveness check needs the unreduced state graph (--no-liveness to use the reduction)"
+          : model.lockOrder === "instance"
+            ? "off: lockdep keyed by lock instance names the members' own locks"
+            : undefined;
+    this.sym = declared && this.symNote === undefined ? new Symmetry(model) : null;
   }
 
   async run(): Promise<CheckResult> {
     const m = this.model.mem;
     m.resetLockOrder();
-    // the initial state
-    const h = this.packer.pack(this.model.init);
+    if (this.sym !== null) {
+      try {
+        checkSymmetry(this.model, this.sym);
+      } catch (e) {
+        if (!(e instanceof SymmetryBroken)) throw e;
+        this.modelError = {
+          error: symmetryError(e),
+          state: 0,
+          lastMove: -1,
+          where: this.symWhere(),
+        };
+        return this.result();
+      }
+    }
+    // the initial state (its canonical form, under symmetry)
+    const init = this.model.init.slice();
+    if (this.sym !== null) this.sym.canon(init);
+    const h = this.packer.pack(init);
     const slot0 = this.visited.findOrSlot(this.packer.out, h);
     const i0 = this.store.add(this.packer.out, h, -1, 0, 0);
     this.visited.insertAt(-1 - slot0, i0, h);
@@ -265,6 +312,7 @@ class Explorer {
     const hasInvariants = model.invariants.length > 0;
     const lv = this.lv;
     const lockdep = model.lockdep;
+    const sym = this.sym;
     // which step runs, for a watchdog (rt/probe.ts): two stores per step
     const probe = stepProbe;
     let k = 0;
@@ -351,6 +399,7 @@ class Explorer {
           }
           next[th.pcOff] = successorPc(node, r, c);
           this.transitions++;
+          if (sym !== null) sym.canon(next);
           const h = packer.pack(next);
           const slot = visited.findOrSlot(packer.out, h);
           if (slot >= 0) {
@@ -405,6 +454,11 @@ class Explorer {
    * section keeps the other out of it; a step may take the lock itself before its access).
    */
   private checkRaces(idx: number): void {
+    if (this.findRace()) this.reportRace(idx, this.raceA, this.raceX, this.raceB, this.raceY);
+  }
+
+  /** Whether the saved accesses race (the pair in raceA/X/B/Y). */
+  private findRace(): boolean {
     const T = this.model.threads.length;
     for (let a = 0; a < T; a++) {
       const na = this.accLen[a]!;
@@ -424,29 +478,37 @@ class Explorer {
             if (((x | y) & ACC_WRITE) === 0) continue;
             if (x & y & ACC_MARKED) continue;
             if (orderedByLock(this.lockOffs, this.cur, a, A, i, b, B, j)) continue;
-            this.reportRace(idx, a, x, b, y);
-            return;
+            this.raceA = a;
+            this.raceX = x;
+            this.raceB = b;
+            this.raceY = y;
+            return true;
           }
         }
       }
     }
+    return false;
   }
 
   private reportRace(idx: number, a: number, x: number, b: number, y: number): void {
+    this.record({
+      property: "data-race",
+      kind: "data-race",
+      severity: "warn",
+      message: this.raceText(a, x, b, y),
+      state: idx,
+      lastMove: -1,
+    });
+  }
+
+  private raceText(a: number, x: number, b: number, y: number): string {
     const model = this.model;
     const label = (t: number): { label: string; site: string } => {
       const th = model.threads[t]!;
       const node = th.nodes[this.cur[th.pcOff]!]!;
       return { label: labelOf(model, t, node, this.cur, this.accRes[t], 0), site: node.site };
     };
-    this.record({
-      property: "data-race",
-      kind: "data-race",
-      severity: "warn",
-      message: raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) }),
-      state: idx,
-      lastMove: -1,
-    });
+    return raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) });
   }
 
   /** The warn-severity violations the step just run left in mem.pending, for transition (idx, move). */
@@ -547,18 +609,11 @@ class Explorer {
 
   private deadlock(idx: number): void {
     if (this.found.has("deadlock")) return;
-    const model = this.model;
-    const waits: string[] = [];
-    for (let t = 0; t < model.threads.length; t++) {
-      const th = model.threads[t]!;
-      if (this.cur[th.pcOff] === th.end) continue;
-      waits.push(`CPU${t} (${th.name}) ${waitingFor(model, t, this.cur)}`);
-    }
     this.record({
       property: "deadlock",
       kind: "deadlock",
       severity: undefined,
-      message: `deadlock: no CPU can make progress; ${waits.join("; ")}`,
+      message: deadlockMessage(this.model, this.cur),
       state: idx,
       lastMove: -1,
     });
@@ -591,6 +646,16 @@ class Explorer {
   }
 
   private scheduleOf(state: number, lastMove: number): Move[] {
+    if (this.sym !== null) {
+      // the stored path runs through canonical states: map it back to the model's own CPUs
+      this.lastConcrete = concretise(
+        this.model,
+        this.sym,
+        this.store.pathTo(state).map(decodeMove),
+        lastMove >= 0 ? decodeMove(lastMove) : undefined,
+      );
+      return this.lastConcrete.schedule;
+    }
     const moves = this.store.pathTo(state);
     if (lastMove >= 0) moves.push(lastMove);
     return moves.map(decodeMove);
@@ -655,10 +720,13 @@ class Explorer {
     const livenessCpuSeconds = (cpu.user + cpu.system) / 1e6;
     const seconds = (performance.now() - this.t0) / 1000;
     if (this.modelError === undefined && !(this.opts.stopAtFirst && this.found.size > 0)) {
-      const cyc = this.lockOrder.cycle(
-        model,
-        (state, move) => this.scheduleOf(state, move),
-        (state) => this.stateAt(state),
+      const cyc = this.symCall(() =>
+        this.lockOrder.cycle(
+          model,
+          (state, move) => this.scheduleOf(state, move),
+          // under symmetry: the concrete state before the move scheduleOf() just mapped back
+          (state) => (this.sym !== null ? this.lastConcrete!.pre : this.stateAt(state)),
+        ),
       );
       if (cyc) {
         this.record({
@@ -673,6 +741,13 @@ class Explorer {
       }
     }
     const omit = this.tracesOverBudget();
+    // under symmetry: each trace mapped back to the model's CPUs and objects, its message
+    // computed again in the concrete state (a canonical state's CPU numbers are not the trace's)
+    const concrete = new Map<Found, { schedule: Move[]; message: string }>();
+    if (this.sym !== null && this.modelError === undefined)
+      this.symCall(() => {
+        for (const f of this.found.values()) if (!omit.has(f)) concrete.set(f, this.concreteOf(f));
+      });
     const violations: ViolationReport[] = [...this.found.values()].map((f) => {
       const length = this.store.depthOf(f.state) + (f.lastMove >= 0 ? 1 : 0);
       if (omit.has(f))
@@ -688,12 +763,13 @@ class Explorer {
             `memory budget (${mb(this.maxMemory)} MB, of which the search used ${mb(this.memoryBytes())} MB); ` +
             `raise --max-memory to get it`,
         };
-      const schedule = this.scheduleOf(f.state, f.lastMove);
+      const c = concrete.get(f);
+      const schedule = c?.schedule ?? this.scheduleOf(f.state, f.lastMove);
       return {
         property: f.property,
         kind: f.kind,
         ...(f.severity === undefined ? {} : { severity: f.severity }),
-        message: f.message,
+        message: c?.message ?? f.message,
         schedule,
         length: schedule.length,
         ...(f.paths ? { paths: f.paths } : {}),
@@ -731,16 +807,31 @@ class Explorer {
       ...(this.opts.fingerprint === true
         ? { fingerprint: fingerprintOdds(this.store.count, this.transitions + 1) }
         : {}),
+      ...(model.alike.length > 0
+        ? {
+            symmetry: {
+              used: this.sym !== null,
+              sets: new Symmetry(model).info().sets,
+              ...(this.symNote !== undefined ? { note: this.symNote } : {}),
+            },
+          }
+        : {}),
     };
     if (this.modelError) {
       const me = this.modelError;
       const err = me.lastMove >= 0 ? this.withStack(me.error, me.state, me.lastMove) : me.error;
-      const schedule = this.scheduleOf(me.state, me.lastMove);
+      let schedule: Move[] = [];
+      try {
+        schedule = this.scheduleOf(me.state, me.lastMove);
+      } catch (e) {
+        if (!(e instanceof SymmetryBroken)) throw e;
+        this.lastConcrete = undefined;
+      }
       let where = me.where ?? "";
-      if (me.lastMove >= 0) {
-        const mv = decodeMove(me.lastMove);
+      if (me.lastMove >= 0 && (this.sym === null || this.lastConcrete !== undefined)) {
+        const mv = this.sym !== null ? schedule[schedule.length - 1]! : decodeMove(me.lastMove);
         const th = model.threads[mv.cpu]!;
-        const pre = this.stateAt(me.state);
+        const pre = this.sym !== null ? this.lastConcrete!.pre : this.stateAt(me.state);
         const node = th.nodes[pre[th.pcOff]!]!;
         where = `CPU${mv.cpu} (${th.name}) step \`${labelOf(model, mv.cpu, node, pre, undefined, mv.choice)}\` at ${node.site}`;
       }
@@ -788,11 +879,157 @@ class Explorer {
       return v;
     }
     v.set(this.model.init);
+    // under symmetry the stored moves lead through canonical states
+    this.sym?.canon(v);
     for (const mv of this.store.pathTo(idx)) {
       const { cpu, choice } = decodeMove(mv);
       execute(this.model, cpu, choice, v);
+      this.sym?.canon(v);
     }
     return v;
+  }
+
+  /** Where the symmetry was declared, for an E_SYMMETRY error. */
+  private symWhere(): string {
+    return `alike() declared at ${this.model.alike.map((d) => d.site).join(", ")}`;
+  }
+
+  /**
+   * Runs f; a declared symmetry found not to hold while mapping a trace back ends the run as an
+   * E_SYMMETRY error (and f's result is undefined).
+   */
+  private symCall<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof SymmetryBroken)) throw e;
+      this.modelError ??= {
+        error: symmetryError(e),
+        state: 0,
+        lastMove: -1,
+        where: this.symWhere(),
+      };
+      return undefined;
+    }
+  }
+
+  /**
+   * A violation found under symmetry, on the model's own CPUs and objects: its trace mapped back
+   * (symmetry.ts concretise) and its message computed again in the concrete state, as the search
+   * computed it in the canonical one. Throws SymmetryBroken when the concrete trace does not show
+   * the violation.
+   */
+  private concreteOf(f: Found): { schedule: Move[]; message: string } {
+    const schedule = this.scheduleOf(f.state, f.lastMove);
+    const pre = this.lastConcrete!.pre;
+    const model = this.model;
+    const m = model.mem;
+    const missing = (): never => {
+      throw new SymmetryBroken(
+        `${f.property} shows in the reduced search but not on its trace mapped back to the model's CPUs and objects: the declared symmetry does not hold`,
+      );
+    };
+    const saved = m.b;
+    try {
+      if (f.lastMove >= 0) {
+        // the violation is the last move's: run it again on the concrete state
+        const mv = schedule[schedule.length - 1]!;
+        const b = pre.slice();
+        try {
+          execute(model, mv.cpu, mv.choice, b);
+        } catch (e) {
+          m.pending.length = 0;
+          if (e instanceof Violation && e.property === f.property)
+            return { schedule, message: e.message };
+          if (!(e instanceof Violation) && f.kind !== "assertion")
+            return { schedule, message: f.message };
+          return missing();
+        }
+        const w = m.pending.find((v) => v.property === f.property);
+        m.pending.length = 0;
+        if (f.kind === "lock-order") return { schedule, message: f.message };
+        return w ? { schedule, message: w.message } : missing();
+      }
+      m.b = pre;
+      const text = (r: boolean | string, dflt: string): string =>
+        r === true ? missing() : typeof r === "string" ? r : dflt;
+      return match(f.kind)
+        .with("invariant", () => {
+          const inv = model.invariants.find((i) => i.name === f.property) ?? missing();
+          return {
+            schedule,
+            message: text(inv.fn(model.world), `invariant "${inv.name}" does not hold`),
+          };
+        })
+        .with("assertion", () => {
+          // an invariant that threw a violation
+          for (const inv of model.invariants) {
+            try {
+              inv.fn(model.world);
+            } catch (e) {
+              if (e instanceof Violation && e.property === f.property)
+                return { schedule, message: e.message };
+            }
+          }
+          return missing();
+        })
+        .with("end-state", () => {
+          const p = model.endStates.find((x) => x.name === f.property) ?? missing();
+          return {
+            schedule,
+            message: text(p.fn(model.world), `at quiescence, "${p.name}" does not hold`),
+          };
+        })
+        .with("deadlock", () => ({ schedule, message: deadlockMessage(model, pre) }))
+        .with("data-race", () => ({ schedule, message: this.raceIn(pre) ?? missing() }))
+        .with("lock-order", "liveness", () => ({ schedule, message: f.message }))
+        .exhaustive();
+    } finally {
+      m.b = saved;
+    }
+  }
+
+  /** The data race in state b (the explorer's check, on the enabled steps' dry runs), if any. */
+  private raceIn(b: Int32Array): string | undefined {
+    const model = this.model;
+    const m = model.mem;
+    this.cur.set(b);
+    this.accLen.fill(0);
+    // a dry run: it takes no lock for lockdep's lock order
+    const lo = m.lo;
+    m.lo = false;
+    for (let t = 0; t < model.threads.length; t++) {
+      const th = model.threads[t]!;
+      const pc = b[th.pcOff]!;
+      if (pc === th.end) continue;
+      const node = th.nodes[pc]!;
+      m.b = b;
+      m.cpu = t;
+      try {
+        if (node.guard !== undefined && !node.guard(th.ctx)) continue;
+      } catch {
+        continue;
+      }
+      this.next.set(b);
+      m.b = this.next;
+      m.trk = true;
+      m.nacc = 0;
+      try {
+        this.saveAccesses(t, node.run(th.ctx, 0));
+      } catch {
+        this.accLen[t] = -1;
+      } finally {
+        m.trk = false;
+        m.pending.length = 0;
+        m.loNewLen = 0;
+      }
+    }
+    m.b = b;
+    m.lo = lo;
+    const found = this.findRace();
+    const out = found ? this.raceText(this.raceA, this.raceX, this.raceB, this.raceY) : undefined;
+    this.accLen.fill(0);
+    return out;
   }
 }
 
@@ -882,6 +1119,26 @@ export function raceMessage(model: CompiledModel, a: RaceSide, b: RaceSide): str
   return (
     `data race on ${field}: ${what(a)}, while ${what(b)}; ${which}, and no common lock orders ` +
     `them (mark both with READ_ONCE()/WRITE_ONCE() or atomics, take the lock, or say data_race() if the race is intended)`
+  );
+}
+
+/** The deadlock message for state b: what each CPU that has not finished waits for. */
+export function deadlockMessage(model: CompiledModel, b: Int32Array): string {
+  const waits: string[] = [];
+  for (let t = 0; t < model.threads.length; t++) {
+    const th = model.threads[t]!;
+    if (b[th.pcOff] === th.end) continue;
+    waits.push(`CPU${t} (${th.name}) ${waitingFor(model, t, b)}`);
+  }
+  return `deadlock: no CPU can make progress; ${waits.join("; ")}`;
+}
+
+function symmetryError(e: SymmetryBroken): ModelError {
+  return new ModelError(
+    "E_SYMMETRY",
+    `the model's alike() declaration does not hold: ${e.message}`,
+    "make the alike members interchangeable (no step, invariant or property may name one of them), " +
+      "declare fewer of them alike, or run with --no-symmetry",
   );
 }
 

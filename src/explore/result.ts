@@ -111,6 +111,15 @@ export interface CheckResult {
     readonly collisionProbability: number;
     readonly optimistic: number;
   };
+  /**
+   * Symmetry reduction, for a model that declares alike CPUs or objects: whether it was used
+   * (states then stand for every permutation of the members), the sets, and why it was not.
+   */
+  readonly symmetry?: {
+    readonly used: boolean;
+    readonly sets: readonly string[];
+    readonly note?: string;
+  };
 }
 
 export interface Progress {

@@ -1,10 +1,10 @@
 // Declaring a model: its parameters, its variants (patch versions) with their expected verdicts,
 // and a build function that lays out the state and writes the threads for one variant.
 
-import type { Fields, LockS, RecordS, Schema } from "./schema.ts";
+import type { ArrayS, Fields, LockS, RecordS, Schema } from "./schema.ts";
 import { int, nodeptr, record, SchemaError } from "./schema.ts";
 import { Layout, NEEDS_BITS_REG, sizeOf } from "./layout.ts";
-import { makeRef, type RecordRef, type Ref, type RefOf } from "./ref.ts";
+import { makeRef, Ref, type RecordRef, type RefOf } from "./ref.ts";
 import { ViewBuilder, type ViewOf } from "./view.ts";
 import {
   assert_,
@@ -21,6 +21,7 @@ import {
   type Stmt,
 } from "./dsl.ts";
 import { collectRaises, CompileError, compileThread, type Node } from "./compile.ts";
+import { resolveAlike, type AlikeDecl, type AlikeRequest } from "./alike.ts";
 import type { ViolationKind } from "../explore/result.ts";
 import { DEFAULT_SEVERITIES, Mem, ModelError, type Severity } from "../rt/mem.ts";
 import {
@@ -251,6 +252,8 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
   lockOrder: "class" | "instance" | false = "class";
   /** Protections declared with protect(): the word (or list head) and its lock. */
   readonly protections: { what: Ref; lock: Ref<LockS> }[] = [];
+  /** Interchangeable CPUs and objects declared with alike() (checked when compiled). */
+  readonly alikes: AlikeRequest[] = [];
 
   constructor(shared: F, opts: ModelOptions = {}) {
     super();
@@ -293,6 +296,40 @@ export class ModelBuilder<F extends Fields = Fields> extends AnyModelBuilder {
         `protect(${what.$text}, ${lock.$text}): a ${k} cannot be protected (a counter, flags word, bool, enum or list head can)`,
       );
     this.protections.push({ what, lock });
+    return this;
+  }
+
+  /**
+   * Declares interchangeable members, for symmetry reduction (src/explore/symmetry.ts): CPUs
+   * that run the same code (`{ cpus: [p1, p2, p3] }`, the numbers thread() returned), or elements
+   * of a shared array of records that start alike (`{ objects: m.s.folio }`, or some of them
+   * with `indices`). The search then stores one state for all the states that differ only by
+   * which of them is which. Invariants, end-state properties and steps must not single one
+   * out (`CPU1`, `F2`): compiling checks what it can (E_SYMMETRY), the search checks its first
+   * states, and `--no-symmetry` searches without the reduction.
+   */
+  alike(
+    what:
+      | { readonly cpus: readonly number[] }
+      | { readonly objects: Ref<ArrayS>; readonly indices?: readonly number[] },
+  ): this {
+    const site = lazyCallSite();
+    if ("cpus" in what) {
+      if (!Array.isArray(what.cpus))
+        throw new SchemaError("alike({ cpus }): give an array of CPU numbers");
+      this.alikes.push({ cpus: [...what.cpus], site });
+      return this;
+    }
+    const r = (what as { objects?: unknown }).objects;
+    if (!(r instanceof Ref) || r.$schema.kind !== "array" || r.$static < 0)
+      throw new SchemaError(
+        "alike(): give { cpus: [...] } or { objects: <a shared array ref, e.g. m.s.folio> }",
+      );
+    this.alikes.push({
+      array: { base: r.$static, text: r.$text },
+      ...(what.indices ? { indices: [...what.indices] } : {}),
+      site,
+    });
     return this;
   }
 
@@ -501,6 +538,8 @@ export interface CompiledModel {
    */
   readonly properties: readonly PropertyDecl[];
   readonly world: World;
+  /** Interchangeable CPUs and objects (ModelBuilder.alike), validated. */
+  readonly alike: readonly AlikeDecl[];
   /** Source file of the model, when loaded from one. */
   file: string | undefined;
 }
@@ -765,6 +804,7 @@ function compileResolved(
     lockOrder: b.lockOrder,
     properties,
     world,
+    alike: resolveAlike(b.alikes, lay, programs, b.threads, init),
     file: undefined,
   };
 }

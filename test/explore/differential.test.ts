@@ -19,7 +19,7 @@ import { Violation } from "../../src/rt/mem.ts";
 import { choicesOf, enabledCpus, execute } from "../../src/rt/machine.ts";
 import { stateOutcomes } from "../../src/trace/replay.ts";
 import { withoutSites } from "../../src/model/dsl.ts";
-import { build, modelSpec, type ModelSpec } from "./gen-model.ts";
+import { build, modelSpec, symModelSpec, type ModelSpec } from "./gen-model.ts";
 
 const RUNS = Number(process.env.DIFF_RUNS ?? 1000);
 /** Statements per CPU at the top level (npm test: 3; test:differential: 5). */
@@ -180,5 +180,73 @@ describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the ex
     // models past MAX_STATES states are not compared: at most 1 %
     expect(tooLarge).toBeLessThanOrEqual(RUNS / 100);
     // about 5 s of CPU for 1000 models; the wall clock on a shared machine can be far longer
+  }, 900_000);
+});
+
+/**
+ * Symmetry reduction (src/explore/symmetry.ts) on generated models with k alike CPUs and, in
+ * some, alike objects (gen-model.ts symModelSpec): BFS, DFS and fingerprint searches under
+ * symmetry give the unreduced exact search's verdict and violated properties, store no more
+ * states, and print counterexamples on the model's own CPUs that replay.
+ */
+/** npm test: 200 models; test:differential: 2000 (k copies of a program make models grow fast). */
+const SYM_RUNS = Math.max(50, Math.round(Math.min(RUNS / 5, 2000)));
+/** Statements per CPU at the top level: npm test 2, test:differential 3. */
+const SYM_MAX_OPS = Math.min(MAX_OPS - 1, 3);
+const SYM_SEARCHES: readonly { name: string; opts: ExploreOptions }[] = [
+  { name: "symmetric BFS", opts: {} },
+  { name: "symmetric fingerprint BFS", opts: { fingerprint: true } },
+  // DFS in the nightly-style run only (npm run test:differential)
+  ...(RUNS > 1000 ? [{ name: "symmetric DFS", opts: { strategy: "dfs" as const } }] : []),
+];
+
+describe("differential: symmetry reduction against the unreduced exact BFS", () => {
+  it(`${SYM_RUNS} generated models with alike CPUs and objects: same verdicts and violated properties`, async () => {
+    let reduced = 0;
+    let violatedModels = 0;
+    let withObjects = 0;
+    let compared = 0;
+    let statesRef = 0;
+    let statesSym = 0;
+    await fc.assert(
+      fc.asyncProperty(symModelSpec({ maxOps: SYM_MAX_OPS }), async (spec) => {
+        const model = compile(build(spec));
+        const ref = await explore(model, {
+          maxStates: MAX_STATES,
+          liveness: false,
+          symmetry: false,
+        });
+        expect(ref.verdict, "the generator makes valid models").not.toBe("error");
+        if (!ref.complete) return;
+        compared++;
+        if (spec.alike?.objects) withObjects++;
+        if (ref.verdict === "violated") violatedModels++;
+        for (const s of SYM_SEARCHES) {
+          const r = await explore(model, { liveness: false, ...s.opts, maxStates: MAX_STATES });
+          expect(r.symmetry?.used, `${s.name}: used`).toBe(true);
+          expect(r.verdict, `${s.name}: verdict`).toBe(ref.verdict);
+          expect(violated(r), `${s.name}: violated properties`).toEqual(violated(ref));
+          expect(r.states, `${s.name}: states`).toBeLessThanOrEqual(ref.states);
+          checkTraces(model, r, s.name);
+          if (s.opts.strategy === undefined && !s.opts.fingerprint) {
+            statesRef += ref.states;
+            statesSym += r.states;
+            if (r.states < ref.states) reduced++;
+            // BFS over the classes of states: counterexamples as short as the unreduced BFS's
+            for (const v of r.violations)
+              expect(v.length, `${s.name}: ${v.property} length`).toBe(
+                ref.violations.find((x) => x.property === v.property)!.length,
+              );
+          }
+        }
+      }),
+      { numRuns: SYM_RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+    // the generator makes symmetric models that break properties, with objects, and reduce
+    expect(compared).toBeGreaterThan(SYM_RUNS * 0.95);
+    expect(violatedModels).toBeGreaterThan(SYM_RUNS / 10);
+    expect(withObjects).toBeGreaterThan(SYM_RUNS / 10);
+    expect(reduced).toBeGreaterThan(SYM_RUNS / 2);
+    expect(statesSym).toBeLessThan(statesRef * 0.8);
   }, 900_000);
 });

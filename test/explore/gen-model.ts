@@ -8,12 +8,16 @@
 
 import fc from "fast-check";
 import {
+  array,
   defineModel,
+  ptr,
+  record,
   int,
   listHead,
   listNode,
   ModelBuilder,
   spinlock,
+  type Fields,
   type ModelDef,
   type Stmt,
 } from "../../src/index.ts";
@@ -22,7 +26,8 @@ import { spin_lock, spin_unlock } from "../../src/kernel/spinlock.ts";
 import { list_add_tail, list_del_init } from "../../src/kernel/list.ts";
 import { Violation } from "../../src/rt/mem.ts";
 import type { Ref } from "../../src/model/ref.ts";
-import type { ListHeadS, LockS } from "../../src/model/schema.ts";
+import type { ArrayS, ListHeadS, LockS } from "../../src/model/schema.ts";
+import type { Layout } from "../../src/model/layout.ts";
 
 export type OpSpec =
   /** word = v (WRITE_ONCE when marked) */
@@ -58,7 +63,13 @@ export type OpSpec =
       readonly body: readonly OpSpec[];
     }
   /** list_add_tail / list_del_init of node n on the list (under lock 0 when the list has one) */
-  | { readonly k: "list_add" | "list_del"; readonly n: number };
+  | { readonly k: "list_add" | "list_del"; readonly n: number }
+  /** p = any object (a choice per object): the CPU's object pointer (objects only) */
+  | { readonly k: "opick" }
+  /** p->v = v; p->v++ (mod max + 1); p->v != ne checked (objects only, after an opick) */
+  | { readonly k: "owrite"; readonly v: number }
+  | { readonly k: "oinc" }
+  | { readonly k: "oassert"; readonly ne: number; readonly warn: boolean };
 
 export interface ModelSpec {
   /** Each shared word's largest value (values run 0..max, start at 0). */
@@ -77,6 +88,13 @@ export interface ModelSpec {
   /** word w == eq once every CPU has finished */
   readonly endStates: readonly { readonly w: number; readonly eq: number }[];
   readonly races: boolean;
+  /**
+   * Symmetry (symModelSpec): `count` objects `{ v: 0..max }` in a shared array, each CPU with
+   * a pointer `p` to one; objects with v > invMax break an invariant over all of them.
+   */
+  readonly objects?: { readonly count: number; readonly max: number; readonly invMax: number };
+  /** CPUs declared alike (the same program each), and whether the objects are. */
+  readonly alike?: { readonly cpus: readonly number[]; readonly objects: boolean };
 }
 
 /** Sizes of generated models (the defaults keep a model to at most a few thousand states). */
@@ -188,6 +206,9 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
         shared.n0 = listNode();
         shared.n1 = listNode();
       }
+      const objs = spec.objects;
+      const Obj = record({ v: int(0, objs?.max ?? 1, 0) }, "obj");
+      if (objs) shared.obj = array(objs.count, Obj, { label: (i) => `O${i}` });
       const m = new ModelBuilder(shared as never, { races: spec.races });
       const refs = m.s as unknown as Record<string, unknown>;
       const lock = (l: number): Ref<LockS> => refs[`l${l}`] as Ref<LockS>;
@@ -254,9 +275,44 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
             return list_add_tail(node(o.n), head());
           case "list_del":
             return list_del_init(node(o.n));
+          case "opick":
+            return step("p = pick", (c, ch) => c.m.set(pOff(c), ch), {
+              choices: objs!.count,
+            });
+          case "owrite":
+            return step(`p->v = ${o.v}`, (c) => c.m.set(vOff(c), o.v));
+          case "oinc":
+            return step("p->v++", (c) =>
+              c.m.set(vOff(c), (c.m.get(vOff(c)) + 1) % (objs!.max + 1)),
+            );
+          case "oassert":
+            return step(
+              `assert p->v != ${o.ne}`,
+              (c) => {
+                if (c.m.get(vOff(c)) !== o.ne) return;
+                if (o.warn) c.m.warn("warn-obj", `p->v == ${o.ne}`);
+                else throw new Violation("assert-obj", `p->v == ${o.ne}`);
+              },
+              { raises: [o.warn ? "warn-obj" : "assert-obj"] },
+            );
         }
       };
-      spec.cpus.forEach((ops, i) => m.thread(`cpu${i}`, {}, () => stmts(ops)));
+      /** This CPU's object pointer, and the word of the object it points to. */
+      const pOff = (c: { m: { layout: Layout }; cpu: number }): number =>
+        c.m.layout.fieldByName.get(`CPU${c.cpu}.p`)!.off;
+      const vOff = (c: { m: { layout: Layout; get(o: number): number }; cpu: number }): number =>
+        c.m.layout.fieldByName.get(`O${c.m.get(pOff(c))}.v`)!.off;
+      const locals: Fields = objs ? { p: ptr(Obj) } : {};
+      spec.cpus.forEach((ops, i) => m.thread(`cpu${i}`, locals, () => stmts(ops)));
+      if (objs)
+        m.invariant(`objects-v<=${objs.invMax}`, ({ m: mem }) => {
+          for (let i = 0; i < objs.count; i++)
+            if (mem.b[mem.layout.fieldByName.get(`O${i}.v`)!.off]! > objs.invMax) return false;
+          return true;
+        });
+      if (spec.alike && spec.alike.cpus.length >= 2) m.alike({ cpus: spec.alike.cpus });
+      if (spec.alike?.objects)
+        m.alike({ objects: (m.s as unknown as Record<string, Ref>).obj as Ref<ArrayS> });
       spec.invariants.forEach(({ w, max, bug }, i) =>
         m.invariant(`inv${i}-w${w}<=${max}`, ({ s }) => (s as unknown as Words)[key(w)]! <= max, {
           severity: bug ? "bug" : "warn",
@@ -273,4 +329,62 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
 /** Offset of shared word w in the state vector. */
 function wordOff(layout: { fieldByName: Map<string, { off: number }> }, w: number): number {
   return layout.fieldByName.get(`w${w}`)!.off;
+}
+
+/**
+ * Models with symmetry (differential test of the symmetry reduction): a generated model whose
+ * first CPU's program is run by k alike CPUs (2 or 3), the others as generated; and, in some,
+ * alike objects each CPU may point to (`opick` first, then operations on the object), with an
+ * invariant over all of them.
+ */
+export function symModelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
+  return fc
+    .record({
+      base: modelSpec({ ...o, maxCpus: 2 }),
+      k: fc.integer({ min: 2, max: 3 }),
+      objects: fc.option(
+        fc.record({
+          count: fc.integer({ min: 2, max: 3 }),
+          max: fc.integer({ min: 1, max: 2 }),
+          invMax: fc.integer({ min: 0, max: 2 }),
+          alike: fc.boolean(),
+        }),
+        { nil: undefined },
+      ),
+      objOps: fc.array(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 2 }), {
+        minLength: 2,
+        maxLength: 2,
+      }),
+    })
+    .map(({ base, k, objects, objOps }) => {
+      const objOp = (x: number): OpSpec =>
+        x <= 1
+          ? { k: "owrite", v: Math.min(x + 1, objects!.max) }
+          : x <= 3
+            ? { k: "oinc" }
+            : { k: "oassert", ne: Math.min(x - 4, objects!.max), warn: x === 5 };
+      const withObj = (ops: readonly OpSpec[], j: number): OpSpec[] =>
+        objects && objOps[j]!.length > 0
+          ? [{ k: "opick" }, ...objOps[j]!.map(objOp), ...ops]
+          : [...ops];
+      const template = withObj(base.cpus[0]!, 0);
+      const others = base.cpus.slice(1).map((ops) => withObj(ops, 1));
+      return {
+        ...base,
+        cpus: [...Array.from({ length: k }, () => template), ...others],
+        ...(objects
+          ? {
+              objects: {
+                count: objects.count,
+                max: objects.max,
+                invMax: Math.min(objects.invMax, objects.max),
+              },
+            }
+          : {}),
+        alike: {
+          cpus: Array.from({ length: k }, (_, i) => i),
+          objects: objects !== undefined && objects.alike,
+        },
+      };
+    });
 }
