@@ -174,10 +174,7 @@ export default defineModel<
         `thp_shrinker_init() has run (initcall before ${caller})`,
         ({ s }) => s.thp_initialized,
       ),
-      func(caller, [
-        mem_cgroup_charge(f, mc, MEMCG1),
-        folio_memcg_list_lru_alloc(f, lru, xa, mc),
-      ]),
+      func(caller, [mem_cgroup_charge(f, mc, MEMCG1), folio_memcg_list_lru_alloc(f, lru, xa, mc)]),
       // deferred_split_folio(f, false) of the list_lru series
       func("deferred_split_folio", [
         lock_list_lru_of_memcg(lru, xa, lruKeyOfFolio(f, mc), t.l.l, { mc }),
