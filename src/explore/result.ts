@@ -111,6 +111,11 @@ export interface CheckResult {
     readonly collisionProbability: number;
     readonly optimistic: number;
   };
+  /**
+   * The parallel search (--workers, explore/parallel.ts): the worker threads it ran on, and why
+   * it ran on one when more were asked for.
+   */
+  readonly parallel?: { readonly workers: number; readonly note?: string };
 }
 
 export interface Progress {
