@@ -69,6 +69,24 @@ import type { ModelSource } from "./parallel-source.ts";
 
 export type { ModelSource } from "./parallel-source.ts";
 
+/**
+ * Why a search with these options runs on one thread even when more are asked for, or
+ * undefined when it can run in parallel.
+ */
+export function serialOnly(opts: ExploreOptions): string | undefined {
+  return opts.strategy === "dfs"
+    ? "DFS is serial (the parallel search is breadth-first)"
+    : opts.fingerprint === true
+      ? "fingerprint mode is serial"
+      : undefined;
+}
+
+/** A worker's heap for a memory budget: the budget, at least 256 MB, at most this thread's. */
+export function workerHeapMb(maxMemory: number): number {
+  const own = getHeapStatistics().heap_size_limit / 2 ** 20;
+  return Math.round(Math.min(own, Math.max(256, maxMemory / 2 ** 20)));
+}
+
 /** The default number of workers: the machine's cores. */
 export const defaultWorkers = (): number => availableParallelism();
 
@@ -113,7 +131,14 @@ export class ExplorePool {
   readonly probes: SharedArrayBuffer;
   private closed = false;
 
-  constructor(readonly size: number) {
+  /**
+   * `heapMb`: each worker's JavaScript heap (a step that allocates without end stops there, and
+   * the run is "incomplete", naming it).
+   */
+  constructor(
+    readonly size: number,
+    readonly heapMb = WORKER_HEAP_MB,
+  ) {
     if (!Number.isInteger(size) || size < 1)
       throw new RangeError(`workers ${size}: expected an integer >= 1`);
     this.probes = new SharedArrayBuffer(4 * PROBE_WORDS * size);
@@ -123,7 +148,7 @@ export class ExplorePool {
   private start(w: number): void {
     const worker = new Worker(new URL("./parallel-boot.mjs", import.meta.url), {
       workerData: { index: w },
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
     });
     this.workers[w] = worker;
     this.inbox[w] = [];
@@ -190,14 +215,7 @@ export async function exploreParallel(
 ): Promise<CheckResult> {
   const n = opts.workers;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers ${n}: expected an integer >= 1`);
-  const why =
-    n === 1
-      ? undefined
-      : opts.strategy === "dfs"
-        ? "DFS is serial (the parallel search is breadth-first)"
-        : opts.fingerprint === true
-          ? "fingerprint mode is serial"
-          : undefined;
+  const why = n === 1 ? undefined : serialOnly(opts);
   if (n === 1 || why !== undefined) {
     const r = await explore(model, opts);
     return { ...r, parallel: { workers: 1, ...(why ? { note: `${why}: ran on 1 thread` } : {}) } };
@@ -394,7 +412,16 @@ class ParallelSearch {
 
   /** Waits for every worker's answer to a phase; ends stuck workers after a stop. */
   private async phase(m: (w: number) => ToWorker): Promise<Reply[]> {
-    const answers = this.pool.all(m);
+    const answered = new Array<boolean>(this.pool.size).fill(false);
+    for (let w = 0; w < this.pool.size; w++) this.pool.post(w, m(w));
+    const answers = Promise.all(
+      Array.from({ length: this.pool.size }, (_, w) =>
+        this.pool.next(w).then((r) => {
+          answered[w] = true;
+          return r;
+        }),
+      ),
+    );
     const ctl = this.v.ctl;
     let stopSeen = 0;
     for (;;) {
@@ -402,14 +429,28 @@ class ParallelSearch {
         answers,
         new Promise<undefined>((res) => setTimeout(() => res(undefined), 100)),
       ]);
-      if (r !== undefined) return r;
+      if (r !== undefined) {
+        const oom = r.find(
+          (x) =>
+            x.t === "crash" && (x.error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY",
+        );
+        if (oom !== undefined) {
+          Atomics.store(ctl, C_STOP, STOP_MEMORY);
+          this.stuck =
+            `${this.stuckNames(r.indexOf(oom))} did not return (its code allocated past the worker's ` +
+            `heap limit (${this.pool.heapMb} MB))`;
+          await this.pool.close();
+          throw new StuckError();
+        }
+        return r;
+      }
       if (
         Atomics.load(ctl, C_STOP) === STOP_TIME ||
         Atomics.load(ctl, C_STOP) === STOP_INTERRUPTED
       ) {
         stopSeen ||= performance.now();
         if (performance.now() - stopSeen > GRACE_MS) {
-          this.stuck = this.stuckSteps();
+          this.stuck = this.stuckSteps(answered);
           await this.pool.close();
           throw new StuckError();
         }
@@ -417,20 +458,27 @@ class ParallelSearch {
     }
   }
 
-  private stuckSteps(): string {
+  /** The steps the workers run (worker `only`, or those that have not answered). */
+  private stuckNames(only?: number, answered?: readonly boolean[]): string {
     const pr = new Int32Array(this.pool.probes);
     const names: string[] = [];
     for (let w = 0; w < this.pool.size; w++) {
+      if (only !== undefined && w !== only) continue;
+      if (answered?.[w] === true) continue;
       const a = pr[w * PROBE_WORDS]!;
       const b = pr[w * PROBE_WORDS + 1]!;
       names.push(stepName(this.model, a, b));
     }
+    return [...new Set(names)].join(" or ");
+  }
+
+  private stuckSteps(answered: readonly boolean[]): string {
     const after =
       Atomics.load(this.v.ctl, C_STOP) === STOP_TIME
         ? `--max-seconds ${this.opts.maxSeconds}`
         : "the interrupt";
     return (
-      `${[...new Set(names)].join(" or ")} did not return (a worker was still running ` +
+      `${this.stuckNames(undefined, answered)} did not return (a worker was still running ` +
       `${(GRACE_MS / 1000).toFixed(1)} s after ${after}); its code may loop forever`
     );
   }
@@ -452,7 +500,7 @@ class ParallelSearch {
           replies = await this.phase(() => ({ t: "expand", depth, work, shared: this.shared }));
         } catch (e) {
           if (e instanceof StuckError) {
-            this.stop = Atomics.load(ctl, C_STOP) === STOP_TIME ? "time" : "interrupted";
+            this.stop = stopReason(Atomics.load(ctl, C_STOP));
             return;
           }
           throw e;
@@ -468,6 +516,8 @@ class ParallelSearch {
         if (workSize(work) === 0) break;
       }
       this.finishLevel(start, next);
+      const grew = Atomics.load(ctl, C_COUNT) > next;
+      if (grew) this.levelStart.push(next);
       const stopCode = Atomics.load(ctl, C_STOP);
       if (stopCode !== 0) {
         this.stop = stopReason(stopCode);
@@ -479,8 +529,7 @@ class ParallelSearch {
       }
       if (this.error !== undefined) return;
       if (this.opts.stopAtFirst === true && this.found.size > 0) return;
-      if (Atomics.load(ctl, C_COUNT) > next) this.levelStart.push(next);
-      else return;
+      if (!grew) return;
     }
   }
 
@@ -861,7 +910,10 @@ function stepName(model: CompiledModel, a: number, b: number): string {
   const th = model.threads[a];
   const node = th?.nodes[b];
   if (!th || !node) return "a step";
-  const label = typeof node.label === "string" ? node.label : `pc ${b}`;
+  const label =
+    typeof node.label === "string"
+      ? node.label
+      : labelOf(model, a, node, model.init, undefined, 0).replace(/ -> .*$/, "");
   return `CPU${a} (${th.name}) step \`${label}\` at ${node.site}`;
 }
 
