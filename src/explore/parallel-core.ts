@@ -38,7 +38,7 @@ import { encodeMove, labelOf, successorPc, waitingFor } from "../rt/machine.ts";
 import { PROBE_END_STATE, PROBE_INVARIANT, stepProbe } from "../rt/probe.ts";
 import { Packer } from "./store.ts";
 import { lockOffsets, orderedByLock, raceMessage } from "./explorer.ts";
-import type { ViolationKind } from "./result.ts";
+import type { LockPath, ViolationKind } from "./result.ts";
 
 // Int32 slots of the control buffer
 /** Next state index (the number of states). */
@@ -992,4 +992,127 @@ export function invariantEvents(
     m.b = saved;
   }
   return { events, ok };
+}
+
+/** A violation kept for the result: an event, or lockdep's cycle with its paths. */
+export type Found = Event & { readonly paths?: readonly LockPath[] };
+
+/** What a Keeper holds, as data (a worker that ran levels alone hands it over). */
+export interface KeeperState {
+  readonly found: Found[];
+  readonly error: ErrorEvent | undefined;
+  readonly transitions: number;
+  readonly depthCut: boolean;
+}
+
+/**
+ * The results of the levels run so far: each property's first violation in serial order, the
+ * first model error, and the bookkeeping that ends a level (finishLevel). The main thread keeps
+ * one; a worker running small levels alone keeps its own and hands it over.
+ */
+export class Keeper {
+  readonly found = new Map<string, Found>();
+  error: ErrorEvent | undefined;
+  transitions = 0;
+  depthCut = false;
+  private readonly pendingErrors: ErrorEvent[] = [];
+  private readonly invHit = new Set<number>();
+  /** Int32 words of invariant bits per state, and those of the bug-severity invariants. */
+  readonly iw: number;
+  readonly bugMask: Int32Array;
+
+  constructor(
+    private readonly model: CompiledModel,
+    private readonly packer: Packer,
+    private readonly stopAtFirst: boolean,
+  ) {
+    this.iw = Math.ceil(model.invariants.length / 32);
+    this.bugMask = new Int32Array(this.iw);
+    model.invariants.forEach((inv, k) => {
+      if (inv.severity === "bug") this.bugMask[k >>> 5]! |= 1 << (k & 31);
+    });
+  }
+
+  take(e: Found): void {
+    const old = this.found.get(e.property);
+    if (old === undefined || before(e, old)) this.found.set(e.property, e);
+  }
+
+  merge(reports: readonly PhaseReport[]): void {
+    for (const r of reports) {
+      this.transitions += r.transitions;
+      if (r.depthCut) this.depthCut = true;
+      for (const e of r.events) this.take(e);
+      if (r.error && (this.error === undefined || before(r.error, this.error))) {
+        if (r.error.atNew === undefined) this.error = r.error;
+        else this.pendingErrors.push(r.error);
+      }
+      for (const k of r.invariantsHit) this.invHit.add(k);
+    }
+  }
+
+  state(): KeeperState {
+    return {
+      found: [...this.found.values()],
+      error: this.error,
+      transitions: this.transitions,
+      depthCut: this.depthCut,
+    };
+  }
+
+  /** Adds another keeper's results (levels after those this one has). */
+  absorb(s: KeeperState): void {
+    this.transitions += s.transitions;
+    if (s.depthCut) this.depthCut = true;
+    for (const f of s.found) this.take(f);
+    if (s.error && (this.error === undefined || before(s.error, this.error))) this.error = s.error;
+  }
+
+  /**
+   * After level [start, next) was expanded: its invariant events and errors at their first
+   * discovery, what the serial search would not have seen past an error (or past the first
+   * violation with --stop-first), and the new level's serial order.
+   */
+  finishLevel(v: Views, start: number, next: number): void {
+    const count = Atomics.load(v.ctl, C_COUNT);
+    const iw = this.iw;
+    const keyOf = (i: number): number => (v.pkey[i - next]! >>> 1) * EV_SPAN + v.ev[i - next]!;
+    // an invariant that threw in a new state: at that state's first discovery
+    for (const e of this.pendingErrors) {
+      const r = { ...e, key: keyOf(e.atNew!), sub: EV_SPAN };
+      if (this.error === undefined || before(r, this.error)) this.error = r;
+    }
+    this.pendingErrors.length = 0;
+    // each invariant broken in this level: its first state in serial order, evaluated again
+    for (const k of this.invHit) {
+      let best = -1;
+      let bestKey = Infinity;
+      for (let i = next; i < count; i++) {
+        if ((v.inv[(i - next) * iw + (k >>> 5)]! & (1 << (k & 31))) === 0) continue;
+        const key = keyOf(i);
+        if (key < bestKey) {
+          bestKey = key;
+          best = i;
+        }
+      }
+      if (best < 0) continue;
+      const b = new Int32Array(this.model.layout.words);
+      this.packer.unpack32(v.arena, best * this.packer.words, b);
+      const r = invariantEvents(this.model, b);
+      r.events.forEach((e, j) => {
+        if (e.inv === k)
+          this.take({ ...e, state: best, lastMove: -1, key: bestKey, sub: EV_SPAN + j });
+      });
+    }
+    this.invHit.clear();
+    if (this.error !== undefined) {
+      // what the serial search would have found before the error
+      for (const [p, f] of this.found) if (!before(f, this.error)) this.found.delete(p);
+    }
+    if (this.stopAtFirst && this.found.size > 0) {
+      const first = [...this.found.values()].reduce((a, b) => (before(b, a) ? b : a));
+      for (const [p, f] of this.found) if (f.key !== first.key) this.found.delete(p);
+    }
+    orderLevel(v, start, next, count, this.bugMask);
+  }
 }

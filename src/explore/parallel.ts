@@ -46,10 +46,9 @@ import {
   C_STOP,
   C_STOP_SERIAL,
   CTL_WORDS,
-  EV_SPAN,
   fromWire,
   invariantEvents,
-  orderLevel,
+  Keeper,
   pathTo,
   STOP_INTERRUPTED,
   STOP_MEMORY,
@@ -58,10 +57,8 @@ import {
   STOP_TIME,
   Views,
   workSize,
-  type ErrorEvent,
-  type Event,
+  type Found,
   type LockNote,
-  type PhaseReport,
   type Shared,
 } from "./parallel-core.ts";
 import type { FromWorker, ToWorker } from "./parallel-worker.ts";
@@ -113,10 +110,6 @@ const TABLE_BYTES_PER_STATE =
   8 / GROW_LOAD; /* parent, move, order, level keys, table, grown table */
 /** Liveness: bytes per state of the recorded edges (about 3 a state, 8 bytes each) and headers. */
 const LIVENESS_BYTES_PER_STATE = 3 * 8 + 12;
-
-interface Found extends Event {
-  readonly paths?: readonly import("./result.ts").LockPath[];
-}
 
 type Reply =
   | FromWorker
@@ -236,10 +229,7 @@ class ParallelSearch {
   private readonly words: number;
   private shared!: Shared;
   private v!: Views;
-  private readonly found = new Map<string, Found>();
-  private error: ErrorEvent | undefined;
-  private transitions = 0;
-  private depthCut = false;
+  private readonly k: Keeper;
   private stop: StopReason | undefined;
   private stuck: string | undefined;
   /** First index (= serial number) of each level. */
@@ -248,7 +238,6 @@ class ParallelSearch {
   private readonly deadline: number;
   private readonly maxMemory: number;
   private readonly liveness: boolean;
-  private readonly bugMask: Int32Array;
   private readonly iw: number;
   private lockNotes: LockNote[] = [];
   private edges: Int32Array[] = [];
@@ -265,11 +254,8 @@ class ParallelSearch {
     this.deadline = opts.maxSeconds !== undefined ? this.t0 + opts.maxSeconds * 1000 : Infinity;
     this.maxMemory = opts.maxMemory ?? DEFAULT_MAX_MEMORY;
     this.liveness = (opts.liveness ?? model.liveness) && model.threads.length <= LIVENESS_MAX_CPUS;
-    this.iw = Math.ceil(model.invariants.length / 32);
-    this.bugMask = new Int32Array(this.iw);
-    model.invariants.forEach((inv, k) => {
-      if (inv.severity === "bug") this.bugMask[k >>> 5]! |= 1 << (k & 31);
-    });
+    this.k = new Keeper(model, this.packer, opts.stopAtFirst === true);
+    this.iw = this.k.iw;
   }
 
   private bytesPerState(): number {
@@ -330,9 +316,9 @@ class ParallelSearch {
     this.v.move[0] = 0;
     ctl[C_COUNT] = 1;
     const init = invariantEvents(model, model.init);
-    init.events.forEach((e, k) => this.take({ ...e, state: 0, lastMove: -1, key: -1, sub: k }));
+    init.events.forEach((e, k) => this.k.take({ ...e, state: 0, lastMove: -1, key: -1, sub: k }));
     if (init.error) {
-      this.error = {
+      this.k.error = {
         key: -1,
         sub: 0,
         state: 0,
@@ -400,7 +386,7 @@ class ParallelSearch {
       const states = Atomics.load(ctl, C_COUNT);
       this.opts.onProgress({
         states,
-        transitions: this.transitions,
+        transitions: this.k.transitions,
         seconds,
         statesPerSecond: states / Math.max(seconds, 1e-9),
         depth: this.levelStart.length - 1,
@@ -508,14 +494,15 @@ class ParallelSearch {
         const reports = replies.map((r) => this.expectReply(r, "expanded").report);
         const cursor = Math.min(ctl[C_CURSOR]!, workSize(work));
         const leftover = reports.flatMap((r) => r.leftover);
-        this.merge(reports);
+        this.k.merge(reports);
         if (ctl[C_PAUSE] === 0 || Atomics.load(ctl, C_STOP) !== 0) break;
         // the tables are full enough to grow: grow, then go on with what is left of the level
         await this.grow();
         work = [...leftover, ...rest(work, cursor)];
         if (workSize(work) === 0) break;
       }
-      this.finishLevel(start, next);
+      this.k.finishLevel(this.v, start, next);
+      this.orderedTo = Atomics.load(ctl, C_COUNT);
       const grew = Atomics.load(ctl, C_COUNT) > next;
       if (grew) this.levelStart.push(next);
       const stopCode = Atomics.load(ctl, C_STOP);
@@ -527,75 +514,10 @@ class ParallelSearch {
           );
         return;
       }
-      if (this.error !== undefined) return;
-      if (this.opts.stopAtFirst === true && this.found.size > 0) return;
+      if (this.k.error !== undefined) return;
+      if (this.opts.stopAtFirst === true && this.k.found.size > 0) return;
       if (!grew) return;
     }
-  }
-
-  private merge(reports: PhaseReport[]): void {
-    for (const r of reports) {
-      this.transitions += r.transitions;
-      if (r.depthCut) this.depthCut = true;
-      for (const e of r.events) this.take(e);
-      if (r.error && (this.error === undefined || before(r.error, this.error))) {
-        if (r.error.atNew === undefined) this.error = r.error;
-        else this.pendingErrors.push(r.error);
-      }
-      for (const k of r.invariantsHit) this.invHit.add(k);
-    }
-  }
-
-  private readonly pendingErrors: ErrorEvent[] = [];
-  private readonly invHit = new Set<number>();
-
-  private take(e: Found): void {
-    const old = this.found.get(e.property);
-    if (old === undefined || before(e, old)) this.found.set(e.property, e);
-  }
-
-  /** After level [start, next) was expanded: the new level's order and its invariant events. */
-  private finishLevel(start: number, next: number): void {
-    const v = this.v;
-    const count = Atomics.load(v.ctl, C_COUNT);
-    const keyOf = (i: number): number => (v.pkey[i - next]! >>> 1) * EV_SPAN + v.ev[i - next]!;
-    // an invariant that threw in a new state: at that state's first discovery
-    for (const e of this.pendingErrors) {
-      const r = { ...e, key: keyOf(e.atNew!), sub: EV_SPAN };
-      if (this.error === undefined || before(r, this.error)) this.error = r;
-    }
-    this.pendingErrors.length = 0;
-    // each invariant broken in this level: its first state in serial order, evaluated again here
-    for (const k of this.invHit) {
-      let best = -1;
-      let bestKey = Infinity;
-      for (let i = next; i < count; i++) {
-        if ((v.inv[(i - next) * this.iw + (k >>> 5)]! & (1 << (k & 31))) === 0) continue;
-        const key = keyOf(i);
-        if (key < bestKey) {
-          bestKey = key;
-          best = i;
-        }
-      }
-      if (best < 0) continue;
-      const b = this.stateAt(best);
-      const r = invariantEvents(this.model, b);
-      r.events.forEach((e, j) => {
-        if (e.inv === k)
-          this.take({ ...e, state: best, lastMove: -1, key: bestKey, sub: EV_SPAN + j });
-      });
-    }
-    this.invHit.clear();
-    if (this.error !== undefined) {
-      // what the serial search would have found before the error
-      for (const [p, f] of this.found) if (!before(f, this.error)) this.found.delete(p);
-    }
-    if (this.opts.stopAtFirst === true && this.found.size > 0) {
-      const first = [...this.found.values()].reduce((a, b) => (before(b, a) ? b : a));
-      for (const [p, f] of this.found) if (f.key !== first.key) this.found.delete(p);
-    }
-    orderLevel(v, start, next, count, this.bugMask);
-    this.orderedTo = count;
   }
 
   private async grow(): Promise<void> {
@@ -658,8 +580,8 @@ class ParallelSearch {
 
   /** The liveness check on the recorded graph, numbered as the serial explorer numbers it. */
   private livenessCheck(): Lasso[] {
-    if (!this.liveness || this.error !== undefined || this.stuck !== undefined) return [];
-    if (this.opts.stopAtFirst === true && this.found.size > 0) return [];
+    if (!this.liveness || this.k.error !== undefined || this.stuck !== undefined) return [];
+    if (this.opts.stopAtFirst === true && this.k.found.size > 0) return [];
     const v = this.v;
     const count = Atomics.load(v.ctl, C_COUNT);
     const need = this.memoryBytes() + (ANALYSIS_BYTES_PER_STATE + this.words * 4 + 16) * count;
@@ -720,10 +642,10 @@ class ParallelSearch {
     const cpu = process.cpuUsage(cl);
     const livenessCpuSeconds = (cpu.user + cpu.system) / 1e6;
     if (
-      this.error === undefined &&
+      this.k.error === undefined &&
       initError === undefined &&
       this.livenessError === undefined &&
-      !(this.opts.stopAtFirst && this.found.size > 0)
+      !(this.opts.stopAtFirst && this.k.found.size > 0)
     ) {
       const lo = new LockOrder();
       const m = model.mem;
@@ -739,7 +661,7 @@ class ParallelSearch {
         (state) => this.stateAt(state),
       );
       if (cyc) {
-        this.found.set("lock-order", {
+        this.k.found.set("lock-order", {
           property: "lock-order",
           kind: "lock-order",
           severity: model.mem.severities.get("lock-order"),
@@ -753,7 +675,7 @@ class ParallelSearch {
       }
     }
     const seconds = (performance.now() - this.t0) / 1000;
-    const found = [...this.found.values()].sort((a, b) =>
+    const found = [...this.k.found.values()].sort((a, b) =>
       before(a, b) ? -1 : before(b, a) ? 1 : 0,
     );
     const len = (f: Found): number => this.depthOf(f.state) + (f.lastMove >= 0 ? 1 : 0);
@@ -809,18 +731,18 @@ class ParallelSearch {
       });
     }
     const err =
-      initError ?? this.livenessError ?? (this.error ? fromWire(this.error.error) : undefined);
-    const complete = this.stop === undefined && !this.depthCut && err === undefined;
+      initError ?? this.livenessError ?? (this.k.error ? fromWire(this.k.error.error) : undefined);
+    const complete = this.stop === undefined && !this.k.depthCut && err === undefined;
     const base = {
       model: model.name,
       variant: model.variant,
       params: model.params,
       states: count,
-      transitions: this.transitions,
+      transitions: this.k.transitions,
       seconds,
       maxDepth: this.depthOf(count - 1),
       complete,
-      stopReason: this.stop ?? (this.depthCut ? ("depth" as const) : undefined),
+      stopReason: this.stop ?? (this.k.depthCut ? ("depth" as const) : undefined),
       memoryBytes: this.memoryBytes(),
       violations,
       liveness: this.liveness,
@@ -830,7 +752,7 @@ class ParallelSearch {
       ...(this.stuck !== undefined ? { stuck: this.stuck } : {}),
     };
     if (err !== undefined) {
-      const me = this.error ?? { state: 0, lastMove: -1, where: undefined };
+      const me = this.k.error ?? { state: 0, lastMove: -1, where: undefined };
       const e = me.lastMove >= 0 ? this.withStack(err, me.state, me.lastMove) : err;
       const schedule = this.scheduleOf(me.state, me.lastMove);
       let where = me.where ?? "";
