@@ -1116,3 +1116,92 @@ export class Keeper {
     orderLevel(v, start, next, count, this.bugMask);
   }
 }
+
+/** Work positions from `p` on, as ranges. */
+export function rest(work: readonly number[], p: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < work.length; k += 2) {
+    const a = work[k]!;
+    const b = work[k + 1]!;
+    const n = b - a;
+    if (p >= n) {
+      p -= n;
+      continue;
+    }
+    out.push(a + p, b);
+    p = 0;
+  }
+  return out;
+}
+
+/** What a worker that ran levels alone hands back. */
+export interface SoloReport {
+  readonly keeper: KeeperState;
+  /** First index of each level it added. */
+  readonly starts: number[];
+  /** The level to run next (or, with `work`, the one to finish). */
+  readonly depth: number;
+  /** What is left of level `depth` (the tables must grow first); undefined: start it afresh. */
+  readonly work: number[] | undefined;
+  /** States with their serial order in `order`. */
+  readonly orderedTo: number;
+  /** The search is over (a bound, an error, --stop-first, no new state). */
+  readonly ended: boolean;
+}
+
+/**
+ * Runs levels alone from level `depth` ([work] its states) while they stay below `soloMax`
+ * states: what a round trip to every worker per level would cost more than it saves.
+ */
+export function runSolo(
+  ex: Expander,
+  keeper: Keeper,
+  v: Views,
+  depth: number,
+  work: number[],
+  soloMax: number,
+  stopAtFirst: boolean,
+): SoloReport {
+  const ctl = v.ctl;
+  const starts: number[] = [];
+  let start = work[0]!;
+  for (;;) {
+    const next = ctl[C_NEXT]!;
+    ctl[C_CURSOR] = 0;
+    const rep = ex.expand(depth, work);
+    keeper.merge([rep]);
+    if (Atomics.load(ctl, C_PAUSE) !== 0 && Atomics.load(ctl, C_STOP) === 0) {
+      const cursor = Math.min(ctl[C_CURSOR]!, workSize(work));
+      return {
+        keeper: keeper.state(),
+        starts,
+        depth,
+        work: [...rep.leftover, ...rest(work, cursor)],
+        orderedTo: next,
+        ended: false,
+      };
+    }
+    keeper.finishLevel(v, start, next);
+    const count = Atomics.load(ctl, C_COUNT);
+    const grew = count > next;
+    if (grew) starts.push(next);
+    const ended =
+      Atomics.load(ctl, C_STOP) !== 0 ||
+      keeper.error !== undefined ||
+      (stopAtFirst && keeper.found.size > 0) ||
+      !grew;
+    if (ended || count - next >= soloMax)
+      return {
+        keeper: keeper.state(),
+        starts,
+        depth: depth + 1,
+        work: undefined,
+        orderedTo: count,
+        ended,
+      };
+    depth++;
+    start = next;
+    ctl[C_NEXT] = count;
+    work = [next, count];
+  }
+}

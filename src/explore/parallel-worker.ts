@@ -5,10 +5,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { ParamValues } from "../model/params.ts";
 import { setStepProbe, PROBE_WORDS } from "../rt/probe.ts";
-import { hashAt } from "./store.ts";
+import { hashAt, Packer } from "./store.ts";
+import type { CompiledModel } from "../model/model.ts";
 import {
   C_CURSOR,
   Expander,
+  Keeper,
+  runSolo,
   rehashRange,
   toWire,
   Views,
@@ -35,12 +38,20 @@ export type ToWorker =
       readonly shared: Shared;
       readonly words: number;
     }
+  | {
+      readonly t: "solo";
+      readonly depth: number;
+      readonly work: number[];
+      readonly shared: Shared;
+      readonly soloMax: number;
+    }
   | { readonly t: "finish" };
 
 export type FromWorker =
   | { readonly t: "loaded" }
   | { readonly t: "expanded"; readonly report: import("./parallel-core.ts").PhaseReport }
   | { readonly t: "rehashed" }
+  | { readonly t: "solo"; readonly report: import("./parallel-core.ts").SoloReport }
   | {
       readonly t: "finished";
       readonly lockNotes: import("./parallel-core.ts").LockNote[];
@@ -50,6 +61,7 @@ export type FromWorker =
 
 const { index } = workerData as { index: number };
 let ex: Expander | undefined;
+let solo: { model: CompiledModel; stopAtFirst: boolean } | undefined;
 
 function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(m, transfer);
@@ -61,6 +73,7 @@ async function handle(m: ToWorker): Promise<void> {
       setStepProbe(new Int32Array(m.shared.probes, index * 4 * PROBE_WORDS, PROBE_WORDS));
       const model = await loadSource(m.source, m.variant, m.params);
       ex = new Expander(model, m.opts);
+      solo = { model, stopAtFirst: m.opts.stopAtFirst };
       ex.setShared(m.shared);
       reply({ t: "loaded" });
       return;
@@ -68,6 +81,21 @@ async function handle(m: ToWorker): Promise<void> {
     case "expand": {
       ex!.setShared(m.shared);
       reply({ t: "expanded", report: ex!.expand(m.depth, m.work) });
+      return;
+    }
+    case "solo": {
+      ex!.setShared(m.shared);
+      const keeper = new Keeper(solo!.model, new Packer(solo!.model.layout), solo!.stopAtFirst);
+      const report = runSolo(
+        ex!,
+        keeper,
+        new Views(m.shared),
+        m.depth,
+        m.work,
+        m.soloMax,
+        solo!.stopAtFirst,
+      );
+      reply({ t: "solo", report });
       return;
     }
     case "rehash": {

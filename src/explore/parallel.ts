@@ -57,6 +57,7 @@ import {
   STOP_TIME,
   Views,
   workSize,
+  rest,
   type Found,
   type LockNote,
   type Shared,
@@ -95,6 +96,8 @@ export interface ParallelOptions extends ExploreOptions {
 /** The tables grow when the states fill this fraction of the slots. */
 const GROW_LOAD = 0.5;
 const INITIAL_BITS = 12;
+/** A level with fewer states than this per worker runs on one worker. */
+const SOLO_PER_WORKER = 200;
 /** How long a worker may go without answering after a bound or an interrupt. */
 const GRACE_MS = 1500;
 /** Heap of a worker: its model, its events and liveness edges (the tables are shared). */
@@ -397,11 +400,13 @@ class ParallelSearch {
   }
 
   /** Waits for every worker's answer to a phase; ends stuck workers after a stop. */
-  private async phase(m: (w: number) => ToWorker): Promise<Reply[]> {
-    const answered = new Array<boolean>(this.pool.size).fill(false);
-    for (let w = 0; w < this.pool.size; w++) this.pool.post(w, m(w));
+  private async phase(m: (w: number) => ToWorker, only?: number): Promise<Reply[]> {
+    const n = only !== undefined ? 1 : this.pool.size;
+    const answered = new Array<boolean>(this.pool.size).fill(true);
+    for (let w = 0; w < n; w++) answered[only ?? w] = false;
+    for (let w = 0; w < n; w++) this.pool.post(only ?? w, m(only ?? w));
     const answers = Promise.all(
-      Array.from({ length: this.pool.size }, (_, w) =>
+      Array.from({ length: n }, (_, k) => only ?? k).map((w) =>
         this.pool.next(w).then((r) => {
           answered[w] = true;
           return r;
@@ -471,13 +476,55 @@ class ParallelSearch {
 
   private async levels(): Promise<void> {
     const ctl = this.v.ctl;
+    /** What is left of level `depth` after a worker running it alone paused (to grow). */
+    let resume: number[] | undefined;
     for (let depth = 0; ; depth++) {
       const start = this.levelStart[depth]!;
-      const next = Atomics.load(ctl, C_COUNT);
+      const next = resume !== undefined ? ctl[C_NEXT]! : Atomics.load(ctl, C_COUNT);
       if (next === start) break;
       this.maxLevel = Math.max(this.maxLevel, next - start);
-      ctl[C_NEXT] = next;
-      let work: number[] = [start, next];
+      if (resume === undefined && next - start < SOLO_PER_WORKER * this.pool.size) {
+        // a small level: one worker runs it, and the small levels after it, alone (a round
+        // trip per level to every worker would cost more than the level)
+        ctl[C_NEXT] = next;
+        ctl[C_PAUSE] = 0;
+        let replies: Reply[];
+        try {
+          replies = await this.phase(
+            () => ({
+              t: "solo",
+              depth,
+              work: [start, next],
+              shared: this.shared,
+              soloMax: SOLO_PER_WORKER * this.pool.size,
+            }),
+            0,
+          );
+        } catch (e) {
+          if (e instanceof StuckError) {
+            this.stop = stopReason(Atomics.load(ctl, C_STOP));
+            return;
+          }
+          throw e;
+        }
+        const s = this.expectReply(replies[0]!, "solo").report;
+        this.k.absorb(s.keeper);
+        for (const x of s.starts) this.levelStart.push(x);
+        this.orderedTo = s.orderedTo;
+        if (s.ended) {
+          this.stopOn(Atomics.load(ctl, C_STOP));
+          return;
+        }
+        if (s.work !== undefined) {
+          await this.grow();
+          resume = s.work;
+        }
+        depth = s.depth - 1;
+        continue;
+      }
+      if (resume === undefined) ctl[C_NEXT] = next;
+      let work: number[] = resume ?? [start, next];
+      resume = undefined;
       for (;;) {
         ctl[C_CURSOR] = 0;
         ctl[C_PAUSE] = 0;
@@ -507,17 +554,22 @@ class ParallelSearch {
       if (grew) this.levelStart.push(next);
       const stopCode = Atomics.load(ctl, C_STOP);
       if (stopCode !== 0) {
-        this.stop = stopReason(stopCode);
-        if (stopCode === STOP_OVERFLOW)
-          throw new Error(
-            "parallel search: the tables filled within one level phase (a state with very many successors); run with --workers 1",
-          );
+        this.stopOn(stopCode);
         return;
       }
       if (this.k.error !== undefined) return;
       if (this.opts.stopAtFirst === true && this.k.found.size > 0) return;
       if (!grew) return;
     }
+  }
+
+  private stopOn(stopCode: number): void {
+    if (stopCode === 0) return;
+    this.stop = stopReason(stopCode);
+    if (stopCode === STOP_OVERFLOW)
+      throw new Error(
+        "parallel search: the tables filled within one level phase (a state with very many successors); run with --workers 1",
+      );
   }
 
   private async grow(): Promise<void> {
@@ -806,23 +858,6 @@ function stopReason(code: number): StopReason {
       : code === STOP_INTERRUPTED
         ? "interrupted"
         : "memory";
-}
-
-/** Work positions from `p` on, as ranges. */
-function rest(work: readonly number[], p: number): number[] {
-  const out: number[] = [];
-  for (let k = 0; k < work.length; k += 2) {
-    const a = work[k]!;
-    const b = work[k + 1]!;
-    const n = b - a;
-    if (p >= n) {
-      p -= n;
-      continue;
-    }
-    out.push(a + p, b);
-    p = 0;
-  }
-  return out;
 }
 
 /** The step a probe names (rt/probe.ts). */
