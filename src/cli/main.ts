@@ -27,7 +27,7 @@ import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
 import { reportSaveErrors } from "./save-report.ts";
 import { searchWorker } from "../isolate/isolate.ts";
-import { ExplorePool, workerHeapMb } from "../explore/parallel.ts";
+import { defaultWorkers, ExplorePool, workerHeapMb } from "../explore/parallel.ts";
 import { DEFAULT_MAX_MEMORY } from "../explore/explorer.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 import { runReport, REPORT_HELP, groupByModel, writeReport } from "./report.ts";
@@ -62,8 +62,7 @@ usage:
                                 bounds: reaching one ends the run as "incomplete"
       --stop-first              stop at the first violation
       --workers N               search with N worker threads sharing the visited set
-                                (default 1: one thread; N > 1: one level of the BFS at a
-                                time, so deep narrow state spaces are slower); same states,
+                                (default: the number of cores; 1: one thread); same states,
                                 verdicts and counterexamples as one thread (BFS only)
       --fingerprint             store 64-bit fingerprints instead of states (about 16 bytes a
                                 state); prints the probability that a collision hid a state
@@ -313,9 +312,7 @@ async function cmdCheck(args: string[]): Promise<number> {
     );
   }
   const workersGiven = positiveInt("--workers", values.workers);
-  // not the core count by default yet: every BFS level is a round trip to the workers, which
-  // a deep narrow state space (one state per level) pays hundreds of thousands of times
-  const workers = workersGiven ?? 1;
+  const workers = workersGiven ?? defaultWorkers();
   let pool: ExplorePool | undefined;
   const { signal, dispose } = installInterrupt();
   const worker = searchWorker();
