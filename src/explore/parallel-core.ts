@@ -40,11 +40,13 @@ import { Packer } from "./store.ts";
 import { lockOffsets, orderedByLock, raceMessage } from "./explorer.ts";
 import type { LockPath, ViolationKind } from "./result.ts";
 
-// Int32 slots of the control buffer
+// Int32 slots of the control buffer. The two written all the time (the state count, by every new
+// state, and the claim cursor) have a cache line (64 bytes) each; the flags every state reads
+// share the first line, written only to stop or pause.
 /** Next state index (the number of states). */
-export const C_COUNT = 0;
+export const C_COUNT = 16;
 /** Claim cursor: the next work position (see Work). */
-export const C_CURSOR = 1;
+export const C_CURSOR = 32;
 /** Why the workers stop: one of the STOP_* codes (0: go on). */
 export const C_STOP = 2;
 /** No state of a serial number above this is expanded (a model error or --stop-first). */
@@ -59,7 +61,7 @@ export const C_LIMIT = 6;
 export const C_LIMIT_MEMORY = 7;
 /** First index of the level being built. */
 export const C_NEXT = 8;
-export const CTL_WORDS = 16;
+export const CTL_WORDS = 48;
 
 export const STOP_STATES = 1;
 export const STOP_MEMORY = 2;
@@ -400,11 +402,7 @@ export class Expander {
           const s = serialAt(work, p);
           if (Atomics.load(ctl, C_STOP) !== 0) break claims;
           if (s > Atomics.load(ctl, C_STOP_SERIAL)) break claims;
-          if (
-            Atomics.load(ctl, C_PAUSE) !== 0 ||
-            Atomics.load(ctl, C_COUNT) >= Atomics.load(ctl, C_GROW_AT)
-          ) {
-            Atomics.store(ctl, C_PAUSE, 1);
+          if (Atomics.load(ctl, C_PAUSE) !== 0) {
             for (let q = p; q < p1; q++) {
               const x = serialAt(work, q);
               if (leftover.length > 0 && leftover[leftover.length - 1] === x)
@@ -728,7 +726,12 @@ export class Expander {
         Atomics.compareExchange(ctl, C_STOP, 0, STOP_OVERFLOW);
         return -1;
       }
-      if (Atomics.compareExchange(ctl, C_COUNT, c, c + 1) === c) return c;
+      if (Atomics.compareExchange(ctl, C_COUNT, c, c + 1) === c) {
+        // the tables are full enough to grow: every worker stops at its next state
+        if (c + 1 >= ctl[C_GROW_AT]! && Atomics.load(ctl, C_PAUSE) === 0)
+          Atomics.store(ctl, C_PAUSE, 1);
+        return c;
+      }
     }
   }
 
