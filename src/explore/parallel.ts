@@ -574,7 +574,8 @@ class ParallelSearch {
 
   private async grow(): Promise<void> {
     const count = Atomics.load(this.v.ctl, C_COUNT);
-    let bits = this.shared.bits + 1;
+    // by 4: each growth rehashes every state (a cache miss each), so fewer growths
+    let bits = this.shared.bits + 2;
     while (count >= (1 << bits) * GROW_LOAD) bits++;
     if (bits > 30) {
       Atomics.store(this.v.ctl, C_STOP, STOP_MEMORY);
