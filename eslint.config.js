@@ -18,6 +18,7 @@ export default tseslint.config(
             "bin/*.mjs",
             "src/fuzz/*.mjs",
             "src/isolate/*.mjs",
+            "src/explore/*.mjs",
             "eslint.config.js",
           ],
         },

@@ -5,12 +5,15 @@
 // Safety only (as SPIN's -DSAFETY run) unless --liveness: then the state graph's edges are kept
 // and termination is checked after the search (livenessSeconds: its CPU time).
 
-import { compileModel, explore } from "../src/index.ts";
+import { compileModel, explore, exploreParallel } from "../src/index.ts";
 import twin from "./twins/scan_private.ts";
+import { fileURLToPath } from "node:url";
 
 const args = process.argv.slice(2);
 const liveness = args.includes("--liveness");
 const fingerprint = args.includes("--fingerprint");
+// --workers=N: the parallel search (explore/parallel.ts) with N worker threads
+const workers = Number(args.find((a) => a.startsWith("--workers="))?.slice(10) ?? 0);
 const [N, P, maxMemory] = args.filter((a) => !a.startsWith("--")).map(Number);
 if (!Number.isInteger(N) || !Number.isInteger(P)) {
   console.error("usage: interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint]");
@@ -18,7 +21,19 @@ if (!Number.isInteger(N) || !Number.isInteger(P)) {
 }
 const model = compileModel(twin, "twin", { folios: N!, putters: P! });
 const cpu0 = process.cpuUsage();
-const r = await explore(model, { liveness, ...(maxMemory ? { maxMemory } : {}), fingerprint });
+const eo = { liveness, ...(maxMemory ? { maxMemory } : {}), fingerprint };
+const r =
+  workers > 0
+    ? await exploreParallel(
+        model,
+        {
+          kind: "file",
+          file: fileURLToPath(new URL("./twins/scan_private.ts", import.meta.url)),
+          name: twin.name,
+        },
+        { ...eo, workers },
+      )
+    : await explore(model, eo);
 const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({

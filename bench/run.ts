@@ -40,7 +40,8 @@ const QUICK_SIZES: Size[] = [
   { N: 6, P: 3 },
 ];
 
-type IlMode = "exact" | "fingerprint";
+type IlMode = "exact" | "fingerprint" | "workers-1" | "workers-2";
+const IL_MODES: readonly IlMode[] = ["exact", "fingerprint", "workers-1", "workers-2"];
 
 interface Args {
   sizes: Size[];
@@ -61,7 +62,7 @@ function parseArgs(argv: string[]): Args {
     kernel: true,
     repeat: 3,
     kernelSeconds: 60,
-    modes: ["exact", "fingerprint"],
+    modes: ["exact", "fingerprint", "workers-1", "workers-2"],
     spinModes: [...SPIN_MODES],
     before: undefined,
   };
@@ -86,8 +87,8 @@ function parseArgs(argv: string[]): Args {
       if (!(o.kernelSeconds > 0)) fail("--kernel-seconds takes a positive number");
     } else if (a === "--modes") {
       const v = (argv[++i] ?? "").split(",");
-      if (v.some((m) => m !== "exact" && m !== "fingerprint"))
-        fail(`--modes takes exact,fingerprint (either or both), not "${v.join(",")}"`);
+      if (v.some((m) => !IL_MODES.includes(m as IlMode)))
+        fail(`--modes takes a list of ${IL_MODES.join(",")}, not "${v.join(",")}"`);
       o.modes = v as IlMode[];
     } else if (a === "--spin") {
       const v = (argv[++i] ?? "").split(",").filter((m) => m !== "");
@@ -135,6 +136,9 @@ function runInterleave(s: Size, mode: IlMode, liveness = false): IlRun {
       String(s.N),
       String(s.P),
       ...(mode === "fingerprint" ? ["--fingerprint"] : []),
+      // the parallel search (explore/parallel.ts) with 1 or 2 worker threads; its CPU time
+      // counts every thread of the process
+      ...(mode.startsWith("workers-") ? [`--workers=${mode.slice(8)}`] : []),
       ...(liveness ? ["0", "--liveness"] : []),
     ],
     { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
@@ -323,6 +327,17 @@ async function main(): Promise<void> {
         `fingerprint mode: ${fmt(fpr.tableBytes / fpr.states, 1)} bytes/state (goal <= 16)` +
           (ref
             ? `, ${fmt(fpr.states / fpr.cpuSeconds / (ref.states / ref.cpuSeconds))}x SPIN's states per CPU-second`
+            : ""),
+      );
+    }
+    const w1 = il.get("workers-1");
+    const w2 = il.get("workers-2");
+    if (w1 && w2) {
+      lines.push(
+        `parallel search, 2 workers vs 1 (--workers 1 is the serial explorer): ${fmt(w1.seconds / w2.seconds)}x ` +
+          `faster by wall clock, ${fmt(w2.cpuSeconds / w1.cpuSeconds)}x the CPU time` +
+          (ref
+            ? `; time to a verdict ${fmt(w2.seconds / ref.seconds)}x SPIN's (no reduction, wall clock)`
             : ""),
       );
     }

@@ -25,6 +25,8 @@ import type { Move } from "./rt/machine.ts";
 import { formatSchedule } from "./trace/schedule.ts";
 import { SaveError } from "./trace/atomic.ts";
 import type { SearchWorker } from "./isolate/isolate.ts";
+import { exploreParallel, serialOnly, type ExplorePool } from "./explore/parallel.ts";
+import { resolve } from "node:path";
 
 export interface CheckOptions extends ExploreOptions {
   variant?: string;
@@ -38,6 +40,12 @@ export interface CheckOptions extends ExploreOptions {
    * step that never returns (isolate/isolate.ts). Default: in this thread.
    */
   worker?: SearchWorker;
+  /**
+   * Explore with these worker threads (the parallel search, explore/parallel.ts; needs `file`):
+   * from `pool` when given. 1 or unset: the serial explorer.
+   */
+  workers?: number;
+  pool?: ExplorePool;
 }
 
 export interface Checked {
@@ -70,11 +78,24 @@ export async function checkVariant(
 ): Promise<Checked> {
   const model = compileModel(def, variant, opts.params ?? {});
   model.file = opts.file;
+  const workers = opts.workers ?? 1;
+  const serialWhy = workers > 1 ? serialOnly(opts, model) : undefined;
+  const raw =
+    workers > 1 && serialWhy === undefined && opts.file !== undefined
+      ? await exploreParallel(
+          model,
+          { kind: "file", file: resolve(opts.file), name: def.name },
+          { ...opts, workers },
+          opts.pool,
+        )
+      : opts.worker && opts.file !== undefined
+        ? await opts.worker.explore(model, opts.file, opts)
+        : await explore(model, opts);
   const result = expectNamesProperties(
     model,
-    opts.worker && opts.file !== undefined
-      ? await opts.worker.explore(model, opts.file, opts)
-      : await explore(model, opts),
+    serialWhy !== undefined
+      ? { ...raw, parallel: { workers: 1, note: `${serialWhy}: ran on 1 thread` } }
+      : raw,
   );
   if (opts.saveTo !== undefined && model.file !== undefined) {
     saveViolations(opts.saveTo, model, result.violations, resolveParams(def, variant));

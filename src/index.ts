@@ -91,6 +91,8 @@ export { Violation, ModelError } from "./rt/mem.ts";
 export type { Severity } from "./rt/mem.ts";
 export { explore } from "./explore/explorer.ts";
 export type { ExploreOptions } from "./explore/explorer.ts";
+export { exploreParallel, ExplorePool, defaultWorkers } from "./explore/parallel.ts";
+export type { ModelSource, ParallelOptions } from "./explore/parallel.ts";
 export type { CheckResult, Verdict, ViolationReport } from "./explore/result.ts";
 // The exhaustive checker as a library call, and helpers that fail a test with the race diagram.
 export { checkModel, checkVariant, explain } from "./check.ts";

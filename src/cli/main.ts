@@ -27,6 +27,8 @@ import { match } from "ts-pattern";
 import { runDiff } from "./diff.ts";
 import { reportSaveErrors } from "./save-report.ts";
 import { searchWorker } from "../isolate/isolate.ts";
+import { defaultWorkers, ExplorePool, workerHeapMb } from "../explore/parallel.ts";
+import { DEFAULT_MAX_MEMORY } from "../explore/explorer.ts";
 import { runFuzz, FUZZ_HELP } from "./fuzz.ts";
 import { runReport, REPORT_HELP, groupByModel, writeReport } from "./report.ts";
 import {
@@ -59,6 +61,9 @@ usage:
       --max-states N --max-depth D --max-seconds S --max-memory MB
                                 bounds: reaching one ends the run as "incomplete"
       --stop-first              stop at the first violation
+      --workers N               search with N worker threads sharing the visited set
+                                (default: the number of cores; 1: one thread); same states,
+                                verdicts and counterexamples as one thread (BFS only)
       --fingerprint             store 64-bit fingerprints instead of states (about 16 bytes a
                                 state); prints the probability that a collision hid a state
       --no-races                skip the data-race check
@@ -242,6 +247,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       "max-seconds": { type: "string" },
       "max-memory": { type: "string" },
       "stop-first": { type: "boolean" },
+      workers: { type: "string" },
       "no-races": { type: "boolean" },
       "no-liveness": { type: "boolean" },
       fingerprint: { type: "boolean" },
@@ -308,6 +314,9 @@ async function cmdCheck(args: string[]): Promise<number> {
       "see the variants with `interleave list`",
     );
   }
+  const workersGiven = positiveInt("--workers", values.workers);
+  const workers = workersGiven ?? defaultWorkers();
+  let pool: ExplorePool | undefined;
   const { signal, dispose } = installInterrupt();
   const worker = searchWorker();
   const checked: { lm: LoadedModel; c: Checked }[] = [];
@@ -351,6 +360,14 @@ async function cmdCheck(args: string[]): Promise<number> {
             file: lm.file,
             signal,
             worker,
+            workers,
+            pool:
+              workers > 1
+                ? (pool ??= new ExplorePool(
+                    workers,
+                    workerHeapMb(bounds.maxMemory ?? DEFAULT_MAX_MEMORY),
+                  ))
+                : undefined,
             onProgress: progress
               ? (p) => {
                   live = true;
@@ -367,11 +384,18 @@ async function cmdCheck(args: string[]): Promise<number> {
           if (live) process.stderr.write("\r\x1b[K");
         }
         checked.push({ lm, c });
+        if (workersGiven !== undefined && c.result.parallel?.note !== undefined && !json)
+          console.error(
+            `interleave: note: --workers ${workers}: ${lm.def.name}/${v}: ${c.result.parallel.note}`,
+          );
+        // a pool whose worker was ended (a step that did not return) serves no other variant
+        if (pool?.isClosed) pool = undefined;
         if (c.result.error) errors.push(formatModelError(lm, c));
       }
     }
   } finally {
     dispose();
+    await pool?.close();
   }
   if (values.html !== undefined) {
     const n = writeReport(values.html, groupByModel(checked), `interleave check ${args.join(" ")}`);

@@ -120,6 +120,11 @@ export interface CheckResult {
     readonly sets: readonly string[];
     readonly note?: string;
   };
+  /**
+   * The parallel search (--workers, explore/parallel.ts): the worker threads it ran on, and why
+   * it ran on one when more were asked for.
+   */
+  readonly parallel?: { readonly workers: number; readonly note?: string };
 }
 
 export interface Progress {

@@ -250,3 +250,55 @@ describe("differential: symmetry reduction against the unreduced exact BFS", () 
     expect(statesSym).toBeLessThan(statesRef * 0.8);
   }, 900_000);
 });
+
+/** Generated models the parallel search is compared on (workers cost time to start: a subset). */
+const PAR_RUNS = Number(process.env.DIFF_PAR_RUNS ?? 150);
+
+describe("differential: the parallel search (2 workers) against the exact BFS", () => {
+  it(`${PAR_RUNS} generated models: same states, verdicts, violated properties and counterexamples`, async () => {
+    const { ExplorePool, exploreParallel } = await import("../../src/explore/parallel.ts");
+    const { resolve } = await import("node:path");
+    const pool = new ExplorePool(2);
+    const specs = fc.sample(modelSpec({ maxOps: MAX_OPS }), {
+      numRuns: PAR_RUNS,
+      seed: SEED ?? 4242,
+    });
+    let compared = 0;
+    let violatedModels = 0;
+    try {
+      for (const [n, spec] of specs.entries()) {
+        const model = compile(build(spec));
+        const ref = await explore(model, { maxStates: MAX_STATES, liveness: false });
+        if (!ref.complete) continue;
+        const par = await exploreParallel(
+          compile(build(spec)),
+          {
+            kind: "module",
+            module: resolve("test/explore/gen-model.ts"),
+            build: "build",
+            arg: spec,
+            sites: false,
+          },
+          { workers: 2, maxStates: MAX_STATES, liveness: false },
+          pool,
+        );
+        const who = `parallel, model ${n} (seed ${SEED ?? 4242}): ${JSON.stringify(spec)}`;
+        expect(par.verdict, who).toBe(ref.verdict);
+        expect(par.states, who).toBe(ref.states);
+        expect(par.transitions, who).toBe(ref.transitions);
+        expect(violated(par), who).toEqual(violated(ref));
+        expect(
+          par.violations.map((v) => v.schedule),
+          who,
+        ).toEqual(ref.violations.map((v) => v.schedule));
+        checkTraces(model, par, "parallel");
+        compared++;
+        if (ref.verdict === "violated") violatedModels++;
+      }
+    } finally {
+      await pool.close();
+    }
+    expect(compared).toBeGreaterThanOrEqual(PAR_RUNS * 0.95);
+    expect(violatedModels).toBeGreaterThan(PAR_RUNS / 10);
+  }, 300_000);
+});
