@@ -91,6 +91,7 @@ export class SearchWorker {
         races: opts.races,
         liveness: opts.liveness,
         fingerprint: opts.fingerprint,
+        reduce: opts.reduce,
       },
     };
     const deadline = opts.maxSeconds !== undefined ? Date.now() + opts.maxSeconds * 1000 : Infinity;

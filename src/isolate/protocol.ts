@@ -30,6 +30,7 @@ export type JobOptions = Pick<
   | "races"
   | "liveness"
   | "fingerprint"
+  | "reduce"
 >;
 
 export interface Job {
