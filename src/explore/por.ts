@@ -161,15 +161,18 @@ class LocalMemo {
 /**
  * A state vector whose every access is recorded: a Proxy over a copy of the state, handed to a
  * step as `m.b` (so raw `c.m.b[off]` reads in guards and kernel primitives are seen too, not only
- * the accesses made through Mem). It only notes whether anything outside CPU `cpu`'s private
- * words was touched; any access that is not an element read or write (a method, the buffer) is
- * counted as touching everything.
+ * the accesses made through Mem). It only notes whether a word outside what is allowed was
+ * touched: CPU `cpu`'s private words, and the shared words when `sharedOk`. Any access that is
+ * not an element read or write (a method, the buffer) is counted as touching everything.
  */
 class RecordingState {
   readonly buf: Int32Array;
   readonly proxy: Int32Array;
   cpu = -1;
+  sharedOk = false;
   foreign = false;
+  /** The first word touched that was not allowed (for messages), or -1. */
+  first = -1;
   constructor(words: number, own: Int32Array) {
     this.buf = new Int32Array(words);
     const buf = this.buf;
@@ -179,7 +182,7 @@ class RecordingState {
       get: (target, k) => {
         if (isIndex(k)) {
           const i = Number(k as string);
-          if (own[i] !== this.cpu) this.foreign = true;
+          if (own[i] !== this.cpu) this.touch(own[i]!, i);
           return target[i];
         }
         if (k === "length") return target.length;
@@ -190,7 +193,7 @@ class RecordingState {
       set: (target, k, v: number) => {
         if (isIndex(k)) {
           const i = Number(k as string);
-          if (own[i] !== this.cpu) this.foreign = true;
+          if (own[i] !== this.cpu) this.touch(own[i]!, i);
           target[i] = v;
           return true;
         }
@@ -210,6 +213,44 @@ class RecordingState {
         return Reflect.getOwnPropertyDescriptor(target, k);
       },
     }) as Int32Array;
+  }
+
+  private touch(owner: number, i: number): void {
+    if (owner < 0 && this.sharedOk) return;
+    if (!this.foreign) this.first = i;
+    this.foreign = true;
+  }
+
+  reset(b: Int32Array, cpu: number, sharedOk: boolean): void {
+    this.buf.set(b);
+    this.cpu = cpu;
+    this.sharedOk = sharedOk;
+    this.foreign = false;
+    this.first = -1;
+  }
+}
+
+/**
+ * Runs `fn` with `m.b` pointing at the recording state, leaving no trace in the Mem: no access
+ * recording, no pending warning, no lockdep edge (a lock taken here must be new to the real run).
+ */
+function recording<T>(model: CompiledModel, rec: RecordingState, fn: () => T): T {
+  const m = model.mem;
+  const saved = m.b;
+  const pending = m.pending.length;
+  const lo = m.loNewLen;
+  const trk = m.trk;
+  m.trk = false;
+  m.b = rec.proxy;
+  try {
+    return fn();
+  } finally {
+    m.ld = false;
+    m.trk = trk;
+    m.b = saved;
+    m.pending.length = pending;
+    for (let i = lo; i < m.loNewLen; i++) m.loSeen[m.loNew[i]!] = 0;
+    m.loNewLen = lo;
   }
 }
 
@@ -315,39 +356,23 @@ export class PartialOrder {
     const th = model.threads[t]!;
     const node = th.nodes[b[th.pcOff]!]!;
     const rec = this.rec;
-    rec.buf.set(b);
-    rec.cpu = t;
-    rec.foreign = false;
-    const saved = m.b;
+    rec.reset(b, t, false);
     const pending = m.pending.length;
     const lo = m.loNewLen;
-    const trk = m.trk;
-    m.trk = false;
-    m.b = rec.proxy;
     m.cpu = t;
     stepProbe[0] = t;
     stepProbe[1] = node.pc;
-    let ok = false;
-    try {
-      if (node.guard === undefined || node.guard(th.ctx)) {
+    return recording(model, rec, () => {
+      try {
+        if (node.guard !== undefined && !node.guard(th.ctx)) return false;
         m.ld = model.lockdep;
         const r = node.run(th.ctx, 0);
         rec.buf[th.pcOff] = successorPc(node, r, 0);
-        ok = !rec.foreign && m.pending.length === pending && m.loNewLen === lo;
+        return !rec.foreign && m.pending.length === pending && m.loNewLen === lo;
+      } catch {
+        return false;
       }
-    } catch {
-      ok = false;
-    } finally {
-      m.ld = false;
-      m.trk = trk;
-      m.b = saved;
-      m.pending.length = pending;
-      // a lock taken in the recording run leaves no trace in lockdep's order: the real run
-      // must find its edges new
-      for (let i = lo; i < m.loNewLen; i++) m.loSeen[m.loNew[i]!] = 0;
-      m.loNewLen = lo;
-    }
-    return ok;
+    });
   }
 
   get stats(): ReductionStats {
@@ -362,4 +387,102 @@ export class PartialOrder {
   get bytes(): number {
     return this.memo.reduce((n, x) => n + x.bytes, 0);
   }
+}
+
+/**
+ * Checks, in every state reachable within `maxStates` (breadth-first, unreduced), the promise the
+ * reduction rests on: no CPU's step (guard, choices, run) touches a word private to another CPU,
+ * and no invariant reads a private word without going through `w.cpus` (which the explorer
+ * watches). Returns one message per breach found, at most `maxBreaches` (empty: none). For tests
+ * over the bundled and generated models; costs a recorded run of every step.
+ */
+export function privacyBreaches(
+  model: CompiledModel,
+  maxStates = 100_000,
+  maxBreaches = 10,
+): string[] {
+  const own = privateWords(model);
+  const rec = new RecordingState(model.layout.words, own);
+  const m = model.mem;
+  const out: string[] = [];
+  const name = (off: number): string => model.layout.fields[off]?.name ?? `word ${off}`;
+  let usedCpus = false;
+  const w = model.world;
+  const world = {
+    s: w.s,
+    m: w.m,
+    get cpus() {
+      usedCpus = true;
+      return w.cpus;
+    },
+  };
+  const seen = new Set<string>([model.init.join()]);
+  let layer: Int32Array[] = [model.init.slice()];
+  while (layer.length > 0 && out.length < maxBreaches) {
+    const next: Int32Array[] = [];
+    for (const b of layer) {
+      for (const inv of model.invariants) {
+        rec.reset(b, -2, true);
+        usedCpus = false;
+        recording(model, rec, () => {
+          try {
+            inv.fn(world as typeof w);
+          } catch {
+            // an invariant that throws is the explorer's to report
+          }
+        });
+        if (rec.foreign && !usedCpus)
+          out.push(`invariant "${inv.name}" reads ${name(rec.first)} without w.cpus`);
+      }
+      for (let t = 0; t < model.threads.length; t++) {
+        const th = model.threads[t]!;
+        const node = th.nodes[b[th.pcOff]!];
+        if (node === undefined) continue;
+        m.cpu = t;
+        rec.reset(b, t, true);
+        let n = 0;
+        recording(model, rec, () => {
+          try {
+            if (node.guard === undefined || node.guard(th.ctx))
+              n = node.nchoices >= 0 ? node.nchoices : node.choicesFn!(th.ctx);
+          } catch {
+            n = 0;
+          }
+        });
+        const breach = (what: string): void => {
+          out.push(
+            `CPU${t} (${th.name}) ${what} \`${String(node.label)}\` touches ${name(rec.first)}`,
+          );
+        };
+        if (rec.foreign) {
+          breach("guard of");
+          continue;
+        }
+        for (let c = 0; c < n; c++) {
+          rec.reset(b, t, true);
+          let r: unknown;
+          let ok = true;
+          recording(model, rec, () => {
+            m.ld = model.lockdep;
+            try {
+              r = node.run(th.ctx, c);
+            } catch {
+              ok = false;
+            }
+          });
+          if (rec.foreign) breach("step");
+          if (!ok) continue;
+          rec.buf[th.pcOff] = successorPc(node, r, c);
+          const nb = rec.buf.slice();
+          const k = nb.join();
+          if (!seen.has(k) && seen.size < maxStates) {
+            seen.add(k);
+            next.push(nb);
+          }
+        }
+      }
+    }
+    layer = next;
+  }
+  return out.slice(0, maxBreaches);
 }
