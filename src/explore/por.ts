@@ -406,13 +406,13 @@ export function privacyBreaches(
   const m = model.mem;
   const out: string[] = [];
   const name = (off: number): string => model.layout.fields[off]?.name ?? `word ${off}`;
-  let usedCpus = false;
+  const used = { cpus: false };
   const w = model.world;
   const world = {
     s: w.s,
     m: w.m,
     get cpus() {
-      usedCpus = true;
+      used.cpus = true;
       return w.cpus;
     },
   };
@@ -423,7 +423,7 @@ export function privacyBreaches(
     for (const b of layer) {
       for (const inv of model.invariants) {
         rec.reset(b, -2, true);
-        usedCpus = false;
+        used.cpus = false;
         recording(model, rec, () => {
           try {
             inv.fn(world as typeof w);
@@ -431,7 +431,7 @@ export function privacyBreaches(
             // an invariant that throws is the explorer's to report
           }
         });
-        if (rec.foreign && !usedCpus)
+        if (rec.foreign && !used.cpus)
           out.push(`invariant "${inv.name}" reads ${name(rec.first)} without w.cpus`);
       }
       for (let t = 0; t < model.threads.length; t++) {
