@@ -565,7 +565,11 @@ async function livenessOnModels(): Promise<void> {
   let best: { def: (typeof loaded)[number]["def"]; v: string; states: number } | undefined;
   for (const { def } of loaded) {
     for (const v of Object.keys(def.variants)) {
-      const r = await explore(compileModel(def, v), { maxSeconds: 5, liveness: false });
+      const r = await explore(compileModel(def, v), {
+        maxSeconds: 5,
+        liveness: false,
+        reduce: false,
+      });
       if (!best || r.states > best.states) best = { def, v, states: r.states };
     }
   }
@@ -578,7 +582,8 @@ async function livenessOnModels(): Promise<void> {
     let analysis = Infinity;
     for (let i = 0; i < 5; i++) {
       const c0 = process.cpuUsage();
-      const r = await explore(compileModel(best.def, best.v), { liveness });
+      // unreduced in both rows: the reduction is off while the liveness check runs
+      const r = await explore(compileModel(best.def, best.v), { liveness, reduce: false });
       const c = process.cpuUsage(c0);
       cpu = Math.min(cpu, (c.user + c.system) / 1e6);
       analysis = Math.min(analysis, r.livenessCpuSeconds ?? 0);
