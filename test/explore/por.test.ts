@@ -238,3 +238,38 @@ describe("the privacy the reduction relies on (privacyBreaches)", () => {
     expect(found).toContain("CPU1 (b) step `w = CPU0.x` touches CPU0.x");
   });
 });
+
+describe("check: the reduction on the command line", () => {
+  it("says what it did, that a trace may be longer, and --no-reduce turns it off", async () => {
+    const { cli } = await import("../helpers.ts");
+    const on = await cli("check", "test/fixtures/put-race.ts", "--no-save", "--no-liveness");
+    expect(on.code).toBe(1);
+    expect(on.stdout).toMatch(/put-race\s+open-coded\s+violated\s+ok\s+23\s+24\s/);
+    expect(on.stdout).toContain(
+      "Partial-order reduction: 8 of 29 states expanded with one CPU-local step; a trace may be longer than the shortest (--no-reduce gives the shortest).",
+    );
+    const off = await cli(
+      "check",
+      "test/fixtures/put-race.ts",
+      "--no-save",
+      "--no-liveness",
+      "--no-reduce",
+    );
+    expect(off.stdout).toMatch(/put-race\s+open-coded\s+violated\s+ok\s+32\s+44\s/);
+    expect(off.stdout).not.toContain("Partial-order reduction");
+    const live = await cli("check", "test/fixtures/put-race.ts", "--no-save");
+    expect(live.stdout).toMatch(/put-race\s+open-coded\s+violated\s+ok\s+32\s+44\s/);
+    expect(live.stdout).toContain(
+      "Partial-order reduction off for every variant: the liveness check needs every edge of the state graph (--no-liveness to reduce).",
+    );
+    const json = await cli(
+      "check",
+      "test/fixtures/put-race.ts",
+      "--no-save",
+      "--no-liveness",
+      "--json",
+    );
+    const results = (JSON.parse(json.stdout) as { results: { reduction: unknown }[] }).results;
+    expect(results[0]!.reduction).toMatchObject({ on: true, reducedStates: 8 });
+  }, 60_000);
+});
