@@ -240,8 +240,7 @@ export default defineModel({
               if_(
                 step(
                   "folio_test_partially_mapped(pos)",
-                  // a constant, as Promela's PM(x) macro: even folios are partially mapped
-                  (c) => c.l.pos % 2 === 0,
+                  (c) => c.s.folio[c.l.pos - 1]!.partially_mapped,
                 ), // S10
                 [],
                 [
