@@ -1,9 +1,10 @@
 // One interleave run of the twin, in its own process so that its peak RSS is its own:
-//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint]
+//   node bin/run-ts.mjs bench/interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint] [--reduce]
 // Prints one JSON line: states, transitions, seconds, cpuSeconds, verdict, tableBytes, maxRssBytes
 // (and in fingerprint mode the collision probability).
 // Safety only (as SPIN's -DSAFETY run) unless --liveness: then the state graph's edges are kept
-// and termination is checked after the search (livenessSeconds: its CPU time).
+// and termination is checked after the search (livenessSeconds: its CPU time). Without partial-order
+// reduction unless --reduce (then `reduction` says what it did).
 
 import { compileModel, explore, exploreParallel } from "../src/index.ts";
 import twin from "./twins/scan_private.ts";
@@ -14,14 +15,17 @@ const liveness = args.includes("--liveness");
 const fingerprint = args.includes("--fingerprint");
 // --workers=N: the parallel search (explore/parallel.ts) with N worker threads
 const workers = Number(args.find((a) => a.startsWith("--workers="))?.slice(10) ?? 0);
+const reduce = args.includes("--reduce");
 const [N, P, maxMemory] = args.filter((a) => !a.startsWith("--")).map(Number);
 if (!Number.isInteger(N) || !Number.isInteger(P)) {
-  console.error("usage: interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint]");
+  console.error(
+    "usage: interleave-one.ts N P [maxMemoryBytes] [--liveness] [--fingerprint] [--reduce]",
+  );
   process.exit(2);
 }
 const model = compileModel(twin, "twin", { folios: N!, putters: P! });
 const cpu0 = process.cpuUsage();
-const eo = { liveness, ...(maxMemory ? { maxMemory } : {}), fingerprint };
+const eo = { liveness, ...(maxMemory ? { maxMemory } : {}), fingerprint, reduce };
 const r =
   workers > 0
     ? await exploreParallel(
@@ -31,7 +35,7 @@ const r =
           file: fileURLToPath(new URL("./twins/scan_private.ts", import.meta.url)),
           name: twin.name,
         },
-        { ...eo, workers },
+        { ...eo, reduce: false, workers },
       )
     : await explore(model, eo);
 const cpu = process.cpuUsage(cpu0);
@@ -52,5 +56,6 @@ console.log(
     // resourceUsage().maxRSS is in KiB
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     fingerprint: r.fingerprint ?? null,
+    reduction: r.reduction ?? null,
   }),
 );

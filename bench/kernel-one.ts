@@ -2,7 +2,8 @@
 // kernel scaling table of `npm run bench`:
 //   node bin/run-ts.mjs bench/kernel-one.ts ROOT MODEL VARIANT PARAMS_JSON MODE MAX_SECONDS
 // ROOT is the checkout whose models and explorer run (this one, or an older one for "before"
-// figures); MODE is exact or fingerprint (a checkout without fingerprint mode runs exact).
+// figures); MODE is exact, fingerprint or reduced (partial-order reduction; the other two run
+// without it; a checkout without fingerprint mode or reduction runs exact).
 // Prints one JSON line.
 
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { pathToFileURL } from "node:url";
 const [root, model, variant, paramsJson, mode, maxSeconds] = process.argv.slice(2);
 if (!root || !model || !variant || !paramsJson || !mode || !maxSeconds) {
   console.error(
-    "usage: kernel-one.ts ROOT MODEL VARIANT PARAMS_JSON exact|fingerprint MAX_SECONDS",
+    "usage: kernel-one.ts ROOT MODEL VARIANT PARAMS_JSON exact|fingerprint|reduced MAX_SECONDS",
   );
   process.exit(2);
 }
@@ -47,6 +48,7 @@ const r = await api.explore(compiled, {
   maxSeconds: Number(maxSeconds),
   fingerprint: mode === "fingerprint",
   liveness: false,
+  reduce: mode === "reduced",
 });
 const cpu = process.cpuUsage(cpu0);
 console.log(

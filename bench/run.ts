@@ -40,8 +40,9 @@ const QUICK_SIZES: Size[] = [
   { N: 6, P: 3 },
 ];
 
-type IlMode = "exact" | "fingerprint" | "workers-1" | "workers-2";
-const IL_MODES: readonly IlMode[] = ["exact", "fingerprint", "workers-1", "workers-2"];
+/** reduced: exact mode with partial-order reduction (the other modes run without it). */
+type IlMode = "exact" | "fingerprint" | "reduced" | "workers-1" | "workers-2";
+const IL_MODES: readonly IlMode[] = ["exact", "fingerprint", "reduced", "workers-1", "workers-2"];
 
 interface Args {
   sizes: Size[];
@@ -62,7 +63,7 @@ function parseArgs(argv: string[]): Args {
     kernel: true,
     repeat: 3,
     kernelSeconds: 60,
-    modes: ["exact", "fingerprint", "workers-1", "workers-2"],
+    modes: ["exact", "fingerprint", "reduced", "workers-1", "workers-2"],
     spinModes: [...SPIN_MODES],
     before: undefined,
   };
@@ -106,7 +107,7 @@ function parseArgs(argv: string[]): Args {
       });
     } else {
       fail(
-        `unknown option ${a}; options: --quick, --sizes NxP,..., --repeat R, --modes exact,fingerprint, ` +
+        `unknown option ${a}; options: --quick, --sizes NxP,..., --repeat R, --modes exact,fingerprint,reduced, ` +
           `--spin ${SPIN_MODES.join(",")}, --no-kernel, --kernel-seconds S, --before DIR, --no-models`,
       );
     }
@@ -124,6 +125,7 @@ interface IlRun {
   maxRssBytes: number;
   livenessSeconds: number;
   fingerprint: { collisionProbability: number; optimistic: number } | null;
+  reduction: { on: boolean; reducedStates?: number } | null;
 }
 
 function runInterleave(s: Size, mode: IlMode, liveness = false): IlRun {
@@ -139,6 +141,7 @@ function runInterleave(s: Size, mode: IlMode, liveness = false): IlRun {
       // the parallel search (explore/parallel.ts) with 1 or 2 worker threads; its CPU time
       // counts every thread of the process
       ...(mode.startsWith("workers-") ? [`--workers=${mode.slice(8)}`] : []),
+      ...(mode === "reduced" ? ["--reduce"] : []),
       ...(liveness ? ["0", "--liveness"] : []),
     ],
     { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
@@ -237,12 +240,14 @@ async function main(): Promise<void> {
     const ref = sp.get("nored");
     let first = true;
     for (const [m, r] of il) {
-      const ratio = ref
-        ? {
-            wall: ref.seconds > 0 ? r.states / r.seconds / (ref.states / ref.seconds) : NaN,
-            cpu: r.states / r.cpuSeconds / (ref.states / ref.cpuSeconds),
-          }
-        : undefined;
+      // reduced: fewer states, so states per second say little; its time goes in the notes
+      const ratio =
+        ref && m !== "reduced"
+          ? {
+              wall: ref.seconds > 0 ? r.states / r.seconds / (ref.states / ref.seconds) : NaN,
+              cpu: r.states / r.cpuSeconds / (ref.states / ref.cpuSeconds),
+            }
+          : undefined;
       rows.push([
         first ? `${s.N},${s.P}` : "",
         `interleave, ${m}`,
@@ -260,7 +265,20 @@ async function main(): Promise<void> {
       first = false;
       if (r.verdict !== "holds")
         mismatches.push(`N=${s.N} P=${s.P}: interleave (${m}) verdict ${r.verdict}`);
-      if (ref && r.states !== ref.states) {
+      const spinPor = sp.get("por");
+      const exact = il.get("exact");
+      if (m === "reduced")
+        notes.push(
+          `N=${s.N} P=${s.P} reduced: ${fmtInt(r.states)} states` +
+            (exact ? ` (${fmt((100 * r.states) / exact.states, 1)} % of exact)` : "") +
+            `, ${fmtInt(r.reduction?.reducedStates ?? 0)} expanded with one CPU-local step` +
+            (spinPor
+              ? `; SPIN's partial-order reduction ${fmtInt(spinPor.states)} states. Time to a verdict vs SPIN with ` +
+                `partial-order reduction: ${fmt(r.cpuSeconds / spinPor.cpuSeconds)}x its CPU time, ` +
+                `${fmt(r.seconds / spinPor.seconds)}x its wall time (goal <= 0.5x)`
+              : ""),
+        );
+      if (ref && r.states !== ref.states && m !== "reduced") {
         // a fingerprint collision would lose states: say so rather than hide it
         mismatches.push(
           `N=${s.N} P=${s.P}: interleave (${m}) ${r.states} states, SPIN ${ref.states}`,
@@ -313,6 +331,7 @@ async function main(): Promise<void> {
     const ref = sp.get("nored");
     const ex = il.get("exact");
     const fpr = il.get("fingerprint");
+    const red = il.get("reduced");
     const lines: string[] = [];
     if (ref && ex) {
       const cpu = ex.states / ex.cpuSeconds / (ref.states / ref.cpuSeconds);
@@ -342,11 +361,15 @@ async function main(): Promise<void> {
       );
     }
     const por = sp.get("por");
-    if (por && ex) {
+    if (por && (ex || red)) {
       lines.push(
-        `time to a verdict vs SPIN with partial-order reduction: exact ${fmt(ex.cpuSeconds / por.cpuSeconds)}x its CPU time` +
+        `time to a verdict vs SPIN with partial-order reduction (CPU time):` +
+          (ex ? ` exact ${fmt(ex.cpuSeconds / por.cpuSeconds)}x` : "") +
           (fpr ? `, fingerprint ${fmt(fpr.cpuSeconds / por.cpuSeconds)}x` : "") +
-          " (no partial-order reduction in interleave yet)",
+          (red
+            ? `, reduced ${fmt(red.cpuSeconds / por.cpuSeconds)}x (wall ${fmt(red.seconds / por.seconds)}x)`
+            : "") +
+          " (goal <= 0.5x)",
       );
     }
     if (lines.length > 0)
@@ -367,6 +390,7 @@ async function main(): Promise<void> {
   if (models) await livenessOnModels();
 
   if (kernel) await kernelTable(kernelSeconds, before);
+  if (models) await reductionOnModels();
 
   if (models) {
     console.log(
@@ -562,6 +586,57 @@ function symmetryRows(
   for (const n of notes) console.log(n);
 }
 
+/**
+ * Partial-order reduction on the bundled models: every variant at its default parameters, safety
+ * only (the reduction is off while the liveness check runs), unreduced and reduced.
+ */
+async function reductionOnModels(): Promise<void> {
+  const root = join(BENCH_DIR, "..");
+  const loaded = await loadModels([join(root, "models")]);
+  const rows: string[][] = [
+    ["model", "variant", "states", "reduced", "%", "CPU s", "reduced CPU s", "verdicts"],
+  ];
+  let all = 0;
+  let allRed = 0;
+  for (const { def } of loaded) {
+    for (const v of Object.keys(def.variants)) {
+      const run = async (reduce: boolean) => {
+        const c0 = process.cpuUsage();
+        const r = await explore(compileModel(def, v), { maxSeconds: 10, liveness: false, reduce });
+        const c = process.cpuUsage(c0);
+        return { r, cpu: (c.user + c.system) / 1e6 };
+      };
+      const a = await run(false);
+      const b = await run(true);
+      const props = (r: typeof a.r): string =>
+        r.violations
+          .map((x) => x.property)
+          .sort()
+          .join();
+      const same = a.r.verdict === b.r.verdict && props(a.r) === props(b.r);
+      all += a.r.states;
+      allRed += b.r.states;
+      rows.push([
+        def.name,
+        v,
+        fmtInt(a.r.states),
+        fmtInt(b.r.states),
+        fmt((100 * b.r.states) / Math.max(1, a.r.states), 1),
+        fmt(a.cpu, 3),
+        fmt(b.cpu, 3),
+        same ? `same (${a.r.verdict})` : `DIFFER: ${a.r.verdict} / ${b.r.verdict}`,
+      ]);
+    }
+  }
+  console.log(
+    "\npartial-order reduction on the bundled models (default parameters, --no-liveness; at most 10 s each):",
+  );
+  console.log(table(rows));
+  console.log(
+    `all variants: ${fmtInt(allRed)} states reduced vs ${fmtInt(all)} (${fmt((100 * allRed) / Math.max(1, all), 1)} %)`,
+  );
+}
+
 /** One row of the liveness table: a run without and one with the liveness check. */
 function livenessRows(
   what: string,
@@ -667,7 +742,11 @@ async function livenessOnModels(): Promise<void> {
   let best: { def: (typeof loaded)[number]["def"]; v: string; states: number } | undefined;
   for (const { def } of loaded) {
     for (const v of Object.keys(def.variants)) {
-      const r = await explore(compileModel(def, v), { maxSeconds: 5, liveness: false });
+      const r = await explore(compileModel(def, v), {
+        maxSeconds: 5,
+        liveness: false,
+        reduce: false,
+      });
       if (!best || r.states > best.states) best = { def, v, states: r.states };
     }
   }
@@ -680,7 +759,8 @@ async function livenessOnModels(): Promise<void> {
     let analysis = Infinity;
     for (let i = 0; i < 5; i++) {
       const c0 = process.cpuUsage();
-      const r = await explore(compileModel(best.def, best.v), { liveness });
+      // unreduced in both rows: the reduction is off while the liveness check runs
+      const r = await explore(compileModel(best.def, best.v), { liveness, reduce: false });
       const c = process.cpuUsage(c0);
       cpu = Math.min(cpu, (c.user + c.system) / 1e6);
       analysis = Math.min(analysis, r.livenessCpuSeconds ?? 0);
@@ -785,6 +865,7 @@ async function kernelTable(seconds: number, before: string | undefined): Promise
     ...(before ? ([["before", before, "exact"]] as [string, string, IlMode][]) : []),
     ["exact", root, "exact"],
     ["fingerprint", root, "fingerprint"],
+    ["reduced", root, "reduced"],
   ];
   console.log(
     `\nkernel scaling table: each scenario once per column, in its own process, at most ${seconds} s ` +

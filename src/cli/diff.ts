@@ -43,6 +43,7 @@ export async function runDiff(args: string[]): Promise<number> {
       "no-save": { type: "boolean" },
       "all-traces": { type: "boolean" },
       "no-liveness": { type: "boolean" },
+      "no-reduce": { type: "boolean" },
       expect: { type: "boolean" },
     },
   });
@@ -101,6 +102,7 @@ export async function runDiff(args: string[]): Promise<number> {
           maxSeconds: positiveInt("--max-seconds", values["max-seconds"]),
           saveTo: values["no-save"] ? undefined : values.save,
           liveness: values["no-liveness"] ? false : undefined,
+          reduce: values["no-reduce"] ? false : undefined,
         }),
       );
     }

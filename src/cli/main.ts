@@ -71,6 +71,8 @@ usage:
                                 eventually, leadsTo): no edge of the state graph is kept
       --no-symmetry             search without the symmetry reduction a model declares with
                                 alike() (on by default; off anyway while liveness is checked)
+      --no-reduce               no partial-order reduction (on by default when the liveness
+                                check is off): the shortest traces, every state stored
       --expect                  exit 0 exactly when every verdict is the one the model declares
       --save DIR                where counterexamples go (default: counterexamples)
       --no-save                 do not save counterexamples
@@ -86,8 +88,8 @@ ${FORMAT_HELP}
                                 property one variant breaks and another keeps, the shortest
                                 counterexample
       --variants a,b            only these variants (default: all)
-      --param k=v --max-states N --max-seconds S --save DIR --no-save --no-liveness --json
-                                as for check
+      --param k=v --max-states N --max-seconds S --save DIR --no-save --no-liveness
+      --no-reduce --json        as for check
       --all-traces              print the counterexample of every breaking variant
       --expect                  exit 0 exactly when every variant's verdict is the declared one
                                 (default: 1 when any variant violates a property, else 3 when a
@@ -250,6 +252,7 @@ async function cmdCheck(args: string[]): Promise<number> {
       workers: { type: "string" },
       "no-races": { type: "boolean" },
       "no-liveness": { type: "boolean" },
+      "no-reduce": { type: "boolean" },
       fingerprint: { type: "boolean" },
       "no-symmetry": { type: "boolean" },
       expect: { type: "boolean" },
@@ -356,6 +359,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             ...(values["no-symmetry"] ? { symmetry: false } : {}),
             races: values["no-races"] ? false : undefined,
             liveness: values["no-liveness"] ? false : undefined,
+            reduce: values["no-reduce"] ? false : undefined,
             saveTo: values["no-save"] ? undefined : values.save,
             file: lm.file,
             signal,
@@ -477,6 +481,8 @@ async function cmdCheck(args: string[]): Promise<number> {
           ? fingerprintLine(checked.map(({ c }) => c.result))
           : ". States are stored in full: no hash collision can hide a state."),
     );
+    const por = reductionLine(checked.map(({ c }) => c.result));
+    if (por !== undefined) console.log(por);
   }
   reportSaveErrors(
     checked.flatMap(({ c }) => c.result.violations.flatMap((v) => v.saveError ?? [])),
@@ -565,6 +571,37 @@ const STEP_HINT =
   "a step of the model threw (a bug in its code); set INTERLEAVE_DEBUG=1 to see the stack";
 
 /**
+ * What partial-order reduction did over a check (undefined when it was turned off): how many
+ * states it expanded with one CPU-local step, that a BFS trace may then be longer than the
+ * shortest, and for how many variants it was off because the liveness check ran.
+ */
+export function reductionLine(results: readonly CheckResult[]): string | undefined {
+  const on = results.filter((r) => r.reduction?.on === true);
+  const reduced = on.reduce((n, r) => n + (r.reduction?.reducedStates ?? 0), 0);
+  const states = on.reduce((n, r) => n + r.states, 0);
+  const offLiveness = results.filter((r) => r.reduction?.on === false && r.liveness).length;
+  const redone = results.filter(
+    (r) => r.reduction?.on === false && !r.liveness && /unreduced/.test(r.reduction.why ?? ""),
+  ).length;
+  const parts: string[] = [];
+  if (reduced > 0)
+    parts.push(
+      `Partial-order reduction: ${reduced} of ${states} states expanded with one CPU-local step; ` +
+        `a trace may be longer than the shortest (--no-reduce gives the shortest)`,
+    );
+  if (offLiveness > 0)
+    parts.push(
+      `Partial-order reduction off for ${offLiveness === results.length ? "every variant" : `${offLiveness} variant(s)`}: ` +
+        `the liveness check needs every edge of the state graph (--no-liveness to reduce)`,
+    );
+  if (redone > 0)
+    parts.push(
+      `${redone} variant(s) searched unreduced: an invariant reads CPU locals or program counters`,
+    );
+  return parts.length > 0 ? `${parts.join(". ")}.` : undefined;
+}
+
+/**
  * The sentence that ends a fingerprint-mode run: how likely it is that a fingerprint collision hid
  * a state, over every variant checked (the largest probability).
  */
@@ -598,6 +635,7 @@ export function resultJson(c: Checked): Record<string, unknown> {
     bytesPerState: r.states ? Math.round(r.memoryBytes / r.states) : 0,
     fingerprint: r.fingerprint ?? null,
     symmetry: r.symmetry ?? null,
+    reduction: r.reduction ?? null,
     violations: r.violations.map((v) => ({
       property: v.property,
       kind: v.kind,

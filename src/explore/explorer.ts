@@ -33,6 +33,8 @@ import {
 } from "./liveness.ts";
 import { LockOrder } from "./lockorder.ts";
 import { checkSymmetry, concretise, Symmetry, SymmetryBroken, type Concrete } from "./symmetry.ts";
+import { PartialOrder } from "./por.ts";
+import type { World } from "../model/model.ts";
 import type {
   LockPath,
   CheckResult,
@@ -80,6 +82,12 @@ export interface ExploreOptions {
    * graph) and with lockdep keyed by lock instance: CheckResult.symmetry says which.
    */
   symmetry?: boolean;
+  /**
+   * Partial-order reduction (explore/por.ts; default on): a state whose CPU has a CPU-local next
+   * step is expanded with that step alone. Off while the liveness check runs (it needs every
+   * edge). A BFS counterexample may then be longer than the shortest: `reduce: false` for that.
+   */
+  reduce?: boolean;
 }
 
 /**
@@ -114,7 +122,20 @@ export async function explore(
   opts: ExploreOptions = {},
 ): Promise<CheckResult> {
   const ex = new Explorer(model, opts);
-  return ex.run();
+  const r = await ex.run();
+  // an invariant looked at CPU locals or program counters (w.cpus), which the reduction treats
+  // as invisible: that run proves nothing, the search is done again unreduced (see por.ts)
+  if (ex.porInvisibleBroken) {
+    const again = await new Explorer(model, { ...opts, reduce: false }).run();
+    return {
+      ...again,
+      reduction: {
+        on: false,
+        why: "an invariant reads CPU locals or program counters (w.cpus): searched again unreduced",
+      },
+    };
+  }
+  return r;
 }
 
 class Explorer {
@@ -158,6 +179,12 @@ class Explorer {
   private raceX = 0;
   private raceB = 0;
   private raceY = 0;
+  /** Partial-order reduction, or null when it is off (explore/por.ts). */
+  private readonly por: PartialOrder | null;
+  /** The world invariants are given: under reduction, one whose `cpus` getter is watched. */
+  private readonly invWorld: World;
+  /** Set when an invariant used `w.cpus` in a reduced search: its result is thrown away. */
+  porInvisibleBroken = false;
 
   constructor(
     private readonly model: CompiledModel,
@@ -209,6 +236,22 @@ class Explorer {
             ? "off: lockdep keyed by lock instance names the members' own locks"
             : undefined;
     this.sym = declared && this.symNote === undefined ? new Symmetry(model) : null;
+    this.por = opts.reduce !== false && this.lv === null ? new PartialOrder(model) : null;
+    const w = model.world;
+    const broken = (): void => {
+      this.porInvisibleBroken = true;
+    };
+    this.invWorld =
+      this.por === null
+        ? w
+        : {
+            s: w.s,
+            m: w.m,
+            get cpus() {
+              broken();
+              return w.cpus;
+            },
+          };
   }
 
   async run(): Promise<CheckResult> {
@@ -283,7 +326,11 @@ class Explorer {
 
   private memoryBytes(): number {
     return (
-      this.store.bytes + this.visited.bytes + this.frontier.bytes + (this.lv ? this.lv.bytes : 0)
+      this.store.bytes +
+      this.visited.bytes +
+      this.frontier.bytes +
+      (this.lv ? this.lv.bytes : 0) +
+      (this.por ? this.por.bytes : 0)
     );
   }
 
@@ -313,6 +360,7 @@ class Explorer {
     const lv = this.lv;
     const lockdep = model.lockdep;
     const sym = this.sym;
+    const por = this.por;
     // which step runs, for a watchdog (rt/probe.ts): two stores per step
     const probe = stepProbe;
     let k = 0;
@@ -336,6 +384,15 @@ class Explorer {
       if (depth >= this.maxDepth) {
         this.depthCut = true;
         continue;
+      }
+      // partial-order reduction: one CPU-local step, when its successor is new (por.ts)
+      if (por !== null) {
+        const t = por.ample(cur);
+        if (t >= 0 && this.expandLocal(idx, t, depth)) {
+          if (this.stop !== undefined || this.modelError || this.porInvisibleBroken) return;
+          if (stopAtFirst && this.found.size > 0) return;
+          continue;
+        }
       }
       let enabled = 0;
       let live = 0;
@@ -433,6 +490,57 @@ class Explorer {
       }
       if (races) this.accLen.fill(0);
     }
+  }
+
+  /**
+   * Expands state `idx` (unpacked in `cur`) with CPU t's next step alone, a CPU-local step (see
+   * por.ts), when it leads to a state not seen before or first seen at depth + 1; returns false,
+   * having added nothing, otherwise (the cycle proviso: the state is then expanded in full).
+   */
+  private expandLocal(idx: number, t: number, depth: number): boolean {
+    const model = this.model;
+    const m = model.mem;
+    const th = model.threads[t]!;
+    const node = th.nodes[this.cur[th.pcOff]!]!;
+    const next = this.next;
+    next.set(this.cur);
+    m.b = next;
+    m.cpu = t;
+    stepProbe[0] = t;
+    stepProbe[1] = node.pc;
+    // the recording run showed it: no guard failure, no throw, no warning, no lock taken
+    const r = node.run(th.ctx, 0);
+    next[th.pcOff] = successorPc(node, r, 0);
+    if (this.sym !== null) this.sym.canon(next);
+    const h = this.packer.pack(next);
+    const slot = this.visited.findOrSlot(this.packer.out, h);
+    m.b = this.cur;
+    if (slot >= 0) {
+      // seen already: kept only if it was first reached one level below this state (then no
+      // cycle can be made of such edges alone: the depth would grow all around it); fingerprint
+      // mode knows no depth of a seen state
+      if (this.packedFrontier === null && this.store.depthOf(slot) === depth + 1) {
+        this.transitions++;
+        this.por!.reducedStates++;
+        return true;
+      }
+      this.por!.provisoFull++;
+      return false;
+    }
+    this.transitions++;
+    if (this.store.count >= this.maxStates) {
+      this.stop = "states";
+      return true;
+    }
+    const ni = this.store.add(this.packer.out, h, idx, encodeMove(t, 0), depth + 1);
+    this.visited.insertAt(-1 - slot, ni, h);
+    if (depth + 1 > this.maxDepthSeen) this.maxDepthSeen = depth + 1;
+    this.por!.reducedStates++;
+    m.b = next;
+    const ok = model.invariants.length === 0 || this.checkInvariants(ni);
+    m.b = this.cur;
+    if (ok) this.frontier.push(ni);
+    return true;
   }
 
   private saveAccesses(t: number, r: unknown): void {
@@ -541,7 +649,7 @@ class Explorer {
       probe[1] = i;
       let r: boolean | string;
       try {
-        r = inv.fn(this.model.world);
+        r = inv.fn(this.invWorld);
       } catch (e) {
         if (e instanceof Violation) {
           this.record({
@@ -802,6 +910,7 @@ class Explorer {
       memoryBytes: this.memoryBytes(),
       violations,
       liveness: this.lv !== null,
+      reduction: this.reductionReport(),
       livenessSeconds,
       livenessCpuSeconds,
       ...(this.opts.fingerprint === true
@@ -852,6 +961,17 @@ class Explorer {
     }
     const verdict = violations.length > 0 ? "violated" : complete ? "holds" : "incomplete";
     return { ...base, verdict };
+  }
+
+  private reductionReport(): CheckResult["reduction"] {
+    if (this.por !== null) return { on: true, ...this.por.stats };
+    return {
+      on: false,
+      why:
+        this.opts.reduce === false
+          ? "turned off (--no-reduce)"
+          : "the liveness check needs every edge of the state graph (--no-liveness to reduce)",
+    };
   }
 
   /**

@@ -81,7 +81,9 @@ export function serialOnly(opts: ExploreOptions, model?: CompiledModel): string 
           opts.liveness === false &&
           model.lockOrder !== "instance"
         ? "the symmetry reduction runs on one thread"
-        : undefined;
+        : opts.liveness === false && opts.reduce !== false
+          ? "partial-order reduction runs on one thread (--no-reduce for the parallel search)"
+          : undefined;
 }
 
 /** A worker's heap for a memory budget: the budget, at least 256 MB, at most this thread's. */

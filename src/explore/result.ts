@@ -125,6 +125,25 @@ export interface CheckResult {
    * it ran on one when more were asked for.
    */
   readonly parallel?: { readonly workers: number; readonly note?: string };
+  /** Partial-order reduction: on (with what it did) or off (and why). */
+  readonly reduction?: ReductionReport;
+}
+
+/**
+ * Partial-order reduction (explore/por.ts): whether it was on and, if so, how many states were
+ * expanded with one CPU-local step; if not, why.
+ */
+export interface ReductionReport {
+  readonly on: boolean;
+  readonly why?: string;
+  /** States expanded with one CPU-local step instead of every CPU's. */
+  readonly reducedStates?: number;
+  /** States with a local step whose successor was seen already, expanded in full (C3). */
+  readonly provisoFull?: number;
+  /** Distinct (CPU, local state) pairs whose next step was classified. */
+  readonly classified?: number;
+  /** Of those, the steps found CPU-local. */
+  readonly localSteps?: number;
 }
 
 export interface Progress {

@@ -413,6 +413,8 @@ async function finish(
       maxSeconds: lim.maxSeconds ?? 10,
       // a randomized run finds safety violations: no edges to keep for the liveness check
       liveness: false,
+      // the shortest trace: no partial-order reduction
+      reduce: false,
     });
     const v = c.result.violations.find((x) => x.property === property);
     bfs = { shortest: v?.length, complete: c.result.complete, states: c.result.states };

@@ -92,6 +92,7 @@ export class SearchWorker {
         liveness: opts.liveness,
         fingerprint: opts.fingerprint,
         symmetry: opts.symmetry,
+        reduce: opts.reduce,
       },
     };
     const deadline = opts.maxSeconds !== undefined ? Date.now() + opts.maxSeconds * 1000 : Infinity;

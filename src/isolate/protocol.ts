@@ -31,6 +31,7 @@ export type JobOptions = Pick<
   | "liveness"
   | "fingerprint"
   | "symmetry"
+  | "reduce"
 >;
 
 export interface Job {

@@ -22,6 +22,8 @@ import { withoutSites } from "../../src/model/dsl.ts";
 import { build, modelSpec, symModelSpec, type ModelSpec } from "./gen-model.ts";
 
 const RUNS = Number(process.env.DIFF_RUNS ?? 1000);
+/** npm run test:differential runs for an hour or more on 2 cores; npm test's share in seconds. */
+const LONG_TIMEOUT = RUNS > 1000 ? 4 * 3_600_000 : 900_000;
 /** Statements per CPU at the top level (npm test: 3; test:differential: 5). */
 const MAX_OPS = Number(process.env.DIFF_MAX_OPS ?? 3);
 const SEED = process.env.DIFF_SEED !== undefined ? Number(process.env.DIFF_SEED) : undefined;
@@ -51,7 +53,24 @@ export const SEARCHES: readonly Search[] = [
     sameStates: true,
     sameTraces: false,
   },
+  // partial-order reduction (explore/por.ts): fewer states, possibly longer traces
+  { name: "reduced BFS", opts: { reduce: true }, sameStates: false, sameTraces: false },
+  {
+    name: "reduced DFS",
+    opts: { reduce: true, strategy: "dfs" },
+    sameStates: false,
+    sameTraces: false,
+  },
+  {
+    name: "reduced fingerprint BFS",
+    opts: { reduce: true, fingerprint: true },
+    sameStates: false,
+    sameTraces: false,
+  },
 ];
+
+/** Partial-order reduction over the run: models it reduced, states it saved, runs it redid. */
+const porStats = { models: 0, reduced: 0, statesRef: 0, statesReduced: 0, redone: 0 };
 
 const compile = (def: ModelDef): CompiledModel =>
   withoutSites(() => compileModel(def, "only")) as CompiledModel;
@@ -130,7 +149,7 @@ async function differential(spec: ModelSpec): Promise<CheckResult | undefined> {
   // one compiled model serves every search (a search leaves nothing behind in it)
   const model = compile(def);
   // safety properties only: liveness has its own differential test (test/explore/liveness*)
-  const ref = await explore(model, { maxStates: MAX_STATES, liveness: false });
+  const ref = await explore(model, { maxStates: MAX_STATES, liveness: false, reduce: false });
   expect(ref.verdict, "the generator makes valid models").not.toBe("error");
   if (!ref.complete) return undefined;
   const nv = naive(model);
@@ -138,7 +157,12 @@ async function differential(spec: ModelSpec): Promise<CheckResult | undefined> {
   expect(violated(ref), "exact BFS vs naive: violated properties").toEqual(nv.violated);
   checkTraces(model, ref, "exact BFS");
   for (const s of SEARCHES) {
-    const r = await explore(model, { liveness: false, ...s.opts, maxStates: MAX_STATES });
+    const r = await explore(model, {
+      liveness: false,
+      reduce: false,
+      ...s.opts,
+      maxStates: MAX_STATES,
+    });
     expect(r.verdict, `${s.name}: verdict`).toBe(ref.verdict);
     expect(violated(r), `${s.name}: violated properties`).toEqual(violated(ref));
     if (s.sameStates) expect(r.states, `${s.name}: states`).toBe(ref.states);
@@ -149,38 +173,60 @@ async function differential(spec: ModelSpec): Promise<CheckResult | undefined> {
       ).toEqual(ref.violations.map((v) => v.schedule));
     }
     checkTraces(model, r, s.name);
+    if (s.name === "reduced BFS") {
+      porStats.models++;
+      if (r.reduction?.on === false) porStats.redone++;
+      if ((r.reduction?.reducedStates ?? 0) > 0) porStats.reduced++;
+      porStats.statesRef += ref.states;
+      porStats.statesReduced += r.states;
+      expect(r.states, "reduced BFS: never more states").toBeLessThanOrEqual(ref.states);
+    }
   }
   return ref;
 }
 
 describe(`differential: ${SEARCHES.map((s) => s.name).join(", ")} against the exact BFS`, () => {
-  it(`${RUNS} generated models: same verdicts, violated properties and replayable traces`, async () => {
-    let violatedModels = 0;
-    let tooLarge = 0;
-    const kinds = new Set<string>();
-    await fc.assert(
-      fc.asyncProperty(modelSpec({ maxOps: MAX_OPS }), async (spec) => {
-        const r = await differential(spec);
-        if (r === undefined) {
-          tooLarge++;
-          return;
-        }
-        if (r.verdict === "violated") violatedModels++;
-        for (const v of r.violations) kinds.add(v.kind);
-      }),
-      { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
-    );
-    // the generator reaches every kind of violation, and not only violations
-    // (lock-order too, in most runs: a generated CPU nests two locks in either order)
-    expect([...kinds]).toEqual(
-      expect.arrayContaining(["assertion", "data-race", "deadlock", "end-state", "invariant"]),
-    );
-    expect(violatedModels).toBeGreaterThan(RUNS / 10);
-    expect(violatedModels).toBeLessThan(RUNS);
-    // models past MAX_STATES states are not compared: at most 1 %
-    expect(tooLarge).toBeLessThanOrEqual(RUNS / 100);
-    // about 5 s of CPU for 1000 models; the wall clock on a shared machine can be far longer
-  }, 900_000);
+  it(
+    `${RUNS} generated models: same verdicts, violated properties and replayable traces`,
+    async () => {
+      let violatedModels = 0;
+      let tooLarge = 0;
+      const kinds = new Set<string>();
+      await fc.assert(
+        fc.asyncProperty(modelSpec({ maxOps: MAX_OPS }), async (spec) => {
+          const r = await differential(spec);
+          if (r === undefined) {
+            tooLarge++;
+            return;
+          }
+          if (r.verdict === "violated") violatedModels++;
+          for (const v of r.violations) kinds.add(v.kind);
+        }),
+        { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+      );
+      // the generator reaches every kind of violation, and not only violations
+      // (lock-order too, in most runs: a generated CPU nests two locks in either order)
+      expect([...kinds]).toEqual(
+        expect.arrayContaining(["assertion", "data-race", "deadlock", "end-state", "invariant"]),
+      );
+      expect(violatedModels).toBeGreaterThan(RUNS / 10);
+      expect(violatedModels).toBeLessThan(RUNS);
+      // models past MAX_STATES states are not compared: at most 1 %
+      expect(tooLarge).toBeLessThanOrEqual(RUNS / 100);
+      // the reduction applies to a good share of the models (CPU-local steps on locals), and
+      // the models whose invariants read locals are searched again unreduced
+      console.log(
+        `partial-order reduction: reduced ${porStats.reduced} of ${porStats.models} models, ` +
+          `${porStats.statesReduced} states instead of ${porStats.statesRef} ` +
+          `(${((100 * porStats.statesReduced) / Math.max(1, porStats.statesRef)).toFixed(1)} %); ` +
+          `${porStats.redone} searched again unreduced (an invariant reads w.cpus)`,
+      );
+      expect(porStats.reduced).toBeGreaterThan(porStats.models / 5);
+      expect(porStats.redone).toBeGreaterThan(0);
+      // about 5 s of CPU for 1000 models; the wall clock on a shared machine can be far longer
+    },
+    LONG_TIMEOUT,
+  );
 });
 
 /**
@@ -194,61 +240,70 @@ const SYM_RUNS = Math.max(50, Math.round(Math.min(RUNS / 5, 2000)));
 /** Statements per CPU at the top level: npm test 2, test:differential 3. */
 const SYM_MAX_OPS = Math.min(MAX_OPS - 1, 3);
 const SYM_SEARCHES: readonly { name: string; opts: ExploreOptions }[] = [
-  { name: "symmetric BFS", opts: {} },
-  { name: "symmetric fingerprint BFS", opts: { fingerprint: true } },
+  { name: "symmetric BFS", opts: { reduce: false } },
+  { name: "symmetric fingerprint BFS", opts: { fingerprint: true, reduce: false } },
+  // both reductions together: verdicts and properties only (traces may be longer)
+  { name: "symmetric BFS with partial-order reduction", opts: { reduce: true } },
   // DFS in the nightly-style run only (npm run test:differential)
-  ...(RUNS > 1000 ? [{ name: "symmetric DFS", opts: { strategy: "dfs" as const } }] : []),
+  ...(RUNS > 1000
+    ? [{ name: "symmetric DFS", opts: { strategy: "dfs" as const, reduce: false } }]
+    : []),
 ];
 
 describe("differential: symmetry reduction against the unreduced exact BFS", () => {
-  it(`${SYM_RUNS} generated models with alike CPUs and objects: same verdicts and violated properties`, async () => {
-    let reduced = 0;
-    let violatedModels = 0;
-    let withObjects = 0;
-    let compared = 0;
-    let statesRef = 0;
-    let statesSym = 0;
-    await fc.assert(
-      fc.asyncProperty(symModelSpec({ maxOps: SYM_MAX_OPS }), async (spec) => {
-        const model = compile(build(spec));
-        const ref = await explore(model, {
-          maxStates: MAX_STATES,
-          liveness: false,
-          symmetry: false,
-        });
-        expect(ref.verdict, "the generator makes valid models").not.toBe("error");
-        if (!ref.complete) return;
-        compared++;
-        if (spec.alike?.objects) withObjects++;
-        if (ref.verdict === "violated") violatedModels++;
-        for (const s of SYM_SEARCHES) {
-          const r = await explore(model, { liveness: false, ...s.opts, maxStates: MAX_STATES });
-          expect(r.symmetry?.used, `${s.name}: used`).toBe(true);
-          expect(r.verdict, `${s.name}: verdict`).toBe(ref.verdict);
-          expect(violated(r), `${s.name}: violated properties`).toEqual(violated(ref));
-          expect(r.states, `${s.name}: states`).toBeLessThanOrEqual(ref.states);
-          checkTraces(model, r, s.name);
-          if (s.opts.strategy === undefined && !s.opts.fingerprint) {
-            statesRef += ref.states;
-            statesSym += r.states;
-            if (r.states < ref.states) reduced++;
-            // BFS over the classes of states: counterexamples as short as the unreduced BFS's
-            for (const v of r.violations)
-              expect(v.length, `${s.name}: ${v.property} length`).toBe(
-                ref.violations.find((x) => x.property === v.property)!.length,
-              );
+  it(
+    `${SYM_RUNS} generated models with alike CPUs and objects: same verdicts and violated properties`,
+    async () => {
+      let reduced = 0;
+      let violatedModels = 0;
+      let withObjects = 0;
+      let compared = 0;
+      let statesRef = 0;
+      let statesSym = 0;
+      await fc.assert(
+        fc.asyncProperty(symModelSpec({ maxOps: SYM_MAX_OPS }), async (spec) => {
+          const model = compile(build(spec));
+          const ref = await explore(model, {
+            maxStates: MAX_STATES,
+            liveness: false,
+            symmetry: false,
+            reduce: false,
+          });
+          expect(ref.verdict, "the generator makes valid models").not.toBe("error");
+          if (!ref.complete) return;
+          compared++;
+          if (spec.alike?.objects) withObjects++;
+          if (ref.verdict === "violated") violatedModels++;
+          for (const s of SYM_SEARCHES) {
+            const r = await explore(model, { liveness: false, ...s.opts, maxStates: MAX_STATES });
+            expect(r.symmetry?.used, `${s.name}: used`).toBe(true);
+            expect(r.verdict, `${s.name}: verdict`).toBe(ref.verdict);
+            expect(violated(r), `${s.name}: violated properties`).toEqual(violated(ref));
+            expect(r.states, `${s.name}: states`).toBeLessThanOrEqual(ref.states);
+            checkTraces(model, r, s.name);
+            if (s.opts.strategy === undefined && !s.opts.fingerprint && s.opts.reduce === false) {
+              statesRef += ref.states;
+              statesSym += r.states;
+              if (r.states < ref.states) reduced++;
+              // BFS over the classes of states: counterexamples as short as the unreduced BFS's
+              for (const v of r.violations)
+                expect(v.length, `${s.name}: ${v.property} length`).toBe(
+                  ref.violations.find((x) => x.property === v.property)!.length,
+                );
+            }
           }
-        }
-      }),
-      { numRuns: SYM_RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
-    );
-    // the generator makes symmetric models that break properties, with objects, and reduce
-    expect(compared).toBeGreaterThan(SYM_RUNS * 0.95);
-    expect(violatedModels).toBeGreaterThan(SYM_RUNS / 10);
-    expect(withObjects).toBeGreaterThan(SYM_RUNS / 10);
-    expect(reduced).toBeGreaterThan(SYM_RUNS / 2);
-    expect(statesSym).toBeLessThan(statesRef * 0.8);
-  }, 900_000);
+        }),
+        { numRuns: SYM_RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+      );
+      // the generator makes symmetric models that break properties, with objects, and reduce
+      expect(compared).toBeGreaterThan(SYM_RUNS * 0.95);
+      expect(violatedModels).toBeGreaterThan(SYM_RUNS / 10);
+      expect(withObjects).toBeGreaterThan(SYM_RUNS / 10);
+      expect(reduced).toBeGreaterThan(SYM_RUNS / 2);
+      expect(statesSym).toBeLessThan(statesRef * 0.8);
+    },
+    LONG_TIMEOUT,
+  );
 });
 
 /** Generated models the parallel search is compared on (workers cost time to start: a subset). */
@@ -268,7 +323,7 @@ describe("differential: the parallel search (2 workers) against the exact BFS", 
     try {
       for (const [n, spec] of specs.entries()) {
         const model = compile(build(spec));
-        const ref = await explore(model, { maxStates: MAX_STATES, liveness: false });
+        const ref = await explore(model, { maxStates: MAX_STATES, liveness: false, reduce: false });
         if (!ref.complete) continue;
         const par = await exploreParallel(
           compile(build(spec)),
@@ -279,7 +334,7 @@ describe("differential: the parallel search (2 workers) against the exact BFS", 
             arg: spec,
             sites: false,
           },
-          { workers: 2, maxStates: MAX_STATES, liveness: false },
+          { workers: 2, maxStates: MAX_STATES, liveness: false, reduce: false },
           pool,
         );
         const who = `parallel, model ${n} (seed ${SEED ?? 4242}): ${JSON.stringify(spec)}`;

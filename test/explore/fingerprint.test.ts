@@ -23,9 +23,17 @@ describe("fingerprint mode against the exact search", () => {
     let replayed = 0;
     for (const { def } of loaded) {
       for (const v of Object.keys(def.variants)) {
-        const a = await explore(compileModel(def, v), { maxStates: 300_000, liveness: false });
+        const a = await explore(compileModel(def, v), {
+          maxStates: 300_000,
+          liveness: false,
+          reduce: false,
+        });
         const model = compileModel(def, v);
-        const b = await explore(model, { maxStates: 300_000, fingerprint: true });
+        const b = await explore(model, {
+          maxStates: 300_000,
+          fingerprint: true,
+          reduce: false,
+        });
         const what = `${def.name}/${v}`;
         expect(b.states, what).toBe(a.states);
         expect(b.transitions, what).toBe(a.transitions);
@@ -55,9 +63,17 @@ describe("fingerprint mode against the exact search", () => {
     ]);
     for (const { def } of loaded) {
       for (const v of Object.keys(def.variants)) {
-        const a = await explore(compileModel(def, v), { strategy: "dfs", liveness: false });
+        const a = await explore(compileModel(def, v), {
+          strategy: "dfs",
+          liveness: false,
+          reduce: false,
+        });
         const model = compileModel(def, v);
-        const b = await explore(model, { strategy: "dfs", fingerprint: true });
+        const b = await explore(model, {
+          strategy: "dfs",
+          fingerprint: true,
+          reduce: false,
+        });
         const what = `${def.name}/${v}`;
         expect(b.states, what).toBe(a.states);
         expect(b.verdict, what).toBe(a.verdict);
@@ -72,6 +88,7 @@ describe("fingerprint mode against the exact search", () => {
   it("the 6x3 twin: SPIN's state count, in about 16 bytes a state or less", async () => {
     const r = await explore(compileModel(twin, "twin", { folios: 6, putters: 3 }), {
       fingerprint: true,
+      reduce: false,
     });
     expect(r.states).toBe(158_111);
     expect(r.verdict).toBe("holds");
@@ -80,6 +97,7 @@ describe("fingerprint mode against the exact search", () => {
     expect(r.liveness).toBe(false);
     const exact = await explore(compileModel(twin, "twin", { folios: 6, putters: 3 }), {
       liveness: false,
+      reduce: false,
     });
     expect(r.memoryBytes).toBeLessThan(exact.memoryBytes / 2);
   });

@@ -69,7 +69,23 @@ export type OpSpec =
   /** p->v = v; p->v++ (mod max + 1); p->v != ne checked (objects only, after an opick) */
   | { readonly k: "owrite"; readonly v: number }
   | { readonly k: "oinc" }
-  | { readonly k: "oassert"; readonly ne: number; readonly warn: boolean };
+  | { readonly k: "oassert"; readonly ne: number; readonly warn: boolean }
+  // CPU locals (partial-order reduction: steps that touch only their CPU's locals are local)
+  /** local = v, or local = (local + 1) mod (max + 1) */
+  | { readonly k: "lset"; readonly l: number; readonly v: number }
+  | { readonly k: "linc"; readonly l: number }
+  /** local = word (a shared read) */
+  | { readonly k: "load"; readonly l: number; readonly w: number }
+  /** word = min(local, word's max) (a shared write) */
+  | { readonly k: "store"; readonly w: number; readonly l: number }
+  /** if (local == eq) then else: a CPU-local branch */
+  | {
+      readonly k: "lif";
+      readonly l: number;
+      readonly eq: number;
+      readonly then: readonly OpSpec[];
+      readonly else: readonly OpSpec[];
+    };
 
 export interface ModelSpec {
   /** Each shared word's largest value (values run 0..max, start at 0). */
@@ -95,6 +111,17 @@ export interface ModelSpec {
   readonly objects?: { readonly count: number; readonly max: number; readonly invMax: number };
   /** CPUs declared alike (the same program each), and whether the objects are. */
   readonly alike?: { readonly cpus: readonly number[]; readonly objects: boolean };
+  /** Each CPU's locals l0.. and their largest values (values run 0..max, start at 0). */
+  readonly locals?: readonly number[];
+  /**
+   * CPU `cpu`'s local l <= max in every state, through `w.cpus` (an invariant that sees a
+   * CPU's locals: the reduced search must notice and search again unreduced)
+   */
+  readonly localInvariants?: readonly {
+    readonly cpu: number;
+    readonly l: number;
+    readonly max: number;
+  }[];
 }
 
 /** Sizes of generated models (the defaults keep a model to at most a few thousand states). */
@@ -116,6 +143,7 @@ export function modelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
       listLock: fc.boolean(),
       ncpus: fc.integer({ min: 1, max: maxCpus }),
       races: fc.boolean(),
+      locals: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 0, maxLength: 2 }),
     })
     .chain((base) => {
       const W = base.words.length;
@@ -147,9 +175,32 @@ export function modelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
           leaves.push(n.map((x) => ({ k: "list_add" as const, n: x })));
           leaves.push(n.map((x) => ({ k: "list_del" as const, n: x })));
         }
+        const L = base.locals.length;
+        const local = fc.integer({ min: 0, max: Math.max(0, L - 1) });
+        const localValue = local.chain((l) =>
+          fc.integer({ min: 0, max: base.locals[l] ?? 0 }).map((v) => [l, v] as const),
+        );
+        if (L > 0) {
+          leaves.push(localValue.map(([l, v]) => ({ k: "lset" as const, l, v })));
+          leaves.push(local.map((l) => ({ k: "linc" as const, l })));
+          leaves.push(fc.tuple(local, word).map(([l, w]) => ({ k: "load" as const, l, w })));
+          leaves.push(fc.tuple(word, local).map(([w, l]) => ({ k: "store" as const, w, l })));
+        }
         if (depth >= maxDepth) return fc.oneof(...leaves);
         const inner = ops(depth + 1);
+        const lif: { arbitrary: fc.Arbitrary<OpSpec>; weight: number }[] =
+          L > 0
+            ? [
+                {
+                  arbitrary: fc
+                    .tuple(localValue, inner, inner)
+                    .map(([[l, eq], then, els]) => ({ k: "lif" as const, l, eq, then, else: els })),
+                  weight: 1,
+                },
+              ]
+            : [];
         return fc.oneof(
+          ...lif,
           { arbitrary: fc.oneof(...leaves), weight: 4 },
           {
             arbitrary: fc
@@ -184,6 +235,30 @@ export function modelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
           wordValue.map(([w, eq]) => ({ w, eq })),
           { maxLength: 1 },
         ),
+        locals: fc.constant(base.locals),
+        // one model in five with locals has an invariant that reads them
+        localInvariants:
+          base.locals.length === 0
+            ? fc.constant([])
+            : fc.oneof(
+                { arbitrary: fc.constant([]), weight: 4 },
+                {
+                  arbitrary: fc.array(
+                    fc
+                      .tuple(
+                        fc.integer({ min: 0, max: base.ncpus - 1 }),
+                        fc.integer({ min: 0, max: base.locals.length - 1 }),
+                      )
+                      .chain(([cpu, l]) =>
+                        fc
+                          .integer({ min: 0, max: base.locals[l]! })
+                          .map((max) => ({ cpu, l, max })),
+                      ),
+                    { minLength: 1, maxLength: 1 },
+                  ),
+                  weight: 1,
+                },
+              ),
       });
     });
 }
@@ -295,6 +370,35 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
               },
               { raises: [o.warn ? "warn-obj" : "assert-obj"] },
             );
+          case "lset":
+            return step(`l${o.l} = ${o.v}`, (c) => {
+              L(c)[lkey(o.l)] = o.v;
+            });
+          case "linc": {
+            const mod = (spec.locals ?? [])[o.l]! + 1;
+            return step(`l${o.l}++`, (c) => {
+              L(c)[lkey(o.l)] = (L(c)[lkey(o.l)]! + 1) % mod;
+            });
+          }
+          case "load": {
+            const max = (spec.locals ?? [])[o.l]!;
+            return step(`l${o.l} = w${o.w}`, (c) => {
+              L(c)[lkey(o.l)] = Math.min(max, W(c)[key(o.w)]!);
+            });
+          }
+          case "store": {
+            const max = spec.words[o.w]!;
+            return step(`w${o.w} = l${o.l}`, (c) => {
+              W(c)[key(o.w)] = Math.min(max, L(c)[lkey(o.l)]!);
+            });
+          }
+          case "lif":
+            return {
+              kind: "if",
+              cond: step(`l${o.l} == ${o.eq}`, (c) => L(c)[lkey(o.l)] === o.eq),
+              then: stmts(o.then),
+              else: stmts(o.else),
+            };
         }
       };
       /** This CPU's object pointer, and the word of the object it points to. */
@@ -302,8 +406,11 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
         c.m.layout.fieldByName.get(`CPU${c.cpu}.p`)!.off;
       const vOff = (c: { m: { layout: Layout; get(o: number): number }; cpu: number }): number =>
         c.m.layout.fieldByName.get(`O${c.m.get(pOff(c))}.v`)!.off;
-      const locals: Fields = objs ? { p: ptr(Obj) } : {};
-      spec.cpus.forEach((ops, i) => m.thread(`cpu${i}`, locals, () => stmts(ops)));
+      const L = (c: { l: unknown }): Words => c.l as Words;
+      const lkey = (l: number): string => `l${l}`;
+      const locals: Record<string, unknown> = objs ? { p: ptr(Obj) } : {};
+      (spec.locals ?? []).forEach((max, i) => (locals[lkey(i)] = int(0, max, 0)));
+      spec.cpus.forEach((ops, i) => m.thread(`cpu${i}`, locals as Fields, () => stmts(ops)));
       if (objs)
         m.invariant(`objects-v<=${objs.invMax}`, ({ m: mem }) => {
           for (let i = 0; i < objs.count; i++)
@@ -317,6 +424,12 @@ export function build(spec: ModelSpec, name = "generated"): ModelDef {
         m.invariant(`inv${i}-w${w}<=${max}`, ({ s }) => (s as unknown as Words)[key(w)]! <= max, {
           severity: bug ? "bug" : "warn",
         }),
+      );
+      (spec.localInvariants ?? []).forEach(({ cpu, l, max }, i) =>
+        m.invariant(
+          `linv${i}-cpu${cpu}.l${l}<=${max}`,
+          ({ cpus }) => (cpus[cpu]!.l as unknown as Words)[lkey(l)]! <= max,
+        ),
       );
       spec.endStates.forEach(({ w, eq }, i) =>
         m.endState(`end${i}-w${w}==${eq}`, ({ s }) => (s as unknown as Words)[key(w)] === eq),
@@ -369,8 +482,10 @@ export function symModelSpec(o: GenOptions = {}): fc.Arbitrary<ModelSpec> {
           : [...ops];
       const template = withObj(base.cpus[0]!, 0);
       const others = base.cpus.slice(1).map((ops) => withObj(ops, 1));
+      // an invariant over one CPU's locals would single out a member of the alike set
+      const { localInvariants: _single, ...rest } = base;
       return {
-        ...base,
+        ...rest,
         cpus: [...Array.from({ length: k }, () => template), ...others],
         ...(objects
           ? {

@@ -84,9 +84,15 @@ describe("parallel search = serial search", () => {
     const [lm] = await loadModels([resolve("models/deferred-split/deferred-split.ts")], {
       typecheck: false,
     });
-    for (const opts of [{ races: false }, { maxDepth: 6 }, { liveness: false }]) {
+    for (const opts of [
+      { races: false },
+      { maxDepth: 6 },
+      // the reductions run on one thread: off, so that two workers really search
+      { liveness: false, reduce: false, symmetry: false },
+    ]) {
       const { serial, par } = await both(lm!.def, "private-list", lm!.file, opts);
       expect(essence(par), JSON.stringify(opts)).toEqual(essence(serial));
+      expect(par.parallel, JSON.stringify(opts)).toEqual({ workers: 2 });
     }
     // --stop-first: the serial search's first violation, and only it (the serial explorer goes
     // on past it, slice after slice: it reports the others too)
@@ -104,6 +110,7 @@ describe("parallel search = serial search", () => {
     const { serial, par } = await both(lm!.def, "private-list-no-prev", lm!.file, {
       maxStates: 5000,
       liveness: false,
+      reduce: false,
     });
     expect(par.complete).toBe(false);
     expect(par.stopReason).toBe("states");
