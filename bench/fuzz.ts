@@ -25,6 +25,13 @@
 // interval for each ratio.
 //
 //   npm run bench:fuzz -- --section mix --mix-seeds 100 --mix-seconds 30
+//
+// The "arms" section (armsSection below): each arm's hit rate per run on every seeded bug (the
+// figures DEFAULT_WEIGHTS and DEFAULT_OPENING are fitted to), the median runs they predict for
+// each single strategy and for mix's layout, and how often the arm that reaches the most distinct
+// states (a novelty signal an adaptive mix could learn from) is the one that finds the bug best.
+//
+//   npm run bench:fuzz -- --section arms --arm-runs 600
 
 import { availableParallelism } from "node:os";
 import { loadModels, type LoadedModel } from "../src/cli/load.ts";
@@ -35,7 +42,16 @@ import { columns } from "../src/cli/columns.ts";
 import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
 import { paramText, type ParamValues } from "../src/model/params.ts";
 import { estimateSteps } from "../src/fuzz/run.ts";
-import { describeLayout } from "../src/fuzz/mix.ts";
+import * as fc from "fast-check";
+import {
+  DEFAULT_OPENING,
+  DEFAULT_WEIGHTS,
+  defaultArms,
+  describeLayout,
+  layout,
+} from "../src/fuzz/mix.ts";
+import { strategyRunner } from "../src/fuzz/run.ts";
+import { stateHash, type Strategy } from "../src/fuzz/strategy.ts";
 
 interface Opts {
   seeds: number;
@@ -45,9 +61,10 @@ interface Opts {
   depth: number;
   pctDepth: number;
   preemptions: number;
-  section: "default" | "mix" | "scaled" | "throughput" | "all";
+  section: "default" | "mix" | "arms" | "scaled" | "throughput" | "all";
   mixSeeds: number;
   mixSeconds: number;
+  armRuns: number;
   scaledBudget: number;
   scaledSeconds: number;
   tuneSeeds: number;
@@ -65,6 +82,7 @@ function parse(argv: string[]): Opts {
     section: "all",
     mixSeeds: 100,
     mixSeconds: 30,
+    armRuns: 600,
     scaledBudget: 2000,
     scaledSeconds: 25,
     tuneSeeds: 5,
@@ -80,14 +98,15 @@ function parse(argv: string[]): Opts {
     else if (a === "--pct-depth") o.pctDepth = Number(v);
     else if (a === "--preemptions") o.preemptions = Number(v);
     else if (a === "--section") {
-      if (v !== "default" && v !== "mix" && v !== "scaled" && v !== "throughput" && v !== "all")
-        throw new Error(`--section ${v}: expected default, mix, scaled, throughput or all`);
-      o.section = v;
+      if (!["default", "mix", "arms", "scaled", "throughput", "all"].includes(v ?? ""))
+        throw new Error(`--section ${v}: expected default, mix, arms, scaled, throughput or all`);
+      o.section = v as Opts["section"];
     } else if (a === "--scaled-budget") o.scaledBudget = Number(v);
     else if (a === "--scaled-seconds") o.scaledSeconds = Number(v);
     else if (a === "--tune-seeds") o.tuneSeeds = Number(v);
     else if (a === "--mix-seeds") o.mixSeeds = Number(v);
     else if (a === "--mix-seconds") o.mixSeconds = Number(v);
+    else if (a === "--arm-runs") o.armRuns = Number(v);
     else continue;
     i++;
   }
@@ -780,10 +799,121 @@ async function mixSection(o: Opts): Promise<void> {
   );
 }
 
+/** Median runs to the first failure of a sequence of runs with these hit rates (Infinity: never). */
+function predictedMedian(rateOfRun: (i: number) => number, cap = 100_000): number {
+  let miss = 1;
+  for (let n = 1; n <= cap; n++) {
+    miss *= 1 - rateOfRun(n - 1);
+    if (miss <= 0.5) return n;
+  }
+  return Infinity;
+}
+
+async function armsSection(o: Opts): Promise<void> {
+  const models = (await loadModels(["models"])).filter(
+    (m) => !o.only || m.def.name.includes(o.only),
+  );
+  const arms = defaultArms();
+  const names = arms.map((a) => a.label ?? a.name);
+  // the single strategies of the other sections, as arms: random, pct d=3, preempt k=2, pos
+  const singles = ["random", "pct d=3", "preempt k=2", "pos"].map((n) => names.indexOf(n));
+  const armOf = layout(DEFAULT_WEIGHTS, DEFAULT_OPENING);
+  const N = o.armRuns;
+  console.log(
+    `\neach arm's hit rate per run on every seeded bug (${N} runs per arm, the variant's scenario, depth ${o.depth}), ` +
+      `the median runs it predicts for the single strategies and for mix (${describeLayout()}),` +
+      `\nand the arm whose runs reach the most distinct states.\n`,
+  );
+  const rows: string[][] = [
+    [
+      "model / variant",
+      ...names,
+      "best single (predicted median)",
+      "mix predicted",
+      "mix/best",
+      "most states",
+    ],
+  ];
+  const sum = { bugs: 0, within: 0, worst: 0, worstBug: "", novelBest: 0 };
+  for (const { def } of models) {
+    for (const [variant, v] of Object.entries(def.variants)) {
+      if (v.expect === "holds") continue;
+      const props = v.expect.violated;
+      const model = compileModel(def, variant, resolveParams(def, variant));
+      const rates: number[] = [];
+      const states: number[] = [];
+      for (const arm of arms) {
+        const seen = new Set<number>();
+        const watched: Strategy<unknown> = {
+          ...arm,
+          scheduler(d, ctx) {
+            const inner = arm.scheduler(d, ctx);
+            return {
+              next(view) {
+                seen.add(stateHash(view.state));
+                return inner.next(view);
+              },
+            };
+          },
+        };
+        const run = strategyRunner(watched, o.depth);
+        let hits = 0;
+        for (const d of fc.sample(arm.arbitrary({ depth: o.depth }), { seed: 4242, numRuns: N })) {
+          const r = run(model, d, props);
+          if (
+            r.end === "violation" &&
+            (props.includes(r.violation!.property) || r.violation!.kind === "model-error")
+          )
+            hits++;
+        }
+        rates.push(hits / N);
+        states.push(seen.size);
+      }
+      const label = `${def.name} / ${variant}`;
+      const singleMeds = singles.map((a) => predictedMedian(() => rates[a]!));
+      const best = Math.min(...singleMeds);
+      if (best === Infinity) {
+        rows.push([label, ...rates.map((r) => r.toFixed(3)), "-", "-", "-", "-"]);
+        continue;
+      }
+      const bestArm = singles[singleMeds.indexOf(best)]!;
+      const mm = predictedMedian((i) => rates[armOf(i)]!);
+      const ratio = mm / best;
+      const novel = states.indexOf(Math.max(...states));
+      sum.bugs++;
+      if (ratio <= 2) sum.within++;
+      if (ratio > sum.worst) [sum.worst, sum.worstBug] = [ratio, label];
+      // the most novel arm finds the bug as well as the best single strategy does (within 10%)
+      if (rates[novel]! >= 0.9 * rates[bestArm]!) sum.novelBest++;
+      rows.push([
+        label,
+        ...rates.map((r) => r.toFixed(3)),
+        `${names[bestArm]} (${best})`,
+        String(mm),
+        `${ratio.toFixed(2)}x`,
+        names[novel]!,
+      ]);
+      process.stderr.write(`  arms ${label}\n`);
+    }
+  }
+  console.log(columns(rows));
+  console.log(
+    "\nrates: runs that broke one of the variant's declared properties, out of the runs made; predicted median: the fewest" +
+      "\nruns n with (1 - rate)^n <= 1/2 (for mix: the product over its layout's first n runs). most states: the arm whose runs" +
+      "\nreached the most distinct states (state hashes) over its runs.",
+  );
+  console.log(
+    `\npredicted from the hit rates: mix at most ${sum.worst.toFixed(2)}x the best single strategy (${sum.worstBug || "-"});` +
+      ` within 2x on ${sum.within} of ${sum.bugs} bugs. The arm reaching the most distinct states finds the bug at` +
+      ` 90% or more of the best single strategy's rate on ${sum.novelBest} of ${sum.bugs} bugs.`,
+  );
+}
+
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   if (o.section === "default" || o.section === "all") await defaultSection(o);
   if (o.section === "mix" || o.section === "all") await mixSection(o);
+  if (o.section === "arms" || o.section === "all") await armsSection(o);
   const models = await loadModels(["models"]);
   const defs = new Map(models.map((m) => [m.def.name, m.def]));
   if (o.section === "scaled" || o.section === "all") await scaledSection(o, defs);
