@@ -329,7 +329,7 @@ describe("mix (a portfolio of strategies)", () => {
       expect(counts).toEqual([...DEFAULT_WEIGHTS]);
     }
     expect(describeLayout()).toBe(
-      "runs 1-4: preempt k=2, pct d=3, random, pos; then every 25 runs: 1 random, 1 pct d=2, " +
+      "runs 1-4: preempt k=2, random, pct d=3, pos; then every 25 runs: 1 random, 1 pct d=2, " +
         "3 pct d=3, 5 pct d=5, 1 preempt k=2, 14 pos",
     );
   });
