@@ -16,8 +16,22 @@
 // first failure only, PCT at d=3 and at the best d of {2,3,5} picked on separate tuning seeds,
 // and the explorer's state count at that size.
 //
-//   npm run bench:fuzz -- --section default|scaled|throughput|all   (default: all)
+//   npm run bench:fuzz -- --section default|mix|scaled|throughput|all   (default: all)
 //   npm run bench:fuzz -- --scaled-budget 2000 --scaled-seconds 25 --tune-seeds 5
+//
+// The "mix" section (mixSection below): the portfolio against the best single strategy on every
+// seeded bug, runs to the first failure only, over more seeds than the default section (a median
+// of 20 geometric counts is too noisy to compare two strategies within 2x), with a bootstrap
+// interval for each ratio.
+//
+//   npm run bench:fuzz -- --section mix --mix-seeds 100 --mix-seconds 30
+//
+// The "arms" section (armsSection below): each arm's hit rate per run on every seeded bug (the
+// figures DEFAULT_WEIGHTS and DEFAULT_OPENING are fitted to), the median runs they predict for
+// each single strategy and for mix's layout, and how often the arm that reaches the most distinct
+// states (a novelty signal an adaptive mix could learn from) is the one that finds the bug best.
+//
+//   npm run bench:fuzz -- --section arms --arm-runs 600
 
 import { availableParallelism } from "node:os";
 import { loadModels, type LoadedModel } from "../src/cli/load.ts";
@@ -28,6 +42,16 @@ import { columns } from "../src/cli/columns.ts";
 import { compileModel, resolveParams, type ModelDef } from "../src/model/model.ts";
 import { paramText, type ParamValues } from "../src/model/params.ts";
 import { estimateSteps } from "../src/fuzz/run.ts";
+import * as fc from "fast-check";
+import {
+  DEFAULT_OPENING,
+  DEFAULT_WEIGHTS,
+  defaultArms,
+  describeLayout,
+  layout,
+} from "../src/fuzz/mix.ts";
+import { strategyRunner } from "../src/fuzz/run.ts";
+import { stateHash, type Strategy } from "../src/fuzz/strategy.ts";
 
 interface Opts {
   seeds: number;
@@ -37,7 +61,10 @@ interface Opts {
   depth: number;
   pctDepth: number;
   preemptions: number;
-  section: "default" | "scaled" | "throughput" | "all";
+  section: "default" | "mix" | "arms" | "scaled" | "throughput" | "all";
+  mixSeeds: number;
+  mixSeconds: number;
+  armRuns: number;
   scaledBudget: number;
   scaledSeconds: number;
   tuneSeeds: number;
@@ -53,6 +80,9 @@ function parse(argv: string[]): Opts {
     pctDepth: 3,
     preemptions: 2,
     section: "all",
+    mixSeeds: 100,
+    mixSeconds: 30,
+    armRuns: 600,
     scaledBudget: 2000,
     scaledSeconds: 25,
     tuneSeeds: 5,
@@ -68,12 +98,15 @@ function parse(argv: string[]): Opts {
     else if (a === "--pct-depth") o.pctDepth = Number(v);
     else if (a === "--preemptions") o.preemptions = Number(v);
     else if (a === "--section") {
-      if (v !== "default" && v !== "scaled" && v !== "throughput" && v !== "all")
-        throw new Error(`--section ${v}: expected default, scaled, throughput or all`);
-      o.section = v;
+      if (!["default", "mix", "arms", "scaled", "throughput", "all"].includes(v ?? ""))
+        throw new Error(`--section ${v}: expected default, mix, arms, scaled, throughput or all`);
+      o.section = v as Opts["section"];
     } else if (a === "--scaled-budget") o.scaledBudget = Number(v);
     else if (a === "--scaled-seconds") o.scaledSeconds = Number(v);
     else if (a === "--tune-seeds") o.tuneSeeds = Number(v);
+    else if (a === "--mix-seeds") o.mixSeeds = Number(v);
+    else if (a === "--mix-seconds") o.mixSeconds = Number(v);
+    else if (a === "--arm-runs") o.armRuns = Number(v);
     else continue;
     i++;
   }
@@ -291,8 +324,8 @@ async function defaultSection(o: Opts): Promise<void> {
   console.log(
     "\nruns: median runs to the first failure over the seeds (seeds that found it / seeds run); random/pct: how many" +
       "\ntimes fewer runs PCT needs ('>' when random's median exceeds the budget). pos: partial order sampling. mix: each" +
-      "\nrun draws one of random, pct d=2, 3, 5, preempt k=2 and pos (weights 7, 2, 2, 2, 9, 18); mix/best: its runs over the fewest of random, pct," +
-      "\npreempt and pos. found/shrunk len: median trace length over" +
+      `\nsession runs its arms in a fixed layout (${describeLayout()}); mix/best: its runs over the fewest of random, pct,` +
+      "\npreempt and pos (20 seeds: see the mix section for the comparison over more). found/shrunk len: median trace length over" +
       "\nevery counterexample found; shrunk/BFS: shrunk length over the explorer's shortest for the same property and scenario.",
   );
   console.log(
@@ -629,9 +662,258 @@ async function throughputSection(models: readonly LoadedModel[]): Promise<void> 
   );
 }
 
+// The mix section: mix against the best of the single strategies (random, PCT d, preempt k, POS)
+// on every seeded bug, runs to the first failure only (no shrinking), over `--mix-seeds` session
+// seeds (default 100). Each ratio comes with a 90% bootstrap interval (the seeds of every cell
+// resampled 1000 times, the medians and the best of the four taken again each time): a median of
+// geometric counts moves a lot from one set of seeds to another, and the best of four noisy
+// medians is biased low, so even a strategy equal to the best one in law shows ratios above 1.
+
+/** mulberry32: a small deterministic source for the bootstrap. */
+function bootstrapSource(seed: number): () => number {
+  let a = seed | 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The 5% and 95% points of mix's median over the best single median, seeds resampled. */
+function ratioInterval(
+  singles: readonly (readonly number[])[],
+  mixRuns: readonly number[],
+  reps = 1000,
+): [number, number] {
+  const rand = bootstrapSource(12345);
+  const resample = (xs: readonly number[]): number[] =>
+    xs.map(() => xs[Math.floor(rand() * xs.length)]!);
+  const rs: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const best = Math.min(...singles.filter((x) => x.length > 0).map((x) => median(resample(x))));
+    rs.push(median(resample(mixRuns)) / best);
+  }
+  rs.sort((a, b) => a - b);
+  return [rs[Math.floor(0.05 * reps)]!, rs[Math.floor(0.95 * reps)]!];
+}
+
+async function mixSection(o: Opts): Promise<void> {
+  const models = (await loadModels(["models"])).filter(
+    (m) => !o.only || m.def.name.includes(o.only),
+  );
+  const seeds = Array.from({ length: o.mixSeeds }, (_, i) => reportSeed(i + 1));
+  const B = o.budget;
+  const singles: readonly Strat[] = ["random", "pct", "preempt", "pos"];
+  console.log(
+    `\nmix against the best single strategy: runs to the first failure, median over ${o.mixSeeds} seeds, budget ${B} runs, ` +
+      `depth ${o.depth}, at most ${o.mixSeconds}s per cell; PCT d=${o.pctDepth}, preemption bound ${o.preemptions}.` +
+      `\nmix: ${describeLayout()}.\n`,
+  );
+  const rows: string[][] = [
+    [
+      "model / variant",
+      "random runs",
+      "pct runs",
+      "preempt runs",
+      "pos runs",
+      "mix runs",
+      "best",
+      "mix/best",
+      "90% interval",
+    ],
+  ];
+  const summary = { bugs: 0, within: 0, surely: 0, worst: 0, worstBug: "", over: [] as string[] };
+  for (const { def } of models) {
+    for (const [variant, v] of Object.entries(def.variants)) {
+      if (v.expect === "holds") continue;
+      const props = v.expect.violated;
+      const params = resolveParams(def, variant);
+      const go = (s: Strat, ss: readonly number[], secs = o.mixSeconds) =>
+        runsCell(def, variant, props, params, s, o.pctDepth, ss, B, secs, o.depth, o.preemptions);
+      const t0 = performance.now();
+      // a bug no single strategy finds with the first seed is left out (the classics' livelocks)
+      let anyFound = false;
+      for (const s of singles) if (!anyFound) anyFound = (await go(s, seeds.slice(0, 1))).found > 0;
+      if (!anyFound) {
+        rows.push([
+          `${def.name} / ${variant}`,
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "not found by any with seed 1",
+        ]);
+        continue;
+      }
+      const cells = [] as RunsCell[];
+      for (const s of singles) cells.push(await go(s, seeds));
+      const mixed = await go("mix", seeds);
+      const meds = cells.map((c) => (c.seeds ? median(c.runs) : Infinity));
+      const best = Math.min(...meds);
+      const bestName = singles[meds.indexOf(best)]!;
+      const mm = median(mixed.runs);
+      const label = `${def.name} / ${variant}`;
+      let ratio = "-";
+      let interval = "-";
+      if (best <= B) {
+        const r = mm / best;
+        const [lo, hi] = ratioInterval(
+          cells.map((c) => c.runs),
+          mixed.runs,
+        );
+        ratio = mm > B ? `>${(B / best).toFixed(2)}x` : `${r.toFixed(2)}x`;
+        interval = `${lo.toFixed(2)}-${hi.toFixed(2)}`;
+        summary.bugs++;
+        if (r <= 2) summary.within++;
+        else summary.over.push(`${label} ${r.toFixed(2)}x`);
+        if (hi <= 2) summary.surely++;
+        if (r > summary.worst) [summary.worst, summary.worstBug] = [r, label];
+      }
+      rows.push([
+        label,
+        ...cells.map((c) => fmtCell(c, B)),
+        fmtCell(mixed, B),
+        best <= B ? bestName : "-",
+        ratio,
+        interval,
+      ]);
+      process.stderr.write(`  mix ${label}: ${((performance.now() - t0) / 1000).toFixed(1)}s\n`);
+    }
+  }
+  console.log(columns(rows));
+  console.log(
+    "\nruns: median runs to the first failure (seeds that found it / seeds run; a seed that found nothing in the" +
+      "\nbudget counts as more than the budget). best: the single strategy with the fewest; mix/best: mix's median over" +
+      "\nit; 90% interval: the 5th and 95th percentiles of that ratio over 1000 resamplings of the seeds.",
+  );
+  console.log(
+    `\nagainst the goal (mix at most 2x the best single strategy on every seeded bug): worst ${summary.worst.toFixed(2)}x` +
+      ` (${summary.worstBug || "-"}); within 2x on ${summary.within} of ${summary.bugs} bugs` +
+      ` (${summary.surely} with the whole 90% interval within 2x)` +
+      (summary.over.length ? `; over 2x: ${summary.over.join(", ")}` : "") +
+      ".",
+  );
+}
+
+/** Median runs to the first failure of a sequence of runs with these hit rates (Infinity: never). */
+function predictedMedian(rateOfRun: (i: number) => number, cap = 100_000): number {
+  let miss = 1;
+  for (let n = 1; n <= cap; n++) {
+    miss *= 1 - rateOfRun(n - 1);
+    if (miss <= 0.5) return n;
+  }
+  return Infinity;
+}
+
+async function armsSection(o: Opts): Promise<void> {
+  const models = (await loadModels(["models"])).filter(
+    (m) => !o.only || m.def.name.includes(o.only),
+  );
+  const arms = defaultArms();
+  const names = arms.map((a) => a.label ?? a.name);
+  // the single strategies of the other sections, as arms: random, pct d=3, preempt k=2, pos
+  const singles = ["random", "pct d=3", "preempt k=2", "pos"].map((n) => names.indexOf(n));
+  const armOf = layout(DEFAULT_WEIGHTS, DEFAULT_OPENING);
+  const N = o.armRuns;
+  console.log(
+    `\neach arm's hit rate per run on every seeded bug (${N} runs per arm, the variant's scenario, depth ${o.depth}), ` +
+      `the median runs it predicts for the single strategies and for mix (${describeLayout()}),` +
+      `\nand the arm whose runs reach the most distinct states.\n`,
+  );
+  const rows: string[][] = [
+    [
+      "model / variant",
+      ...names,
+      "best single (predicted median)",
+      "mix predicted",
+      "mix/best",
+      "most states",
+    ],
+  ];
+  const sum = { bugs: 0, within: 0, worst: 0, worstBug: "", novelBest: 0 };
+  for (const { def } of models) {
+    for (const [variant, v] of Object.entries(def.variants)) {
+      if (v.expect === "holds") continue;
+      const props = v.expect.violated;
+      const model = compileModel(def, variant, resolveParams(def, variant));
+      const rates: number[] = [];
+      const states: number[] = [];
+      for (const arm of arms) {
+        const seen = new Set<number>();
+        const watched: Strategy<unknown> = {
+          ...arm,
+          scheduler(d, ctx) {
+            const inner = arm.scheduler(d, ctx);
+            return {
+              next(view) {
+                seen.add(stateHash(view.state));
+                return inner.next(view);
+              },
+            };
+          },
+        };
+        const run = strategyRunner(watched, o.depth);
+        let hits = 0;
+        for (const d of fc.sample(arm.arbitrary({ depth: o.depth }), { seed: 4242, numRuns: N })) {
+          const r = run(model, d, props);
+          if (
+            r.end === "violation" &&
+            (props.includes(r.violation!.property) || r.violation!.kind === "model-error")
+          )
+            hits++;
+        }
+        rates.push(hits / N);
+        states.push(seen.size);
+      }
+      const label = `${def.name} / ${variant}`;
+      const singleMeds = singles.map((a) => predictedMedian(() => rates[a]!));
+      const best = Math.min(...singleMeds);
+      if (best === Infinity) {
+        rows.push([label, ...rates.map((r) => r.toFixed(3)), "-", "-", "-", "-"]);
+        continue;
+      }
+      const bestArm = singles[singleMeds.indexOf(best)]!;
+      const mm = predictedMedian((i) => rates[armOf(i)]!);
+      const ratio = mm / best;
+      const novel = states.indexOf(Math.max(...states));
+      sum.bugs++;
+      if (ratio <= 2) sum.within++;
+      if (ratio > sum.worst) [sum.worst, sum.worstBug] = [ratio, label];
+      // the most novel arm finds the bug as well as the best single strategy does (within 10%)
+      if (rates[novel]! >= 0.9 * rates[bestArm]!) sum.novelBest++;
+      rows.push([
+        label,
+        ...rates.map((r) => r.toFixed(3)),
+        `${names[bestArm]} (${best})`,
+        String(mm),
+        `${ratio.toFixed(2)}x`,
+        names[novel]!,
+      ]);
+      process.stderr.write(`  arms ${label}\n`);
+    }
+  }
+  console.log(columns(rows));
+  console.log(
+    "\nrates: runs that broke one of the variant's declared properties, out of the runs made; predicted median: the fewest" +
+      "\nruns n with (1 - rate)^n <= 1/2 (for mix: the product over its layout's first n runs). most states: the arm whose runs" +
+      "\nreached the most distinct states (state hashes) over its runs.",
+  );
+  console.log(
+    `\npredicted from the hit rates: mix at most ${sum.worst.toFixed(2)}x the best single strategy (${sum.worstBug || "-"});` +
+      ` within 2x on ${sum.within} of ${sum.bugs} bugs. The arm reaching the most distinct states finds the bug at` +
+      ` 90% or more of the best single strategy's rate on ${sum.novelBest} of ${sum.bugs} bugs.`,
+  );
+}
+
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   if (o.section === "default" || o.section === "all") await defaultSection(o);
+  if (o.section === "mix" || o.section === "all") await mixSection(o);
+  if (o.section === "arms" || o.section === "all") await armsSection(o);
   const models = await loadModels(["models"]);
   const defs = new Map(models.map((m) => [m.def.name, m.def]));
   if (o.section === "scaled" || o.section === "all") await scaledSection(o, defs);

@@ -24,7 +24,7 @@ import {
 import { formatOps, parseOps, type Op } from "../model/params.ts";
 import { contextSwitches, shrinkSchedule } from "./shrink.ts";
 import { makeStrategy, type StrategyOptions } from "./strategies.ts";
-import type { Strategy, StrategyName } from "./strategy.ts";
+import { runSeed, type Strategy, type StrategyName } from "./strategy.ts";
 import { saveFuzzCounterexample } from "./save.ts";
 import { SaveError } from "../trace/atomic.ts";
 
@@ -169,13 +169,11 @@ export interface FuzzResult {
   readonly verified?: Params;
 }
 
-/** Seed of run i of a session (run 0 uses the session seed itself). */
-export function runSeed(seed: number, i: number): number {
-  if (i === 0) return seed | 0;
-  let h = (seed ^ Math.imul(i, 0x9e3779b9)) | 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) & 0x7fffffff;
+export { runSeed };
+
+/** Seed of run i of a session of this strategy (its plan's, when it lays out its runs). */
+export function sessionRunSeed(strat: Strategy<unknown>, seed: number, i: number): number {
+  return strat.plan ? strat.plan.runSeed(seed, i) : runSeed(seed, i);
 }
 
 export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<FuzzResult> {
@@ -197,7 +195,7 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   let failing = false;
   let scenarioErr: ScenarioError | undefined;
   let infeasible: string | undefined;
-  let first: { params: Params; r: RunResult; arm?: string } | undefined;
+  let first: { params: Params; r: RunResult; arm?: string; arb: fc.Arbitrary<unknown> } | undefined;
   const isFailure = (r: RunResult): boolean => {
     if (r.end !== "violation") return false;
     const v = r.violation!;
@@ -213,7 +211,9 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
   // which ends the shrink where it is (deterministically); our own passes follow
   const fcShrinkRuns = opts.fcShrinkRuns ?? 300;
   let shrinkRuns = 0;
-  const prop = fc.property(space.arbitrary, strat.arbitrary({ depth }), (params, data) => {
+  const property = (arb: fc.Arbitrary<unknown>) =>
+    fc.property(space.arbitrary, arb, (params, data) => check(arb, params, data));
+  const check = (arb: fc.Arbitrary<unknown>, params: Params, data: unknown): boolean => {
     if (failing && ++shrinkRuns > fcShrinkRuns) return true;
     let m: CompiledModel;
     try {
@@ -234,10 +234,20 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
     if (!failing) {
       failing = true;
       lock = r.violation!.property;
-      first = { params, r, arm: strat.describe?.(data) };
+      first = { params, r, arm: strat.describe?.(data), arb };
     }
     return false;
-  });
+  };
+  // one property per arbitrary a run draws from (a plan's runs may draw from several)
+  const props = new Map<number, ReturnType<typeof property>>();
+  const propFor = (s: number): ReturnType<typeof property> => {
+    const { key, arbitrary } = strat.plan
+      ? strat.plan.arbitraryFor(s, { depth })
+      : { key: 0, arbitrary: strat.arbitrary({ depth }) };
+    let p = props.get(key);
+    if (!p) props.set(key, (p = property(arbitrary)));
+    return p;
+  };
 
   const base = {
     model: def.name,
@@ -274,9 +284,9 @@ export async function fuzzModel(def: ModelDef, opts: FuzzOptions = {}): Promise<
       await new Promise<void>((r) => setImmediate(r));
       lastYield = performance.now();
     }
-    const s = runSeed(seed, i);
+    const s = sessionRunSeed(strat, seed, i);
     const before = { steps, cutAtDepth };
-    const det = fc.check(prop, { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
+    const det = fc.check(propFor(s), { seed: s, numRuns: 1, endOnFailure: opts.shrink === false });
     part?.ran(i, steps - before.steps, cutAtDepth > before.cutAtDepth);
     if (scenarioErr) {
       return done(i + 1, {
@@ -357,7 +367,7 @@ async function finish(
   strat: Strategy<unknown>,
   runOnce: StrategyRun,
   property: string,
-  first: { params: Params; r: RunResult; arm?: string },
+  first: { params: Params; r: RunResult; arm?: string; arb: fc.Arbitrary<unknown> },
   shrunkValue: [Params, unknown] | null,
   seed: number,
   run: number,
@@ -384,8 +394,8 @@ async function finish(
     const budget = (opts.shrinkSeconds ?? 20) * 1000;
     const t0 = performance.now();
     const halfway = t0 + budget / 2;
-    // the same decisions are tried on every smaller scenario
-    const sample = fc.sample(strat.arbitrary({ depth: opts.depth ?? 500 }), {
+    // the same decisions are tried on every smaller scenario (drawn as the failing run drew)
+    const sample = fc.sample(first.arb, {
       seed: runSeed(seed, 7919),
       numRuns: reduceRuns,
     });

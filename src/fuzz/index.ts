@@ -1,8 +1,17 @@
 // The randomized engine's public API.
-export { fuzzModel, runSeed } from "./fuzz.ts";
+export { fuzzModel, runSeed, sessionRunSeed } from "./fuzz.ts";
 export { fuzzParallel } from "./parallel.ts";
 export type { ParallelFuzzOptions } from "./parallel.ts";
-export { mix, defaultArms, describeArms } from "./mix.ts";
+export {
+  mix,
+  defaultArms,
+  describeArms,
+  describeLayout,
+  layout,
+  seedArm,
+  DEFAULT_WEIGHTS,
+  DEFAULT_OPENING,
+} from "./mix.ts";
 export type {
   FuzzOptions,
   FuzzResult,
@@ -23,7 +32,7 @@ export { pct } from "./pct.ts";
 export { preempt } from "./preempt.ts";
 export { pos } from "./pos.ts";
 export { replaySchedule } from "./replay.ts";
-export type { Strategy, Scheduler, SchedView, StrategyName } from "./strategy.ts";
+export type { Strategy, Scheduler, SchedView, StrategyName, SessionPlan } from "./strategy.ts";
 export { fuzzCounterexamplePath, saveFuzzCounterexample } from "./save.ts";
 export { scheduleProperty } from "./property.ts";
 export type { ScheduleProperty, SchedulePropertyOptions } from "./property.ts";

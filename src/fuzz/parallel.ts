@@ -1,12 +1,13 @@
 // A fuzz session spread over worker threads, with the same result as the serial session of the
-// same seed. Run i of a session depends only on (seed, i) (runSeed), so worker w of n takes runs
-// w, w+n, w+2n, ... in order. The first run that ends the session (a violation the session
-// counts, a rejected scenario) is the one with the lowest number, whichever worker found it: a
-// worker that finds one lowers a shared limit, and no worker starts a run past the limit. Once
-// all have stopped, the run at the limit is run again here, alone and with shrinking, as the
-// serial session would have (`--seed` of that run, `--runs 1`), and the steps of the runs
-// before it are added from the workers' records. The workers load the model from its file, so
-// the model must be one: a model built in memory can only be fuzzed serially.
+// same seed. Run i of a session depends only on (seed, i) (sessionRunSeed: mix writes the arm
+// of run i in its seed), so worker w of n takes runs w, w+n, w+2n, ... in order. The first run
+// that ends the session (a violation the session counts, a rejected scenario) is the one with
+// the lowest number, whichever worker found it: a worker that finds one lowers a shared limit,
+// and no worker starts a run past the limit. Once all have stopped, the run at the limit is run
+// again here, alone and with shrinking, as the serial session would have (`--seed` of that run,
+// `--runs 1`), and the steps of the runs before it are added from the workers' records. The
+// workers load the model from its file, so the model must be one: a model built in memory can
+// only be fuzzed serially.
 
 import { Worker } from "node:worker_threads";
 import { resolve } from "node:path";
@@ -15,7 +16,8 @@ import type { ParamValues } from "../model/params.ts";
 import { PROBE_WORDS } from "../rt/probe.ts";
 import { scenarioSpace } from "./scenario.ts";
 import { stuckStep } from "../isolate/isolate.ts";
-import { fuzzModel, runSeed, type FuzzOptions, type FuzzResult } from "./fuzz.ts";
+import { fuzzModel, sessionRunSeed, type FuzzOptions, type FuzzResult } from "./fuzz.ts";
+import { makeStrategy } from "./strategies.ts";
 import type { StrategyName } from "./strategy.ts";
 
 /** Options a worker can take (plain data: they cross to another thread). */
@@ -260,7 +262,7 @@ export async function fuzzParallel(def: ModelDef, opts: ParallelFuzzOptions): Pr
   // (not interruptible, as the serial session's shrinking is not)
   const again = await fuzzModel(def, {
     ...opts,
-    seed: runSeed(seed, limit),
+    seed: sessionRunSeed(makeStrategy(opts.strategy ?? "mix", opts), seed, limit),
     runs: 1,
     signal: undefined,
   });

@@ -48,6 +48,36 @@ export interface Strategy<D> {
   describe?(data: D): string;
   /** Command-line options that rebuild this strategy (e.g. ["--pct-depth", "5"]). */
   readonly cliArgs?: readonly string[];
+  /**
+   * How the runs of a session are laid out, for a strategy that decides per run what the run
+   * draws from (mix: its arm). Without it, run i has the seed runSeed(seed, i) and draws from
+   * arbitrary().
+   */
+  readonly plan?: SessionPlan<D>;
+}
+
+/**
+ * A session's layout of runs. What a run draws from depends on its seed alone, so the seed of a
+ * failing run replays it as run 0 of a session of its own (`--seed S --runs 1`), and run i of a
+ * session depends on (seed, i) alone, so worker threads can share a session's runs.
+ */
+export interface SessionPlan<D> {
+  /** The seed of run i of the session with this seed (run 0: the session seed itself). */
+  runSeed(seed: number, i: number): number;
+  /** What the run with this seed draws its data from, and a key naming it (runs of one key share it). */
+  arbitraryFor(
+    runSeed: number,
+    ctx: { readonly depth: number },
+  ): { readonly key: number; readonly arbitrary: Arbitrary<D> };
+}
+
+/** Seed of run i of a session (run 0 uses the session seed itself). */
+export function runSeed(seed: number, i: number): number {
+  if (i === 0) return seed | 0;
+  let h = (seed ^ Math.imul(i, 0x9e3779b9)) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x7fffffff;
 }
 
 /**

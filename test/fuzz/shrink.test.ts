@@ -109,7 +109,7 @@ describe("shrinking", () => {
   });
 
   it("when the explorer's trace is shorter than the shrunk one, that trace is shown and saved", async () => {
-    // measured: seed 3 (mix, DEFAULT_WEIGHTS) shrinks this stale-migration-entry to 19 steps;
+    // measured: seed 3 (mix: run 1, arm preempt k=2) shrinks this stale-migration-entry to 19 steps;
     // BFS's shortest is 13
     const dir = mkdtempSync(join(tmpdir(), "fuzz-short-"));
     const variant = "unmap-then-split-with-flag";

@@ -11,7 +11,18 @@ import { pct, _internals as P } from "../../src/fuzz/pct.ts";
 import { preempt } from "../../src/fuzz/preempt.ts";
 import { random, _internals as R } from "../../src/fuzz/random.ts";
 import { replaySchedule } from "../../src/fuzz/replay.ts";
-import { DEFAULT_WEIGHTS, defaultArms, describeArms, mix } from "../../src/fuzz/mix.ts";
+import {
+  DEFAULT_OPENING,
+  DEFAULT_WEIGHTS,
+  cycleOf,
+  defaultArms,
+  describeArms,
+  describeLayout,
+  layout,
+  mix,
+  seedArm,
+  withArm,
+} from "../../src/fuzz/mix.ts";
 import { pos, _internals as POS } from "../../src/fuzz/pos.ts";
 import { ACC_WRITE } from "../../src/rt/mem.ts";
 import listLruSplit from "../../models/list-lru-split/list-lru-split.ts";
@@ -307,6 +318,101 @@ describe("mix (a portfolio of strategies)", () => {
     }
   });
 
+  it("a session follows its layout: the opening, then every arm weights[i] times per cycle", () => {
+    const total = DEFAULT_WEIGHTS.reduce((x, y) => x + y, 0);
+    const armOf = layout(DEFAULT_WEIGHTS, DEFAULT_OPENING);
+    DEFAULT_OPENING.forEach((a, i) => expect(armOf(i)).toBe(a));
+    for (const start of [DEFAULT_OPENING.length, DEFAULT_OPENING.length + 3 * total + 7]) {
+      const counts = arms.map(() => 0);
+      for (let i = start; i < start + total; i++) counts[armOf(i)]!++;
+      // every strategy is drawn, each as often as its weight says
+      expect(counts).toEqual([...DEFAULT_WEIGHTS]);
+    }
+    expect(describeLayout()).toBe(
+      "runs 1-4: preempt k=2, random, pct d=3, pos; then every 25 runs: 1 random, 1 pct d=2, " +
+        "3 pct d=3, 5 pct d=5, 1 preempt k=2, 14 pos",
+    );
+  });
+
+  it("a cycle holds each arm its weight's times, spread evenly", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 8 }),
+        (w) => {
+          const c = cycleOf(w);
+          const total = w.reduce((x, y) => x + y, 0);
+          expect(c.length).toBe(total);
+          w.forEach((wi, i) => {
+            const at = c.flatMap((a, j) => (a === i ? [j] : []));
+            expect(at.length).toBe(wi);
+            // the longest wait for arm i, cyclically, is at most twice its even share
+            const gaps = at.map((j, k) => (k + 1 < at.length ? at[k + 1]! : at[0]! + total) - j);
+            expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * Math.ceil(total / wi));
+          });
+        },
+      ),
+      { seed: 42, numRuns: 300 },
+    );
+  });
+
+  it("a run's seed names its arm: run i of a session, and the same seed as a session of its own", () => {
+    const m = mix();
+    const armOf = layout(DEFAULT_WEIGHTS, DEFAULT_OPENING);
+    for (const seed of [0, 7, 7919, 123_456, 2 ** 27 - 1]) {
+      // a seed without an arm in it starts the layout
+      expect(m.plan!.runSeed(seed, 0)).toBe(seed);
+      expect(m.plan!.arbitraryFor(seed, { depth: 20 }).key).toBe(DEFAULT_OPENING[0]);
+      for (let i = 1; i < 80; i++) {
+        const s = m.plan!.runSeed(seed, i);
+        expect(s).toBeGreaterThanOrEqual(0);
+        expect(s).toBeLessThanOrEqual(0x7fffffff);
+        expect(seedArm(s, arms.length)).toBe(armOf(i));
+        expect(m.plan!.arbitraryFor(s, { depth: 20 }).key).toBe(armOf(i));
+        // the same again: a seed gives the same session
+        expect(m.plan!.runSeed(seed, i)).toBe(s);
+      }
+    }
+    // runs of one session have distinct seeds
+    const seeds = new Set(Array.from({ length: 2000 }, (_, i) => m.plan!.runSeed(99, i)));
+    expect(seeds.size).toBe(2000);
+    // any seed names at most one arm, and an arm written in a seed is read back
+    fc.assert(
+      fc.property(fc.nat(0x7fffffff), fc.nat(arms.length - 1), (s, a) => {
+        expect(seedArm(withArm(s, a), arms.length)).toBe(a);
+        expect(withArm(s, a) & ((1 << 27) - 1)).toBe(s & ((1 << 27) - 1));
+      }),
+      { seed: 1, numRuns: 500 },
+    );
+    // a tag past the arms names none (the layout's first arm then)
+    expect(seedArm(withArm(5, 9), arms.length)).toBeUndefined();
+  });
+
+  it("a mix run is its arm's run with the same seed (the failure replays under that arm too)", async () => {
+    for (const seed of [5, 6, 7]) {
+      const r = await fuzzModel(flagLock, {
+        variant: "test-then-set",
+        strategy: "mix",
+        runs: 300,
+        seed,
+        confirm: false,
+        shrink: false,
+      });
+      const cx = r.counterexample!;
+      expect(cx).toBeDefined();
+      const arm = arms[seedArm(cx.seed, arms.length) ?? DEFAULT_OPENING[0]!]!;
+      expect(cx.arm).toBe(arm.label ?? arm.name);
+      const alone = await fuzzModel(flagLock, {
+        variant: "test-then-set",
+        strategy: arm,
+        runs: 1,
+        seed: cx.seed,
+        confirm: false,
+        shrink: false,
+      });
+      expect(alone.counterexample?.found.moves).toEqual(cx.found.moves);
+    }
+  });
+
   it("names its arms, and rejects an arm that does not exist or cannot be one", () => {
     expect(describeArms()).toBe("random, pct d=2, pct d=3, pct d=5, preempt k=2, pos");
     expect(() => mix().scheduler({ arm: 9, data: null }, { k: 1, depth: 1 })).toThrow(
@@ -314,6 +420,8 @@ describe("mix (a portfolio of strategies)", () => {
     );
     expect(() => mix([])).toThrow(/at least one/);
     expect(() => mix([replaySchedule([])])).toThrow(/cannot be replay/);
+    expect(() => mix([arms[0]!], [1], [1])).toThrow(/opening run names an arm that does not exist/);
+    expect(() => mix(Array.from({ length: 16 }, () => arms[0]!))).toThrow(/at most 15 arms/);
   });
 
   it("finds both a bug PCT misses and one random misses, within the same budget", async () => {
