@@ -28,8 +28,9 @@ import { exportTraces, noLockOrder, parseFormat } from "./formats.ts";
 
 export const FUZZ_HELP = `  interleave fuzz MODEL         randomized runs with shrinking (MODEL: file, folder or model name)
       --variant V               only this variant (default: each)
-      --strategy mix|random|pct|preempt|pos   schedule strategy (default mix: each run draws
-                                one of random, pct d=2, d=3, d=5, preempt k=2 and pos)
+      --strategy mix|random|pct|preempt|pos   schedule strategy (default mix: each run is
+                                scheduled by one of random, pct d=2, d=3, d=5, preempt k=2
+                                and pos, in a fixed layout written in the run's seed)
       --runs N --depth D        runs per variant (default 1000), steps per run (default 500)
       --seed S                  session seed; a failure prints the seed that finds it on run 1
       --param k=v               hold a parameter fixed (the others vary: integers over min..max,
