@@ -100,12 +100,8 @@ export default defineModel<Record<string, never>, Opts>({
                   }),
                 ]
               : [],
-          afterRemap: [
-            step("F2 is mapped as F1 was (partially)", ({ s }) => {
-              s.folio[1]!.pte_partial = s.folio[0]!.pte_partial;
-            }),
-            if_(({ s }) => s.src_deferred_split, [deferred_split_folio(F2, d, true)]),
-          ],
+          // remove_migration_ptes() has mapped F2 as F1 was (partially, if it was)
+          afterRemap: [if_(({ s }) => s.src_deferred_split, [deferred_split_folio(F2, d, true)])],
         },
       }),
       folio_put(F2, d), // the migration's reference to the new folio
