@@ -153,6 +153,33 @@ import {
   PAGEVEC_SIZE,
   type FolioBatchRef,
 } from "./pagevec.ts";
+import {
+  anon_vma_lock_write as avLockWrite,
+  anon_vma_unlock_write as avUnlockWrite,
+  unmap_folio as unmapFolioPtes,
+  type AnonVmaRef,
+} from "./rmap.ts";
+import { remove_migration_pte as removeMigrationPte } from "./migrate.ts";
+import {
+  PTE_PRESENT as PRESENT,
+  type PageFolios as Pages,
+  type PtesRef as Ptes,
+} from "./pgtable.ts";
+import {
+  func as fn,
+  goto_ as gotoStmt,
+  if_ as ifS,
+  label as labelStmt,
+  return_ as returnS,
+  step as stepS,
+} from "../model/dsl.ts";
+import {
+  folio_put as putFolio,
+  folio_ref_freeze as refFreeze,
+  folio_ref_unfreeze as refUnfreeze,
+  folio_unlock as unlockFolio,
+} from "./folio.ts";
+import { Violation as SplitViolation } from "../rt/mem.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -1470,34 +1497,6 @@ function unqueue_len(queue: DsQueueRef, f: FolioRef, d: DeferredSplit): StepStmt
 // Left out: the deferred split queue (the folio is not queued: see __folio_split above for that
 // part), the page cache and swap cache (extra_pins = 0), split to an order above 0, the PMD
 // level, the anon_vma reference count, the LRU.
-
-import {
-  anon_vma_lock_write as avLockWrite,
-  anon_vma_unlock_write as avUnlockWrite,
-  unmap_folio as unmapFolioPtes,
-  type AnonVmaRef,
-} from "./rmap.ts";
-import { remove_migration_pte as removeMigrationPte } from "./migrate.ts";
-import {
-  PTE_PRESENT as PRESENT,
-  type PageFolios as Pages,
-  type PtesRef as Ptes,
-} from "./pgtable.ts";
-import {
-  func as fn,
-  goto_ as gotoStmt,
-  if_ as ifS,
-  label as labelStmt,
-  return_ as returnS,
-  step as stepS,
-} from "../model/dsl.ts";
-import {
-  folio_put as putFolio,
-  folio_ref_freeze as refFreeze,
-  folio_ref_unfreeze as refUnfreeze,
-  folio_unlock as unlockFolio,
-} from "./folio.ts";
-import { Violation as SplitViolation } from "../rt/mem.ts";
 
 export const EAGAIN = 11;
 export const EBUSY = 16;

@@ -80,6 +80,16 @@ import {
 } from "./memcg.ts";
 import type { Fields } from "../model/schema.ts";
 import type { ModelBuilder, World } from "../model/model.ts";
+import { if_ as ifStmt, return_ as returnStmt } from "../model/dsl.ts";
+import { kernelLocal } from "../model/model.ts";
+import {
+  get_mem_cgroup_from_folio,
+  memcgIsDying,
+  memcgIsRoot,
+  memcgKmemDisabled,
+  memcgParentOf,
+  mem_cgroup_put,
+} from "./memcg.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -1050,16 +1060,6 @@ export function list_lru_shrink_walk_memcgs(
 // erasure of a reparented memcg's xa entry (a reparented sublist is `dead`, as above).
 
 // (imports of this section: kept here, below the code above, so that the section is appended)
-import { if_ as ifStmt, return_ as returnStmt } from "../model/dsl.ts";
-import { kernelLocal } from "../model/model.ts";
-import {
-  get_mem_cgroup_from_folio,
-  memcgIsDying,
-  memcgIsRoot,
-  memcgKmemDisabled,
-  memcgParentOf,
-  mem_cgroup_put,
-} from "./memcg.ts";
 
 export type ListLruXaFields = { xa_lock: LockS; memcg: ArrayS<BoolS> };
 

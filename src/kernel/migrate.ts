@@ -36,6 +36,27 @@ import {
 } from "./folio.ts";
 import { folio_unqueue_deferred_split, type DeferredSplit } from "./huge_memory.ts";
 import type { RmapFolioRef } from "./rmap.ts";
+import { bool, ghost, listNode, nodeptr, ptr } from "../model/schema.ts";
+import type { BoolS, IntS, ListHeadS, NodePtrS, PtrS, RecordS } from "../model/schema.ts";
+import type { Ref as RefT } from "../model/ref.ts";
+import type { StepStmt } from "../model/dsl.ts";
+import { kernelLocal } from "../model/model.ts";
+import { either } from "../model/dsl.ts";
+import { list_del, list_for_each_entry_safe } from "./list.ts";
+import type { FolioRef } from "./folio.ts";
+import {
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_STATES,
+  modMapcount,
+  pageFolio,
+  pageFolioNow,
+  pteState,
+  setPteState,
+  type PageFolios,
+  type PtesRef,
+} from "./pgtable.ts";
+import { while_ } from "../model/dsl.ts";
 
 export interface MigrateHooks {
   /** Before move_to_new_folio() (e.g. a patch's `src_deferred_split` read). */
@@ -210,15 +231,6 @@ export function isolate_and_migrate(
 // allocation of the destination, migrate_pages()'s ten retry passes for -EAGAIN, large folios
 // (nr_succeeded counts folios), the PG_active/PG_unevictable flags.
 
-import { bool, ghost, listNode, nodeptr, ptr } from "../model/schema.ts";
-import type { BoolS, IntS, ListHeadS, NodePtrS, PtrS, RecordS } from "../model/schema.ts";
-import type { Ref as RefT } from "../model/ref.ts";
-import type { StepStmt } from "../model/dsl.ts";
-import { kernelLocal } from "../model/model.ts";
-import { either } from "../model/dsl.ts";
-import { list_del, list_for_each_entry_safe } from "./list.ts";
-import type { FolioRef } from "./folio.ts";
-
 /** Extra folio fields for migration off a list: `folio({ extra: lruFolioFields })`. */
 export const lruFolioFields = {
   /** folio->lru: on the LRU (not modelled) or on a migration list. */
@@ -371,20 +383,6 @@ export function putback_movable_pages(from: RefT<ListHeadS>, Folio: RecordS): St
 //
 // Left out: the PMD level (remove_migration_pmd), device-private entries, the dst != src case
 // of remove_migration_ptes (the entries are restored to the folio they name).
-
-import {
-  PTE_MIGRATION,
-  PTE_PRESENT,
-  PTE_STATES,
-  modMapcount,
-  pageFolio,
-  pageFolioNow,
-  pteState,
-  setPteState,
-  type PageFolios,
-  type PtesRef,
-} from "./pgtable.ts";
-import { while_ } from "../model/dsl.ts";
 
 /**
  * remove_migration_pte() on PTE i: a migration entry becomes present again (the folio of its

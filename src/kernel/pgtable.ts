@@ -25,6 +25,15 @@ import type { Ref } from "../model/ref.ts";
 import { spinlock, type LockS } from "../model/schema.ts";
 import { folioName, type FolioRef } from "./folio.ts";
 import { spin_lock, spin_unlock } from "./spinlock.ts";
+import { array, bool, enumOf, int, ptr, record } from "../model/schema.ts";
+import type { ArrayS, BoolS, EnumS, IntS, PtrS, RecordS } from "../model/schema.ts";
+import { kernelLocal } from "../model/model.ts";
+import { func as funcStmt, if_ as ifStmt, step as stepStmt, type Stmt } from "../model/dsl.ts";
+import { assertLive as assertLiveF, folio_put as folioPut } from "./folio.ts";
+import type { Fields } from "../model/schema.ts";
+import type { ModelBuilder } from "../model/model.ts";
+import { Violation } from "../rt/mem.ts";
+import type { Mem } from "../rt/mem.ts";
 
 /** The split PTE lock of one page table (ptlock_ptr()). */
 export function ptlock(): LockS {
@@ -74,16 +83,6 @@ export function notMigrating(f: FolioRef): {
 //
 // Properties: ptesMapLiveFolios (use-after-free: a PTE of a freed folio), noMigrationEntries
 // (stale-migration-entry, end state: a migration entry nobody will restore).
-
-import { array, bool, enumOf, int, ptr, record } from "../model/schema.ts";
-import type { ArrayS, BoolS, EnumS, IntS, PtrS, RecordS } from "../model/schema.ts";
-import { kernelLocal } from "../model/model.ts";
-import { func as funcStmt, if_ as ifStmt, step as stepStmt, type Stmt } from "../model/dsl.ts";
-import { assertLive as assertLiveF, folio_put as folioPut } from "./folio.ts";
-import type { Fields } from "../model/schema.ts";
-import type { ModelBuilder } from "../model/model.ts";
-import { Violation } from "../rt/mem.ts";
-import type { Mem } from "../rt/mem.ts";
 
 export const PTE_NONE = 0;
 export const PTE_PRESENT = 1;

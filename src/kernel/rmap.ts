@@ -34,6 +34,24 @@ import { notMigrating } from "./pgtable.ts";
 import { lostMembership, PROP, type QueueLike } from "./catalogue.ts";
 import type { ModelBuilder } from "../model/model.ts";
 import type { Fields } from "../model/schema.ts";
+import { rwsem, down_read, down_write, up_read, up_write, type RwsemRef } from "./rwsem.ts";
+import { record as recordS, type RecordS as RecordSchema } from "../model/schema.ts";
+import type { Fields as FieldsS } from "../model/schema.ts";
+import type { ModelBuilder as Builder } from "../model/model.ts";
+import type { StepStmt as StepS } from "../model/dsl.ts";
+import { Violation as ViolationE } from "../rt/mem.ts";
+import {
+  PTE_MIGRATION,
+  PTE_PRESENT,
+  PTE_STATES,
+  modMapcount,
+  pageFolio,
+  pageFolioNow,
+  pteState,
+  setPteState,
+  type PageFolios,
+  type PtesRef,
+} from "./pgtable.ts";
 
 /** Extra folio fields for rmap and migration: `folio({ extra: rmapFolioFields })`. */
 export const rmapFolioFields = {
@@ -138,25 +156,6 @@ export function lostMembershipRmap<F extends Fields>(
 //
 // Left out: the anon_vma tree (one anon_vma, one VMA), anon_vma refcounts (put_anon_vma is a
 // label), the PMD level, TLB flushes, the young bit (ptep_clear_young_notify is a label).
-
-import { rwsem, down_read, down_write, up_read, up_write, type RwsemRef } from "./rwsem.ts";
-import { record as recordS, type RecordS as RecordSchema } from "../model/schema.ts";
-import type { Fields as FieldsS } from "../model/schema.ts";
-import type { ModelBuilder as Builder } from "../model/model.ts";
-import type { StepStmt as StepS } from "../model/dsl.ts";
-import { Violation as ViolationE } from "../rt/mem.ts";
-import {
-  PTE_MIGRATION,
-  PTE_PRESENT,
-  PTE_STATES,
-  modMapcount,
-  pageFolio,
-  pageFolioNow,
-  pteState,
-  setPteState,
-  type PageFolios,
-  type PtesRef,
-} from "./pgtable.ts";
 
 /** struct anon_vma with its rw_semaphore: `anon_vma: anonVma()`. */
 export function anonVma(opts: { maxReaders?: number } = {}): RecordSchema<{
