@@ -179,6 +179,10 @@ class Explorer {
   private raceX = 0;
   private raceB = 0;
   private raceY = 0;
+  /** findRace()'s scratch: a, x, b, y. */
+  private readonly race = new Int32Array(4);
+  /** checkEndStates()'s scratch: what broke or threw. */
+  private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
   /** Partial-order reduction, or null when it is off (explore/por.ts). */
   private readonly por: PartialOrder | null;
   /** The world invariants are given: under reduction, one whose `cpus` getter is watched. */
@@ -544,15 +548,7 @@ class Explorer {
   }
 
   private saveAccesses(t: number, r: unknown): void {
-    const m = this.model.mem;
-    let buf = this.accBuf[t]!;
-    if (buf.length < m.nacc) {
-      buf = new Int32Array(m.nacc * 2);
-      this.accBuf[t] = buf;
-    }
-    buf.set(m.acc.subarray(0, m.nacc));
-    this.accLen[t] = m.nacc;
-    this.accRes[t] = r;
+    saveAccesses(this.model.mem, this.accBuf, this.accLen, this.accRes, t, r);
   }
 
   /**
@@ -567,35 +563,13 @@ class Explorer {
 
   /** Whether the saved accesses race (the pair in raceA/X/B/Y). */
   private findRace(): boolean {
-    const T = this.model.threads.length;
-    for (let a = 0; a < T; a++) {
-      const na = this.accLen[a]!;
-      if (na <= 0) continue;
-      const A = this.accBuf[a]!;
-      for (let b = a + 1; b < T; b++) {
-        const nb = this.accLen[b]!;
-        if (nb <= 0) continue;
-        const B = this.accBuf[b]!;
-        for (let i = 0; i < na; i++) {
-          const x = A[i]!;
-          if (x & ACC_RACY) continue;
-          for (let j = 0; j < nb; j++) {
-            const y = B[j]!;
-            if (y & ACC_RACY) continue;
-            if (x >> ACC_SHIFT !== y >> ACC_SHIFT) continue;
-            if (((x | y) & ACC_WRITE) === 0) continue;
-            if (x & y & ACC_MARKED) continue;
-            if (orderedByLock(this.lockOffs, this.cur, a, A, i, b, B, j)) continue;
-            this.raceA = a;
-            this.raceX = x;
-            this.raceB = b;
-            this.raceY = y;
-            return true;
-          }
-        }
-      }
-    }
-    return false;
+    const r = this.race;
+    if (!findRace(this.lockOffs, this.cur, this.accLen, this.accBuf, r)) return false;
+    this.raceA = r[0]!;
+    this.raceX = r[1]!;
+    this.raceB = r[2]!;
+    this.raceY = r[3]!;
+    return true;
   }
 
   private reportRace(idx: number, a: number, x: number, b: number, y: number): void {
@@ -610,13 +584,7 @@ class Explorer {
   }
 
   private raceText(a: number, x: number, b: number, y: number): string {
-    const model = this.model;
-    const label = (t: number): { label: string; site: string } => {
-      const th = model.threads[t]!;
-      const node = th.nodes[this.cur[th.pcOff]!]!;
-      return { label: labelOf(model, t, node, this.cur, this.accRes[t], 0), site: node.site };
-    };
-    return raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) });
+    return raceText(this.model, this.cur, this.accRes, a, x, b, y);
   }
 
   /** The warn-severity violations the step just run left in mem.pending, for transition (idx, move). */
@@ -687,31 +655,21 @@ class Explorer {
   }
 
   private checkEndStates(idx: number): void {
-    for (const [i, p] of this.model.endStates.entries()) {
-      stepProbe[0] = PROBE_END_STATE;
-      stepProbe[1] = i;
-      let r: boolean | string;
-      try {
-        r = p.fn(this.model.world);
-      } catch (e) {
-        this.modelError = {
-          error: wrapError(e, `end-state property "${p.name}" threw`),
-          state: idx,
-          lastMove: -1,
-          where: `end-state property "${p.name}" declared at ${p.site?.() ?? "?"}`,
-        };
+    const model = this.model;
+    const f = this.endFail;
+    for (let i = brokenEndState(model, 0, f); i >= 0; i = brokenEndState(model, i + 1, f)) {
+      if (f.error !== undefined) {
+        this.modelError = { error: f.error, state: idx, lastMove: -1, where: f.where };
         return;
       }
-      if (r !== true) {
-        this.record({
-          property: p.name,
-          kind: "end-state",
-          severity: undefined,
-          message: typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`,
-          state: idx,
-          lastMove: -1,
-        });
-      }
+      this.record({
+        property: model.endStates[i]!.name,
+        kind: "end-state",
+        severity: undefined,
+        message: f.message,
+        state: idx,
+        lastMove: -1,
+      });
     }
   }
 
@@ -1242,6 +1200,124 @@ export function raceMessage(model: CompiledModel, a: RaceSide, b: RaceSide): str
   );
 }
 
+/**
+ * Saves the accesses CPU t's step just made (mem.acc, mem.nacc) and its result r into
+ * accBuf[t] / accLen[t] / accRes[t], for findRace() (the buffer grows only when too short).
+ */
+export function saveAccesses(
+  m: CompiledModel["mem"],
+  accBuf: Int32Array[],
+  accLen: Int32Array,
+  accRes: unknown[],
+  t: number,
+  r: unknown,
+): void {
+  let buf = accBuf[t]!;
+  if (buf.length < m.nacc) {
+    buf = new Int32Array(m.nacc * 2);
+    accBuf[t] = buf;
+  }
+  buf.set(m.acc.subarray(0, m.nacc));
+  accLen[t] = m.nacc;
+  accRes[t] = r;
+}
+
+/**
+ * The LKMM / KCSAN rule on the accesses saved for state `cur`'s enabled steps: the first pair
+ * of two CPUs' accesses to one word, one of them a write, at least one plain, neither inside
+ * data_race(), not both under one lock. True with the pair in out (a, x, b, y).
+ */
+export function findRace(
+  locks: Int32Array,
+  cur: Int32Array,
+  accLen: Int32Array,
+  accBuf: Int32Array[],
+  out: Int32Array,
+): boolean {
+  const T = accBuf.length;
+  for (let a = 0; a < T; a++) {
+    const na = accLen[a]!;
+    if (na <= 0) continue;
+    const A = accBuf[a]!;
+    for (let b = a + 1; b < T; b++) {
+      const nb = accLen[b]!;
+      if (nb <= 0) continue;
+      const B = accBuf[b]!;
+      for (let i = 0; i < na; i++) {
+        const x = A[i]!;
+        if (x & ACC_RACY) continue;
+        for (let j = 0; j < nb; j++) {
+          const y = B[j]!;
+          if (y & ACC_RACY) continue;
+          if (x >> ACC_SHIFT !== y >> ACC_SHIFT) continue;
+          if (((x | y) & ACC_WRITE) === 0) continue;
+          if (x & y & ACC_MARKED) continue;
+          if (orderedByLock(locks, cur, a, A, i, b, B, j)) continue;
+          out[0] = a;
+          out[1] = x;
+          out[2] = b;
+          out[3] = y;
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/** The message of the race findRace() found in state `cur` (accRes: the steps' results). */
+export function raceText(
+  model: CompiledModel,
+  cur: Int32Array,
+  accRes: readonly unknown[],
+  a: number,
+  x: number,
+  b: number,
+  y: number,
+): string {
+  const label = (t: number): { label: string; site: string } => {
+    const th = model.threads[t]!;
+    const node = th.nodes[cur[th.pcOff]!]!;
+    return { label: labelOf(model, t, node, cur, accRes[t], 0), site: node.site };
+  };
+  return raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) });
+}
+
+/** What brokenEndState() found: the message of a broken property, or the error one threw. */
+export interface EndStateFailure {
+  message: string;
+  error: Error | undefined;
+  where: string | undefined;
+}
+
+/**
+ * Evaluates the model's end-state properties from index `from` on, in the state mem.b is on:
+ * the index of the first that does not hold (its message in out) or throws (out.error, and the
+ * search must stop), -1 when all hold.
+ */
+export function brokenEndState(model: CompiledModel, from: number, out: EndStateFailure): number {
+  const ps = model.endStates;
+  for (let i = from; i < ps.length; i++) {
+    const p = ps[i]!;
+    stepProbe[0] = PROBE_END_STATE;
+    stepProbe[1] = i;
+    let r: boolean | string;
+    try {
+      r = p.fn(model.world);
+    } catch (e) {
+      out.error = wrapError(e, `end-state property "${p.name}" threw`);
+      out.where = `end-state property "${p.name}" declared at ${p.site?.() ?? "?"}`;
+      return i;
+    }
+    if (r !== true) {
+      out.error = undefined;
+      out.message = typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`;
+      return i;
+    }
+  }
+  return -1;
+}
+
 /** The deadlock message for state b: what each CPU that has not finished waits for. */
 export function deadlockMessage(model: CompiledModel, b: Int32Array): string {
   const waits: string[] = [];
@@ -1262,7 +1338,7 @@ function symmetryError(e: SymmetryBroken): ModelError {
   );
 }
 
-function wrapError(e: unknown, context: string): Error {
+export function wrapError(e: unknown, context: string): Error {
   if (e instanceof ModelError) return e;
   const err = e instanceof Error ? e : new Error(String(e));
   const w = new ModelError("E_PROPERTY", `${context}: ${err.message}`, "fix the property function");

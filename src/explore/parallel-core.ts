@@ -25,19 +25,20 @@
 //   parent's expansion; inv[(i - next) * iw ..]: the invariants state i breaks (bits).
 
 import type { CompiledModel } from "../model/model.ts";
-import {
-  ACC_MARKED,
-  ACC_RACY,
-  ACC_SHIFT,
-  ACC_WRITE,
-  ModelError,
-  Violation,
-  type Severity,
-} from "../rt/mem.ts";
-import { encodeMove, labelOf, successorPc, waitingFor } from "../rt/machine.ts";
-import { PROBE_END_STATE, PROBE_INVARIANT, stepProbe } from "../rt/probe.ts";
+import { ModelError, Violation, type Severity } from "../rt/mem.ts";
+import { encodeMove, successorPc } from "../rt/machine.ts";
+import { PROBE_INVARIANT, stepProbe } from "../rt/probe.ts";
 import { Packer } from "./store.ts";
-import { lockOffsets, orderedByLock, raceMessage } from "./explorer.ts";
+import {
+  brokenEndState,
+  deadlockMessage,
+  findRace,
+  lockOffsets,
+  raceText,
+  saveAccesses,
+  wrapError,
+  type EndStateFailure,
+} from "./explorer.ts";
 import type { LockPath, ViolationKind } from "./result.ts";
 
 // Int32 slots of the control buffer. The two written all the time (the state count, by every new
@@ -350,6 +351,10 @@ export class Expander {
   private readonly accBuf: Int32Array[];
   private readonly accLen: Int32Array;
   private readonly accRes: unknown[];
+  /** checkRaces()'s scratch: the race findRace() found (a, x, b, y). */
+  private readonly race = new Int32Array(4);
+  /** checkEndStates()'s scratch: what broke or threw. */
+  private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
   private readonly lockOffs: Int32Array;
   private readonly lockNotes = new Map<number, LockNote>();
   /** Liveness: per expanded state [index, enabled mask, edges n, (target, cpu) x n]. */
@@ -747,61 +752,15 @@ export class Expander {
   }
 
   private saveAccesses(t: number, r: unknown): void {
-    const m = this.model.mem;
-    let buf = this.accBuf[t]!;
-    if (buf.length < m.nacc) {
-      buf = new Int32Array(m.nacc * 2);
-      this.accBuf[t] = buf;
-    }
-    buf.set(m.acc.subarray(0, m.nacc));
-    this.accLen[t] = m.nacc;
-    this.accRes[t] = r;
+    saveAccesses(this.model.mem, this.accBuf, this.accLen, this.accRes, t, r);
   }
 
   private checkRaces(idx: number): void {
-    const T = this.model.threads.length;
-    for (let a = 0; a < T; a++) {
-      const na = this.accLen[a]!;
-      if (na <= 0) continue;
-      const A = this.accBuf[a]!;
-      for (let b = a + 1; b < T; b++) {
-        const nb = this.accLen[b]!;
-        if (nb <= 0) continue;
-        const B = this.accBuf[b]!;
-        for (let i = 0; i < na; i++) {
-          const x = A[i]!;
-          if (x & ACC_RACY) continue;
-          for (let j = 0; j < nb; j++) {
-            const y = B[j]!;
-            if (y & ACC_RACY) continue;
-            if (x >> ACC_SHIFT !== y >> ACC_SHIFT) continue;
-            if (((x | y) & ACC_WRITE) === 0) continue;
-            if (x & y & ACC_MARKED) continue;
-            if (orderedByLock(this.lockOffs, this.cur, a, A, i, b, B, j)) continue;
-            this.reportRace(idx, a, x, b, y);
-            return;
-          }
-        }
-      }
-    }
-  }
-
-  private reportRace(idx: number, a: number, x: number, b: number, y: number): void {
-    const model = this.model;
-    const label = (t: number): { label: string; site: string } => {
-      const th = model.threads[t]!;
-      const node = th.nodes[this.cur[th.pcOff]!]!;
-      return { label: labelOf(model, t, node, this.cur, this.accRes[t], 0), site: node.site };
-    };
+    const r = this.race;
+    if (!findRace(this.lockOffs, this.cur, this.accLen, this.accBuf, r)) return;
     this.raceKey = Math.min(this.raceKey, this.serial * EV_SPAN + this.ev);
-    this.record(
-      "data-race",
-      "data-race",
-      "warn",
-      raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) }),
-      idx,
-      -1,
-    );
+    const text = raceText(this.model, this.cur, this.accRes, r[0]!, r[1]!, r[2]!, r[3]!);
+    this.record("data-race", "data-race", "warn", text, idx, -1);
   }
 
   private takeWarnings(idx: number, move: number): void {
@@ -867,61 +826,21 @@ export class Expander {
 
   private checkEndStates(idx: number): void {
     const model = this.model;
-    for (const [i, p] of model.endStates.entries()) {
-      stepProbe[0] = PROBE_END_STATE;
-      stepProbe[1] = i;
-      let r: boolean | string;
-      try {
-        r = p.fn(model.world);
-      } catch (e) {
-        this.modelError(
-          wrapError(e, `end-state property "${p.name}" threw`),
-          idx,
-          -1,
-          `end-state property "${p.name}" declared at ${p.site?.() ?? "?"}`,
-        );
+    const f = this.endFail;
+    for (let i = brokenEndState(model, 0, f); i >= 0; i = brokenEndState(model, i + 1, f)) {
+      if (f.error !== undefined) {
+        this.modelError(f.error, idx, -1, f.where);
         return;
       }
-      if (r !== true) {
-        this.record(
-          p.name,
-          "end-state",
-          undefined,
-          typeof r === "string" ? r : `at quiescence, "${p.name}" does not hold`,
-          idx,
-          -1,
-        );
-      }
+      this.record(model.endStates[i]!.name, "end-state", undefined, f.message, idx, -1);
     }
   }
 
   private deadlock(idx: number): void {
     const old = this.events.get("deadlock");
     if (old !== undefined && old.key < this.serial * EV_SPAN) return;
-    const model = this.model;
-    const waits: string[] = [];
-    for (let t = 0; t < model.threads.length; t++) {
-      const th = model.threads[t]!;
-      if (this.cur[th.pcOff] === th.end) continue;
-      waits.push(`CPU${t} (${th.name}) ${waitingFor(model, t, this.cur)}`);
-    }
-    this.record(
-      "deadlock",
-      "deadlock",
-      undefined,
-      `deadlock: no CPU can make progress; ${waits.join("; ")}`,
-      idx,
-      -1,
-    );
+    this.record("deadlock", "deadlock", undefined, deadlockMessage(this.model, this.cur), idx, -1);
   }
-}
-
-export function wrapError(e: unknown, context: string): Error {
-  if (e instanceof ModelError) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  const w = new ModelError("E_PROPERTY", `${context}: ${err.message}`, "fix the property function");
-  w.stack = err.stack;
-  return w;
 }
 
 /**
