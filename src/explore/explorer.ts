@@ -183,6 +183,14 @@ class Explorer {
   private readonly race = new Int32Array(4);
   /** checkEndStates()'s scratch: what broke or threw. */
   private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
+  /** checkInvariants()'s scratch: what broke or threw. */
+  private readonly invFail: InvariantFailure = {
+    kind: "invariant",
+    property: "",
+    message: "",
+    error: undefined,
+    where: undefined,
+  };
   /** Partial-order reduction, or null when it is off (explore/por.ts). */
   private readonly por: PartialOrder | null;
   /** The world invariants are given: under reduction, one whose `cpus` getter is watched. */
@@ -608,48 +616,28 @@ class Explorer {
    * state is not expanded). A broken warn-severity invariant is reported and the state expanded.
    */
   private checkInvariants(idx: number): boolean {
-    const invs = this.model.invariants;
+    const model = this.model;
+    const f = this.invFail;
     let ok = true;
-    const probe = stepProbe;
-    for (let i = 0; i < invs.length; i++) {
-      const inv = invs[i]!;
-      probe[0] = PROBE_INVARIANT;
-      probe[1] = i;
-      let r: boolean | string;
-      try {
-        r = inv.fn(this.invWorld);
-      } catch (e) {
-        if (e instanceof Violation) {
-          this.record({
-            property: e.property,
-            kind: "assertion",
-            severity: inv.severity,
-            message: e.message,
-            state: idx,
-            lastMove: -1,
-          });
-          if (inv.severity === "bug") ok = false;
-          continue;
-        }
-        this.modelError = {
-          error: wrapError(e, `invariant "${inv.name}" threw`),
-          state: idx,
-          lastMove: -1,
-          where: `invariant "${inv.name}" declared at ${inv.site?.() ?? "?"}`,
-        };
+    for (
+      let i = brokenInvariant(model, this.invWorld, 0, f, true);
+      i >= 0;
+      i = brokenInvariant(model, this.invWorld, i + 1, f, true)
+    ) {
+      if (f.error !== undefined) {
+        this.modelError = { error: f.error, state: idx, lastMove: -1, where: f.where };
         return false;
       }
-      if (r !== true) {
-        if (inv.severity === "bug") ok = false;
-        this.record({
-          property: inv.name,
-          kind: "invariant",
-          severity: inv.severity,
-          message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
-          state: idx,
-          lastMove: -1,
-        });
-      }
+      const severity = model.invariants[i]!.severity;
+      if (severity === "bug") ok = false;
+      this.record({
+        property: f.property,
+        kind: f.kind,
+        severity,
+        message: f.message,
+        state: idx,
+        lastMove: -1,
+      });
     }
     return ok;
   }
@@ -1281,6 +1269,62 @@ export function raceText(
     return { label: labelOf(model, t, node, cur, accRes[t], 0), site: node.site };
   };
   return raceMessage(model, { cpu: a, acc: x, ...label(a) }, { cpu: b, acc: y, ...label(b) });
+}
+
+/** What brokenInvariant() found: the broken invariant's event, or the error one threw. */
+export interface InvariantFailure {
+  /** "assertion": the invariant threw a Violation (property: the violation's). */
+  kind: "assertion" | "invariant";
+  property: string;
+  message: string;
+  error: Error | undefined;
+  where: string | undefined;
+}
+
+/**
+ * Evaluates the model's invariants from index `from` on, on `world` (in the state mem.b is on):
+ * the index of the first that does not hold (its event in out) or throws an error that is no
+ * Violation (out.error, and the search must stop), -1 when all hold. `probe`: announce each in
+ * stepProbe (the search does; reporting afterwards does not).
+ */
+export function brokenInvariant(
+  model: CompiledModel,
+  world: World,
+  from: number,
+  out: InvariantFailure,
+  probe: boolean,
+): number {
+  const invs = model.invariants;
+  for (let i = from; i < invs.length; i++) {
+    const inv = invs[i]!;
+    if (probe) {
+      stepProbe[0] = PROBE_INVARIANT;
+      stepProbe[1] = i;
+    }
+    let r: boolean | string;
+    try {
+      r = inv.fn(world);
+    } catch (e) {
+      if (e instanceof Violation) {
+        out.error = undefined;
+        out.kind = "assertion";
+        out.property = e.property;
+        out.message = e.message;
+        return i;
+      }
+      out.error = wrapError(e, `invariant "${inv.name}" threw`);
+      out.where = `invariant "${inv.name}" declared at ${inv.site?.() ?? "?"}`;
+      return i;
+    }
+    if (r !== true) {
+      out.error = undefined;
+      out.kind = "invariant";
+      out.property = inv.name;
+      out.message = typeof r === "string" ? r : `invariant "${inv.name}" does not hold`;
+      return i;
+    }
+  }
+  return -1;
 }
 
 /** What brokenEndState() found: the message of a broken property, or the error one threw. */

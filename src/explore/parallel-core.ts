@@ -27,17 +27,18 @@
 import type { CompiledModel } from "../model/model.ts";
 import { ModelError, Violation, type Severity } from "../rt/mem.ts";
 import { encodeMove, successorPc } from "../rt/machine.ts";
-import { PROBE_INVARIANT, stepProbe } from "../rt/probe.ts";
+import { stepProbe } from "../rt/probe.ts";
 import { Packer } from "./store.ts";
 import {
   brokenEndState,
+  brokenInvariant,
   deadlockMessage,
   findRace,
   lockOffsets,
   raceText,
   saveAccesses,
-  wrapError,
   type EndStateFailure,
+  type InvariantFailure,
 } from "./explorer.ts";
 import type { LockPath, ViolationKind } from "./result.ts";
 
@@ -355,6 +356,14 @@ export class Expander {
   private readonly race = new Int32Array(4);
   /** checkEndStates()'s scratch: what broke or threw. */
   private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
+  /** checkInvariants()'s scratch: what broke or threw. */
+  private readonly invFail: InvariantFailure = {
+    kind: "invariant",
+    property: "",
+    message: "",
+    error: undefined,
+    where: undefined,
+  };
   private readonly lockOffs: Int32Array;
   private readonly lockNotes = new Map<number, LockNote>();
   /** Liveness: per expanded state [index, enabled mask, edges n, (target, cpu) x n]. */
@@ -786,38 +795,24 @@ export class Expander {
    */
   private checkInvariants(i: number, j: number): void {
     const model = this.model;
-    const invs = model.invariants;
     const m = model.mem;
     const v = this.v;
     const iw = v.s.iw;
-    const probe = stepProbe;
     const saved = m.b;
     m.b = this.next;
     try {
-      for (let k = 0; k < invs.length; k++) {
-        const inv = invs[k]!;
-        probe[0] = PROBE_INVARIANT;
-        probe[1] = k;
-        let r: boolean | string;
-        try {
-          r = inv.fn(model.world);
-        } catch (e) {
-          if (e instanceof Violation) r = false;
-          else {
-            this.modelError(
-              wrapError(e, `invariant "${inv.name}" threw`),
-              i,
-              -1,
-              `invariant "${inv.name}" declared at ${inv.site?.() ?? "?"}`,
-              i,
-            );
-            return;
-          }
+      const f = this.invFail;
+      for (
+        let k = brokenInvariant(model, model.world, 0, f, true);
+        k >= 0;
+        k = brokenInvariant(model, model.world, k + 1, f, true)
+      ) {
+        if (f.error !== undefined) {
+          this.modelError(f.error, i, -1, f.where, i);
+          return;
         }
-        if (r !== true) {
-          v.inv[j * iw + (k >>> 5)]! |= 1 << (k & 31);
-          this.invHit.add(k);
-        }
+        v.inv[j * iw + (k >>> 5)]! |= 1 << (k & 31);
+        this.invHit.add(k);
       }
     } finally {
       m.b = saved;
@@ -872,43 +867,24 @@ export function invariantEvents(
     inv: number;
   }[] = [];
   let ok = true;
+  const f: InvariantFailure = {
+    kind: "invariant",
+    property: "",
+    message: "",
+    error: undefined,
+    where: undefined,
+  };
   try {
-    for (let i = 0; i < model.invariants.length; i++) {
-      const inv = model.invariants[i]!;
-      let r: boolean | string;
-      try {
-        r = inv.fn(model.world);
-      } catch (e) {
-        if (e instanceof Violation) {
-          events.push({
-            property: e.property,
-            kind: "assertion",
-            severity: inv.severity,
-            message: e.message,
-            inv: i,
-          });
-          if (inv.severity === "bug") ok = false;
-          continue;
-        }
-        return {
-          events,
-          ok: false,
-          error: {
-            error: wrapError(e, `invariant "${inv.name}" threw`),
-            where: `invariant "${inv.name}" declared at ${inv.site?.() ?? "?"}`,
-          },
-        };
-      }
-      if (r !== true) {
-        if (inv.severity === "bug") ok = false;
-        events.push({
-          property: inv.name,
-          kind: "invariant",
-          severity: inv.severity,
-          message: typeof r === "string" ? r : `invariant "${inv.name}" does not hold`,
-          inv: i,
-        });
-      }
+    for (
+      let i = brokenInvariant(model, model.world, 0, f, false);
+      i >= 0;
+      i = brokenInvariant(model, model.world, i + 1, f, false)
+    ) {
+      if (f.error !== undefined)
+        return { events, ok: false, error: { error: f.error, where: f.where! } };
+      const severity = model.invariants[i]!.severity;
+      events.push({ property: f.property, kind: f.kind, severity, message: f.message, inv: i });
+      if (severity === "bug") ok = false;
     }
   } finally {
     m.b = saved;
