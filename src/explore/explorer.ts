@@ -184,13 +184,7 @@ class Explorer {
   /** checkEndStates()'s scratch: what broke or threw. */
   private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
   /** checkInvariants()'s scratch: what broke or threw. */
-  private readonly invFail: InvariantFailure = {
-    kind: "invariant",
-    property: "",
-    message: "",
-    error: undefined,
-    where: undefined,
-  };
+  private readonly invFail = invariantFailure();
   /** Partial-order reduction, or null when it is off (explore/por.ts). */
   private readonly por: PartialOrder | null;
   /** The world invariants are given: under reduction, one whose `cpus` getter is watched. */
@@ -1279,6 +1273,11 @@ export interface InvariantFailure {
   message: string;
   error: Error | undefined;
   where: string | undefined;
+}
+
+/** A fresh InvariantFailure, for brokenInvariant(). */
+export function invariantFailure(): InvariantFailure {
+  return { kind: "invariant", property: "", message: "", error: undefined, where: undefined };
 }
 
 /**

@@ -38,7 +38,7 @@ import {
   raceText,
   saveAccesses,
   type EndStateFailure,
-  type InvariantFailure,
+  invariantFailure,
 } from "./explorer.ts";
 import type { LockPath, ViolationKind } from "./result.ts";
 
@@ -357,13 +357,7 @@ export class Expander {
   /** checkEndStates()'s scratch: what broke or threw. */
   private readonly endFail: EndStateFailure = { message: "", error: undefined, where: undefined };
   /** checkInvariants()'s scratch: what broke or threw. */
-  private readonly invFail: InvariantFailure = {
-    kind: "invariant",
-    property: "",
-    message: "",
-    error: undefined,
-    where: undefined,
-  };
+  private readonly invFail = invariantFailure();
   private readonly lockOffs: Int32Array;
   private readonly lockNotes = new Map<number, LockNote>();
   /** Liveness: per expanded state [index, enabled mask, edges n, (target, cpu) x n]. */
@@ -867,13 +861,7 @@ export function invariantEvents(
     inv: number;
   }[] = [];
   let ok = true;
-  const f: InvariantFailure = {
-    kind: "invariant",
-    property: "",
-    message: "",
-    error: undefined,
-    where: undefined,
-  };
+  const f = invariantFailure();
   try {
     for (
       let i = brokenInvariant(model, model.world, 0, f, false);
