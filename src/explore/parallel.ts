@@ -24,7 +24,7 @@ import {
   type ExploreOptions,
 } from "./explorer.ts";
 import type { CheckResult, StopReason, ViolationKind, ViolationReport } from "./result.ts";
-import { Packer, StateStore } from "./store.ts";
+import { levelOf, Packer, StateStore } from "./store.ts";
 import { LockOrder } from "./lockorder.ts";
 import {
   ANALYSIS_BYTES_PER_STATE,
@@ -625,15 +625,7 @@ class ParallelSearch {
   }
 
   private depthOf(i: number): number {
-    const ls = this.levelStart;
-    let lo = 0;
-    let hi = ls.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (ls[mid]! <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return levelOf(this.levelStart, i);
   }
 
   private scheduleOf(state: number, lastMove: number): Move[] {

@@ -324,15 +324,7 @@ export class StateStore {
     const ls = this.levelStart;
     let c = this.levelCursor;
     if (i >= ls[c]! && (c + 1 === ls.length || i < ls[c + 1]!)) return c;
-    // binary search for the last level starting at or before i
-    let lo = 0;
-    let hi = ls.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (ls[mid]! <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    c = lo;
+    c = levelOf(ls, i);
     this.levelCursor = c;
     return c;
   }
@@ -550,4 +542,19 @@ export class StateStore {
           ? grow(mc, (k) => new Uint16Array(k))
           : grow(mc, (k) => new Int32Array(k));
   }
+}
+
+/**
+ * The BFS level of state i, given levelStart (levelStart[d]: the first state at depth d,
+ * ascending): a binary search for the last level starting at or before i.
+ */
+export function levelOf(levelStart: readonly number[], i: number): number {
+  let lo = 0;
+  let hi = levelStart.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (levelStart[mid]! <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
