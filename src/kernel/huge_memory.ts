@@ -57,7 +57,7 @@ import {
   type StepStmt,
 } from "../model/dsl.ts";
 import { kernelLocal } from "../model/model.ts";
-import { Ref } from "../model/ref.ts";
+import { Ref, refVia } from "../model/ref.ts";
 import {
   array,
   bool,
@@ -348,15 +348,7 @@ function viaLocal<S extends Schema>(
     if (i < 0) throw new ModelError("E_QUEUE", `${text}: used before the queue was looked up`);
     return pick(queueAt(qs, i));
   };
-  const r0 = pick(qs.node[0]!);
-  return new Ref<S>(
-    r0.$schema,
-    r0.$lay,
-    (b) => at(b).$off(b),
-    (b) => at(b).$name(b),
-    -1,
-    text,
-  );
+  return refVia(pick(qs.node[0]!), at, text);
 }
 
 /**

@@ -29,7 +29,7 @@
 // kmemcg id of the root memcg (memcg i uses sublist memcg[i]; NULL uses node[nid].lru).
 
 import { boolResult, func, loop, step, type Ctx, type Stmt, type StepStmt } from "../model/dsl.ts";
-import { Ref } from "../model/ref.ts";
+import { Ref, refVia } from "../model/ref.ts";
 import {
   array,
   bool,
@@ -684,15 +684,7 @@ function dynRef<S extends LockS | ListHeadS | IntS | BoolS>(
     if (!one) throw new ModelError("E_LRU_LOCAL", `${text}: used outside a list_lru walk`);
     return pick(one);
   };
-  const s0 = pick(lru.sub[0]!);
-  return new Ref<S>(
-    s0.$schema,
-    s0.$lay,
-    (b) => at(b).$off(b),
-    (b) => at(b).$name(b),
-    -1,
-    text,
-  );
+  return refVia(pick(lru.sub[0]!), at, text);
 }
 
 /**

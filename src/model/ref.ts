@@ -32,6 +32,25 @@ export class Ref<S extends Schema = Schema> {
 }
 
 /**
+ * A ref whose place is chosen in each state by `at` (e.g. the queue or sublist whose index a CPU
+ * local holds); `sample` is any of the places it can resolve to, for the schema and layout.
+ */
+export function refVia<S extends Schema>(
+  sample: Ref<S>,
+  at: (b: Int32Array) => Ref<S>,
+  text: string,
+): Ref<S> {
+  return new Ref<S>(
+    sample.$schema,
+    sample.$lay,
+    (b) => at(b).$off(b),
+    (b) => at(b).$name(b),
+    -1,
+    text,
+  );
+}
+
+/**
  * One named bit of a flags word (`F1.flags.PG_locked`, or a bitOf() alias such as
  * `F1.partially_mapped`). It is not a Ref: code reaching for a raw offset has to say which
  * word it means (`$word.$off(b)`) and use `$mask`, so that no caller reads the whole word as if
